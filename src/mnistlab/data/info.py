@@ -1,0 +1,16 @@
+"""Facts about a loaded data set, for `mnistlab data info` and notebooks."""
+from __future__ import annotations
+
+import numpy as np
+
+from .sources import Dataset
+
+
+def data_info(ds: Dataset) -> dict:
+    counts = np.bincount(ds.train_labels, minlength=ds.n_classes)
+    return {**ds.describe(),
+            "height": int(ds.train_images.shape[1]), "width": int(ds.train_images.shape[2]),
+            "classes": list(ds.classes),
+            "class_counts": {c: int(n) for c, n in zip(ds.classes, counts)},
+            "test_class_counts": {c: int(n) for c, n in zip(ds.classes, np.bincount(ds.test_labels, minlength=ds.n_classes))},
+            "pixel_min": int(ds.train_images.min()), "pixel_max": int(ds.train_images.max())}

