@@ -65,6 +65,108 @@ def cmd_data_info(args: argparse.Namespace) -> dict:
     return info
 
 
+DEFAULT_MODEL = "c24k5 m2 c32k3 m2 f256"
+DEFAULTS = {"model": DEFAULT_MODEL, "epochs": 2, "batch_size": 256, "optimizer": "adam", "lr": 1e-2,
+            "schedule": "onecycle", "normalize": "standard"}
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    val = f"  val {row['val_loss']:.4f} / {pct(row['val_accuracy'])}" if row["val_loss"] is not None else ""
+    return (f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}  train loss {row['train_loss']:.4f} acc {pct(row['train_accuracy'])}"
+            f"{val}  test loss {row['test_loss']:.4f} acc {pct(row['test_accuracy'])}  ({row['seconds']:.1f}s)")
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from .data import load_dataset
+    from .data.splits import make_splits
+    from .models import build_model, summary_text
+    from .train import fit, resolve_device
+    from .train.checkpoint import default_run_dir
+
+    device = resolve_device(args.device)
+    ds = load_dataset(args.dataset, args.data_dir)
+    splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
+    model = build_model(args.model, args.activation, args.head, tuple(splits.x_train.shape[1:]), len(ds.classes), args.seed)
+    info = splits.info
+    say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
+              f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
+                   device=device.type, precision=args.precision, channels_last=args.channels_last)
+    progress = not args.json and sys.stderr.isatty()
+    run = fit(model, splits, progress=progress, on_epoch=lambda row, _: say(args, epoch_line(row, args.epochs)), **options)
+    out = run.save(args.out or default_run_dir())
+    total = sum(r["seconds"] for r in run.history)
+    say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {args.epochs} epoch(s), "
+              f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
+        f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
+    return {"run_dir": str(out), "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
+            "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
+            "train_seconds": total}
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from .evaluate import evaluate_run
+    from .train import load_run
+
+    result = evaluate_run(load_run(args.run_dir, args.device), args.dataset, args.data_dir)
+    say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
+              f"on {result['n_test']} {result['dataset']} test images",
+        "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
+        "confusion (rows: true, columns: predicted):",
+        *(" ".join(f"{n:5d}" for n in row) for row in result["confusion"]))
+    return result
+
+
+def cmd_predict(args: argparse.Namespace) -> dict:
+    from .data.images import load_for_model
+    from .train import load_run
+
+    run = load_run(args.run_dir, args.device)
+    images = load_for_model(args.images)
+    classes, probs = run.predict(images)
+    predictions = [{"file": str(f), "class": run.classes[c], "probabilities": [round(float(p), 6) for p in ps]}
+                   for f, c, ps in zip(args.images, classes, probs)]
+    for p in predictions:
+        top = sorted(range(len(p["probabilities"])), key=lambda k: -p["probabilities"][k])[:3]
+        say(args, f"{p['file']}: {p['class']}  (" + ", ".join(f"{run.classes[k]}: {pct(p['probabilities'][k])}" for k in top) + ")")
+    return {"predictions": predictions}
+
+
+def train_options(parser: argparse.ArgumentParser) -> None:
+    from .data.transforms import NORMALIZATIONS
+    from .models import ACTIVATIONS, HEADS
+    from .models.grammar import GRAMMAR_HELP
+    from .train.loop import DEVICES, PRECISIONS
+    from .train.optim import LOSSES, SCHEDULES
+
+    d = DEFAULTS
+    parser.add_argument("--model", default=d["model"], help=f"layer spec (default: '{d['model']}'); {GRAMMAR_HELP}")
+    parser.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden-layer activation (default: relu)")
+    parser.add_argument("--head", default="logits", choices=HEADS, help="output head (default: logits)")
+    parser.add_argument("--loss", choices=LOSSES, help="ce, nll or mse (default: ce for logits, nll otherwise)")
+    parser.add_argument("--epochs", type=int, default=d["epochs"], help=f"passes over the training set (default: {d['epochs']})")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"default: {d['batch_size']}")
+    parser.add_argument("--optimizer", default=d["optimizer"], help="any torch.optim optimizer by name (default: adam)")
+    parser.add_argument("--lr", type=float, default=d["lr"], help=f"learning rate (peak rate with onecycle; default: {d['lr']:g})")
+    parser.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES, help=f"learning-rate schedule (default: {d['schedule']})")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="default: 0")
+    parser.add_argument("--normalize", default=d["normalize"], choices=NORMALIZATIONS,
+                        help=f"pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 (default: {d['normalize']})")
+    parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
+    parser.add_argument("--train-size", type=int, help="train on the first N training images only")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto: bf16 autocast for CNNs on devices with native bf16, else fp32")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                        help="NHWC memory layout, faster convolutions on CPU and GPU (default: on)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -77,6 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
     info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
     data_options(info)
+
+    train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
+                        description="Train a model and save it as a run directory (model.safetensors + run.json).")
+    data_options(train)
+    train_options(train)
+    train.add_argument("--out", help="run directory to write (default: runs/<date>-<time>)")
+
+    ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
+    ev.add_argument("run_dir", help="a run directory written by mnistlab train")
+    ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
+    ev.add_argument("--data-dir", help="folder holding the set's four IDX files")
+    ev.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+
+    pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size")
+    pr.add_argument("run_dir", help="a run directory written by mnistlab train")
+    pr.add_argument("images", nargs="+", help="image files; brought to MNIST form (white on black, 20x20 box, centred)")
+    pr.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
 
     for module in EXTENSIONS:
         importlib.import_module(module).register(sub, common)

@@ -1,0 +1,23 @@
+"""Evaluate a saved run on its data set's test split."""
+from __future__ import annotations
+
+import torch
+
+from .data import load_dataset
+from .train.loop import Run
+from .train.metrics import confusion_matrix, per_class_accuracy, to_probs
+from .train.optim import make_loss
+
+
+def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None) -> dict:
+    """Loss, accuracy, per-class accuracy and confusion matrix on the test set the run names (or `dataset`)."""
+    ds = load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
+    labels = torch.as_tensor(ds.test_labels, device=run.device)
+    out = run.outputs(ds.test_images)
+    loss = float(make_loss(run.train.get("loss", "ce"), run.model.config.n_classes)(out, labels))
+    predicted = to_probs(out, run.model.config.head).argmax(1).cpu().numpy()
+    confusion = confusion_matrix(ds.test_labels, predicted, run.model.config.n_classes)
+    return {"run_dir": str(run.run_dir), "dataset": ds.name, "source": ds.source, "n_test": int(len(labels)),
+            "test_loss": loss, "test_accuracy": float((predicted == ds.test_labels).mean()),
+            "per_class_accuracy": {c: float(a) for c, a in zip(run.classes, per_class_accuracy(confusion))},
+            "confusion": confusion.tolist()}

@@ -1,0 +1,80 @@
+"""Run directories: model.safetensors (weights) and run.json (everything else).
+
+Nothing executable is stored, so loading a run never unpickles code.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import UserError
+from ..fileio import atomic_path, write_json
+from ..models import ModelConfig, build_model
+from ..data.transforms import Normalizer
+
+WEIGHTS, META = "model.safetensors", "run.json"
+
+
+def default_run_dir(root: str | Path = "runs") -> Path:
+    """runs/<date>-<time>, with a suffix when that name is taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / stamp
+    k = 1
+    while path.exists():
+        k += 1
+        path = Path(root) / f"{stamp}-{k}"
+    return path
+
+
+def run_record(run) -> dict:
+    from .. import __version__
+
+    return {"mnistlab": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "versions": {"python": platform.python_version(), "torch": torch.__version__},
+            "model": run.model.config.to_dict(), "summary": run.model.rows, "data": run.data,
+            "normalize": run.normalizer.to_dict(), "classes": list(run.classes), "train": run.train,
+            "history": run.history, "final": run.final, "extras": run.extras}
+
+
+def save_run(run, out_dir: str | Path) -> Path:
+    """Write the run atomically file by file; weights first, so a run.json always has its weights."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory; choose another path")
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in run.model.state_dict().items()}
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(state, str(tmp))
+    write_json(out / META, run_record(run))
+    return out
+
+
+def load_run(run_dir: str | Path, device: str = "cpu"):
+    """Restore a Run from its directory; a missing or foreign directory is a user error."""
+    from .loop import Run, resolve_device
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"run directory {path} does not exist; pass a folder written by `mnistlab train --out`")
+    meta_path, weights = path / META, path / WEIGHTS
+    if not meta_path.is_file() or not weights.is_file():
+        raise UserError(f"{path} is not an mnistlab run (needs {META} and {WEIGHTS}); pass a folder written by `mnistlab train`")
+    try:
+        meta = json.loads(meta_path.read_text())
+        config = ModelConfig.from_dict(meta["model"])
+        normalizer = Normalizer(**meta["normalize"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{meta_path}: not a valid mnistlab run record ({exc.__class__.__name__}: {exc})") from None
+    model = build_model(config.spec, config.activation, config.head, config.input_shape, config.n_classes, seed=None)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise UserError(f"{weights}: cannot load weights ({str(exc).splitlines()[0]}); the file is damaged or from another model") from None
+    model.to(resolve_device(device)).eval()
+    return Run(model, normalizer, meta.get("train", {}), meta.get("data", {}), meta.get("history", []),
+               tuple(meta.get("classes", [str(d) for d in range(config.n_classes)])), path, meta.get("extras", {}))

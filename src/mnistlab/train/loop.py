@@ -1,0 +1,234 @@
+"""The training loop: follow one batch from resident tensor to optimizer step.
+
+The whole data set lives on the device as one tensor; an epoch is a random
+permutation sliced into batches, so there is no per-item Dataset or DataLoader.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..data.sources import Dataset
+from ..data.splits import Splits, make_splits
+from ..data.transforms import Normalizer
+from ..errors import UserError
+from ..models import Net, build_model
+from .metrics import evaluate, outputs_of, to_probs
+from .optim import default_loss, make_loss, make_optimizer, make_schedule
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+
+
+@dataclass
+class TrainConfig:
+    """Every option of a training run, as plain data (stored in run.json)."""
+
+    epochs: int = 2
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    loss: str | None = None  # None: chosen by the model's head
+    schedule: str = "none"
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"  # auto: bf16 for CNNs where the device computes bf16 natively
+    channels_last: bool = True
+    optimizer_options: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.epochs < 1:
+            raise UserError(f"--epochs {self.epochs}: must be at least 1")
+        if self.batch_size < 1:
+            raise UserError(f"--batch-size {self.batch_size}: must be at least 1")
+        if not self.lr > 0:
+            raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then the CPU; an unavailable device is a user error."""
+    if name not in DEVICES:
+        raise UserError(f"unknown device {name!r}; choose one of: {', '.join(DEVICES)}")
+    cuda, mps = torch.cuda.is_available(), getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps else "cpu"
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise UserError(f"--device {name}: not available on this machine; use --device auto or cpu")
+    return torch.device(name)
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds this device up (CUDA with bf16; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device, model: Net) -> str:
+    if precision == "auto":
+        return "bf16" if model.is_cnn and fast_bf16(device) else "fp32"
+    return precision
+
+
+def autocast_for(device: torch.device, precision: str):
+    """A context factory for mixed precision, or None for plain fp32."""
+    if precision == "bf16":
+        return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
+    return None
+
+
+@dataclass
+class Run:
+    """A trained model with what it was trained on and how it did."""
+
+    model: Net
+    normalizer: Normalizer
+    train: dict
+    data: dict
+    history: list[dict]
+    classes: tuple[str, ...] = tuple(str(d) for d in range(10))
+    run_dir: Path | None = None
+    extras: dict = field(default_factory=dict)  # optional records such as weight histograms
+
+    @property
+    def final(self) -> dict:
+        return {k: self.history[-1][k] for k in METRICS} if self.history else {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prepare(self, images) -> torch.Tensor:
+        """Raw pixels (N, 28, 28) / (N, 784), uint8 or 0..255 → the model's input, normalized as in training."""
+        return self.normalizer(images, self.device)
+
+    def outputs(self, images) -> torch.Tensor:
+        """The model's outputs for raw-pixel images, computed in the precision it was trained in."""
+        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, self.train.get("precision", "fp32")))
+
+    def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays."""
+        out = self.outputs(images)
+        probs = to_probs(out, self.model.config.head)
+        return probs.argmax(1).cpu().numpy(), probs.cpu().numpy()
+
+    def save(self, out_dir: str | Path) -> Path:
+        from .checkpoint import save_run
+
+        self.run_dir = save_run(self, out_dir)
+        return self.run_dir
+
+
+class ProgressBar:
+    """One line per epoch on a terminal, redrawn in place; nothing when disabled."""
+
+    def __init__(self, enabled: bool, epoch: int, epochs: int, steps: int):
+        self.enabled, self.label, self.steps = enabled, f"epoch {epoch}/{epochs}", steps
+        self.every = max(1, steps // 40)
+
+    def update(self, step: int, loss: torch.Tensor) -> None:
+        if self.enabled and (step % self.every == 0 or step == self.steps):
+            done = int(30 * step / self.steps)
+            sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (30 - done)}] {step}/{self.steps} loss {float(loss):.4f}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+            sys.stderr.flush()
+
+
+def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
+        on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
+    """Train `model` (a Net or a spec string) on `data`; options are the fields of TrainConfig.
+
+    Returns a Run whose history has one row per epoch: train/val/test loss and
+    accuracy (fractions), training seconds and evaluation seconds.
+    """
+    cfg = TrainConfig(**options)
+    cfg.check()
+    device = resolve_device(cfg.device)
+    if isinstance(data, Dataset):
+        data = make_splits(data)
+    if isinstance(model, str):
+        model = build_model(model, n_classes=len(data.classes), seed=cfg.seed)
+    if model.config.n_classes != len(data.classes):
+        raise UserError(f"the model has {model.config.n_classes} outputs but the data has {len(data.classes)} classes")
+    data = data.to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    x_train = data.x_train.contiguous(memory_format=memory_format)
+    loss_name = cfg.loss or default_loss(model.config.head)
+    loss_fn = make_loss(loss_name, model.config.n_classes)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, weight_decay=cfg.weight_decay,
+                               **cfg.optimizer_options)
+    n, bs = len(data.y_train), cfg.batch_size
+    steps = math.ceil(n / bs)
+    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps)
+    precision = resolve_precision(cfg.precision, device, model)
+    autocast = autocast_for(device, precision)
+    amp = autocast or contextlib.nullcontext
+    torch.manual_seed(cfg.seed)  # dropout draws from the global generator
+    order = torch.Generator().manual_seed(cfg.seed)  # batch order has its own
+    history: list[dict] = []
+
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        bar = ProgressBar(progress, epoch, cfg.epochs, steps)
+        start = time.perf_counter()
+        perm = torch.randperm(n, generator=order).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        for step, i in enumerate(range(0, n, bs), start=1):
+            idx = perm[i:i + bs]
+            xb, yb = x_train[idx], data.y_train[idx]
+            with amp():
+                out = model(xb)
+            loss = loss_fn(out.float(), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if per_batch:
+                scheduler.step()
+            loss_sum += loss.detach() * len(idx)
+            correct += (out.detach().argmax(1) == yb).sum()
+            bar.update(step, loss.detach())
+        if scheduler is not None and not per_batch:
+            scheduler.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        bar.close()
+        train_loss = float(loss_sum) / n
+        if not math.isfinite(train_loss):
+            raise UserError(f"training diverged: the loss became {train_loss} in epoch {epoch}; "
+                            f"try a smaller learning rate (e.g. --lr {cfg.lr / 10:g})")
+        eval_start = time.perf_counter()
+        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / n,
+               "val_loss": None, "val_accuracy": None}
+        if data.x_val is not None:
+            row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, loss_fn, autocast)
+        row["test_loss"], row["test_accuracy"] = evaluate(model, data.x_test, data.y_test, loss_fn, autocast)
+        row["seconds"], row["eval_seconds"] = seconds, time.perf_counter() - eval_start
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(row, model)
+
+    train = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision}
+    return Run(model.eval(), data.normalizer, train, dict(data.info), history, tuple(data.classes))

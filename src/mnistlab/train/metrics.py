@@ -1,0 +1,49 @@
+"""Evaluation in large batches under inference mode: loss, accuracy, probabilities, confusion."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_probs(outputs: torch.Tensor, head: str) -> torch.Tensor:
+    """Class probabilities from the model's outputs (softmax subtracts the max, so no overflow)."""
+    if head == "logits":
+        return torch.softmax(outputs.float(), dim=1)
+    if head == "log_softmax":
+        return outputs.float().exp()
+    return outputs.float()
+
+
+@torch.inference_mode()
+def outputs_of(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10_000, autocast=None) -> torch.Tensor:
+    """Model outputs for all of `x`, in eval mode, in large batches."""
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = []
+        for i in range(0, len(x), batch_size):
+            if autocast is not None:
+                with autocast():
+                    chunks.append(model(x[i:i + batch_size]).float())
+            else:
+                chunks.append(model(x[i:i + batch_size]).float())
+        return torch.cat(chunks) if chunks else torch.empty(0)
+    finally:
+        model.train(was_training)
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, autocast=None) -> tuple[float, float]:
+    """(mean loss, accuracy as a fraction) over the whole set."""
+    out = outputs_of(model, x, autocast=autocast)
+    return float(loss_fn(out, y)), float((out.argmax(1) == y).float().mean())
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """counts[true, predicted]."""
+    return np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
+    totals = confusion.sum(1)
+    return np.divide(np.diag(confusion), totals, out=np.zeros(len(totals)), where=totals > 0)
