@@ -45,6 +45,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 for CNNs where the device computes bf16 natively
     channels_last: bool = True
+    drop_last: bool = False  # skip the last, smaller batch of each epoch (L5's DataLoader does)
     optimizer_options: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -179,7 +180,8 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, weight_decay=cfg.weight_decay,
                                **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
-    steps = math.ceil(n / bs)
+    steps = n // bs if cfg.drop_last and n >= bs else math.ceil(n / bs)
+    seen = min(n, steps * bs)  # images trained on per epoch
     scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps)
     precision = resolve_precision(cfg.precision, device, model)
     autocast = autocast_for(device, precision)
@@ -195,7 +197,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
         perm = torch.randperm(n, generator=order).to(device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        for step, i in enumerate(range(0, n, bs), start=1):
+        for step, i in enumerate(range(0, seen, bs), start=1):
             idx = perm[i:i + bs]
             xb, yb = x_train[idx], data.y_train[idx]
             with amp():
@@ -215,12 +217,12 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         bar.close()
-        train_loss = float(loss_sum) / n
+        train_loss = float(loss_sum) / seen
         if not math.isfinite(train_loss):
             raise UserError(f"training diverged: the loss became {train_loss} in epoch {epoch}; "
                             f"try a smaller learning rate (e.g. --lr {cfg.lr / 10:g})")
         eval_start = time.perf_counter()
-        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / n,
+        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / seen,
                "val_loss": None, "val_accuracy": None}
         if data.x_val is not None:
             row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, loss_fn, autocast)

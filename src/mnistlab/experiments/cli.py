@@ -1,0 +1,50 @@
+"""`mnistlab experiment list` and `mnistlab experiment run NAME`."""
+from __future__ import annotations
+
+import argparse
+
+from ..cli import Parser, add_command, say
+
+
+def cmd_list(args: argparse.Namespace) -> dict:
+    from .registry import describe
+
+    rows = describe()
+    width = max(len(r["name"]) for r in rows)
+    say(args, *(f"{r['name']:<{width}}  {r['title']}" for r in rows))
+    return {"experiments": rows}
+
+
+def cmd_run(args: argparse.Namespace) -> dict:
+    import torch
+
+    from .registry import run_experiment
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = {"digit": args.digit} if args.name == "missing-class" else {}
+    result = run_experiment(args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line),
+                            **options)
+    return {"name": result["name"], "summary": result["summary"], "results_path": result["results_path"],
+            "figures": result["figures"], "seconds": result["seconds"], "device": result["device"],
+            "quick": result["quick"], "table": result["table"]}
+
+
+def register(subparsers, common) -> None:
+    from ..train.loop import DEVICES
+    from .registry import EXPERIMENTS
+
+    exp = subparsers.add_parser("experiment", help="reproduce the lectures' findings")
+    sub = exp.add_subparsers(dest="experiment_command", required=True, parser_class=Parser, metavar="ACTION")
+    add_command(sub, "list", cmd_list, common, help="the experiments and what each reproduces")
+    run = add_command(sub, "run", cmd_run, common, help="run one experiment: results.json, figures, a table",
+                      description="Run one experiment at the lecture's settings (or --quick) and write "
+                                  "results.json and PNG figures to --out.")
+    run.add_argument("name", choices=EXPERIMENTS, metavar="NAME", help=", ".join(EXPERIMENTS))
+    run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
+    run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick)")
+    run.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
+    run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",
+                     help="missing-class: the digit left out of training (default: 7)")

@@ -1,0 +1,36 @@
+"""L5: train on normal images, test on images rolled horizontally by -10..+10 pixels; FFN and CNN."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.transforms import roll_horizontal
+from .common import (L5_CNN, L5_MODEL, Context, accuracy_of, l5_cnn_train, l5_dataset, l5_splits, l5_train,
+                     pyplot)
+from .plots import bars
+
+TITLE = "L5: test images rolled horizontally by random -10..+10 px; FFN and CNN"
+MAX_SHIFT, SHIFT_SEED = 10, 0
+
+
+def run(ctx: Context) -> None:
+    ds = l5_dataset(ctx)
+    rolled = roll_horizontal(ds.test_images, MAX_SHIFT, SHIFT_SEED)
+    ctx.notes["shift"] = {"max_shift": MAX_SHIFT, "seed": SHIFT_SEED, "wrap_around": True}
+    splits = l5_splits(ds)
+    for net, model, train in (("ffn", L5_MODEL, l5_train(ctx)), ("cnn", L5_CNN, l5_cnn_train(ctx))):
+        run_ = ctx.fit(net, model, splits, **train)
+        original, shifted = accuracy_of(run_, ds.test_images, ds.test_labels), accuracy_of(run_, rolled, ds.test_labels)
+        ctx.configurations[-1]["final"]["shifted_test_accuracy"] = shifted
+        ctx.summary[f"{net}-original"], ctx.summary[f"{net}-shifted"] = original, shifted
+        ctx.table.append({"model": net, "spec": model["spec"], "epochs": train["epochs"],
+                          "train_accuracy": run_.final["train_accuracy"], "test_accuracy": original,
+                          "shifted_test_accuracy": shifted})
+        ctx.say(f"  {net}: shifted test accuracy {100 * shifted:.2f}%")
+    bars(ctx, "shifted.png", ctx.summary, "horizontally shifted test images", {"ffn-original": 0.95, "ffn-shifted": 0.33})
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 6, figsize=(9, 3.2))
+    for i in range(6):
+        for row, images in enumerate((ds.test_images, rolled)):
+            axes[row][i].imshow(images[i], cmap="gray"), axes[row][i].axis("off")
+    axes[0][0].set_title("original", fontsize=8, loc="left"), axes[1][0].set_title("rolled", fontsize=8, loc="left")
+    ctx.figure("shifted-examples.png", fig)
