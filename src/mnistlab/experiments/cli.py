@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import Parser, add_command, say
+from ..cli import Parser, add_command, data_options, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -24,7 +24,7 @@ def cmd_run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
     result = run_experiment(args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line),
-                            **options)
+                            args.dataset, args.data_dir, **options)
     return {"name": result["name"], "summary": result["summary"], "results_path": result["results_path"],
             "figures": result["figures"], "seconds": result["seconds"], "device": result["device"],
             "quick": result["quick"], "table": result["table"]}
@@ -41,6 +41,7 @@ def register(subparsers, common) -> None:
                       description="Run one experiment at the lecture's settings (or --quick) and write "
                                   "results.json and PNG figures to --out.")
     run.add_argument("name", choices=EXPERIMENTS, metavar="NAME", help=", ".join(EXPERIMENTS))
+    data_options(run)
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick)")
     run.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")

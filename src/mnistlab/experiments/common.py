@@ -47,6 +47,12 @@ class Context:
     figures: list[str] = field(default_factory=list)
     notes: dict = field(default_factory=dict)  # experiment-specific records (ranges, distributions...)
     options: dict = field(default_factory=dict)  # experiment-specific options (missing-class: digit)
+    dataset: str = "mnist"
+    data_dir: str | None = None
+
+    def load(self) -> Dataset:
+        """The experiment's data set (full MNIST by default; mnist-sample offline)."""
+        return load_dataset(self.dataset, self.data_dir)
 
     def pick(self, full, quick):
         """The lecture's value, or the quick run's."""
@@ -101,7 +107,7 @@ def l5_dataset(ctx: Context) -> Dataset:
 
     Drawn from full MNIST train; offline the pool is all of mnist-sample (5,000 images).
     """
-    ds = load_dataset("mnist")
+    ds = ctx.load()
     pool_x, pool_y = ds.train_images, ds.train_labels
     if ds.source == "package":  # mnist-sample: use every image it has
         pool_x, pool_y = np.concatenate([ds.train_images, ds.test_images]), np.concatenate([ds.train_labels, ds.test_labels])
@@ -138,7 +144,7 @@ def l5_splits(ds: Dataset, train_norm: str = "unit", test_norm: str | None = Non
 
 def full_mnist_splits(ctx: Context, val: int, quick_train: int, batch_note: str = "") -> Splits:
     """The L1/L2 setup: full MNIST train (minus `val`) and test; --quick keeps `quick_train` training images."""
-    ds = load_dataset("mnist")
+    ds = ctx.load()
     if ds.source == "package":  # offline: mnist-sample, with a proportional validation split
         val = val and len(ds.train_labels) // 6
     train_size = min(quick_train, len(ds.train_labels) - val) if ctx.quick else None

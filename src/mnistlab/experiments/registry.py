@@ -35,7 +35,8 @@ def describe() -> list[dict]:
 
 
 def run_experiment(name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto", seed: int = 0,
-                   say: Callable[[str], None] = print, **options) -> dict:
+                   say: Callable[[str], None] = print, dataset: str = "mnist", data_dir: str | None = None,
+                   **options) -> dict:
     """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
 
     Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
@@ -44,7 +45,7 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
-    ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options)
+    ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir)
     say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()
     mod.run(ctx)
@@ -54,6 +55,7 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
         say(line)
     results = {"name": name, "title": mod.TITLE, "quick": quick, "seed": seed, "device": ctx.device.type,
                "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": options,
+               "dataset": dataset,
                "versions": {"python": platform.python_version(), "torch": torch.__version__},
                "summary": ctx.summary, "table": ctx.table, "table_text": table, "figures": ctx.figures,
                "notes": ctx.notes, "configurations": ctx.configurations}

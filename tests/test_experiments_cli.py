@@ -1,0 +1,34 @@
+"""`mnistlab experiment list / run` on the command line."""
+import json
+
+from mnistlab.cli import main
+from mnistlab.experiments import EXPERIMENTS
+
+
+def test_list_shows_all_twelve(capsys):
+    assert main(["experiment", "list", "--json"]) == 0
+    names = [e["name"] for e in json.loads(capsys.readouterr().out)["experiments"]]
+    assert names == list(EXPERIMENTS) and len(names) == 12
+    assert main(["experiment", "list"]) == 0
+    assert "missing-class" in capsys.readouterr().out
+
+
+def test_run_json_is_one_object_with_summary_and_results_path(tmp_path, capsys):
+    code = main(["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--device", "cpu",
+                 "--out", str(tmp_path / "sm"), "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["name"] == "softmax"
+    assert set(payload["summary"]) == {"log-softmax", "softmax"}
+    assert payload["summary"]["softmax"] < payload["summary"]["log-softmax"]  # L5: softmax outputs learn far worse
+    saved = json.loads((tmp_path / "sm" / "results.json").read_text())
+    assert saved["summary"] == payload["summary"] and payload["results_path"].endswith("results.json")
+    assert (tmp_path / "sm" / "softmax.png").stat().st_size > 0
+
+
+def test_bad_out_is_a_one_line_error(tmp_path, capsys):
+    clash = tmp_path / "file"
+    clash.write_text("x")
+    assert main(["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--out", str(clash)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a directory" in err
