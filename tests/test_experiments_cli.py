@@ -14,7 +14,7 @@ def test_list_shows_all_twelve(capsys):
 
 
 def test_run_json_is_one_object_with_summary_and_results_path(tmp_path, capsys):
-    code = main(["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--device", "cpu",
+    code = main(["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--device", "cpu", "--threads", "1",
                  "--out", str(tmp_path / "sm"), "--json"])
     assert code == 0
     payload = json.loads(capsys.readouterr().out)

@@ -36,7 +36,7 @@ def run(ctx: Context) -> None:
 def draw(ctx: Context, digit: int, images, classes, probs, fractions) -> None:
     plt = pyplot()
     fig = plt.figure(figsize=(12, 6.5))
-    grid = fig.add_gridspec(3, 8)
+    grid = fig.add_gridspec(3, 8, hspace=0.6)
     dist = fig.add_subplot(grid[0, :4])
     dist.bar(range(10), fractions, color=["tab:gray" if d == digit else "tab:blue" for d in range(10)])
     dist.set_xticks(range(10)), dist.set_xlabel("predicted class"), dist.set_ylabel("fraction")

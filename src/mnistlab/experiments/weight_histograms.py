@@ -43,15 +43,20 @@ def run(ctx: Context) -> None:
 
 def draw(ctx: Context, counts: np.ndarray, edges: np.ndarray) -> None:
     plt = pyplot()
+    from matplotlib.colors import LinearSegmentedColormap, LogNorm
+
+    heat = plt.get_cmap("hot").copy()
+    heat.set_bad("black")  # empty bins
     centers = (edges[:-1] + edges[1:]) / 2
     fig, (lines, image) = plt.subplots(1, 2, figsize=(11, 4))
-    colors = plt.get_cmap("coolwarm_r")(np.linspace(0, 1, len(counts)))  # orange/red early -> blue late
+    colors = LinearSegmentedColormap.from_list("epochs", ["tab:orange", "tab:blue"])(np.linspace(0, 1, len(counts)))
     for e, row in enumerate(counts):
         lines.plot(centers, row, color=colors[e], lw=0.8)
-    lines.set_xlabel("weight value"), lines.set_ylabel("count")
+    lines.set_yscale("log")  # the first layer's 50,176 weights dwarf the rest; a log axis shows the tails spread
+    lines.set_xlabel("weight value"), lines.set_ylabel("count (log scale)")
     lines.set_title("weight histogram per epoch (orange: start, blue: end)")
     shown = image.imshow(counts, aspect="auto", origin="lower", extent=[edges[0], edges[-1], -0.5, len(counts) - 0.5],
-                         cmap="hot", vmax=np.percentile(counts, 99))
+                         cmap=heat, norm=LogNorm(vmin=1, vmax=max(2, counts.max())))
     image.set_xlabel("weight value"), image.set_ylabel("epoch"), image.set_title("epochs x bins")
-    fig.colorbar(shown, ax=image, label="count")
+    fig.colorbar(shown, ax=image, label="count (log scale)")
     ctx.figure("weight-histograms.png", fig)
