@@ -27,14 +27,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         return as_gray(array, str(path))
     try:
         with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA") or "transparency" in img.info:
-                # Transparent strokes on a transparent canvas: composite on white, as a viewer shows it.
-                background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(background, img.convert("RGBA"))
-            return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+            return from_pil(img)
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"{path}: not an image PIL can read ({exc.__class__.__name__}); give a PNG, JPEG or NPY file") from None
+
+
+def from_pil(img: Image.Image) -> np.ndarray:
+    """An opened PIL image (from a file or from bytes) → grayscale floats in [0, 1]."""
+    img.load()
+    if img.mode in ("RGBA", "LA") or "transparency" in img.info:
+        # Transparent strokes on a transparent canvas: composite on white, as a viewer shows it.
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img.convert("RGBA"))
+    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
 
 
 def as_gray(array, where: str = "array") -> np.ndarray:
