@@ -55,8 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> dict:
         say(args, f"warning: listening on {args.host}: other machines on your network can reach this server")
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly and re-raised Ctrl+C: for a server that is the normal way to stop
     finally:
         sock.close()
+    say(args, "server stopped")
     return {"url": url, "run_dir": str(args.run_dir)}
 
 
