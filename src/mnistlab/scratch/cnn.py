@@ -142,7 +142,7 @@ def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e
     `seconds` in each history entry is that epoch's training time; the top-level `seconds`
     is the whole run, evaluation included. BLAS runs on one thread: these matrices are
     small, and on a busy machine extra BLAS threads spin waiting for each other (on the
-    shared 2-core development machine an epoch took 3 s on one thread, 15-30 s on two).
+    shared 2-core development machine an epoch took 3 s on one thread, 15-35 s on two).
     """
     if method not in OPTIMIZERS:
         raise UserError(f"optimizer {method!r} is unknown; use one of {', '.join(OPTIMIZERS)}")

@@ -36,7 +36,7 @@ def patch_grid(image: np.ndarray, patch_size: int, stride: int) -> plt.Figure:
     patches = make_patches(image[None], patch_size, stride, "pad")[0]
     rows, cols = patches.shape[:2]
     whole = n_positions(image.shape[0], patch_size, stride, "crop")
-    fig, axes = plt.subplots(rows, cols, figsize=(0.4 * cols + 0.5, 0.4 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(0.4 * cols, 3.6), max(0.4 * rows, 3.0) + 0.4), squeeze=False)
     for r in range(rows):
         for c in range(cols):
             _show(axes[r, c], patches[r, c])
