@@ -12,4 +12,5 @@ def test_importing_the_engine_stays_light():
     import sys
 
     code = "import sys, mnistlab.scratch; print(any(m.split('.')[0] in ('torch', 'matplotlib') for m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -161,7 +161,10 @@ def mse(prediction: Tensor, target) -> Tensor:
 
 
 def lecture_example(x1: float = 2.0, x2: float = 5.0) -> tuple[Tensor, Tensor, Tensor]:
-    """L4's worked example f = ln(x1) + x1*x2 - sin(x2), after backward(): (f, x1, x2). At (2, 5): 11.652, 5.5, 1.716."""
+    """L4's worked example f = ln(x1) + x1*x2 - sin(x2), after backward(): (f, x1, x2).
+
+    At (2, 5): f = 11.652, df/dx1 = 5.5, df/dx2 = 1.716.
+    """
     x1, x2 = Tensor(x1, name="x1"), Tensor(x2, name="x2")
     v1, v2, v3 = x1.log(), x1 * x2, x2.sin()  # in the lecture's order, so the trace numbers match its table
     f = v1 + v2 - v3

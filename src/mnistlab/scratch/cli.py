@@ -13,7 +13,8 @@ def cmd_demo(args: argparse.Namespace) -> dict:
     result = demo(load_dataset(args.dataset, args.data_dir), args.out)
     say(args, *(f"wrote {path}" for path in result["files"].values()),
         "filter responses (patch: diagonal, antidiagonal, horizontal, vertical):",
-        *(f"  {patch:<14} " + " ".join(f"{r:+6.0f}" for r in row.values()) for patch, row in result["responses"].items()))
+        *(f"  {patch:<14} " + " ".join(f"{r:+6.0f}" for r in row.values())
+          for patch, row in result["responses"].items()))
     return result
 
 

@@ -51,7 +51,7 @@ class CNN:
             self.params[f"{name}_b"] = rng.uniform(-bound, bound, n_out).astype(dtype)
 
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """Log class probabilities of images X (n, H, W), with what backprop needs: the patch matrix and each layer's output."""
+        """Log class probabilities of images X (n, H, W), and what backprop needs: patch matrix, layer outputs."""
         p, n = self.params, len(X)
         patches = make_patches(X, self.patch_size, self.stride).reshape(-1, self.patch_size ** 2)  # (n*P, k*k)
         conv = np.tanh(patches @ p["conv_w"] + p["conv_b"])  # (n*P, F): every filter applied to every patch
