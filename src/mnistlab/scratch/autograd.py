@@ -189,7 +189,7 @@ def trace(output: Tensor) -> str:
     v = {node.id: f"v{i + 1 - len(inputs)}" for i, node in enumerate(inputs)}
     v.update({node.id: f"v{i + 1}" for i, node in enumerate(computed)})
     lines = ["Forward (primal) trace"]
-    for node in nodes:
+    for node in inputs + computed:
         formula = node.op.format(*(v[p.id] for p, _ in node.parents)) if node.parents else node.name or "constant"
         lines.append(f"  {v[node.id]:>4} = {formula:<16} = {_fmt(node.data)}")
     lines += ["Backward (adjoint) trace", f"  {'d' + v[output.id]:>5} = 1"]
