@@ -1,8 +1,8 @@
 """What the serve tests share: small trained runs (trained once per session) and a live server."""
 from __future__ import annotations
 
+import atexit
 import functools
-import os
 import shutil
 import tempfile
 import threading
@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve tests need the serve extra (pip install 'mnistlab[serve]')")
 
 import mnistlab  # noqa: E402
+from conftest import full_mnist_dir  # noqa: E402
 from mnistlab.serve.cli import listen, make_server, url_of  # noqa: E402
 
 SPECS = {"cnn": "c8k5 m2 c16k3 m2 f64", "ffn": "f64"}
@@ -23,16 +24,15 @@ SPECS = {"cnn": "c8k5 m2 c16k3 m2 f64", "ffn": "f64"}
 
 @functools.cache
 def trained_run_dir(kind: str) -> Path:
-    """A run trained on full MNIST where $MNISTLAB_DATA has it (1 epoch), else on mnist-sample (4 epochs)."""
-    full = (Path(os.environ.get("MNISTLAB_DATA", "")) / "mnist").is_dir()
-    ds = mnistlab.load_dataset("mnist" if full else "mnist-sample")
-    run = mnistlab.fit(SPECS[kind], ds, epochs=1 if full else 4, lr=1e-2, schedule="onecycle", batch_size=128,
+    """A run trained here: on 12,000 full-MNIST images where they are present, else on mnist-sample."""
+    full = full_mnist_dir()
+    ds = mnistlab.load_dataset("mnist", full) if full else mnistlab.load_dataset("mnist-sample")
+    splits = mnistlab.make_splits(ds, "standard", train_size=12_000 if full else None)
+    run = mnistlab.fit(SPECS[kind], splits, epochs=2 if full else 4, lr=1e-2, schedule="onecycle", batch_size=128,
                        seed=0, device="cpu")
     out = Path(tempfile.mkdtemp(prefix=f"mnistlab-serve-{kind}-"))
-    run.save(out)
-    import atexit
-
     atexit.register(shutil.rmtree, out, True)
+    run.save(out)
     return out
 
 

@@ -94,3 +94,19 @@ def test_drawing_a_one_and_a_zero(tmp_path):
         assert driver.execute_script("return document.querySelectorAll('#run-history tbody tr').length") == len(run.history)
         if SHOTS:
             driver.save_screenshot(str(Path(SHOTS) / "run.png"))
+
+
+def test_an_ffn_shows_its_most_responsible_first_layer_units():
+    from mnistlab import load_run
+    from mnistlab.serve.app import create_app
+
+    with live_server(create_app(load_run(trained_run_dir("ffn")))) as url, chromium(1280, 1100) as driver:
+        driver.get(url + "/")
+        wait_for(driver, "return !document.getElementById('ffn-views').hidden")
+        stroke(driver, driver.find_element("id", "pad"), [(0.5, 0.15 + 0.7 * i / 12) for i in range(13)])
+        one = settle(driver, 0)
+        assert one["prediction"] == "1" and one["maps"] == 0, one
+        units = driver.execute_script("return [...document.querySelectorAll('#units figure')].map(f => f.textContent)")
+        assert len(units) == 8 and all(u.startswith("unit ") and u.endswith(" to 1") for u in units), units
+        if SHOTS:
+            driver.save_screenshot(str(Path(SHOTS) / "draw-ffn.png"))

@@ -204,6 +204,10 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                               "The Swagger pages are off because they load from a CDN; this schema is complete.")
     lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     run_json = describe_run(run)
+    blank = np.zeros((1, 28, 28), np.uint8)
+    run.predict(blank)  # warm up (autocast, allocator) so the first stroke is answered as fast as the rest
+    if run.model.is_cnn:
+        conv_feature_maps(run.model, run.prepare(blank))
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
