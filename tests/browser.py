@@ -1,8 +1,10 @@
-"""Headless Chromium for browser tests, driven by Selenium with the system browser.
+"""Headless Chromium for browser tests, shared by every test that loads a page.
 
-Tests call `browser_missing()` to skip with a clear reason where no browser is
-installed (CI installs Debian's `chromium` and `chromium-driver`), and
-`chromium()` for a fresh, isolated browser that is always closed.
+`browser()` yields a Selenium driver on the system Chromium (Debian packages
+`chromium` and `chromium-driver`), or skips the test with the reason when either
+the browser or the `selenium` package is missing. Nothing is downloaded: the
+driver binary is given explicitly, so Selenium Manager never runs.
+`console_errors(driver)` lists the SEVERE entries of the browser console.
 """
 from __future__ import annotations
 
@@ -11,41 +13,41 @@ import tempfile
 from contextlib import contextmanager
 from typing import Iterator
 
-BINARIES = {"chromium": ("chromium", "chromium-browser", "google-chrome"), "chromedriver": ("chromedriver",)}
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+import pytest
+
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1280,1000")
 
 
-def find(kind: str) -> str | None:
-    return next((path for name in BINARIES[kind] if (path := shutil.which(name))), None)
-
-
-def browser_missing() -> str | None:
-    """Why no browser test can run here, or None when one can."""
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install 'mnistlab[test]')"
-    for kind in BINARIES:
-        if find(kind) is None:
-            return f"no {kind} on PATH (Debian: apt-get install -y chromium chromium-driver)"
-    return None
+def _find(*names: str) -> str | None:
+    return next((path for path in map(shutil.which, names) if path), None)
 
 
 @contextmanager
-def chromium(width: int = 1280, height: int = 900) -> Iterator["selenium.webdriver.Chrome"]:  # noqa: F821
-    """A headless Chromium with its own throwaway profile, at a fixed window size."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="mnistlab-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = find("chromium")
-    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(find("chromedriver")))
+def browser() -> Iterator:
     try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("browser test needs the selenium package (pip install selenium)")
+    chromium = _find("chromium", "chromium-browser", "google-chrome")
+    chromedriver = _find("chromedriver")
+    if not chromium or not chromedriver:
+        pytest.skip("browser test needs Chromium and its driver (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    with tempfile.TemporaryDirectory(prefix="mnistlab-chromium-") as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def console_errors(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

@@ -5,12 +5,9 @@ import math
 import os
 from pathlib import Path
 
-import pytest
 
-from browser import browser_missing, chromium
+from browser import browser, console_errors
 from serve_support import live_server, trained_run_dir
-
-pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=f"no browser test: {browser_missing()}")
 
 # Set MNISTLAB_SCREENSHOTS=docs/img/serve to refresh the screenshots in the docs.
 SHOTS = os.environ.get("MNISTLAB_SCREENSHOTS")
@@ -62,7 +59,8 @@ def test_drawing_a_one_and_a_zero(tmp_path):
     from mnistlab.serve.app import create_app
 
     run = load_run(trained_run_dir("cnn"))
-    with live_server(create_app(run)) as url, chromium(1280, 1400) as driver:
+    with browser() as driver, live_server(create_app(run)) as url:
+        driver.set_window_size(1280, 1400)
         driver.get(url + "/")
         wait_for(driver, "return document.querySelectorAll('#filters canvas').length > 0")
         canvas = driver.find_element("id", "pad")
@@ -94,13 +92,15 @@ def test_drawing_a_one_and_a_zero(tmp_path):
         assert driver.execute_script("return document.querySelectorAll('#run-history tbody tr').length") == len(run.history)
         if SHOTS:
             driver.save_screenshot(str(Path(SHOTS) / "run.png"))
+        assert console_errors(driver) == []
 
 
 def test_an_ffn_shows_its_most_responsible_first_layer_units():
     from mnistlab import load_run
     from mnistlab.serve.app import create_app
 
-    with live_server(create_app(load_run(trained_run_dir("ffn")))) as url, chromium(1280, 1100) as driver:
+    with browser() as driver, live_server(create_app(load_run(trained_run_dir("ffn")))) as url:
+        driver.set_window_size(1280, 1100)
         driver.get(url + "/")
         wait_for(driver, "return !document.getElementById('ffn-views').hidden")
         stroke(driver, driver.find_element("id", "pad"), [(0.5, 0.15 + 0.7 * i / 12) for i in range(13)])
@@ -110,3 +110,4 @@ def test_an_ffn_shows_its_most_responsible_first_layer_units():
         assert len(units) == 8 and all(u.startswith("unit ") and u.endswith(" to 1") for u in units), units
         if SHOTS:
             driver.save_screenshot(str(Path(SHOTS) / "draw-ffn.png"))
+        assert console_errors(driver) == []
