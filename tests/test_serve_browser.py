@@ -5,7 +5,6 @@ import math
 import os
 from pathlib import Path
 
-
 from browser import browser, console_errors
 from serve_support import live_server, trained_run_dir
 
