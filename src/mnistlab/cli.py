@@ -16,7 +16,7 @@ from typing import Callable
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ("mnistlab.inspect.commands",)
+EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands")
 
 
 class Parser(argparse.ArgumentParser):
@@ -84,10 +84,15 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .data import load_dataset
     from .data.splits import make_splits
     from .inspect.histograms import WeightRecorder
-    from .models import build_model, summary_text
-    from .train import fit, resolve_device
+    from .models import build_model, parse_spec, summary_text
+    from .train import TrainConfig, fit, resolve_device
     from .train.checkpoint import default_run_dir
 
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
+                   device=args.device, precision=args.precision, channels_last=args.channels_last)
+    TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
+    parse_spec(args.model)
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, args.data_dir)
     splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
@@ -95,9 +100,6 @@ def cmd_train(args: argparse.Namespace) -> dict:
     info = splits.info
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
-                   device=device.type, precision=args.precision, channels_last=args.channels_last)
     progress = not args.json and sys.stderr.isatty()
     weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
 

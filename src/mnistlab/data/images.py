@@ -1,7 +1,7 @@
 """User images to MNIST form: what the model saw in training is what it sees here.
 
 MNIST digits are white on black, their bounding box scaled to fit 20x20 (aspect
-kept) and placed in a 28x28 frame so that the centre of mass sits in the middle.
+kept) and placed in a 28x28 frame with its centre of mass at pixel (14, 14), where MNIST has it.
 """
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
     mass = digit.sum()
     cy = (digit.sum(1) * np.arange(digit.shape[0])).sum() / mass
     cx = (digit.sum(0) * np.arange(digit.shape[1])).sum() / mass
-    top = int(np.clip(round(13.5 - cy), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - digit.shape[1]))
+    top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
+    left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
     frame[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
     return np.round(frame).astype(np.uint8)
 

@@ -165,6 +165,9 @@ def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Pa
                     with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                         for block in iter(lambda: response.read(1 << 20), b""):
                             out.write(block)
+                        expected = response.headers.get("Content-Length")
+                        if expected is not None and out.tell() != int(expected):
+                            raise ConnectionError(f"connection dropped after {out.tell()} of {expected} bytes")
                     got = _md5(tmp)
                     if got != info.md5[role]:
                         raise ValueError(f"checksum mismatch: MD5 {got}, expected {info.md5[role]}")

@@ -23,7 +23,7 @@ from ..data.transforms import Normalizer
 from ..errors import UserError
 from ..models import Net, build_model
 from .metrics import evaluate, outputs_of, to_probs
-from .optim import default_loss, make_loss, make_optimizer, make_schedule
+from .optim import check_names, default_loss, make_loss, make_optimizer, make_schedule
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -56,6 +56,7 @@ class TrainConfig:
             raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        check_names(self.optimizer, self.schedule, self.loss)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -12,11 +12,19 @@ SCHEDULES = ("none", "onecycle", "step", "cosine")
 LOSSES = ("ce", "nll", "mse")
 
 
+def check_names(optimizer: str, schedule: str | None, loss: str | None) -> None:
+    """Refuse unknown names before any data is loaded or any model is built."""
+    if optimizer.lower() not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {optimizer!r}; choose a torch.optim optimizer: {', '.join(sorted(OPTIMIZERS))}")
+    if (schedule or "none").lower() not in SCHEDULES:
+        raise UserError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    if loss is not None and loss not in LOSSES:
+        raise UserError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+
+
 def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
-    cls = OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise UserError(f"unknown optimizer {name!r}; choose a torch.optim optimizer: {', '.join(sorted(OPTIMIZERS))}")
-    return cls(params, lr=lr, **kwargs)
+    check_names(name, None, None)
+    return OPTIMIZERS[name.lower()](params, lr=lr, **kwargs)
 
 
 def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
@@ -32,7 +40,8 @@ def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch), True
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma), False
-    raise UserError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
+    check_names("sgd", name, None)
+    raise AssertionError(name)
 
 
 def default_loss(head: str) -> str:
@@ -49,4 +58,5 @@ def make_loss(name: str, n_classes: int):
     if name == "mse":
         mse = nn.MSELoss()
         return lambda out, y: mse(out, nn.functional.one_hot(y, n_classes).to(out.dtype))
-    raise UserError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    check_names("sgd", None, name)
+    raise AssertionError(name)
