@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .fileio import write_text
 from .inspect.numbers import WHAT
-from .inspect.predictions import TestPredictions, test_predictions
+from .inspect.predictions import Predictions, predict_test_set
 from .train.loop import Run
 
 CAPTIONS = {
@@ -71,7 +71,7 @@ def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
-def report_html(run: Run, *, predictions: TestPredictions | None = None, sample: list[int] | None = None,
+def report_html(run: Run, *, predictions: Predictions | None = None, sample: list[int] | None = None,
                 n: int | None = None) -> str:
     """The report page as a string; `predictions` reuses a test-set evaluation, `sample`/`n` go to the figures."""
     from .plots import png_bytes, render
@@ -81,7 +81,7 @@ def report_html(run: Run, *, predictions: TestPredictions | None = None, sample:
         meta = json.loads((Path(run.run_dir) / "run.json").read_text())
     cfg, data, final = run.model.config, run.data, run.final
     name = Path(run.run_dir).name if run.run_dir else "run"
-    predictions = predictions or test_predictions(run)
+    predictions = predictions or predict_test_set(run)
     total_params = sum(r["params"] for r in run.model.rows)
     seconds = sum(r.get("seconds", 0) for r in run.history)
     cards = [(_pct(final.get("test_accuracy")), "test accuracy"), (_fmt(final.get("test_loss")), "test loss"),

@@ -7,9 +7,9 @@ from .curves import learning_curves
 from .explore import class_means, digit_correlations, digit_vector, random_digits
 from .histograms import WeightRecorder, parameter_values, weight_histograms
 from .numbers import WHAT, jsonable, numbers
-from .predictions import TestPredictions, class_probabilities, confusion, mistakes, test_predictions
+from .predictions import Predictions, class_probabilities, confusion, mistakes, predict_test_set
 
-__all__ = ["WHAT", "TestPredictions", "WeightRecorder", "class_means", "class_probabilities", "confusion",
+__all__ = ["WHAT", "Predictions", "WeightRecorder", "class_means", "class_probabilities", "confusion",
            "conv_feature_maps", "digit_correlations", "digit_vector", "feature_maps", "first_layer_weights",
            "hidden_layers", "jsonable", "layer_outputs", "learning_curves", "mistakes", "numbers", "parameter_values",
-           "random_digits", "test_predictions", "weight_histograms"]
+           "predict_test_set", "random_digits", "weight_histograms"]

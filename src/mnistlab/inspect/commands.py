@@ -19,14 +19,14 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     from ..plots import FIGURES
     from ..train import load_run
     from .numbers import jsonable, numbers
-    from .predictions import test_predictions
+    from .predictions import predict_test_set
 
     run = load_run(args.run_dir, args.device)
     out = Path(args.out) if args.out else Path(args.run_dir) / "figures"
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
     if any(w in ("featuremaps", "probs", "confusion", "errors") for w in chosen):
-        predictions = test_predictions(run, args.dataset, args.data_dir)
+        predictions = predict_test_set(run, args.dataset, args.data_dir)
     figures, numbers_files = [], []
     for what in chosen:
         nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
@@ -40,10 +40,10 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
 def cmd_report(args: argparse.Namespace) -> dict:
     from ..report import write_report
     from ..train import load_run
-    from .predictions import test_predictions
+    from .predictions import predict_test_set
 
     run = load_run(args.run_dir, args.device)
-    path = write_report(run, args.out, predictions=test_predictions(run, args.dataset, args.data_dir),
+    path = write_report(run, args.out, predictions=predict_test_set(run, args.dataset, args.data_dir),
                         sample=args.sample, n=args.n)
     say(args, str(path))
     return {"report": str(path)}

@@ -14,18 +14,18 @@ from ..train.loop import Run
 from .activations import feature_maps, first_layer_weights
 from .curves import learning_curves
 from .histograms import weight_histograms
-from .predictions import TestPredictions, class_probabilities, confusion, mistakes, sample_indices, test_predictions
+from .predictions import Predictions, class_probabilities, confusion, mistakes, predict_test_set, sample_indices
 
 WHAT = ("curves", "filters", "featuremaps", "weights", "probs", "confusion", "errors", "summary")
 
 
 def numbers(run: Run, what: str, *, sample: list[int] | None = None, n: int | None = None,
-            predictions: TestPredictions | None = None, seed: int = 0) -> dict:
+            predictions: Predictions | None = None, seed: int = 0) -> dict:
     """The numbers behind figure `what` (see WHAT) as arrays and plain dicts.
 
     `sample`: test indices for probs (all of them) and featuremaps (the first; default: a random one);
     `n`: how many samples for probs (default 10) or mistakes for errors (default 24);
-    `predictions`: a TestPredictions to reuse across figures (computed when needed otherwise).
+    `predictions`: a Predictions to reuse across figures (computed when needed otherwise).
     """
     if what not in WHAT:
         raise UserError(f"unknown figure {what!r}; choose one of: {', '.join(WHAT)}, all")
@@ -39,7 +39,7 @@ def numbers(run: Run, what: str, *, sample: list[int] | None = None, n: int | No
     if what == "summary":
         return {"config": run.model.config.to_dict(), "rows": [dict(r) for r in run.model.rows],
                 "total_params": sum(r["params"] for r in run.model.rows)}
-    pred = predictions or test_predictions(run)
+    pred = predictions or predict_test_set(run)
     if what == "featuremaps":
         index = int(sample_indices(len(pred.labels), 1, sample[:1] if sample else None, seed)[0])
         return {**feature_maps(run, pred.images[index]), "index": index, "label": int(pred.labels[index])}

@@ -1,6 +1,6 @@
 """What a trained run says about the test set: probabilities, confusion, mistakes.
 
-`test_predictions` evaluates the run once; the other functions slice that result
+`predict_test_set` evaluates the run once; the other functions slice that result
 into the numbers behind the `probs`, `confusion` and `errors` figures.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..train.metrics import confusion_matrix, per_class_accuracy
 
 
 @dataclass
-class TestPredictions:
+class Predictions:
     """The run's class probabilities for every test image, with the images and labels."""
 
     images: np.ndarray  # uint8 (N, H, W), raw pixels
@@ -35,11 +35,11 @@ class TestPredictions:
         return float((self.predicted == self.labels).mean())
 
 
-def test_predictions(run: Run, dataset: str | None = None, data_dir: str | None = None) -> TestPredictions:
+def predict_test_set(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Predictions:
     """Evaluate the run on the test split of its data set (or of `dataset`)."""
     ds = load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
     _, probs = run.predict(ds.test_images)
-    return TestPredictions(ds.test_images, ds.test_labels, probs, run.classes, ds.name, ds.source)
+    return Predictions(ds.test_images, ds.test_labels, probs, run.classes, ds.name, ds.source)
 
 
 def sample_indices(n_total: int, n: int = 10, indices: list[int] | None = None, seed: int = 0) -> np.ndarray:
@@ -54,21 +54,21 @@ def sample_indices(n_total: int, n: int = 10, indices: list[int] | None = None, 
     return np.sort(np.random.default_rng(seed).choice(n_total, size=min(n, n_total), replace=False))
 
 
-def class_probabilities(pred: TestPredictions, indices: list[int] | None = None, n: int = 10, seed: int = 0) -> dict:
+def class_probabilities(pred: Predictions, indices: list[int] | None = None, n: int = 10, seed: int = 0) -> dict:
     """Images, labels, predictions and class probabilities of some test samples (L1, L5's evidence plots)."""
     idx = sample_indices(len(pred.labels), n, indices, seed)
     return {"indices": idx, "images": pred.images[idx], "labels": pred.labels[idx], "predicted": pred.predicted[idx],
             "probs": pred.probs[idx], "classes": pred.classes}
 
 
-def confusion(pred: TestPredictions) -> dict:
+def confusion(pred: Predictions) -> dict:
     """counts[true, predicted] over the whole test set, per-class accuracy and overall accuracy."""
     matrix = confusion_matrix(pred.labels, pred.predicted, len(pred.classes))
     return {"matrix": matrix, "per_class_accuracy": per_class_accuracy(matrix), "accuracy": pred.accuracy,
             "n_test": int(len(pred.labels)), "classes": pred.classes}
 
 
-def mistakes(pred: TestPredictions, n: int = 24, top: int = 3) -> dict:
+def mistakes(pred: Predictions, n: int = 24, top: int = 3) -> dict:
     """Misclassified test images, most confident mistakes first, with their top-`top` classes and probabilities."""
     wrong = np.flatnonzero(pred.predicted != pred.labels)
     confidence = pred.probs[wrong, pred.predicted[wrong]]

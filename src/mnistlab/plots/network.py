@@ -35,6 +35,7 @@ def featuremaps(nums: dict) -> Figure:
     subs = fig.subfigures(len(heights), 1, height_ratios=heights)
     top = subs[0] if len(heights) > 1 else subs
     _digit_and_probs(top, nums)
+    fig.suptitle("Feature maps: what each layer computes for one test digit")
     for sub, layer in zip(subs[1:], layers):
         if layer["kind"] == "conv":
             _conv_layer(sub, layer)
@@ -58,7 +59,6 @@ def _digit_and_probs(sub, nums: dict) -> None:
     probability_bars(bar_ax, nums["probs"], nums["label"], nums["predicted"], classes)
     bar_ax.set_title(f"predicted {classes[nums['predicted']]} ({pct(nums['probs'][nums['predicted']])})",
                      color=RIGHT if right else WRONG)
-    sub.suptitle("Feature maps: what each layer computes for one test digit", fontweight="bold")
 
 
 def _conv_layer(sub, layer: dict) -> None:
