@@ -39,7 +39,6 @@ h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { font-size: 1.2em; margin: 32px 0 
 table { border-collapse: collapse; font-size: 0.9em; margin: 6px 0; }
 th, td { border-bottom: 1px solid #e3e6ea; padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 th { color: #5b6570; font-weight: 600; } td.num, th.num { text-align: right; padding-left: 12px; font-variant-numeric: tabular-nums; }
-.cols { display: flex; flex-wrap: wrap; gap: 8px 48px; }
 figure { margin: 18px 0 28px; } figure img { max-width: 100%; height: auto; display: block; border: 1px solid #eef0f3; }
 figcaption { color: #5b6570; font-size: 0.9em; margin-top: 6px; }
 @media print {

@@ -80,7 +80,7 @@ def errors(nums: dict) -> Figure:
         return fig
     cols = min(n, 8)
     rows = math.ceil(n / cols)
-    fig = new_figure(1.65 * cols, 2.75 * rows + 0.5)
+    fig = new_figure(1.65 * cols, 2.45 * rows + 0.5)
     axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k >= n:

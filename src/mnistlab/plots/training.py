@@ -38,8 +38,9 @@ def curves(nums: dict) -> Figure:
     return fig
 
 
-def _outside(h: dict) -> str:
-    return f"{h['below'] + h['above']:,} of {h['n']:,} outside the range" if h["below"] + h["above"] else "all inside the range"
+def _label(name: str, h: dict) -> str:
+    outside = h["below"] + h["above"]
+    return f"{name}\n({outside:,} outside the range)" if outside else name
 
 
 def weights(nums: dict) -> Figure:
@@ -51,11 +52,11 @@ def weights(nums: dict) -> Figure:
     ax = axes[0]
     if nums["initial"] is not None:
         ax.stairs(nums["initial"]["counts"], edges, fill=True, color="#f28e2b", alpha=0.55,
-                  label=f"initialisation ({_outside(nums['initial'])})")
-    ax.stairs(nums["trained"]["counts"], edges, color="#4e79a7", lw=1.6, label=f"trained ({_outside(nums['trained'])})")
+                  label=_label("initialisation", nums["initial"]))
+    ax.stairs(nums["trained"]["counts"], edges, color="#4e79a7", lw=1.6, label=_label("trained", nums["trained"]))
     ax.set_yscale("log")
     ax.set(title=f"All {nums['n_parameters']:,} parameters", xlabel="weight value", ylabel="count per bin (log)")
-    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     if epochs:
         counts = epochs["counts"]
@@ -64,7 +65,9 @@ def weights(nums: dict) -> Figure:
         colours = EPOCH_CMAP(np.linspace(0, 1, len(counts)))
         for row, colour in zip(density, colours):
             line_ax.plot(centres, row, color=colour, lw=1)
-        line_ax.set(title="Histogram after every epoch", xlabel="weight value", ylabel="density")
+        line_ax.set_yscale("log")
+        line_ax.set_ylim(bottom=max(1e-3, density[density > 0].min()))
+        line_ax.set(title="Histogram after every epoch", xlabel="weight value", ylabel="density (log)")
         line_ax.grid(alpha=0.3)
         bar = fig.colorbar(_epoch_mappable(epochs["epochs"]), ax=line_ax, pad=0.01)
         bar.set_label("epoch")
