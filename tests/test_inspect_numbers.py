@@ -14,7 +14,7 @@ from mnistlab.inspect.explore import class_means, digit_correlations, digit_vect
 @pytest.fixture(scope="module")
 def ffn_run(sample):
     """A small FFN with L5's head, trained for real with per-epoch weight histograms."""
-    splits = make_splits(sample, "unit", val=500)
+    splits = make_splits(sample, "unit", val=500, train_size=1500)
     model = build_model("f32 f16", head="log_softmax", seed=0)
     recorder = WeightRecorder(model)
     run = fit(model, splits, epochs=2, batch_size=64, optimizer="sgd", lr=0.05, seed=0, on_epoch=recorder)
