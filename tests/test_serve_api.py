@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from serve_support import trained_run_dir
+from serve_support import full_mnist_dir, trained_run_dir
 
 from fastapi.testclient import TestClient  # noqa: E402  (serve_support skips the module without fastapi)
 
@@ -46,7 +46,7 @@ def cnn():
 
 @pytest.fixture(scope="module")
 def client(cnn):
-    return TestClient(create_app(cnn), raise_server_exceptions=False)
+    return TestClient(create_app(cnn, data_dir=full_mnist_dir()), raise_server_exceptions=False)
 
 
 def test_a_drawn_png_gets_the_same_answer_as_mnistlab_predict(client, cnn, tmp_path):
@@ -119,6 +119,17 @@ def test_contributions_of_one_hidden_layer_add_up_to_the_logit():
     total = sum(u["contribution"] for u in units) + bias
     assert total == pytest.approx(float(logits[3]), abs=1e-4)
     assert np.array_equal(units[0]["weights"], run.model.fc1.weight[units[0]["unit"]].detach().reshape(28, 28).numpy())
+
+
+def test_the_report_figures_of_the_run_tab(client):
+    assert client.get("/api/run").json()["figures"] == ["curves", "confusion", "errors"]
+    for what in ("curves", "confusion", "errors"):
+        r = client.get(f"/api/figure/{what}")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text[:200]
+        assert r.content.startswith(b"\x89PNG") and Image.open(io.BytesIO(r.content)).width > 300
+        assert client.get(f"/api/figure/{what}").content == r.content  # drawn once
+    error(client.get("/api/figure/weights"), 422, "what")  # not on the allow-list
+    assert client.get("/api/figure/..%2f..%2frun.json").status_code in (404, 422)
 
 
 def error(r, status: int, pattern: str = "") -> str:

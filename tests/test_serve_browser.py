@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from browser import browser, console_errors
-from serve_support import live_server, trained_run_dir
+from serve_support import full_mnist_dir, live_server, trained_run_dir
 
 # Set MNISTLAB_SCREENSHOTS=docs/img/serve to refresh the screenshots in the docs.
 SHOTS = os.environ.get("MNISTLAB_SCREENSHOTS")
@@ -58,7 +58,7 @@ def test_drawing_a_one_and_a_zero(tmp_path):
     from mnistlab.serve.app import create_app
 
     run = load_run(trained_run_dir("cnn"))
-    with browser() as driver, live_server(create_app(run)) as url:
+    with browser() as driver, live_server(create_app(run, data_dir=full_mnist_dir())) as url:
         driver.set_window_size(1280, 1400)
         driver.get(url + "/")
         wait_for(driver, "return document.querySelectorAll('#filters canvas').length > 0")
@@ -87,7 +87,8 @@ def test_drawing_a_one_and_a_zero(tmp_path):
 
         driver.find_element("id", "tab-run").click()
         wait_for(driver, "return !document.getElementById('panel-run').hidden")
-        assert driver.execute_script("return document.querySelectorAll('#run-curves polyline').length") >= 2
+        # The report's figures, drawn by the server: curves, confusion matrix, most confident mistakes.
+        wait_for(driver, "return [...document.querySelectorAll('#run-figures img')].filter(i => i.naturalWidth > 300).length === 3", 120)
         assert driver.execute_script("return document.querySelectorAll('#run-history tbody tr').length") == len(run.history)
         if SHOTS:
             driver.save_screenshot(str(Path(SHOTS) / "run.png"))

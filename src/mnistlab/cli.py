@@ -16,7 +16,7 @@ from typing import Callable
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.serve.cli")
+EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli")
 
 
 class Parser(argparse.ArgumentParser):
@@ -83,6 +83,7 @@ def epoch_line(row: dict, epochs: int) -> str:
 def cmd_train(args: argparse.Namespace) -> dict:
     from .data import load_dataset
     from .data.splits import make_splits
+    from .inspect.histograms import WeightRecorder
     from .models import build_model, parse_spec, summary_text
     from .train import TrainConfig, fit, resolve_device
     from .train.checkpoint import default_run_dir
@@ -100,7 +101,14 @@ def cmd_train(args: argparse.Namespace) -> dict:
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
     progress = not args.json and sys.stderr.isatty()
-    run = fit(model, splits, progress=progress, on_epoch=lambda row, _: say(args, epoch_line(row, args.epochs)), **options)
+    weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+
+    def on_epoch(row: dict, net) -> None:
+        say(args, epoch_line(row, args.epochs))
+        weights(row, net)
+
+    run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
+    run.extras["weight_histograms"] = weights.record
     out = run.save(args.out or default_run_dir())
     total = sum(r["seconds"] for r in run.history)
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {args.epochs} epoch(s), "
@@ -167,6 +175,9 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help="auto: bf16 autocast for CNNs on devices with native bf16, else fp32")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                         help="NHWC memory layout, faster convolutions on CPU and GPU (default: on)")
+    parser.add_argument("--record-weights", action="store_true",
+                        help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "
+                             "for `mnistlab inspect --what weights`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
     info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
     data_options(info)
+    from .inspect.commands import cmd_data_explore, explore_options
+
+    explore = add_command(data_sub, "explore", cmd_data_explore, common,
+                          help="random digits, a digit as a vector, class means, correlations of one digit")
+    data_options(explore)
+    explore_options(explore)
 
     train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
                         description="Train a model and save it as a run directory (model.safetensors + run.json).")

@@ -19,12 +19,12 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,6 +43,8 @@ MAX_BODY = 1_000_000  # bytes; a drawn canvas as PNG is a few kilobytes
 MAX_SIDE, MAX_PIXELS = 4096, 4_000_000  # refuse decompression bombs before decoding
 DATA_URL = re.compile(r"data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
 DECIMALS = 4  # feature maps and weights travel rounded; plenty for display and analysis
+Figure = Literal["curves", "confusion", "errors"]  # the report's figures on the run tab (mnistlab.plots)
+FIGURES = get_args(Figure)
 
 
 class PredictRequest(BaseModel):
@@ -187,15 +189,19 @@ def describe_run(run: Run) -> dict:
                  "model": model.config.to_dict(), "summary": model.rows,
                  "parameters": sum(p.numel() for p in model.parameters()), "classes": list(run.classes),
                  "data": run.data, "normalize": run.normalizer.to_dict(), "train": run.train,
-                 "history": run.history, "final": run.final, "filters": None, "mnistlab": __version__}
+                 "history": run.history, "final": run.final, "filters": None, "figures": list(FIGURES),
+                 "mnistlab": __version__}
     if model.is_cnn:
         first = next(row for row in model.rows if row["name"].startswith("conv"))
         described["filters"] = {"name": first["name"], "token": first["token"], "weights": rounded(first_layer_weights(model))}
     return described
 
 
-def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None) -> FastAPI:
-    """The web app for `run`. `allowed_hosts` (e.g. loopback names) guards against DNS rebinding."""
+def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None,
+               dataset: str | None = None, data_dir: str | Path | None = None) -> FastAPI:
+    """The web app for `run`. `allowed_hosts` (e.g. loopback names) guards against DNS rebinding;
+    `dataset`/`data_dir` say where the test images of the confusion and mistakes figures come from
+    (default: the run's data set, resolved as `mnistlab inspect` does)."""
     _, height, width = run.model.config.input_shape
     if (height, width) != (28, 28):
         raise UserError(f"the run's model takes {height}x{width} inputs; the web app draws 28x28 MNIST-style digits")
@@ -255,6 +261,24 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     def describe() -> dict:
         """Model spec and layer summary, data, training options, history, final metrics, first-layer filters (CNN)."""
         return run_json
+
+    figures: dict[str, bytes] = {}
+    figure_lock = threading.Lock()  # each figure is drawn once; the test-set predictions behind two of them too
+    test_set: list = []
+
+    @app.get("/api/figure/{what}", response_class=Response, summary="A figure of the run, as in the report",
+             responses={200: {"content": {"image/png": {}}}, 400: {"model": Error}, 422: {"model": Error}})
+    def figure(what: Figure) -> Response:
+        """PNG of `mnistlab inspect RUN --what curves|errors|confusion`; errors and confusion evaluate the test set once."""
+        from ..inspect import predict_test_set
+        from ..plots import png_bytes, render
+
+        with figure_lock:
+            if what not in figures:
+                if what != "curves" and not test_set:
+                    test_set.append(predict_test_set(run, dataset, data_dir))
+                figures[what] = png_bytes(render(run, what, predictions=test_set[0] if test_set else None))
+        return Response(figures[what], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -44,7 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> dict:
     from ..train import load_run
 
     run = load_run(args.run_dir, args.device)
-    app = create_app(run, allowed_hosts=[*LOOPBACK, "[::1]"] if args.host in LOOPBACK else None)
+    app = create_app(run, allowed_hosts=[*LOOPBACK, "[::1]"] if args.host in LOOPBACK else None,
+                     dataset=args.dataset, data_dir=args.data_dir)
     server = make_server(app)
     sock = listen(args.host, args.port)
     url = url_of(sock)
@@ -71,3 +72,6 @@ def register(subparsers, common) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
+                                          "set (default: the run's)")
+    parser.add_argument("--data-dir", help="folder holding that set's four IDX files")

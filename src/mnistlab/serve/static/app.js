@@ -7,12 +7,6 @@ const el = (tag, props = {}, ...children) => {
   node.append(...children);
   return node;
 };
-const SVG = "http://www.w3.org/2000/svg";
-const svg = (tag, attrs = {}) => {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
-};
 
 // ---------- colour maps ----------
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
@@ -215,6 +209,7 @@ function renderUnits(units, label) {
 }
 
 // ---------- run description ----------
+const FIGURE_TITLES = { curves: "Learning curves", errors: "Most confident mistakes on the test set", confusion: "Confusion matrix" };
 function dl(target, pairs) {
   $(target).replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
     .flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: String(v) })]));
@@ -248,9 +243,6 @@ function showRun(run) {
   table("run-history", ["epoch", "train loss", "train acc", "val loss", "val acc", "test loss", "test acc", "seconds"],
     run.history.map((r) => [r.epoch, num(r.train_loss), acc(r.train_accuracy), num(r.val_loss), acc(r.val_accuracy),
       num(r.test_loss), acc(r.test_accuracy), num(r.seconds, 1)]));
-  $("run-curves").replaceChildren(
-    chart("loss", run.history, ["train_loss", "val_loss", "test_loss"], (v) => v.toFixed(2)),
-    chart("accuracy", run.history, ["train_accuracy", "val_accuracy", "test_accuracy"], (v) => (100 * v).toFixed(1) + "%"));
   if (run.kind === "cnn" && run.filters) {
     $("cnn-views").hidden = false;
     $("filters-name").textContent = `${run.filters.name} (${run.filters.token})`;
@@ -259,46 +251,17 @@ function showRun(run) {
   } else {
     $("ffn-views").hidden = false;
   }
-  if (run.figures && run.figures.length) {
-    $("figures-card").hidden = false;
-    $("run-figures").replaceChildren(...run.figures.map((name) => el("figure", {},
-      el("img", { src: `/api/figure/${name}`, alt: `${name} figure`, loading: "lazy" }))));
-  }
+  $("run-figures").replaceChildren(...run.figures.map((name) => {
+    const card = el("div", { className: "card" }, el("h2", { textContent: FIGURE_TITLES[name] || name }),
+      el("p", { className: "muted small", textContent: "drawing…" }));
+    const img = el("img", { alt: FIGURE_TITLES[name] || name });
+    img.addEventListener("load", () => card.querySelector("p").replaceWith(img));
+    img.addEventListener("error", () => { card.querySelector("p").textContent = "not available for this run (see the server's output)"; });
+    card.dataset.figure = name;
+    img.src = `/api/figure/${name}`;  // the server draws each figure once, with the report's code
+    return card;
+  }));
   renderBars(null);
-}
-
-// A line chart per metric family, one line per split, drawn in SVG.
-const SERIES = { train: "#2dd4bf", val: "#f59e0b", test: "#a78bfa" };
-function chart(title, history, keys, fmt) {
-  const W = 460, H = 240, L = 52, R = 12, T = 28, B = 30;
-  const lines = keys.map((k) => [k.split("_")[0], history.map((r) => r[k])]).filter(([, v]) => v.some((x) => x !== null && x !== undefined));
-  const values = lines.flatMap(([, v]) => v.filter((x) => x !== null && x !== undefined));
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${title} per epoch` });
-  if (!values.length) return root;
-  let lo = Math.min(...values), hi = Math.max(...values);
-  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
-  const margin = 0.08 * (hi - lo); lo -= margin; hi += margin;
-  if (title === "accuracy") { lo = Math.max(0, lo); hi = Math.min(1, hi); }
-  const n = history.length;
-  const x = (i) => L + (n === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (n - 1));
-  const y = (v) => T + ((hi - v) * (H - T - B)) / (hi - lo);
-  for (let g = 0; g <= 4; g++) {
-    const v = lo + ((hi - lo) * g) / 4;
-    root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#26313d" }));
-    root.append(Object.assign(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }), { textContent: fmt(v) }));
-  }
-  history.forEach((r, i) => {
-    if (n <= 12 || i % Math.ceil(n / 12) === 0) root.append(Object.assign(svg("text", { x: x(i), y: H - 10, "text-anchor": "middle" }), { textContent: r.epoch }));
-  });
-  lines.forEach(([split, v], j) => {
-    const pts = v.map((val, i) => [x(i), y(val)]).filter((_, i) => v[i] !== null && v[i] !== undefined);
-    root.append(svg("polyline", { points: pts.map((p) => p.join(",")).join(" "), fill: "none", stroke: SERIES[split], "stroke-width": 2.5 }));
-    for (const [px, py] of pts) root.append(svg("circle", { cx: px, cy: py, r: 3.5, fill: SERIES[split] }));
-    root.append(svg("rect", { x: L + 8 + j * 70, y: 9, width: 12, height: 4, fill: SERIES[split] }));
-    root.append(Object.assign(svg("text", { x: L + 24 + j * 70, y: 15 }), { textContent: split }));
-  });
-  root.append(Object.assign(svg("text", { x: W - R, y: 15, "text-anchor": "end" }), { textContent: `${title} · epoch →` }));
-  return root;
 }
 
 // ---------- start ----------
