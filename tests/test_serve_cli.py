@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from conftest import assert_user_error
 from serve_support import trained_run_dir
 
 from mnistlab.serve.cli import listen
@@ -39,14 +40,11 @@ def test_serve_prints_the_url_answers_there_and_stops_on_ctrl_c():
     assert "Traceback" not in err
 
 
-def test_bad_run_dir_and_busy_port_are_one_line_errors(tmp_path):
-    proc = mnistlab("serve", str(tmp_path / "missing"))
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and err.strip().count("\n") == 0 and "does not exist" in err
+def test_bad_run_dir_and_busy_port_are_one_line_errors(cli, tmp_path):
+    assert_user_error(cli("serve", tmp_path / "missing"), "does not exist")
     busy = listen("127.0.0.1", 0)
     try:
-        proc = mnistlab("serve", str(trained_run_dir("cnn")), "--port", str(busy.getsockname()[1]))
-        _, err = proc.communicate(timeout=60)
+        assert_user_error(cli("serve", trained_run_dir("cnn"), "--port", busy.getsockname()[1]),
+                          "cannot listen on 127.0.0.1", "--port")
     finally:
         busy.close()
-    assert proc.returncode == 2 and "cannot listen on 127.0.0.1" in err and "--port" in err

@@ -119,9 +119,9 @@ class Guard:
                 message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
             await send(message)
 
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await self.refuse(scope, send_with_headers, 413 if length.isdigit() else 400)
+        length = dict(scope["headers"]).get(b"content-length", b"")  # the server has refused malformed ones
+        if length.isdigit() and int(length) > self.limit:
+            return await self.refuse(scope, send_with_headers)
         body, more = bytearray(), True
         while more:
             message = await receive()
@@ -130,7 +130,7 @@ class Guard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                return await self.refuse(scope, send_with_headers, 413)
+                return await self.refuse(scope, send_with_headers)
         replayed = False
 
         async def replay():
@@ -142,10 +142,9 @@ class Guard:
 
         await self.app(scope, replay, send_with_headers)
 
-    async def refuse(self, scope, send, status: int) -> None:
-        message = (f"request body over {self.limit} bytes; send a smaller image" if status == 413
-                   else "malformed Content-Length header")
-        response = JSONResponse({"error": message}, status_code=status, headers={"Connection": "close"})
+    async def refuse(self, scope, send) -> None:
+        response = JSONResponse({"error": f"request body over {self.limit} bytes; send a smaller image"},
+                                status_code=413, headers={"Connection": "close"})
         await response(scope, None, send)
 
 
