@@ -24,10 +24,10 @@ SPECS = {"cnn": "c8k5 m2 c16k3 m2 f64", "ffn": "f64"}
 
 @functools.cache
 def trained_run_dir(kind: str) -> Path:
-    """A run trained here: on 12,000 full-MNIST images where they are present, else on mnist-sample."""
+    """A run trained here: on 8,000 full-MNIST images where they are present, else on mnist-sample."""
     full = full_mnist_dir()
     ds = mnistlab.load_dataset("mnist", full) if full else mnistlab.load_dataset("mnist-sample")
-    splits = mnistlab.make_splits(ds, "standard", train_size=12_000 if full else None)
+    splits = mnistlab.make_splits(ds, "standard", train_size=8_000 if full else None)
     run = mnistlab.fit(SPECS[kind], splits, epochs=2 if full else 4, lr=1e-2, schedule="onecycle", batch_size=128,
                        seed=0, device="cpu")
     out = Path(tempfile.mkdtemp(prefix=f"mnistlab-serve-{kind}-"))

@@ -25,6 +25,16 @@ def stroke(driver, canvas, points: list[tuple[float, float]]) -> None:
     actions.release().perform()
 
 
+def touch_stroke(driver, canvas, points: list[tuple[float, float]]) -> None:
+    """The same stroke with a finger: touch events through the DevTools protocol (the page sees pointerType touch)."""
+    box = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];", canvas)
+    at = [{"x": box[0] + box[2] * x, "y": box[1] + box[3] * y} for x, y in points]
+    driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [at[0]]})
+    for point in at[1:]:
+        driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 def wait_for(driver, script: str, timeout: float = 30):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -67,6 +77,7 @@ def test_drawing_a_one_and_a_zero(tmp_path):
         stroke(driver, canvas, [(0.5, 0.15 + 0.7 * i / 12) for i in range(13)])  # a "1": one vertical stroke
         one = settle(driver, 0)
         assert one["prediction"] == "1", one
+        assert driver.execute_script("return document.getElementById('pad').dataset.pointer") == "mouse"
         assert len(one["bars"]) == 10 and one["top"] == 1 and one["bars"][1] > 50
         assert abs(sum(one["bars"]) - 100) < 1
         assert one["filters"] == 8 and one["maps"] == 8 + 16 and one["painted"] >= 12 and one["input28"]
@@ -95,7 +106,7 @@ def test_drawing_a_one_and_a_zero(tmp_path):
         assert console_errors(driver) == []
 
 
-def test_an_ffn_shows_its_most_responsible_first_layer_units():
+def test_an_ffn_drawn_with_a_finger_shows_its_most_responsible_first_layer_units():
     from mnistlab import load_run
     from mnistlab.serve.app import create_app
 
@@ -103,9 +114,10 @@ def test_an_ffn_shows_its_most_responsible_first_layer_units():
         driver.set_window_size(1280, 1100)
         driver.get(url + "/")
         wait_for(driver, "return !document.getElementById('ffn-views').hidden")
-        stroke(driver, driver.find_element("id", "pad"), [(0.5, 0.15 + 0.7 * i / 12) for i in range(13)])
+        touch_stroke(driver, driver.find_element("id", "pad"), [(0.5, 0.15 + 0.7 * i / 12) for i in range(13)])
         one = settle(driver, 0)
         assert one["prediction"] == "1" and one["maps"] == 0, one
+        assert driver.execute_script("return document.getElementById('pad').dataset.pointer") == "touch"
         units = driver.execute_script("return [...document.querySelectorAll('#units figure')].map(f => f.textContent)")
         assert len(units) == 8 and all(u.startswith("unit ") and u.endswith(" to 1") for u in units), units
         if SHOTS:

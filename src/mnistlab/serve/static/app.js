@@ -78,6 +78,7 @@ function padPoint(event) {
 pad.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
+  pad.dataset.pointer = event.pointerType;  // mouse, pen or touch: all draw the same way
   state.drawing = { id: event.pointerId, points: [padPoint(event)] };
   state.strokes.push(state.drawing.points);
   redraw();
