@@ -99,3 +99,23 @@ def test_console_script_runs():
     bad = subprocess.run([sys.executable, "-m", "mnistlab.cli", "train", "--model", "q"], capture_output=True, text=True,
                          env={"MNISTLAB_MIRROR": "http://127.0.0.1:9/", "PATH": ""})
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_eval_uses_the_folder_the_run_was_trained_from(cli, tiny_idx_dir, tmp_path):
+    out = tmp_path / "run"
+    assert cli("train", "--data-dir", tiny_idx_dir, "--model", "f8", "--epochs", "1", "--out", out).code == 0
+    result = cli("eval", out, "--json")
+    assert result.code == 0 and result.json()["n_test"] == 200 and result.json()["source"] == "data-dir"
+
+
+def test_train_refuses_a_foreign_out_folder_before_training(cli, tiny_idx_dir, tmp_path):
+    (tmp_path / "thesis.tex").write_text("precious")
+    assert_user_error(cli("train", "--data-dir", tiny_idx_dir, "--out", tmp_path), "is not an mnistlab run")
+    assert_user_error(cli("train", "--data-dir", tiny_idx_dir, "--val", "-1", "--out", tmp_path / "r"), "--val -1")
+
+
+def test_main_job_falls_back_to_the_sample_offline(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("MNISTLAB_DATA", raising=False)
+    result = cli("train", "--model", "f16", "--epochs", "1", "--out", tmp_path / "run", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["data"]["name"] == "mnist-sample" and "using mnist-sample" in result.err

@@ -90,3 +90,7 @@ def test_unknown_activation_and_head():
         build_model("f5", activation="swish")
     with pytest.raises(UserError, match="unknown head 'probit'"):
         build_model("f5", head="probit")
+
+
+def test_dropout_probability_round_trips_exactly():
+    assert format_spec(parse_spec("d0.1234567 f5")) == "d0.1234567 f5"

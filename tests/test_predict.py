@@ -89,3 +89,14 @@ def test_cli_predict_bad_file(cli, tiny_run, tmp_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG garbage")
     assert_user_error(cli("predict", tiny_run.run_dir, tmp_path / "x.png"), "x.png: not an image")
     assert_user_error(cli("predict", tmp_path / "nowhere", tmp_path / "x.png"), "does not exist")
+
+
+def test_npy_with_singleton_axes_and_non_numeric(tmp_path, sample):
+    digit = sample.test_images[0]
+    np.save(tmp_path / "hwc.npy", digit[:, :, None])
+    np.save(tmp_path / "chw.npy", digit[None])
+    for restored in load_for_model([tmp_path / "hwc.npy", tmp_path / "chw.npy"]):
+        assert correlation(restored, digit) > 0.85
+    np.save(tmp_path / "words.npy", np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(UserError, match="not a numeric image array"):
+        read_image(tmp_path / "words.npy")

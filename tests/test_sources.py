@@ -169,3 +169,38 @@ def test_offline_non_mnist_set_is_an_error(monkeypatch):
     monkeypatch.delenv("MNISTLAB_DATA", raising=False)
     with pytest.raises(UserError, match="kmnist is not available offline"):
         load_dataset("kmnist")
+
+
+def test_bad_label_values_and_mixed_sizes_are_named(tmp_path, sample):
+    from mnistlab.data.idx import write_idx
+
+    paths = write_tiny_set(tmp_path, sample)
+    write_idx(paths["train-labels-idx1-ubyte"], np.full(600, -1, np.int8))
+    with pytest.raises(UserError, match="labels span -1..-1, outside 0..9"):
+        load_dataset("mnist", tmp_path)
+    paths = write_tiny_set(tmp_path, sample)
+    write_idx(paths["t10k-images-idx3-ubyte"], np.zeros((200, 32, 32), np.uint8))
+    with pytest.raises(UserError, match="train images are 28x28 but test images are 32x32"):
+        load_dataset("mnist", tmp_path)
+    paths = write_tiny_set(tmp_path, sample)
+    write_idx(paths["train-images-idx3-ubyte"], np.zeros((600, 28, 28), np.float32))
+    with pytest.raises(UserError, match="expected at least one uint8 image"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_incomplete_env_folder_is_an_error(tmp_path, monkeypatch):
+    (tmp_path / "mnist").mkdir()
+    monkeypatch.setenv("MNISTLAB_DATA", str(tmp_path))
+    with pytest.raises(UserError, match="lacks some of the four IDX files"):
+        load_dataset("mnist")
+
+
+def test_chunked_response_cut_off_is_a_connection_failure(mirror, tmp_path, monkeypatch):
+    import http.client
+
+    def cut(*args, **kwargs):
+        raise http.client.IncompleteRead(b"partial", 100)
+
+    monkeypatch.setattr(sources.urllib.request, "urlopen", cut)
+    assert load_dataset("mnist").name == "mnist-sample"
+    assert cached(tmp_path) == []

@@ -153,3 +153,62 @@ def test_damaged_runs_are_user_errors(tiny_run, tmp_path, damage, message):
 def test_missing_run_dir():
     with pytest.raises(UserError, match="run directory /no/run does not exist"):
         load_run("/no/run")
+
+
+def test_every_listed_optimizer_trains_a_step(sample):
+    from mnistlab.train.optim import OPTIMIZERS
+
+    splits = make_splits(sample, train_size=64)
+    for name in OPTIMIZERS:
+        run = fit("f8", splits, epochs=1, batch_size=32, optimizer=name, lr=1e-3, weight_decay=1e-4)
+        assert np.isfinite(run.final["train_loss"]), name
+    assert "lbfgs" not in OPTIMIZERS  # needs a closure: not a plain training step
+
+
+def test_losses_are_not_negative_for_sound_pairs(sample):
+    splits = make_splits(sample, train_size=500)
+    for head, loss in [("logits", "ce"), ("log_softmax", "nll"), ("log_softmax", "ce"), ("logits", "mse")]:
+        run = fit(build_model("f16", head=head), splits, epochs=1, loss=loss)
+        assert run.final["train_loss"] >= 0 and run.final["test_loss"] >= 0, (head, loss)
+    with pytest.raises(UserError, match="--loss nll needs a probability head"):
+        fit(build_model("f16", head="logits"), splits, loss="nll")
+    with pytest.raises(UserError, match="--weight-decay -1"):
+        fit("f16", splits, weight_decay=-1)
+
+
+def test_resaving_replaces_the_run_whole(tiny_run, tmp_path):
+    out = tiny_run.save(tmp_path / "run")
+    (out / "stale.png").write_bytes(b"old figure")
+    tiny_run.save(out)
+    assert sorted(p.name for p in out.iterdir()) == [WEIGHTS, META]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folders left beside it
+
+
+def test_runs_never_overwrite_other_files(tiny_run, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="exists and is not an mnistlab run"):
+        tiny_run.save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_interrupted_save_leaves_the_old_run(tiny_run, tmp_path, monkeypatch):
+    out = tiny_run.save(tmp_path / "run")
+    before = (out / META).read_text()
+    import mnistlab.train.checkpoint as checkpoint
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "write_json", crash)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_run.save(out)
+    assert (out / META).read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_standard_constants_from_the_histogram(sample):
+    from mnistlab.data.transforms import Normalizer
+
+    norm = Normalizer.fit("standard", sample.train_images)
+    unit = sample.train_images / 255.0
+    assert norm.mean == pytest.approx(unit.mean()) and norm.std == pytest.approx(unit.std())
+    assert Normalizer.fit("standard", np.zeros((3, 28, 28), np.uint8)).std == 1.0

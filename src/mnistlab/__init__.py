@@ -11,6 +11,7 @@ _PUBLIC = {
     "Splits": "mnistlab.data.splits", "make_splits": "mnistlab.data.splits",
     "build_model": "mnistlab.models", "parse_spec": "mnistlab.models", "summary_text": "mnistlab.models",
     "Run": "mnistlab.train", "fit": "mnistlab.train", "load_run": "mnistlab.train",
+    "evaluate_run": "mnistlab.evaluate", "data_info": "mnistlab.data.info", "load_for_model": "mnistlab.data.images",
 }
 __all__ = [*_PUBLIC, "__version__"]
 
@@ -19,3 +20,7 @@ def __getattr__(name: str):
     if name in _PUBLIC:
         return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

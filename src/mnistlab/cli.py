@@ -86,13 +86,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import build_model, parse_spec, summary_text
     from .train import TrainConfig, fit, resolve_device
-    from .train.checkpoint import default_run_dir
+    from .train.checkpoint import check_out_dir, default_run_dir
 
     options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                    loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
                    device=args.device, precision=args.precision, channels_last=args.channels_last)
     TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
     parse_spec(args.model)
+    for name in ("val", "train_size"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "val" else 1):
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
+    out = check_out_dir(args.out or default_run_dir())
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, args.data_dir)
     splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
@@ -109,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
     run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
     run.extras["weight_histograms"] = weights.record
-    out = run.save(args.out or default_run_dir())
+    run.save(out)
     total = sum(r["seconds"] for r in run.history)
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {args.epochs} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",

@@ -44,7 +44,11 @@ def from_pil(img: Image.Image) -> np.ndarray:
 
 def as_gray(array, where: str = "array") -> np.ndarray:
     """(H, W), (H, W, 3|4) or a flat square array of 0..1 or 0..255 values → (H, W) floats in [0, 1]."""
-    a = np.asarray(array, dtype=np.float64)
+    try:
+        a = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: not a numeric image array") from None
+    a = a.squeeze() if a.ndim > 2 and 1 in a.shape else a
     if a.ndim == 1 and a.size and int(np.sqrt(a.size)) ** 2 == a.size:
         side = int(np.sqrt(a.size))
         a = a.reshape(side, side)

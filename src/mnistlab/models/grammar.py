@@ -52,7 +52,7 @@ class Dropout:
     p: float
 
     def __str__(self) -> str:
-        return f"d{self.p:g}"
+        return f"d{self.p!r}"
 
 
 @dataclass(frozen=True)

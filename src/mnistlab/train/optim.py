@@ -6,8 +6,13 @@ from torch import nn
 
 from ..errors import UserError
 
+import inspect
+
+# Every torch.optim optimizer that steps without a closure on any parameter shape and takes weight decay
+# (LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D weights only).
 OPTIMIZERS = {name.lower(): cls for name, cls in vars(torch.optim).items()
-              if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer}
+              if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
+              and "weight_decay" in inspect.signature(cls.__init__).parameters and name not in ("LBFGS", "Muon")}
 SCHEDULES = ("none", "onecycle", "step", "cosine")
 LOSSES = ("ce", "nll", "mse")
 
@@ -24,7 +29,10 @@ def check_names(optimizer: str, schedule: str | None, loss: str | None) -> None:
 
 def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
     check_names(name, None, None)
-    return OPTIMIZERS[name.lower()](params, lr=lr, **kwargs)
+    try:
+        return OPTIMIZERS[name.lower()](params, lr=lr, **kwargs)
+    except (TypeError, ValueError) as exc:  # e.g. an option this optimizer does not take
+        raise UserError(f"optimizer {name!r} refused its options ({exc}); check --lr, --weight-decay and optimizer options") from None
 
 
 def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
@@ -40,8 +48,7 @@ def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch), True
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma), False
-    check_names("sgd", name, None)
-    raise AssertionError(name)
+    raise UserError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
 
 
 def default_loss(head: str) -> str:
@@ -49,8 +56,18 @@ def default_loss(head: str) -> str:
     return "ce" if head == "logits" else "nll"
 
 
+def check_loss(loss: str, head: str) -> None:
+    """NLL needs (log-)probabilities: on raw logits it has no lower bound and training runs away."""
+    if loss == "nll" and head == "logits":
+        raise UserError("--loss nll needs a probability head: add --head log_softmax (or use --loss ce with logits)")
+
+
 def make_loss(name: str, n_classes: int):
-    """A function (outputs, targets) -> mean loss. `mse` compares outputs with one-hot targets."""
+    """A function (outputs, targets) -> mean loss. `mse` compares outputs with one-hot targets.
+
+    `nll` on a softmax head is -p[target], not -log p[target]: lecture L5's softmax-output
+    pitfall, kept on purpose so the `softmax` experiment shows it.
+    """
     if name == "ce":
         return nn.CrossEntropyLoss()
     if name == "nll":
@@ -58,5 +75,4 @@ def make_loss(name: str, n_classes: int):
     if name == "mse":
         mse = nn.MSELoss()
         return lambda out, y: mse(out, nn.functional.one_hot(y, n_classes).to(out.dtype))
-    check_names("sgd", None, name)
-    raise AssertionError(name)
+    raise UserError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
