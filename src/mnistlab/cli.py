@@ -16,7 +16,7 @@ from typing import Callable
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("mnistlab.bench",)
 
 
 class Parser(argparse.ArgumentParser):
