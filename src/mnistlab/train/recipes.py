@@ -46,6 +46,14 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
+def recipe_settings(name: str) -> dict:
+    """The recipe as one flat dict: model, activation, head, normalize and the TrainConfig fields."""
+    recipe = get_recipe(name)
+    return {"model": recipe.model, "activation": recipe.activation, "head": recipe.head,
+            "normalize": recipe.normalize, "weight_decay": 0.0, "augment": "none", "optimizer_options": {},
+            **recipe.train}
+
+
 def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool = False,
                  **overrides):
     """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields."""
