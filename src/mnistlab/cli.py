@@ -119,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {len(run.history)} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
-    return {"run_dir": str(out), "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
+    return {"run_dir": str(out), "recipe": args.recipe or "default", "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
             "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
             "train_seconds": total}
 
