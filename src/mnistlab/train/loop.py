@@ -161,13 +161,6 @@ class Stopwatch:
         return self.total
 
 
-def time_to_accuracy(run: "Run", target: float) -> float | None:
-    """Training seconds until the test accuracy first reached `target`, from every evaluation of the run."""
-    points = run.extras.get("evals") or [{"seconds": sum(r["seconds"] for r in run.history[:i + 1]), **r}
-                                         for i, r in enumerate(run.history)]
-    return next((p["seconds"] for p in points if p["test_accuracy"] >= target), None)
-
-
 class ProgressBar:
     """One line per epoch on a terminal, redrawn in place; nothing when disabled."""
 
