@@ -56,7 +56,9 @@ def _eval_every(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
 
 
 def _fit_result(run) -> dict:
-    return {"evals": run.extras["evals"], "images": sum(r["images"] for r in run.history),
+    n, batch = run.data["n_train"], run.train["batch_size"]
+    epochs, steps = divmod(run.extras["evals"][-1]["step"], math.ceil(n / batch))
+    return {"evals": run.extras["evals"], "images": epochs * n + steps * batch,
             "final_accuracy": run.final["test_accuracy"], "eval_seconds": sum(r["eval_seconds"] for r in run.history)}
 
 

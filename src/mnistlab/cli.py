@@ -16,7 +16,7 @@ from typing import Callable
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ("mnistlab.bench",)
+EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.bench")
 
 
 class Parser(argparse.ArgumentParser):
@@ -95,11 +95,24 @@ def epoch_line(row: dict, epochs: int) -> str:
 def cmd_train(args: argparse.Namespace) -> dict:
     from .data import load_dataset
     from .data.splits import make_splits
-    from .models import build_model, summary_text
-    from .train import fit, resolve_device
-    from .train.checkpoint import default_run_dir
+    from .inspect.histograms import WeightRecorder
+    from .models import build_model, parse_spec, summary_text
+    from .train import TrainConfig, fit, resolve_device
+    from .train.checkpoint import check_out_dir, default_run_dir
 
     optimizer_options = apply_recipe(args)
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
+                   device=args.device, precision=args.precision, channels_last=args.channels_last,
+                   optimizer_options=optimizer_options, augment=args.augment, eval_every=args.eval_every,
+                   max_steps=args.max_steps)
+    TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
+    parse_spec(args.model)
+    for name in ("val", "train_size"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "val" else 1):
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
+    out = check_out_dir(args.out or default_run_dir())
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, args.data_dir)
     splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
@@ -107,20 +120,22 @@ def cmd_train(args: argparse.Namespace) -> dict:
     info = splits.info
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
-                   device=device.type, precision=args.precision, channels_last=args.channels_last,
-                   optimizer_options=optimizer_options, augment=args.augment, eval_every=args.eval_every,
-                   max_steps=args.max_steps)
     progress = not args.json and sys.stderr.isatty()
-    run = fit(model, splits, progress=progress, on_epoch=lambda row, _: say(args, epoch_line(row, args.epochs)), **options)
-    out = run.save(args.out or default_run_dir())
+    weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+
+    def on_epoch(row: dict, net) -> None:
+        say(args, epoch_line(row, args.epochs))
+        weights(row, net)
+
+    run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
+    run.extras["weight_histograms"] = weights.record
+    run.save(out)
     total = sum(r["seconds"] for r in run.history)
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {len(run.history)} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
-    return {"run_dir": str(out), "recipe": args.recipe or "default", "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
-            "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
+    return {"run_dir": str(out), "recipe": args.recipe or "default",
+            "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
             "train_seconds": total}
 
 
@@ -192,6 +207,9 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                         help=f"(recipe) NHWC memory layout, faster convolutions on CPU and GPU (default: {'on' if d['channels_last'] else 'off'})")
+    parser.add_argument("--record-weights", action="store_true",
+                        help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "
+                             "for `mnistlab inspect --what weights`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
     info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
     data_options(info)
+    from .inspect.commands import cmd_data_explore, explore_options
+
+    explore = add_command(data_sub, "explore", cmd_data_explore, common,
+                          help="random digits, a digit as a vector, class means, correlations of one digit")
+    data_options(explore)
+    explore_options(explore)
 
     train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
                         description="Train a model and save it as a run directory (model.safetensors + run.json).")

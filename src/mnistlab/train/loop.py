@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..models import Net, build_model
 from .augment import AUGMENTATIONS, make_augment
 from .metrics import evaluate, outputs_of, to_probs
-from .optim import default_loss, make_loss, make_optimizer, make_schedule
+from .optim import check_loss, check_names, default_loss, make_loss, make_optimizer, make_schedule
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -60,6 +60,9 @@ class TrainConfig:
             raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.weight_decay < 0:
+            raise UserError(f"--weight-decay {self.weight_decay}: must be 0 or more")
+        check_names(self.optimizer, self.schedule, self.loss)
         if self.max_steps < 0:
             raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps")
         if self.eval_every < 0:
@@ -83,7 +86,10 @@ def resolve_device(name: str) -> torch.device:
 def fast_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast speeds this device up (CUDA with bf16; CPUs with AVX512-BF16 or AMX)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch < 2.3 has no emulation argument and reports native support only
+            return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
         cpu = torch.cpu
         return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
@@ -94,6 +100,14 @@ def resolve_precision(precision: str, device: torch.device, model: Net) -> str:
     if precision == "auto":
         return "bf16" if model.is_cnn and fast_bf16(device) else "fp32"
     return precision
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a clock read afterwards measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def autocast_for(device: torch.device, precision: str):
@@ -129,8 +143,9 @@ class Run:
         return self.normalizer(images, self.device)
 
     def outputs(self, images) -> torch.Tensor:
-        """The model's outputs for raw-pixel images, computed in the precision it was trained in."""
-        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, self.train.get("precision", "fp32")))
+        """The model's outputs for raw-pixel images: in bf16 if it was trained so and this device computes bf16 natively."""
+        bf16 = self.train.get("precision") == "bf16" and fast_bf16(self.device)
+        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, "bf16" if bf16 else "fp32"))
 
     def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays."""
@@ -155,8 +170,7 @@ class Stopwatch:
         self.since = time.perf_counter()
 
     def stop(self) -> float:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(self.device)
         self.total += time.perf_counter() - self.since
         return self.total
 
@@ -202,8 +216,9 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     x_train = data.x_train.contiguous(memory_format=memory_format)
     loss_name = cfg.loss or default_loss(model.config.head)
     loss_fn = make_loss(loss_name, model.config.n_classes)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, weight_decay=cfg.weight_decay,
-                               **cfg.optimizer_options)
+    check_loss(loss_name, model.config.head)
+    decay = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
     steps = math.ceil(n / bs)
     total = min(cfg.epochs * steps, cfg.max_steps or cfg.epochs * steps)
@@ -266,7 +281,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
             raise UserError(f"training diverged: the loss became {train_loss} in epoch {epoch}; "
                             f"try a smaller learning rate (e.g. --lr {cfg.lr / 10:g})")
         eval_start = time.perf_counter()
-        row = {"epoch": epoch, "images": seen, "train_loss": train_loss, "train_accuracy": float(correct) / seen,
+        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / seen,
                "val_loss": None, "val_accuracy": None}
         if data.x_val is not None:
             row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, loss_fn, autocast)
