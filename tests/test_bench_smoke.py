@@ -45,6 +45,8 @@ def test_cli_bench_json(capsys):
     assert set(report["summary"]) == {"fast-reference", "mnistlab-fast"}
 
 
-def test_cli_bench_refuses_unknown_recipe(capsys):
-    assert main(["bench", "--dataset", "mnist-sample", "--recipes", "nope", "--json"]) == 2
-    assert "unknown recipe" in capsys.readouterr().err
+@pytest.mark.parametrize("option, message", [(["--recipes", "nope"], "unknown recipe"),
+                                             (["--target", "99"], "--target 99"), (["--threads", "0"], "--threads 0")])
+def test_cli_bench_refuses_bad_options(capsys, option, message):
+    assert main(["bench", "--dataset", "mnist-sample", *option, "--json"]) == 2
+    assert message in capsys.readouterr().err

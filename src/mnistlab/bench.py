@@ -254,6 +254,12 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     from .cli import pct, say
     from .data import load_dataset
 
+    from .errors import UserError
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads {args.threads}: must be at least 1")
+    if not 0 < args.target <= 1:
+        raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
