@@ -22,6 +22,7 @@ from ..data.splits import Splits, make_splits
 from ..data.transforms import Normalizer
 from ..errors import UserError
 from ..models import Net, build_model
+from .augment import AUGMENTATIONS, make_augment
 from .metrics import evaluate, outputs_of, to_probs
 from .optim import check_loss, check_names, default_loss, make_loss, make_optimizer, make_schedule
 
@@ -46,6 +47,9 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 for CNNs where the device computes bf16 natively
     channels_last: bool = True
     optimizer_options: dict = field(default_factory=dict)
+    max_steps: int = 0  # stop after this many optimizer steps (the schedule fits them); 0: all epochs
+    eval_every: int = 0  # also test every N steps inside an epoch (time to accuracy); 0: at epoch ends only
+    augment: str = "none"  # "affine": random rotation/scale/shift of every training batch
 
     def check(self) -> None:
         if self.epochs < 1:
@@ -59,6 +63,12 @@ class TrainConfig:
         if self.weight_decay < 0:
             raise UserError(f"--weight-decay {self.weight_decay}: must be 0 or more")
         check_names(self.optimizer, self.schedule, self.loss)
+        if self.max_steps < 0:
+            raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps")
+        if self.eval_every < 0:
+            raise UserError(f"--eval-every {self.eval_every}: must be 0 (epoch ends only) or a number of steps")
+        if self.augment not in AUGMENTATIONS:
+            raise UserError(f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -150,6 +160,21 @@ class Run:
         return self.run_dir
 
 
+class Stopwatch:
+    """Training time only: paused while evaluating, synchronized with the device before every reading."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.total, self.since = device, 0.0, None
+
+    def start(self) -> None:
+        self.since = time.perf_counter()
+
+    def stop(self) -> float:
+        synchronize(self.device)
+        self.total += time.perf_counter() - self.since
+        return self.total
+
+
 class ProgressBar:
     """One line per epoch on a terminal, redrawn in place; nothing when disabled."""
 
@@ -196,24 +221,39 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
     steps = math.ceil(n / bs)
-    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps)
+    total = min(cfg.epochs * steps, cfg.max_steps or cfg.epochs * steps)
+    epochs = math.ceil(total / steps)
+    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps, total_steps=total)
     precision = resolve_precision(cfg.precision, device, model)
     autocast = autocast_for(device, precision)
     amp = autocast or contextlib.nullcontext
+    augment = make_augment(cfg.augment, data.normalizer, device, cfg.seed)
     torch.manual_seed(cfg.seed)  # dropout draws from the global generator
     order = torch.Generator().manual_seed(cfg.seed)  # batch order has its own
     history: list[dict] = []
+    evals: list[dict] = []  # every test evaluation, with the training seconds spent before it
+    clock = Stopwatch(device)
 
-    for epoch in range(1, cfg.epochs + 1):
+    def check(epoch: float, step: int) -> tuple[float, float]:
+        loss, acc = evaluate(model, data.x_test, data.y_test, loss_fn, autocast)
+        evals.append({"step": step, "epoch": round(epoch, 4), "seconds": clock.total, "test_loss": loss,
+                      "test_accuracy": acc})
+        return loss, acc
+
+    for epoch in range(1, epochs + 1):
         model.train()
-        bar = ProgressBar(progress, epoch, cfg.epochs, steps)
-        start = time.perf_counter()
+        bar = ProgressBar(progress, epoch, epochs, steps)
+        trained_before, eval_seconds = clock.total, 0.0
+        clock.start()
         perm = torch.randperm(n, generator=order).to(device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        for step, i in enumerate(range(0, n, bs), start=1):
+        last = min(steps, total - (epoch - 1) * steps)  # a capped run ends inside its last epoch
+        for step, i in enumerate(range(0, last * bs, bs), start=1):
             idx = perm[i:i + bs]
             xb, yb = x_train[idx], data.y_train[idx]
+            if augment is not None:
+                xb = augment(xb)
             with amp():
                 out = model(xb)
             loss = loss_fn(out.float(), yb)
@@ -225,25 +265,32 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
             loss_sum += loss.detach() * len(idx)
             correct += (out.detach().argmax(1) == yb).sum()
             bar.update(step, loss.detach())
+            if cfg.eval_every and step % cfg.eval_every == 0 and step < last:
+                clock.stop()
+                eval_start = time.perf_counter()
+                check(epoch - 1 + step / steps, (epoch - 1) * steps + step)
+                eval_seconds += time.perf_counter() - eval_start
+                clock.start()
         if scheduler is not None and not per_batch:
             scheduler.step()
-        synchronize(device)
-        seconds = time.perf_counter() - start
+        seconds = clock.stop() - trained_before
         bar.close()
-        train_loss = float(loss_sum) / n
+        seen = min(n, last * bs)
+        train_loss = float(loss_sum) / seen
         if not math.isfinite(train_loss):
             raise UserError(f"training diverged: the loss became {train_loss} in epoch {epoch}; "
                             f"try a smaller learning rate (e.g. --lr {cfg.lr / 10:g})")
         eval_start = time.perf_counter()
-        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / n,
+        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / seen,
                "val_loss": None, "val_accuracy": None}
         if data.x_val is not None:
             row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, loss_fn, autocast)
-        row["test_loss"], row["test_accuracy"] = evaluate(model, data.x_test, data.y_test, loss_fn, autocast)
-        row["seconds"], row["eval_seconds"] = seconds, time.perf_counter() - eval_start
+        row["test_loss"], row["test_accuracy"] = check(epoch - 1 + last / steps, (epoch - 1) * steps + last)
+        row["seconds"], row["eval_seconds"] = seconds, eval_seconds + time.perf_counter() - eval_start
         history.append(row)
         if on_epoch is not None:
             on_epoch(row, model)
 
     train = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision}
-    return Run(model.eval(), data.normalizer, train, dict(data.info), history, tuple(data.classes))
+    extras = {"evals": evals} if cfg.eval_every else {}
+    return Run(model.eval(), data.normalizer, train, dict(data.info), history, tuple(data.classes), extras=extras)

@@ -36,16 +36,20 @@ def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimi
 
 
 def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
-                  steps_per_epoch: int, gamma: float = 0.7):
-    """Return (scheduler or None, steps it per batch?). `step` decays by `gamma` every epoch."""
+                  steps_per_epoch: int, gamma: float = 0.7, total_steps: int | None = None):
+    """Return (scheduler or None, steps it per batch?). `step` decays by `gamma` every epoch.
+
+    Per-batch schedules span `total_steps` (default: every step of every epoch).
+    """
+    total_steps = total_steps or epochs * steps_per_epoch
     name = (name or "none").lower()
     if name == "none":
         return None, False
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
                                                    cycle_momentum=False), True
     if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch), True
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps), True
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma), False
     raise UserError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
