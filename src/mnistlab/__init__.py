@@ -1,10 +1,26 @@
-"""mnistlab: build, train, inspect and experiment with MNIST classifiers on PyTorch."""
+"""mnistlab: build, train, inspect and experiment with MNIST classifiers on PyTorch.
+
+The public names load lazily, so `import mnistlab.scratch` (NumPy only) does not pay for torch.
+"""
+from importlib import import_module
+
 __version__ = "0.1.0"
 
-from .data import Dataset, load_dataset  # noqa: E402
-from .data.splits import Splits, make_splits  # noqa: E402
-from .models import build_model, parse_spec, summary_text  # noqa: E402
-from .train import Run, fit, load_run  # noqa: E402
+_PUBLIC = {
+    "Dataset": "mnistlab.data.sources", "load_dataset": "mnistlab.data.sources",
+    "Splits": "mnistlab.data.splits", "make_splits": "mnistlab.data.splits",
+    "build_model": "mnistlab.models", "parse_spec": "mnistlab.models", "summary_text": "mnistlab.models",
+    "Run": "mnistlab.train", "fit": "mnistlab.train", "load_run": "mnistlab.train",
+    "evaluate_run": "mnistlab.evaluate", "data_info": "mnistlab.data.info", "load_for_model": "mnistlab.data.images",
+}
+__all__ = [*_PUBLIC, "__version__"]
 
-__all__ = ["Dataset", "Run", "Splits", "build_model", "fit", "load_dataset", "load_run", "make_splits",
-           "parse_spec", "summary_text", "__version__"]
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -16,7 +16,8 @@ from typing import Callable
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ("mnistlab.experiments.cli",)
+EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
+                               "mnistlab.experiments.cli")
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,9 +66,21 @@ def cmd_data_info(args: argparse.Namespace) -> dict:
     return info
 
 
-DEFAULT_MODEL = "c24k5 m2 c32k3 m2 f256"
-DEFAULTS = {"model": DEFAULT_MODEL, "epochs": 2, "batch_size": 256, "optimizer": "adam", "lr": 1e-2,
-            "schedule": "onecycle", "normalize": "standard"}
+# Options a recipe presets (mnistlab.train.recipes); `mnistlab train` without --recipe uses "default".
+RECIPE_OPTIONS = ("model", "activation", "head", "epochs", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
+                  "normalize", "precision", "channels_last", "augment")
+
+
+def apply_recipe(args: argparse.Namespace) -> dict:
+    """Fill every option the user left out from the chosen recipe; return the recipe's optimizer options,
+    which apply only while the recipe's optimizer is used."""
+    from .train.recipes import recipe_settings
+
+    settings = recipe_settings(args.recipe or "default")
+    for name in RECIPE_OPTIONS:
+        if getattr(args, name) is None:
+            setattr(args, name, settings[name])
+    return settings["optimizer_options"] if args.optimizer == settings["optimizer"] else {}
 
 
 def pct(x: float | None) -> str:
@@ -83,10 +96,24 @@ def epoch_line(row: dict, epochs: int) -> str:
 def cmd_train(args: argparse.Namespace) -> dict:
     from .data import load_dataset
     from .data.splits import make_splits
-    from .models import build_model, summary_text
-    from .train import fit, resolve_device
-    from .train.checkpoint import default_run_dir
+    from .inspect.histograms import WeightRecorder
+    from .models import build_model, parse_spec, summary_text
+    from .train import TrainConfig, fit, resolve_device
+    from .train.checkpoint import check_out_dir, default_run_dir
 
+    optimizer_options = apply_recipe(args)
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
+                   device=args.device, precision=args.precision, channels_last=args.channels_last,
+                   optimizer_options=optimizer_options, augment=args.augment, eval_every=args.eval_every,
+                   max_steps=args.max_steps)
+    TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
+    parse_spec(args.model)
+    for name in ("val", "train_size"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "val" else 1):
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
+    out = check_out_dir(args.out or default_run_dir())
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, args.data_dir)
     splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
@@ -94,18 +121,22 @@ def cmd_train(args: argparse.Namespace) -> dict:
     info = splits.info
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
-                   device=device.type, precision=args.precision, channels_last=args.channels_last)
     progress = not args.json and sys.stderr.isatty()
-    run = fit(model, splits, progress=progress, on_epoch=lambda row, _: say(args, epoch_line(row, args.epochs)), **options)
-    out = run.save(args.out or default_run_dir())
+    weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+
+    def on_epoch(row: dict, net) -> None:
+        say(args, epoch_line(row, args.epochs))
+        weights(row, net)
+
+    run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
+    run.extras["weight_histograms"] = weights.record
+    run.save(out)
     total = sum(r["seconds"] for r in run.history)
-    say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {args.epochs} epoch(s), "
+    say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {len(run.history)} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
-    return {"run_dir": str(out), "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
-            "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
+    return {"run_dir": str(out), "recipe": args.recipe or "default",
+            "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
             "train_seconds": total}
 
 
@@ -141,30 +172,45 @@ def train_options(parser: argparse.ArgumentParser) -> None:
     from .data.transforms import NORMALIZATIONS
     from .models import ACTIVATIONS, HEADS
     from .models.grammar import GRAMMAR_HELP
+    from .train.augment import AUGMENTATIONS
     from .train.loop import DEVICES, PRECISIONS
     from .train.optim import LOSSES, SCHEDULES
+    from .train.recipes import RECIPES, recipe_settings
 
-    d = DEFAULTS
-    parser.add_argument("--model", default=d["model"], help=f"layer spec (default: '{d['model']}'); {GRAMMAR_HELP}")
-    parser.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden-layer activation (default: relu)")
-    parser.add_argument("--head", default="logits", choices=HEADS, help="output head (default: logits)")
+    d = recipe_settings("default")
+    parser.add_argument("--recipe", choices=RECIPES,
+                        help="preset of the options marked (recipe): " + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items()).replace("%", "%%")
+                             + " (default: default); options given explicitly override it")
+    parser.add_argument("--model", help=f"(recipe) layer spec (default: '{d['model']}'); {GRAMMAR_HELP}")
+    parser.add_argument("--activation", choices=ACTIVATIONS, help=f"(recipe) hidden-layer activation (default: {d['activation']})")
+    parser.add_argument("--head", choices=HEADS, help=f"(recipe) output head (default: {d['head']})")
     parser.add_argument("--loss", choices=LOSSES, help="ce, nll or mse (default: ce for logits, nll otherwise)")
-    parser.add_argument("--epochs", type=int, default=d["epochs"], help=f"passes over the training set (default: {d['epochs']})")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"default: {d['batch_size']}")
-    parser.add_argument("--optimizer", default=d["optimizer"], help="any torch.optim optimizer by name (default: adam)")
-    parser.add_argument("--lr", type=float, default=d["lr"], help=f"learning rate (peak rate with onecycle; default: {d['lr']:g})")
-    parser.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES, help=f"learning-rate schedule (default: {d['schedule']})")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="default: 0")
-    parser.add_argument("--normalize", default=d["normalize"], choices=NORMALIZATIONS,
-                        help=f"pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 (default: {d['normalize']})")
+    parser.add_argument("--epochs", type=int, help=f"(recipe) passes over the training set (default: {d['epochs']})")
+    parser.add_argument("--batch-size", type=int, help=f"(recipe) default: {d['batch_size']}")
+    parser.add_argument("--optimizer", help=f"(recipe) any torch.optim optimizer by name (default: {d['optimizer']} "
+                                            f"with {d['optimizer_options'] or 'its default options'})")
+    parser.add_argument("--lr", type=float, help=f"(recipe) learning rate (peak rate with onecycle; default: {d['lr']:g})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"(recipe) learning-rate schedule (default: {d['schedule']})")
+    parser.add_argument("--weight-decay", type=float, help=f"(recipe) default: {d['weight_decay']:g}")
+    parser.add_argument("--normalize", choices=NORMALIZATIONS,
+                        help=f"(recipe) pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 "
+                             f"(default: {d['normalize']})")
+    parser.add_argument("--augment", choices=AUGMENTATIONS,
+                        help=f"(recipe) train-time augmentation: affine = random rotation, scale and shift (default: {d['augment']})")
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps; the schedule fits them (default: 0, no cap)")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="also evaluate the test set every N steps, off the training clock (default: 0, epoch ends only)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="auto: bf16 autocast for CNNs on devices with native bf16, else fp32")
-    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                        help="NHWC memory layout, faster convolutions on CPU and GPU (default: on)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                        help=f"(recipe) NHWC memory layout, faster convolutions on CPU and GPU (default: {'on' if d['channels_last'] else 'off'})")
+    parser.add_argument("--record-weights", action="store_true",
+                        help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "
+                             "for `mnistlab inspect --what weights`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
     info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
     data_options(info)
+    from .inspect.commands import cmd_data_explore, explore_options
+
+    explore = add_command(data_sub, "explore", cmd_data_explore, common,
+                          help="random digits, a digit as a vector, class means, correlations of one digit")
+    data_options(explore)
+    explore_options(explore)
 
     train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
                         description="Train a model and save it as a run directory (model.safetensors + run.json).")

@@ -11,6 +11,8 @@ from .train.optim import make_loss
 
 def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None) -> dict:
     """Loss, accuracy, per-class accuracy and confusion matrix on the test set the run names (or `dataset`)."""
+    if dataset is None and data_dir is None and run.data.get("source") == "data-dir":
+        data_dir = run.data.get("path")  # the folder it was trained from, not whatever the name resolves to now
     ds = load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
     labels = torch.as_tensor(ds.test_labels, device=run.device)
     out = run.outputs(ds.test_images)

@@ -1,7 +1,7 @@
 """User images to MNIST form: what the model saw in training is what it sees here.
 
 MNIST digits are white on black, their bounding box scaled to fit 20x20 (aspect
-kept) and placed in a 28x28 frame so that the centre of mass sits in the middle.
+kept) and placed in a 28x28 frame with its centre of mass at pixel (14, 14), where MNIST has it.
 """
 from __future__ import annotations
 
@@ -27,19 +27,28 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         return as_gray(array, str(path))
     try:
         with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA") or "transparency" in img.info:
-                # Transparent strokes on a transparent canvas: composite on white, as a viewer shows it.
-                background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(background, img.convert("RGBA"))
-            return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+            return from_pil(img)
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"{path}: not an image PIL can read ({exc.__class__.__name__}); give a PNG, JPEG or NPY file") from None
 
 
+def from_pil(img: Image.Image) -> np.ndarray:
+    """An opened PIL image (from a file or from bytes) → grayscale floats in [0, 1]."""
+    img.load()
+    if img.mode in ("RGBA", "LA") or "transparency" in img.info:
+        # Transparent strokes on a transparent canvas: composite on white, as a viewer shows it.
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img.convert("RGBA"))
+    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+
+
 def as_gray(array, where: str = "array") -> np.ndarray:
     """(H, W), (H, W, 3|4) or a flat square array of 0..1 or 0..255 values → (H, W) floats in [0, 1]."""
-    a = np.asarray(array, dtype=np.float64)
+    try:
+        a = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: not a numeric image array") from None
+    a = a.squeeze() if a.ndim > 2 and 1 in a.shape else a
     if a.ndim == 1 and a.size and int(np.sqrt(a.size)) ** 2 == a.size:
         side = int(np.sqrt(a.size))
         a = a.reshape(side, side)
@@ -73,8 +82,8 @@ def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
     mass = digit.sum()
     cy = (digit.sum(1) * np.arange(digit.shape[0])).sum() / mass
     cx = (digit.sum(0) * np.arange(digit.shape[1])).sum() / mass
-    top = int(np.clip(round(13.5 - cy), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - digit.shape[1]))
+    top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
+    left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
     frame[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
     return np.round(frame).astype(np.uint8)
 

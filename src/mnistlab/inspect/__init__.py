@@ -1,4 +1,15 @@
-"""Looking inside trained models: activations, filters, feature maps."""
-from .activations import conv_feature_maps, first_layer_weights, layer_outputs
+"""Looking inside trained models and their data: the numbers behind every figure.
 
-__all__ = ["conv_feature_maps", "first_layer_weights", "layer_outputs"]
+Each function returns arrays and plain dicts; `mnistlab.plots` draws them.
+"""
+from .activations import conv_feature_maps, feature_maps, first_layer_weights, hidden_layers, layer_outputs
+from .curves import learning_curves
+from .explore import class_means, digit_correlations, digit_vector, random_digits
+from .histograms import WeightRecorder, parameter_values, weight_histograms
+from .numbers import WHAT, jsonable, numbers
+from .predictions import Predictions, class_probabilities, confusion, mistakes, predict_test_set
+
+__all__ = ["WHAT", "Predictions", "WeightRecorder", "class_means", "class_probabilities", "confusion",
+           "conv_feature_maps", "digit_correlations", "digit_vector", "feature_maps", "first_layer_weights",
+           "hidden_layers", "jsonable", "layer_outputs", "learning_curves", "mistakes", "numbers", "parameter_values",
+           "predict_test_set", "random_digits", "weight_histograms"]

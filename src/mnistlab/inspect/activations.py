@@ -26,19 +26,36 @@ def layer_outputs(model: Net, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]
     return outputs
 
 
-def conv_feature_maps(model: Net, x: torch.Tensor) -> list[dict]:
-    """For each conv layer: its name, token and the activated maps (N, C, H, W) as NumPy."""
+def _activated(outputs: list[tuple[str, torch.Tensor]], i: int) -> torch.Tensor:
+    """The output of layer `i` after the batch norm and activation that follow it: the maps a reader expects."""
+    while i + 1 < len(outputs) and outputs[i + 1][0].startswith(("bn", "act")):
+        i += 1
+    return outputs[i][1]
+
+
+def hidden_layers(model: Net, x: torch.Tensor) -> list[dict]:
+    """Each conv and hidden fully connected layer: name, token, kind, weights and activated outputs as NumPy.
+
+    conv: weight (out, in, k, k), output (N, C, H, W); fc: weight (units, inputs), output (N, units).
+    The output layer is left out: its outputs are the class scores.
+    """
     rows = {row["name"]: row for row in model.rows}
     outputs = layer_outputs(model, x)
-    maps = []
-    for i, (name, out) in enumerate(outputs):
-        if isinstance(model.get_submodule(name), nn.Conv2d):
-            # The maps a reader expects are after the activation (and batch norm) that follow the conv.
-            j = i
-            while j + 1 < len(outputs) and outputs[j + 1][0].startswith(("bn", "act")):
-                j += 1
-            maps.append({"name": name, "token": rows[name]["token"], "maps": outputs[j][1].float().cpu().numpy()})
-    return maps
+    layers = []
+    for i, (name, _) in enumerate(outputs):
+        module = model.get_submodule(name)
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and name != "output":
+            layers.append({"name": name, "token": rows[name]["token"], "kind": "conv" if isinstance(module, nn.Conv2d) else "fc",
+                           "output_shape": list(rows[name]["output_shape"]),
+                           "weight": module.weight.detach().float().cpu().numpy(),
+                           "output": _activated(outputs, i).float().cpu().numpy()})
+    return layers
+
+
+def conv_feature_maps(model: Net, x: torch.Tensor) -> list[dict]:
+    """For each conv layer: its name, token and the activated maps (N, C, H, W) as NumPy."""
+    return [{"name": layer["name"], "token": layer["token"], "maps": layer["output"]}
+            for layer in hidden_layers(model, x) if layer["kind"] == "conv"]
 
 
 def first_layer_weights(model: Net) -> np.ndarray:
@@ -50,3 +67,17 @@ def first_layer_weights(model: Net) -> np.ndarray:
             _, h, w = model.config.input_shape
             return module.weight.detach().float().cpu().numpy().reshape(-1, h, w)
     raise ValueError("the model has no weight layer")
+
+
+def feature_maps(run, image: np.ndarray) -> dict:
+    """The numbers behind the `featuremaps` figure for one raw-pixel image (H, W).
+
+    Every conv layer's filters and activated outputs (FFN: every hidden layer's
+    activations), the class probabilities, and the prediction.
+    """
+    layers = hidden_layers(run.model, run.prepare(np.asarray(image)[None]))
+    for layer in layers:
+        layer["output"] = layer["output"][0]
+    _, probs = run.predict(np.asarray(image)[None])
+    return {"image": np.asarray(image), "layers": layers, "probs": probs[0], "predicted": int(probs[0].argmax()),
+            "classes": run.classes}

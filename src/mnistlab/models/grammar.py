@@ -52,7 +52,7 @@ class Dropout:
     p: float
 
     def __str__(self) -> str:
-        return f"d{self.p:g}"
+        return f"d{self.p!r}"
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,19 @@ Layer = Conv | Pool | Dense | Dropout | BatchNorm | Output
 
 _PATTERNS = [
     (re.compile(r"c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?"), lambda m: Conv(int(m[1]), int(m[2]), int(m[3] or 1), int(m[4] or 0))),
-    (re.compile(r"([ma])(\d+)(?:s(\d+))?"), lambda m: Pool("max" if m[1] == "m" else "avg", int(m[2]), int(m[3]) if m[3] else None)),
+    (re.compile(r"([ma])(\d+)(?:s(\d+))?"), lambda m: _pool(m[1], int(m[2]), int(m[3]) if m[3] else None)),
     (re.compile(r"f(\d+)"), lambda m: Dense(int(m[1]))),
     (re.compile(r"d(\d*\.?\d+)"), lambda m: Dropout(float(m[1]))),
     (re.compile(r"bn"), lambda m: BatchNorm()),
     (re.compile(r"o(\d+)"), lambda m: Output(int(m[1]))),
 ]
+
+
+def _pool(letter: str, kernel: int, stride: int | None) -> Pool:
+    """A stride equal to the window is the default, so `m2s2` and `m2` are the same layer."""
+    return Pool("max" if letter == "m" else "avg", kernel, None if stride == kernel else stride)
+
+
 GRAMMAR_HELP = "tokens: c<out>k<kernel>[s<stride>][p<pad>], m<k>, a<k>, f<units>, d<p>, bn, o<classes>"
 
 

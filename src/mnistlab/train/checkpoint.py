@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import UserError
-from ..fileio import atomic_path, write_json
+from ..fileio import atomic_dir, write_json
 from ..models import ModelConfig, build_model
 from ..data.transforms import Normalizer
 
@@ -41,16 +41,21 @@ def run_record(run) -> dict:
             "history": run.history, "final": run.final, "extras": run.extras}
 
 
+def check_out_dir(out: str | Path) -> Path:
+    """A run may go to a new or empty folder, or replace an earlier run; never over other files."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / META).is_file())):
+        raise UserError(f"--out {out}: exists and is not an mnistlab run; choose a new or empty folder")
+    return out
+
+
 def save_run(run, out_dir: str | Path) -> Path:
-    """Write the run atomically file by file; weights first, so a run.json always has its weights."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory; choose another path")
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the run into a fresh folder that replaces `out_dir` whole, so no reader sees half a run."""
+    out = check_out_dir(out_dir)
     state = {k: v.detach().to("cpu").contiguous() for k, v in run.model.state_dict().items()}
-    with atomic_path(out / WEIGHTS) as tmp:
-        save_file(state, str(tmp))
-    write_json(out / META, run_record(run))
+    with atomic_dir(out) as tmp:
+        save_file(state, str(tmp / WEIGHTS))
+        write_json(tmp / META, run_record(run))
     return out
 
 

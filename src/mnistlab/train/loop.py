@@ -22,8 +22,9 @@ from ..data.splits import Splits, make_splits
 from ..data.transforms import Normalizer
 from ..errors import UserError
 from ..models import Net, build_model
+from .augment import AUGMENTATIONS, make_augment
 from .metrics import evaluate, outputs_of, to_probs
-from .optim import default_loss, make_loss, make_optimizer, make_schedule
+from .optim import check_loss, check_names, default_loss, make_loss, make_optimizer, make_schedule
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -47,6 +48,9 @@ class TrainConfig:
     channels_last: bool = True
     drop_last: bool = False  # skip the last, smaller batch of each epoch (L5's DataLoader does)
     optimizer_options: dict = field(default_factory=dict)
+    max_steps: int = 0  # stop after this many optimizer steps (the schedule fits them); 0: all epochs
+    eval_every: int = 0  # also test every N steps inside an epoch (time to accuracy); 0: at epoch ends only
+    augment: str = "none"  # "affine": random rotation/scale/shift of every training batch
 
     def check(self) -> None:
         if self.epochs < 1:
@@ -57,6 +61,15 @@ class TrainConfig:
             raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.weight_decay < 0:
+            raise UserError(f"--weight-decay {self.weight_decay}: must be 0 or more")
+        check_names(self.optimizer, self.schedule, self.loss)
+        if self.max_steps < 0:
+            raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps")
+        if self.eval_every < 0:
+            raise UserError(f"--eval-every {self.eval_every}: must be 0 (epoch ends only) or a number of steps")
+        if self.augment not in AUGMENTATIONS:
+            raise UserError(f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,7 +87,10 @@ def resolve_device(name: str) -> torch.device:
 def fast_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast speeds this device up (CUDA with bf16; CPUs with AVX512-BF16 or AMX)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch < 2.3 has no emulation argument and reports native support only
+            return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
         cpu = torch.cpu
         return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
@@ -85,6 +101,14 @@ def resolve_precision(precision: str, device: torch.device, model: Net) -> str:
     if precision == "auto":
         return "bf16" if model.is_cnn and fast_bf16(device) else "fp32"
     return precision
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a clock read afterwards measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def autocast_for(device: torch.device, precision: str):
@@ -120,8 +144,9 @@ class Run:
         return self.normalizer(images, self.device)
 
     def outputs(self, images) -> torch.Tensor:
-        """The model's outputs for raw-pixel images, computed in the precision it was trained in."""
-        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, self.train.get("precision", "fp32")))
+        """The model's outputs for raw-pixel images: in bf16 if it was trained so and this device computes bf16 natively."""
+        bf16 = self.train.get("precision") == "bf16" and fast_bf16(self.device)
+        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, "bf16" if bf16 else "fp32"))
 
     def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays."""
@@ -134,6 +159,21 @@ class Run:
 
         self.run_dir = save_run(self, out_dir)
         return self.run_dir
+
+
+class Stopwatch:
+    """Training time only: paused while evaluating, synchronized with the device before every reading."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.total, self.since = device, 0.0, None
+
+    def start(self) -> None:
+        self.since = time.perf_counter()
+
+    def stop(self) -> float:
+        synchronize(self.device)
+        self.total += time.perf_counter() - self.since
+        return self.total
 
 
 class ProgressBar:
@@ -177,29 +217,44 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     x_train = data.x_train.contiguous(memory_format=memory_format)
     loss_name = cfg.loss or default_loss(model.config.head)
     loss_fn = make_loss(loss_name, model.config.n_classes)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, weight_decay=cfg.weight_decay,
-                               **cfg.optimizer_options)
+    check_loss(loss_name, model.config.head)
+    decay = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
     steps = n // bs if cfg.drop_last and n >= bs else math.ceil(n / bs)
-    seen = min(n, steps * bs)  # images trained on per epoch
-    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps)
+    total = min(cfg.epochs * steps, cfg.max_steps or cfg.epochs * steps)
+    epochs = math.ceil(total / steps)
+    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps, total_steps=total)
     precision = resolve_precision(cfg.precision, device, model)
     autocast = autocast_for(device, precision)
     amp = autocast or contextlib.nullcontext
+    augment = make_augment(cfg.augment, data.normalizer, device, cfg.seed)
     torch.manual_seed(cfg.seed)  # dropout draws from the global generator
     order = torch.Generator().manual_seed(cfg.seed)  # batch order has its own
     history: list[dict] = []
+    evals: list[dict] = []  # every test evaluation, with the training seconds spent before it
+    clock = Stopwatch(device)
 
-    for epoch in range(1, cfg.epochs + 1):
+    def check(epoch: float, step: int) -> tuple[float, float]:
+        loss, acc = evaluate(model, data.x_test, data.y_test, loss_fn, autocast)
+        evals.append({"step": step, "epoch": round(epoch, 4), "seconds": clock.total, "test_loss": loss,
+                      "test_accuracy": acc})
+        return loss, acc
+
+    for epoch in range(1, epochs + 1):
         model.train()
-        bar = ProgressBar(progress, epoch, cfg.epochs, steps)
-        start = time.perf_counter()
+        bar = ProgressBar(progress, epoch, epochs, steps)
+        trained_before, eval_seconds = clock.total, 0.0
+        clock.start()
         perm = torch.randperm(n, generator=order).to(device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        for step, i in enumerate(range(0, seen, bs), start=1):
+        last = min(steps, total - (epoch - 1) * steps)  # a capped run ends inside its last epoch
+        for step, i in enumerate(range(0, last * bs, bs), start=1):
             idx = perm[i:i + bs]
             xb, yb = x_train[idx], data.y_train[idx]
+            if augment is not None:
+                xb = augment(xb)
             with amp():
                 out = model(xb)
             loss = loss_fn(out.float(), yb)
@@ -211,12 +266,17 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
             loss_sum += loss.detach() * len(idx)
             correct += (out.detach().argmax(1) == yb).sum()
             bar.update(step, loss.detach())
+            if cfg.eval_every and step % cfg.eval_every == 0 and step < last:
+                clock.stop()
+                eval_start = time.perf_counter()
+                check(epoch - 1 + step / steps, (epoch - 1) * steps + step)
+                eval_seconds += time.perf_counter() - eval_start
+                clock.start()
         if scheduler is not None and not per_batch:
             scheduler.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
+        seconds = clock.stop() - trained_before
         bar.close()
+        seen = min(n, last * bs)  # images trained on this epoch (fewer with drop_last or max_steps)
         train_loss = float(loss_sum) / seen
         if not math.isfinite(train_loss):
             raise UserError(f"training diverged: the loss became {train_loss} in epoch {epoch}; "
@@ -226,11 +286,12 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
                "val_loss": None, "val_accuracy": None}
         if data.x_val is not None:
             row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, loss_fn, autocast)
-        row["test_loss"], row["test_accuracy"] = evaluate(model, data.x_test, data.y_test, loss_fn, autocast)
-        row["seconds"], row["eval_seconds"] = seconds, time.perf_counter() - eval_start
+        row["test_loss"], row["test_accuracy"] = check(epoch - 1 + last / steps, (epoch - 1) * steps + last)
+        row["seconds"], row["eval_seconds"] = seconds, eval_seconds + time.perf_counter() - eval_start
         history.append(row)
         if on_epoch is not None:
             on_epoch(row, model)
 
     train = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision}
-    return Run(model.eval(), data.normalizer, train, dict(data.info), history, tuple(data.classes))
+    extras = {"evals": evals} if cfg.eval_every else {}
+    return Run(model.eval(), data.normalizer, train, dict(data.info), history, tuple(data.classes), extras=extras)

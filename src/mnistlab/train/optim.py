@@ -6,30 +6,50 @@ from torch import nn
 
 from ..errors import UserError
 
+import inspect
+
+# Every torch.optim optimizer that steps without a closure on any parameter shape and takes weight decay
+# (LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D weights only).
 OPTIMIZERS = {name.lower(): cls for name, cls in vars(torch.optim).items()
-              if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer}
+              if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
+              and "weight_decay" in inspect.signature(cls.__init__).parameters and name not in ("LBFGS", "Muon")}
 SCHEDULES = ("none", "onecycle", "step", "cosine")
 LOSSES = ("ce", "nll", "mse")
 
 
+def check_names(optimizer: str, schedule: str | None, loss: str | None) -> None:
+    """Refuse unknown names before any data is loaded or any model is built."""
+    if optimizer.lower() not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {optimizer!r}; choose a torch.optim optimizer: {', '.join(sorted(OPTIMIZERS))}")
+    if (schedule or "none").lower() not in SCHEDULES:
+        raise UserError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    if loss is not None and loss not in LOSSES:
+        raise UserError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+
+
 def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
-    cls = OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise UserError(f"unknown optimizer {name!r}; choose a torch.optim optimizer: {', '.join(sorted(OPTIMIZERS))}")
-    return cls(params, lr=lr, **kwargs)
+    check_names(name, None, None)
+    try:
+        return OPTIMIZERS[name.lower()](params, lr=lr, **kwargs)
+    except (TypeError, ValueError) as exc:  # e.g. an option this optimizer does not take
+        raise UserError(f"optimizer {name!r} refused its options ({exc}); check --lr, --weight-decay and optimizer options") from None
 
 
 def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
-                  steps_per_epoch: int, gamma: float = 0.7):
-    """Return (scheduler or None, steps it per batch?). `step` decays by `gamma` every epoch."""
+                  steps_per_epoch: int, gamma: float = 0.7, total_steps: int | None = None):
+    """Return (scheduler or None, steps it per batch?). `step` decays by `gamma` every epoch.
+
+    Per-batch schedules span `total_steps` (default: every step of every epoch).
+    """
+    total_steps = total_steps or epochs * steps_per_epoch
     name = (name or "none").lower()
     if name == "none":
         return None, False
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
                                                    cycle_momentum=False), True
     if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch), True
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps), True
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma), False
     raise UserError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
@@ -40,8 +60,18 @@ def default_loss(head: str) -> str:
     return "ce" if head == "logits" else "nll"
 
 
+def check_loss(loss: str, head: str) -> None:
+    """NLL needs (log-)probabilities: on raw logits it has no lower bound and training runs away."""
+    if loss == "nll" and head == "logits":
+        raise UserError("--loss nll needs a probability head: add --head log_softmax (or use --loss ce with logits)")
+
+
 def make_loss(name: str, n_classes: int):
-    """A function (outputs, targets) -> mean loss. `mse` compares outputs with one-hot targets."""
+    """A function (outputs, targets) -> mean loss. `mse` compares outputs with one-hot targets.
+
+    `nll` on a softmax head is -p[target], not -log p[target]: lecture L5's softmax-output
+    pitfall, kept on purpose so the `softmax` experiment shows it.
+    """
     if name == "ce":
         return nn.CrossEntropyLoss()
     if name == "nll":

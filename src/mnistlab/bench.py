@@ -1,0 +1,308 @@
+"""`mnistlab bench`: time to accuracy of our recipes against public reference recipes, in one process.
+
+Every recipe trains on the same data set on the same device with the same thread settings; seeds are
+interleaved (reference, ours, reference, ours, ...) so that load on a shared machine hits all alike.
+The training clock stops while the test set is evaluated, so evaluation time is reported separately.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .data.sources import Dataset
+from .data.splits import make_splits
+from .data.transforms import Normalizer
+from .models import Net, build_model
+from .train.loop import Stopwatch, fit, resolve_device
+from .train.metrics import evaluate
+from .train.recipes import get_recipe, train_recipe
+
+REFERENCE = "fast-reference"
+
+
+def pool_before_activation(net: Net) -> Net:
+    """The same network with each activation moved behind the max-pool that follows it.
+
+    relu(maxpool(x)) == maxpool(relu(x)), so the outputs are identical; the published fast recipe is
+    written this way and it does a quarter of the activation work.
+    """
+    items = list(net.named_children())
+    ordered: list[tuple[str, torch.nn.Module]] = []
+    i = 0
+    while i < len(items):
+        if i + 1 < len(items) and items[i][0].startswith("act") and isinstance(items[i + 1][1], torch.nn.MaxPool2d):
+            ordered += [items[i + 1], items[i]]
+            i += 2
+        else:
+            ordered.append(items[i])
+            i += 1
+    rows = {row["name"]: row for row in net.rows}
+    return Net(OrderedDict(ordered), net.config, [rows[name] for name, _ in ordered])
+
+
+def _eval_every(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
+    return max(1, math.ceil(math.ceil(len(data.train_labels) / batch_size) / evals_per_epoch))
+
+
+def _fit_result(run) -> dict:
+    n, batch = run.data["n_train"], run.train["batch_size"]
+    epochs, steps = divmod(run.extras["evals"][-1]["step"], math.ceil(n / batch))
+    return {"evals": run.extras["evals"], "images": epochs * n + steps * batch,
+            "final_accuracy": run.final["test_accuracy"], "eval_seconds": sum(r["eval_seconds"] for r in run.history)}
+
+
+def fast_reference(data: Dataset, seed: int, device: str, evals_per_epoch: int, max_steps: int = 0, **_) -> dict:
+    """'MNIST to 99% in under a second': conv24k5 → pool → ReLU, conv32k3 → pool → ReLU, fc 800→256→10,
+    log-softmax + NLL, Adam 1e-2 betas (0.7, 0.9), one-cycle without momentum cycling, batch 256, one epoch,
+    resident tensors, fp32, contiguous memory as published."""
+    splits = make_splits(data, "standard", device=resolve_device(device))
+    net = pool_before_activation(build_model("c24k5 m2 c32k3 m2 f256", "relu", "log_softmax",
+                                             tuple(splits.x_train.shape[1:]), len(data.classes), seed))
+    run = fit(net, splits, epochs=1, batch_size=256, optimizer="adam", lr=1e-2, optimizer_options={"betas": (0.7, 0.9)},
+              schedule="onecycle", precision="fp32", channels_last=False, seed=seed, device=device,
+              eval_every=_eval_every(data, 256, evals_per_epoch), max_steps=max_steps)
+    return _fit_result(run)
+
+
+def pytorch_examples(data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int, target: float,
+                     max_steps: int = 0, **_) -> dict:
+    """The PyTorch examples/mnist recipe with its DataLoader (batch 64), Adadelta lr 1.0, StepLR gamma 0.7.
+
+    It stops after the epoch in which it first reaches `target`, or after `max_epochs`.
+    """
+    dev = resolve_device(device)
+    norm = Normalizer("standard", 0.1307, 0.3081)
+    x, y = norm(data.train_images), torch.as_tensor(data.train_labels, dtype=torch.int64)
+    x_test, y_test = norm(data.test_images, dev), torch.as_tensor(data.test_labels, dtype=torch.int64, device=dev)
+    model = build_model("c32k3 c64k3 m2 d0.25 f128 d0.5", "relu", "log_softmax", tuple(x.shape[1:]),
+                        len(data.classes), seed).to(dev)
+    torch.manual_seed(seed)
+    cuda = {"num_workers": 1, "pin_memory": True} if dev.type == "cuda" else {}
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64, shuffle=True,
+                                         generator=torch.Generator().manual_seed(seed), **cuda)
+    optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    every = _eval_every(data, 64, evals_per_epoch)
+    clock, evals, images, eval_seconds = Stopwatch(dev), [], 0, 0.0
+
+    def check(epoch: float) -> float:
+        nonlocal eval_seconds
+        start = time.perf_counter()
+        loss, acc = evaluate(model, x_test, y_test, F.nll_loss)
+        evals.append({"epoch": round(epoch, 4), "seconds": clock.total, "test_loss": loss, "test_accuracy": acc})
+        eval_seconds += time.perf_counter() - start
+        return acc
+
+    for epoch in range(1, max_epochs + 1):
+        model.train()
+        clock.start()
+        for step, (xb, yb) in enumerate(loader, start=1):
+            xb, yb = xb.to(dev), yb.to(dev)
+            optimizer.zero_grad()
+            loss = F.nll_loss(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            images += len(yb)
+            if max_steps and step >= max_steps:
+                break
+            if step % every == 0 and step < len(loader):
+                clock.stop()
+                check(epoch - 1 + step / len(loader))
+                model.train()
+                clock.start()
+        scheduler.step()
+        clock.stop()
+        if check(epoch) >= target or max_steps:
+            break
+    return {"evals": evals, "images": images, "final_accuracy": evals[-1]["test_accuracy"], "eval_seconds": eval_seconds}
+
+
+def _ours(name: str) -> Callable[..., dict]:
+    def run(data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int, max_steps: int = 0,
+            **_) -> dict:
+        train = get_recipe(name).train
+        return _fit_result(train_recipe(name, data, seed=seed, device=device, max_steps=max_steps,
+                                        epochs=min(train["epochs"], max_epochs),
+                                        eval_every=_eval_every(data, train["batch_size"], evals_per_epoch)))
+    run.__doc__ = f"mnistlab's `{name}` recipe (mnistlab.train.recipes)."
+    return run
+
+
+RECIPES: dict[str, Callable[..., dict]] = {"pytorch-examples": pytorch_examples, REFERENCE: fast_reference,
+                                           "mnistlab-fast": _ours("fast"), "mnistlab-best": _ours("best")}
+
+
+class PeakMemory:
+    """Peak memory of one run: CUDA's allocator peak, or on CPU the process's resident set sampled every 5 ms."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak, self._stop = device, 0, threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:  # no /proc: the lifetime peak is the best available figure
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.rss())
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self.peak = self.rss()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.peak = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, self.rss())
+
+    @property
+    def mb(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, target: float = 0.99,
+          device: str = "auto", max_epochs: int = 14, evals_per_epoch: int = 10, warmup: bool = True,
+          on_result: Callable[[dict], None] | None = None) -> dict:
+    """Train each recipe for each seed, interleaved, and report time to `target` test accuracy per run.
+
+    `evals_per_epoch` test evaluations per epoch (at least one) time the crossing; the clock excludes them.
+    A short untimed warm-up of every recipe first builds the kernels each needs, so no run pays for them.
+    """
+    from .errors import UserError
+
+    recipes = list(recipes or RECIPES)
+    unknown = [r for r in recipes if r not in RECIPES]
+    if unknown:
+        raise UserError(f"unknown recipe(s) {', '.join(unknown)}; choose from: {', '.join(RECIPES)}")
+    if seeds < 1 or evals_per_epoch < 1 or max_epochs < 1:
+        raise UserError("--seeds, --evals-per-epoch and --max-epochs must be at least 1")
+    dev = resolve_device(device)
+    options = dict(data=data, device=dev.type, evals_per_epoch=evals_per_epoch, max_epochs=max_epochs, target=target)
+    if warmup:
+        for recipe in recipes:
+            RECIPES[recipe](seed=0, max_steps=3, **options)
+    results = []
+    for seed in range(seeds):
+        for recipe in recipes:
+            with PeakMemory(dev) as memory:
+                out = RECIPES[recipe](seed=seed, **options)
+            seconds = out["evals"][-1]["seconds"]
+            reached = next((e for e in out["evals"] if e["test_accuracy"] >= target), None)
+            result = {"recipe": recipe, "seed": seed,
+                      "time_to_target_s": None if reached is None else round(reached["seconds"], 3),
+                      "epochs_to_target": None if reached is None else reached["epoch"],
+                      "final_accuracy": out["final_accuracy"], "train_s": round(seconds, 3),
+                      "eval_s": round(out["eval_seconds"], 3), "images_per_s": round(out["images"] / seconds),
+                      "peak_mem_mb": memory.mb}
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    summary = summarize(results, recipes)
+    return {"device": dev.type, "threads": torch.get_num_threads(), "target": target, "seeds": seeds,
+            "evals_per_epoch": evals_per_epoch, "torch": torch.__version__, "results": results, "summary": summary}
+
+
+def summarize(results: list[dict], recipes: list[str]) -> dict:
+    """Per recipe: median time to target (a run that never got there counts as slowest), mean accuracy,
+    and the ratio of medians to fast-reference's."""
+    summary = {}
+    for recipe in recipes:
+        runs = [r for r in results if r["recipe"] == recipe]
+        times = sorted(math.inf if r["time_to_target_s"] is None else r["time_to_target_s"] for r in runs)
+        median = statistics.median(times)
+        summary[recipe] = {"median_time_to_target_s": None if math.isinf(median) else round(median, 3),
+                           "mean_accuracy": round(statistics.fmean(r["final_accuracy"] for r in runs), 5),
+                           "runs_reaching_target": sum(r["time_to_target_s"] is not None for r in runs),
+                           "runs": len(runs),
+                           "median_images_per_s": round(statistics.median(r["images_per_s"] for r in runs)),
+                           "max_peak_mem_mb": max(r["peak_mem_mb"] for r in runs)}
+    ref = summary.get(REFERENCE, {}).get("median_time_to_target_s")
+    for recipe, row in summary.items():
+        mine = row["median_time_to_target_s"]
+        row["time_ratio_to_fast_reference"] = round(mine / ref, 3) if ref and mine is not None else None
+    return summary
+
+
+def _seconds(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def cmd_bench(args: argparse.Namespace) -> dict:
+    from .cli import pct, say
+    from .data import load_dataset
+
+    from .errors import UserError
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads {args.threads}: must be at least 1")
+    if not 0 < args.target <= 1:
+        raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = load_dataset(args.dataset, args.data_dir)
+    say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
+              f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
+        f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}")
+    recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
+    line = lambda r: say(args, f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}"  # noqa: E731
+                               f"{pct(r['final_accuracy']):>11}{r['train_s']:>9.2f}{r['eval_s']:>8.2f}"
+                               f"{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
+    report = bench(ds, recipes, args.seeds, args.target, args.device, args.max_epochs, args.evals_per_epoch,
+                   not args.no_warmup, on_result=line)
+    report["data"] = ds.describe()
+    say(args, "", f"{'recipe':<18}{'median to target s':>20}{'ratio to ref':>14}{'mean acc':>10}{'reached':>9}")
+    for recipe, row in report["summary"].items():
+        ratio = row["time_ratio_to_fast_reference"]
+        say(args, f"{recipe:<18}{_seconds(row['median_time_to_target_s']):>20}{'-' if ratio is None else f'{ratio:.3f}x':>14}"
+                  f"{pct(row['mean_accuracy']):>10}{row['runs_reaching_target']:>5}/{row['runs']}")
+    if args.out:
+        from .fileio import write_json
+
+        write_json(args.out, report)
+        say(args, f"results written to {args.out}")
+    return report
+
+
+def register(subparsers, common) -> None:
+    from .cli import add_command, data_options
+    from .train.loop import DEVICES
+
+    p = add_command(subparsers, "bench", cmd_bench, common, help="time to accuracy against reference recipes",
+                    description="Train reference recipes and ours in one process on the same data and device, "
+                                "interleaving seeds, and report the training seconds until the test accuracy "
+                                "first reaches --target.")
+    data_options(p)
+    p.add_argument("--recipes", help=f"comma-separated, from: {', '.join(RECIPES)} (default: all)")
+    p.add_argument("--seeds", type=int, default=3, help="runs per recipe (default: 3)")
+    p.add_argument("--target", type=float, default=0.99, help="test accuracy to reach, a fraction (default: 0.99)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    p.add_argument("--max-epochs", type=int, default=14,
+                   help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
+                        "(whose schedule then fits the cap) (default: 14, the examples' own count)")
+    p.add_argument("--evals-per-epoch", type=int, default=10, help="test evaluations per epoch (default: 10)")
+    p.add_argument("--threads", type=int, help="torch CPU threads for every recipe (default: torch's choice)")
+    p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up steps of each recipe")
+    p.add_argument("--out", help="also write the JSON report to this file")

@@ -1,0 +1,98 @@
+"""CLI for looking at runs and data: `inspect`, `report` and `data explore`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import add_command, say
+from ..fileio import atomic_path, write_json
+from .numbers import WHAT
+
+
+def _save_png(fig, path: Path) -> str:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", facecolor="white")
+    return str(path)
+
+
+def cmd_inspect(args: argparse.Namespace) -> dict:
+    from ..plots import FIGURES
+    from ..train import load_run
+    from .numbers import jsonable, numbers
+    from .predictions import predict_test_set
+
+    run = load_run(args.run_dir, args.device)
+    out = Path(args.out) if args.out else Path(args.run_dir) / "figures"
+    chosen = WHAT if args.what == "all" else (args.what,)
+    predictions = None
+    if any(w in ("featuremaps", "probs", "confusion", "errors") for w in chosen):
+        predictions = predict_test_set(run, args.dataset, args.data_dir)
+    figures, numbers_files = [], []
+    for what in chosen:
+        nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
+        figures.append(_save_png(FIGURES[what](nums), out / f"{what}.png"))
+        write_json(out / f"{what}.json", jsonable(nums))
+        numbers_files.append(str(out / f"{what}.json"))
+    say(args, *figures)
+    return {"figures": figures, "numbers": numbers_files}
+
+
+def cmd_report(args: argparse.Namespace) -> dict:
+    from ..report import write_report
+    from ..train import load_run
+    from .predictions import predict_test_set
+
+    run = load_run(args.run_dir, args.device)
+    path = write_report(run, args.out, predictions=predict_test_set(run, args.dataset, args.data_dir),
+                        sample=args.sample, n=args.n)
+    say(args, str(path))
+    return {"report": str(path)}
+
+
+def cmd_data_explore(args: argparse.Namespace) -> dict:
+    from ..data import load_dataset
+    from ..plots import EXPLORE
+    from . import explore
+
+    ds = load_dataset(args.dataset, args.data_dir)
+    nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
+            "means": explore.class_means(ds)}
+    nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
+    out = Path(args.out)
+    figures = [_save_png(EXPLORE[name](nums[name]), out / f"{name}.png") for name in EXPLORE]
+    corr = nums["correlations"]
+    say(args, *figures, f"digit {corr['label']}: mean pairwise correlation {corr['pairs_mean']:.3f} "
+                        f"over {corr['n_images']:,} images")
+    return {"figures": figures, "dataset": ds.describe(), "digit": args.digit, "n_correlated": corr["n_images"],
+            "mean_correlation": corr["pairs_mean"], "median_correlation": corr["pairs_median"]}
+
+
+def figure_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory written by mnistlab train")
+    parser.add_argument("--sample", type=int, nargs="+", metavar="I",
+                        help="test image indices for probs (all) and featuremaps (the first); default: random")
+    parser.add_argument("--n", type=int, help="random samples for probs (default 10), mistakes for errors (default 24)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the random samples (default: 0)")
+    parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
+    parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+
+
+def register(subparsers, common) -> None:
+    ins = add_command(subparsers, "inspect", cmd_inspect, common, help="figures of a run: curves, filters, feature maps, ...",
+                      description="Write one PNG per figure (and the numbers behind it as JSON) and print the paths.")
+    figure_options(ins)
+    ins.add_argument("--what", default="all", choices=(*WHAT, "all"), help="which figure (default: all)")
+    ins.add_argument("--out", help="folder for the figures (default: RUN_DIR/figures)")
+    rep = add_command(subparsers, "report", cmd_report, common, help="one self-contained HTML page with every figure",
+                      description="Write one HTML file (figures embedded, nothing fetched) and print its path.")
+    figure_options(rep)
+    rep.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
+
+
+def explore_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--digit", type=int, default=7, help="class whose images are correlated pairwise (default: 7, as in L5)")
+    parser.add_argument("--index", type=int, default=0, help="training image shown as a vector (default: 0)")
+    parser.add_argument("--n", type=int, default=32, help="random digits in the grid (default: 32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the random grid (default: 0)")
+    parser.add_argument("--out", required=True, help="folder for the figures")

@@ -1,0 +1,80 @@
+"""What a trained run says about the test set: probabilities, confusion, mistakes.
+
+`predict_test_set` evaluates the run once; the other functions slice that result
+into the numbers behind the `probs`, `confusion` and `errors` figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import load_dataset
+from ..errors import UserError
+from ..train.loop import Run
+from ..train.metrics import confusion_matrix, per_class_accuracy
+
+
+@dataclass
+class Predictions:
+    """The run's class probabilities for every test image, with the images and labels."""
+
+    images: np.ndarray  # uint8 (N, H, W), raw pixels
+    labels: np.ndarray  # int64 (N,)
+    probs: np.ndarray  # float32 (N, classes), rows sum to 1
+    classes: tuple[str, ...]
+    dataset: str
+    source: str
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(1)
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.predicted == self.labels).mean())
+
+
+def predict_test_set(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Predictions:
+    """Evaluate the run on the test split of its data set (or of `dataset`)."""
+    ds = load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
+    _, probs = run.predict(ds.test_images)
+    return Predictions(ds.test_images, ds.test_labels, probs, run.classes, ds.name, ds.source)
+
+
+def sample_indices(n_total: int, n: int = 10, indices: list[int] | None = None, seed: int = 0) -> np.ndarray:
+    """The chosen test indices (checked), or `n` distinct random ones drawn with `seed`."""
+    if indices is not None:
+        bad = [i for i in indices if not 0 <= i < n_total]
+        if bad:
+            raise UserError(f"--sample {bad[0]} is out of range: the test set has {n_total} images; use 0 to {n_total - 1}")
+        return np.asarray(indices, dtype=np.int64)
+    if n < 1:
+        raise UserError(f"--n {n}: must be at least 1")
+    return np.sort(np.random.default_rng(seed).choice(n_total, size=min(n, n_total), replace=False))
+
+
+def class_probabilities(pred: Predictions, indices: list[int] | None = None, n: int = 10, seed: int = 0) -> dict:
+    """Images, labels, predictions and class probabilities of some test samples (L1, L5's evidence plots)."""
+    idx = sample_indices(len(pred.labels), n, indices, seed)
+    return {"indices": idx, "images": pred.images[idx], "labels": pred.labels[idx], "predicted": pred.predicted[idx],
+            "probs": pred.probs[idx], "classes": pred.classes}
+
+
+def confusion(pred: Predictions) -> dict:
+    """counts[true, predicted] over the whole test set, per-class accuracy and overall accuracy."""
+    matrix = confusion_matrix(pred.labels, pred.predicted, len(pred.classes))
+    return {"matrix": matrix, "per_class_accuracy": per_class_accuracy(matrix), "accuracy": pred.accuracy,
+            "n_test": int(len(pred.labels)), "classes": pred.classes}
+
+
+def mistakes(pred: Predictions, n: int = 24, top: int = 3) -> dict:
+    """Misclassified test images, most confident mistakes first, with their top-`top` classes and probabilities."""
+    wrong = np.flatnonzero(pred.predicted != pred.labels)
+    confidence = pred.probs[wrong, pred.predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:n]
+    top_classes = np.argsort(-pred.probs[order], axis=1, kind="stable")[:, :top]
+    return {"indices": order, "images": pred.images[order], "labels": pred.labels[order],
+            "predicted": pred.predicted[order], "top_classes": top_classes,
+            "top_probs": np.take_along_axis(pred.probs[order], top_classes, axis=1),
+            "n_errors": int(len(wrong)), "n_test": int(len(pred.labels)), "classes": pred.classes}

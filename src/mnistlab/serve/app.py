@@ -1,0 +1,290 @@
+"""The draw-a-digit web app: an ASGI app over one loaded run.
+
+`create_app(run)` serves the page (plain HTML/CSS/JS from the package, no CDN)
+and a JSON API: `POST /api/predict` brings a drawing to MNIST form exactly as
+`mnistlab predict` does and answers class, probabilities, the 28x28 input and
+what the layers compute; `GET /api/run` describes the run. The schema is at
+`/openapi.json`.
+
+Hardening: bodies over `max_body` bytes are refused with 413 before they are
+read in full; bad payloads get a 4xx JSON error; any other failure a JSON 500
+without a traceback; nothing reads or writes a path taken from a request.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .. import __version__
+from ..data.images import as_gray, from_pil, to_mnist
+from ..errors import UserError
+from ..inspect import conv_feature_maps, first_layer_weights
+from ..inspect.attribution import responsible_units
+from ..train.loop import Run
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 1_000_000  # bytes; a drawn canvas as PNG is a few kilobytes
+MAX_SIDE, MAX_PIXELS = 4096, 4_000_000  # refuse decompression bombs before decoding
+DATA_URL = re.compile(r"data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+DECIMALS = 4  # feature maps and weights travel rounded; plenty for display and analysis
+Figure = Literal["curves", "confusion", "errors"]  # the report's figures on the run tab (mnistlab.plots)
+FIGURES = get_args(Figure)
+
+
+class PredictRequest(BaseModel):
+    """A drawing: a data-URL image of any size, or a 2-D array of gray values (0..1 or 0..255)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"image": "data:image/png;base64,iVBORw0KGgo..."}, {"pixels": [[0, 0, 255], [0, 255, 0], [255, 0, 0]]}]})
+    image: str | None = Field(None, description="data:image/png;base64,... (PNG, JPEG, WebP; any size, dark-on-light "
+                                                "or light-on-dark); transparent pixels count as white")
+    pixels: list[list[float]] | None = Field(None, description="rows of gray values, 0..1 or 0..255, at least 2x2")
+    features: bool = Field(True, description="include feature maps (CNN) or responsible first-layer units (FFN)")
+
+    @model_validator(mode="after")
+    def one_source(self) -> "PredictRequest":
+        if (self.image is None) == (self.pixels is None):
+            raise ValueError("give exactly one of 'image' (a data URL) or 'pixels' (a 2-D array)")
+        return self
+
+
+class FeatureMaps(BaseModel):
+    name: str = Field(description="module name, e.g. conv1")
+    token: str = Field(description="the layer's token in the model spec, e.g. c24k5")
+    shape: list[int] = Field(description="[channels, height, width]")
+    maps: list[list[list[float]]] = Field(description="activated feature maps, channels x height x width")
+
+
+class Unit(BaseModel):
+    unit: int = Field(description="index of the first-layer unit (the class, for a model without hidden layer)")
+    activation: float
+    contribution: float = Field(description="activation x gradient of the predicted logit: the unit's share of it")
+    weights: list[list[float]] = Field(description="the unit's input weights as a 28x28 image")
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    class_: int = Field(alias="class", description="index of the predicted class")
+    label: str = Field(description="name of the predicted class")
+    probabilities: list[float] = Field(description="one probability per class, summing to 1")
+    input28: list[list[int]] = Field(description="the 28x28 uint8 image the model saw (white digit on black)")
+    feature_maps: list[FeatureMaps] = Field(description="every conv layer's maps for this input (CNN; else empty)")
+    units: list[Unit] = Field(description="first-layer units most responsible for the prediction (FFN; else empty)")
+    milliseconds: float = Field(description="server time for preprocessing and the model")
+
+
+class Error(BaseModel):
+    error: str
+    detail: Any = None
+
+
+HEADERS = [(b"x-content-type-options", b"nosniff"),
+           (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+                                        b"script-src 'self'; frame-ancestors 'none'")]
+
+
+class Guard:
+    """Refuse request bodies over `limit` bytes with 413, reading at most limit + 1 of them,
+    and add headers that keep the page to its own files.
+
+    Checks Content-Length first, then counts the streamed bytes (chunked bodies have no
+    length); an accepted body is replayed to the app from memory.
+    """
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
+            await send(message)
+
+        length = dict(scope["headers"]).get(b"content-length", b"")  # the server has refused malformed ones
+        if length.isdigit() and int(length) > self.limit:
+            return await self.refuse(scope, send_with_headers)
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await self.refuse(scope, send_with_headers)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: wait for the disconnect, as the server would say it
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send_with_headers)
+
+    async def refuse(self, scope, send) -> None:
+        response = JSONResponse({"error": f"request body over {self.limit} bytes; send a smaller image"},
+                                status_code=413, headers={"Connection": "close"})
+        await response(scope, None, send)
+
+
+def decode_data_url(url: str) -> np.ndarray:
+    """A data-URL image → grayscale floats in [0, 1], refusing anything that is not a small image."""
+    head = DATA_URL.match(url)
+    if head is None:
+        raise UserError("image: expected a data URL 'data:image/png;base64,...'")
+    try:
+        raw = base64.b64decode(url[head.end():], validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError("image: the data URL is not valid base64") from None
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.width > MAX_SIDE or img.height > MAX_SIDE or img.width * img.height > MAX_PIXELS:
+                raise UserError(f"image: {img.width}x{img.height} is too large; send at most {MAX_SIDE}x{MAX_SIDE} "
+                                f"and {MAX_PIXELS} pixels")
+            return from_pil(img)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+        raise UserError(f"image: not an image PIL can read ({exc.__class__.__name__}); send a PNG or JPEG") from None
+
+
+def to_pixels(rows: list[list[float]]) -> np.ndarray:
+    """A 2-D array from JSON rows: rectangular, finite, gray values 0..255."""
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise UserError("pixels: expected a non-empty rectangular 2-D array (every row the same length)")
+    array = as_gray(rows, "pixels")
+    if array.min() < 0 or array.max() > 1:
+        raise UserError("pixels: gray values must lie in 0..1 or 0..255")
+    return array
+
+
+def rounded(a: np.ndarray) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), DECIMALS).tolist()
+
+
+def describe_run(run: Run) -> dict:
+    """Everything the page's run tab shows: the run record as loaded, plus the first conv layer's filters."""
+    model = run.model
+    described = {"name": run.run_dir.name if run.run_dir else None, "kind": "cnn" if model.is_cnn else "ffn",
+                 "model": model.config.to_dict(), "summary": model.rows,
+                 "parameters": sum(p.numel() for p in model.parameters()), "classes": list(run.classes),
+                 "data": run.data, "normalize": run.normalizer.to_dict(), "train": run.train,
+                 "history": run.history, "final": run.final, "filters": None, "figures": list(FIGURES),
+                 "mnistlab": __version__}
+    if model.is_cnn:
+        first = next(row for row in model.rows if row["name"].startswith("conv"))
+        described["filters"] = {"name": first["name"], "token": first["token"], "weights": rounded(first_layer_weights(model))}
+    return described
+
+
+def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None,
+               dataset: str | None = None, data_dir: str | Path | None = None) -> FastAPI:
+    """The web app for `run`. `allowed_hosts` (e.g. loopback names) guards against DNS rebinding;
+    `dataset`/`data_dir` say where the test images of the confusion and mistakes figures come from
+    (default: the run's data set, resolved as `mnistlab inspect` does)."""
+    _, height, width = run.model.config.input_shape
+    if (height, width) != (28, 28):
+        raise UserError(f"the run's model takes {height}x{width} inputs; the web app draws 28x28 MNIST-style digits")
+    app = FastAPI(title="mnistlab serve", version=__version__, docs_url=None, redoc_url=None,
+                  description="Live predictions, probabilities and feature maps of one trained mnistlab run. "
+                              "The Swagger pages are off because they load from a CDN; this schema is complete.")
+    lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
+    run_json = describe_run(run)
+    blank = np.zeros((1, 28, 28), np.uint8)
+    run.predict(blank)  # warm up (autocast, allocator) so the first stroke is answered as fast as the rest
+    if run.model.is_cnn:
+        conv_feature_maps(run.model, run.prepare(blank))
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return JSONResponse({"error": f"{where + ': ' if where else ''}{first['msg']}", "detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception):
+        return JSONResponse({"error": f"internal error ({exc.__class__.__name__}); the server keeps running"}, status_code=500)
+
+    errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
+
+    @app.post("/api/predict", response_model=Prediction, responses=errors, summary="Classify a drawing")
+    def predict(body: PredictRequest) -> JSONResponse:
+        """Bring the drawing to MNIST form (as `mnistlab predict` does) and run the model on it."""
+        start = time.perf_counter()
+        gray = decode_data_url(body.image) if body.image is not None else to_pixels(body.pixels)
+        image28 = to_mnist(gray, "image" if body.image is not None else "pixels")
+        with lock:
+            classes, probs = run.predict(image28[None])
+            k = int(classes[0])
+            maps, units = [], []
+            if body.features:
+                x = run.prepare(image28[None])
+                if run.model.is_cnn:
+                    maps = [{"name": m["name"], "token": m["token"], "shape": list(m["maps"].shape[1:]),
+                             "maps": rounded(m["maps"][0])} for m in conv_feature_maps(run.model, x)]
+                else:
+                    units = [{**u, "weights": rounded(u["weights"])} for u in responsible_units(run.model, x, k)]
+        return JSONResponse({"class": k, "label": run.classes[k], "probabilities": [float(p) for p in probs[0]],
+                             "input28": image28.tolist(), "feature_maps": maps, "units": units,
+                             "milliseconds": round(1000 * (time.perf_counter() - start), 2)})
+
+    @app.get("/api/run", summary="Describe the loaded run")
+    def describe() -> dict:
+        """Model spec and layer summary, data, training options, history, final metrics, first-layer filters (CNN)."""
+        return run_json
+
+    figures: dict[str, bytes] = {}
+    figure_lock = threading.Lock()  # each figure is drawn once; the test-set predictions behind two of them too
+    test_set: list = []
+
+    @app.get("/api/figure/{what}", response_class=Response, summary="A figure of the run, as in the report",
+             responses={200: {"content": {"image/png": {}}}, 400: {"model": Error}, 422: {"model": Error}})
+    def figure(what: Figure) -> Response:
+        """PNG of `mnistlab inspect RUN --what curves|errors|confusion`; errors and confusion evaluate the test set once."""
+        from ..inspect import predict_test_set
+        from ..plots import png_bytes, render
+
+        with figure_lock:
+            if what not in figures:
+                if what != "curves" and not test_set:
+                    test_set.append(predict_test_set(run, dataset, data_dir))
+                figures[what] = png_bytes(render(run, what, predictions=test_set[0] if test_set else None))
+        return Response(figures[what], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, limit=max_body)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    return app

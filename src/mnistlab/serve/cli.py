@@ -1,0 +1,77 @@
+"""`mnistlab serve RUN_DIR`: start the draw-a-digit web app on a local port and print its URL."""
+from __future__ import annotations
+
+import argparse
+import socket
+
+from ..cli import add_command, say
+from ..errors import UserError
+
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: any free one); a busy or bad address is a user error."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or --host") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def make_server(app, log_level: str = "warning"):
+    """A uvicorn server for `app`; run it with `.run(sockets=[listen(...)])`, stop it with `.should_exit = True`."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False))
+
+
+def cmd_serve(args: argparse.Namespace) -> dict:
+    try:
+        from .app import create_app
+    except ImportError as exc:
+        raise UserError(f"mnistlab serve needs fastapi and uvicorn ({exc.name} is missing): "
+                        f"pip install 'mnistlab[serve]'") from None
+    from ..train import load_run
+
+    run = load_run(args.run_dir, args.device)
+    app = create_app(run, allowed_hosts=[*LOOPBACK, "[::1]"] if args.host in LOOPBACK else None,
+                     dataset=args.dataset, data_dir=args.data_dir)
+    server = make_server(app)
+    sock = listen(args.host, args.port)
+    url = url_of(sock)
+    kind = "CNN" if run.model.is_cnn else "FFN"
+    say(args, f"serving {args.run_dir} ({kind} '{run.model.config.spec}') at {url}",
+        f"API schema: {url}openapi.json; press Ctrl+C to stop")
+    if args.host not in LOOPBACK + ("::1",):
+        say(args, f"warning: listening on {args.host}: other machines on your network can reach this server")
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly and re-raised Ctrl+C: for a server that is the normal way to stop
+    finally:
+        sock.close()
+    say(args, "server stopped")
+    return {"url": url, "run_dir": str(args.run_dir)}
+
+
+def register(subparsers, common) -> None:
+    parser = add_command(subparsers, "serve", cmd_serve, common, help="draw digits in the browser and watch the model",
+                         description="Start a local web app: draw a digit and see the 28x28 input, the prediction, "
+                                     "the probabilities and the feature maps of this run's model, live.")
+    parser.add_argument("run_dir", help="a run directory written by mnistlab train")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
+                                          "set (default: the run's)")
+    parser.add_argument("--data-dir", help="folder holding that set's four IDX files")

@@ -1,0 +1,40 @@
+"""Train-time augmentation on whole batches on the device: random affine warps of the digits."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.transforms import Normalizer
+
+AUGMENTATIONS = ("none", "affine")
+
+
+def random_affine(x: torch.Tensor, generator: torch.Generator, background: float, degrees: float = 10.0,
+                  shift: float = 0.1, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+    """Rotate by up to ±`degrees`, scale within `scale`, shift by up to `shift` of the width, per image.
+
+    Pixels moved in from outside the image take the background value (0 before normalization).
+    """
+    n = len(x)
+    u = torch.rand(n, 4, generator=generator).to(x.device)
+    angle = (2 * u[:, 0] - 1) * math.radians(degrees)
+    zoom = scale[0] + u[:, 1] * (scale[1] - scale[0])
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    tx, ty = (2 * u[:, 2] - 1) * 2 * shift, (2 * u[:, 3] - 1) * 2 * shift  # grid coordinates span 2 per width
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    warped = F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros")
+    return warped + background
+
+
+def make_augment(name: str, normalizer: Normalizer, device: torch.device,
+                 seed: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    if name == "none":
+        return None
+    background = float(normalizer(np.zeros((1, 1, 1), dtype=np.uint8), "cpu").item())
+    generator = torch.Generator().manual_seed(seed + 1)
+    return lambda x: random_affine(x, generator, background)
