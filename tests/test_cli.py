@@ -119,3 +119,13 @@ def test_main_job_falls_back_to_the_sample_offline(cli, tmp_path, monkeypatch):
     result = cli("train", "--model", "f16", "--epochs", "1", "--out", tmp_path / "run", "--json")
     assert result.code == 0, result.err
     assert result.json()["data"]["name"] == "mnist-sample" and "using mnist-sample" in result.err
+
+
+def test_inspect_reads_the_folder_the_run_was_trained_from(cli, tiny_idx_dir, tmp_path):
+    from mnistlab import load_run
+    from mnistlab.inspect import predict_test_set
+
+    out = tmp_path / "run"
+    assert cli("train", "--data-dir", tiny_idx_dir, "--model", "f8", "--epochs", "1", "--out", out).code == 0
+    predictions = predict_test_set(load_run(out))
+    assert (predictions.source, len(predictions.labels)) == ("data-dir", 200)

@@ -3,17 +3,25 @@ from __future__ import annotations
 
 import torch
 
-from .data import load_dataset
+from .data import Dataset, load_dataset
 from .train.loop import Run
 from .train.metrics import confusion_matrix, per_class_accuracy, to_probs
 from .train.optim import make_loss
 
 
+def load_run_dataset(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Dataset:
+    """The data set a run was trained on (or `dataset`/`data_dir` when given).
+
+    A run trained from a --data-dir folder reads that folder again, not whatever its name resolves to now.
+    """
+    if dataset is None and data_dir is None and run.data.get("source") == "data-dir":
+        data_dir = run.data.get("path")
+    return load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
+
+
 def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None) -> dict:
     """Loss, accuracy, per-class accuracy and confusion matrix on the test set the run names (or `dataset`)."""
-    if dataset is None and data_dir is None and run.data.get("source") == "data-dir":
-        data_dir = run.data.get("path")  # the folder it was trained from, not whatever the name resolves to now
-    ds = load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
+    ds = load_run_dataset(run, dataset, data_dir)
     labels = torch.as_tensor(ds.test_labels, device=run.device)
     out = run.outputs(ds.test_images)
     loss = float(make_loss(run.train.get("loss", "ce"), run.model.config.n_classes)(out, labels))

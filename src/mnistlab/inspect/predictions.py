@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import load_dataset
 from ..errors import UserError
+from ..evaluate import load_run_dataset
 from ..train.loop import Run
 from ..train.metrics import confusion_matrix, per_class_accuracy
 
@@ -37,7 +37,7 @@ class Predictions:
 
 def predict_test_set(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Predictions:
     """Evaluate the run on the test split of its data set (or of `dataset`)."""
-    ds = load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
+    ds = load_run_dataset(run, dataset, data_dir)
     _, probs = run.predict(ds.test_images)
     return Predictions(ds.test_images, ds.test_labels, probs, run.classes, ds.name, ds.source)
 
