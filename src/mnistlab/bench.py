@@ -24,7 +24,7 @@ from .data.sources import Dataset
 from .data.splits import make_splits
 from .data.transforms import Normalizer
 from .models import Net, build_model
-from .train.loop import Stopwatch, fit, resolve_device
+from .train.loop import Stopwatch, fit, resolve_device, set_threads
 from .train.metrics import evaluate
 from .train.recipes import get_recipe, train_recipe
 
@@ -256,12 +256,9 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     from .errors import UserError
 
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads {args.threads}: must be at least 1")
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",

@@ -49,6 +49,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def save_figure(fig, path: str | os.PathLike, **options) -> Path:
+    """A matplotlib figure as a PNG file, written atomically; `options` go to savefig."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", **options)
+    return Path(path)
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

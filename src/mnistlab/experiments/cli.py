@@ -16,12 +16,10 @@ def cmd_list(args: argparse.Namespace) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> dict:
-    import torch
-
+    from ..train.loop import set_threads
     from .registry import run_experiment
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
     result = run_experiment(args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line),
                             args.dataset, args.data_dir, **options)

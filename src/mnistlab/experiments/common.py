@@ -18,7 +18,7 @@ import torch
 from ..data.sources import Dataset, load_dataset
 from ..data.splits import Splits, make_splits
 from ..data.transforms import Normalizer
-from ..fileio import atomic_path
+from ..fileio import save_figure
 from ..models import Net, build_model
 from ..train.loop import Run, fit
 
@@ -84,9 +84,7 @@ class Context:
         """Save a matplotlib figure atomically as PNG in the output folder and close it."""
         import matplotlib.pyplot as plt
 
-        path = self.out / filename
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        path = save_figure(fig, self.out / filename, dpi=100, bbox_inches="tight")
         plt.close(fig)
         self.figures.append(str(path))
         return path

@@ -5,14 +5,12 @@ import argparse
 from pathlib import Path
 
 from ..cli import add_command, say
-from ..fileio import atomic_path, write_json
+from ..fileio import save_figure, write_json
 from .numbers import WHAT
 
 
 def _save_png(fig, path: Path) -> str:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", facecolor="white")
-    return str(path)
+    return str(save_figure(fig, path, facecolor="white"))
 
 
 def cmd_inspect(args: argparse.Namespace) -> dict:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..data import Dataset  # noqa: E402
-from ..fileio import atomic_path  # noqa: E402
+from ..fileio import save_figure  # noqa: E402
 from .filters import edge_filters, feature_maps, probe_patches, response_table  # noqa: E402
 from .patches import make_patches, n_positions  # noqa: E402
 from .pool import avg_pool, max_pool  # noqa: E402
@@ -94,8 +94,7 @@ def pooling_figure(feature_map: np.ndarray, size: int = 2, stride: int = 2) -> p
 
 
 def _save(fig: plt.Figure, path: Path) -> str:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return str(path)
 

@@ -72,6 +72,15 @@ class TrainConfig:
             raise UserError(f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
 
 
+def set_threads(threads: int | None) -> None:
+    """Cap torch's CPU threads (None: torch's default); one thread beats two on oversubscribed cores."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads {threads}: must be at least 1")
+    torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` picks CUDA, then MPS, then the CPU; an unavailable device is a user error."""
     if name not in DEVICES:
