@@ -60,7 +60,7 @@ def test_data_info_json(cli, tiny_idx_dir):
     (["train", "--loss", "hinge"], ["invalid choice: 'hinge'"]),
     (["train", "--activation", "swish"], ["invalid choice: 'swish'"]),
     (["train", "--head", "probit"], ["invalid choice: 'probit'"]),
-    (["train", "--epochs", "two"], ["invalid int value: 'two'"]),
+    (["train", "--epochs", "two"], ["invalid float value: 'two'"]),
     (["eval", "/no/run"], ["run directory /no/run does not exist"]),
 ])
 def test_bad_input_is_one_line_exit_2(cli, tiny_idx_dir, tmp_path, args, fragments):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import sys
 from typing import Callable
 
@@ -68,26 +69,28 @@ def cmd_data_info(args: argparse.Namespace) -> dict:
 
 # Options a recipe presets (mnistlab.train.recipes); `mnistlab train` without --recipe uses "default".
 RECIPE_OPTIONS = ("model", "activation", "head", "epochs", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
-                  "normalize", "precision", "channels_last", "augment")
+                  "label_smoothing", "normalize", "precision", "channels_last", "augment")
 
 
 def apply_recipe(args: argparse.Namespace) -> dict:
-    """Fill every option the user left out from the chosen recipe; return the recipe's optimizer options,
-    which apply only while the recipe's optimizer is used."""
+    """Fill every option the user left out from the chosen recipe; return the recipe's optimizer and schedule
+    options, which apply only while the recipe's optimizer (schedule) is used."""
     from .train.recipes import recipe_settings
 
     settings = recipe_settings(args.recipe or "default")
     for name in RECIPE_OPTIONS:
         if getattr(args, name) is None:
             setattr(args, name, settings[name])
-    return settings["optimizer_options"] if args.optimizer == settings["optimizer"] else {}
+    return {f"{part}_options": settings[f"{part}_options"] if getattr(args, part) == settings[part] else {}
+            for part in ("optimizer", "schedule")}
 
 
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
-def epoch_line(row: dict, epochs: int) -> str:
+def epoch_line(row: dict, epochs: float) -> str:
+    epochs = math.ceil(epochs)  # the last epoch of a fractional count is a short one
     val = f"  val {row['val_loss']:.4f} / {pct(row['val_accuracy'])}" if row["val_loss"] is not None else ""
     return (f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}  train loss {row['train_loss']:.4f} acc {pct(row['train_accuracy'])}"
             f"{val}  test loss {row['test_loss']:.4f} acc {pct(row['test_accuracy'])}  ({row['seconds']:.1f}s)")
@@ -101,12 +104,12 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .train import TrainConfig, fit, resolve_device
     from .train.checkpoint import check_out_dir, default_run_dir
 
-    optimizer_options = apply_recipe(args)
+    recipe_options = apply_recipe(args)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                    loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
                    device=args.device, precision=args.precision, channels_last=args.channels_last,
-                   optimizer_options=optimizer_options, augment=args.augment, eval_every=args.eval_every,
-                   max_steps=args.max_steps)
+                   label_smoothing=args.label_smoothing, augment=args.augment, eval_every=args.eval_every,
+                   max_steps=args.max_steps, **recipe_options)
     TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
     parse_spec(args.model)
     for name in ("val", "train_size"):
@@ -185,13 +188,18 @@ def train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activation", choices=ACTIVATIONS, help=f"(recipe) hidden-layer activation (default: {d['activation']})")
     parser.add_argument("--head", choices=HEADS, help=f"(recipe) output head (default: {d['head']})")
     parser.add_argument("--loss", choices=LOSSES, help="ce, nll or mse (default: ce for logits, nll otherwise)")
-    parser.add_argument("--epochs", type=int, help=f"(recipe) passes over the training set (default: {d['epochs']})")
+    parser.add_argument("--epochs", type=float, help=f"(recipe) passes over the training set; a fraction such as 0.8 "
+                                                     f"ends inside the last one (default: {d['epochs']:g})")
     parser.add_argument("--batch-size", type=int, help=f"(recipe) default: {d['batch_size']}")
     parser.add_argument("--optimizer", help=f"(recipe) any torch.optim optimizer by name (default: {d['optimizer']} "
                                             f"with {d['optimizer_options'] or 'its default options'})")
     parser.add_argument("--lr", type=float, help=f"(recipe) learning rate (peak rate with onecycle; default: {d['lr']:g})")
-    parser.add_argument("--schedule", choices=SCHEDULES, help=f"(recipe) learning-rate schedule (default: {d['schedule']})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"(recipe) learning-rate schedule (default: {d['schedule']} "
+                                                              f"with {d['schedule_options'] or 'its default options'})")
     parser.add_argument("--weight-decay", type=float, help=f"(recipe) default: {d['weight_decay']:g}")
+    parser.add_argument("--label-smoothing", type=float,
+                        help=f"(recipe) train on targets (1 - s) * one-hot + s / classes: less overconfident, "
+                             f"often more accurate (default: {d['label_smoothing']:g})")
     parser.add_argument("--normalize", choices=NORMALIZATIONS,
                         help=f"(recipe) pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 "
                              f"(default: {d['normalize']})")

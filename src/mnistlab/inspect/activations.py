@@ -64,7 +64,7 @@ def first_layer_weights(model: Net) -> np.ndarray:
         if isinstance(module, nn.Conv2d):
             return module.weight.detach().float().mean(1).cpu().numpy()
         if isinstance(module, nn.Linear):
-            _, h, w = model.config.input_shape
+            _, h, w = model.image_shape
             return module.weight.detach().float().cpu().numpy().reshape(-1, h, w)
     raise ValueError("the model has no weight layer")
 

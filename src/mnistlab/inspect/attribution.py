@@ -50,7 +50,7 @@ def responsible_units(model: Net, x: torch.Tensor, target: int, k: int = 8) -> l
                 contribution = activation
     finally:
         model.train(was_training)
-    _, height, width = model.config.input_shape
+    _, height, width = model.image_shape
     weights = modules[first][1].weight.detach().float().cpu().numpy().reshape(-1, height, width)
     order = np.argsort(-contribution, kind="stable")[:k]
     return [{"unit": int(j), "activation": float(activation[j]), "contribution": float(contribution[j]),

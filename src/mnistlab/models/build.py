@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from .grammar import BatchNorm, Conv, Dense, Dropout, Layer, Output, Pool, format_spec, parse_spec
+from .grammar import BatchNorm, Conv, Crop, Dense, Dropout, Layer, Output, Pool, format_spec, parse_spec
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
                "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
@@ -33,6 +33,21 @@ class ModelConfig:
         return cls(d["spec"], d["activation"], d["head"], tuple(d["input_shape"]), int(d["n_classes"]))
 
 
+class CropBorder(nn.Module):
+    """Drop `pixels` rows and columns on every side: the model still takes full-size images."""
+
+    def __init__(self, pixels: int):
+        super().__init__()
+        self.pixels = pixels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pixels
+        return x[..., p:-p, p:-p]
+
+    def extra_repr(self) -> str:
+        return f"pixels={self.pixels}"
+
+
 class Net(nn.Sequential):
     """An `nn.Sequential` that remembers the config it was built from."""
 
@@ -44,6 +59,12 @@ class Net(nn.Sequential):
     @property
     def is_cnn(self) -> bool:
         return any(isinstance(m, nn.Conv2d) for m in self)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the image the first weight layer sees: the input, less any crop."""
+        first = self.rows[0] if self.rows else None
+        return tuple(first["output_shape"]) if first and first["name"] == "crop" else self.config.input_shape
 
 
 def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -79,7 +100,7 @@ def _assemble(layers: list[Layer], config: ModelConfig):
 
     def add(kind: str, module: nn.Module, token: str) -> None:
         counts[kind] = counts.get(kind, 0) + 1
-        name = f"{kind}{counts[kind]}" if kind not in ("flatten", "output", "head") else kind
+        name = f"{kind}{counts[kind]}" if kind not in ("crop", "flatten", "output", "head") else kind
         modules[name] = module
         shape = [features] if features is not None else [channels, height, width]
         rows.append({"name": name, "token": token, "output_shape": shape,
@@ -98,7 +119,16 @@ def _assemble(layers: list[Layer], config: ModelConfig):
 
     for i, layer in enumerate(layers):
         where = f"layer {i + 1} {str(layer)!r}"
-        if isinstance(layer, (Conv, Pool)):
+        if isinstance(layer, Crop):
+            if features is not None or modules:
+                raise UserError(f"{where}: cropping works on the input image, so it must be the first token")
+            if min(height, width) <= 2 * layer.pixels:
+                raise UserError(f"{where}: cropping {layer.pixels} pixels off every side of a {height}x{width} image "
+                                f"leaves nothing; crop fewer pixels")
+            height, width = height - 2 * layer.pixels, width - 2 * layer.pixels
+            trail.append(f"{str(layer)} {height}x{width}")
+            add("crop", CropBorder(layer.pixels), str(layer))
+        elif isinstance(layer, (Conv, Pool)):
             if features is not None:
                 raise UserError(f"{where}: a {'convolution' if isinstance(layer, Conv) else 'pooling'} layer cannot follow "
                                 f"a fully connected layer (the image is already flattened to {features}); put it earlier")

@@ -1,5 +1,6 @@
 """The model grammar: a space-separated list of layer tokens, e.g. `c10k5s2 c20k7s2 f5`.
 
+    crop<n>                              crop n pixels off every border (MNIST digits sit in the middle 20x20)
     c<out>k<kernel>[s<stride>][p<pad>]   convolution
     m<k>[s<stride>] / a<k>[s<stride>]    max / average pooling (stride defaults to k)
     f<units>                             fully connected hidden layer
@@ -16,6 +17,14 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class Crop:
+    pixels: int
+
+    def __str__(self) -> str:
+        return f"crop{self.pixels}"
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,10 @@ class Output:
         return f"o{self.units}"
 
 
-Layer = Conv | Pool | Dense | Dropout | BatchNorm | Output
+Layer = Crop | Conv | Pool | Dense | Dropout | BatchNorm | Output
 
 _PATTERNS = [
+    (re.compile(r"crop(\d+)"), lambda m: Crop(int(m[1]))),
     (re.compile(r"c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?"), lambda m: Conv(int(m[1]), int(m[2]), int(m[3] or 1), int(m[4] or 0))),
     (re.compile(r"([ma])(\d+)(?:s(\d+))?"), lambda m: _pool(m[1], int(m[2]), int(m[3]) if m[3] else None)),
     (re.compile(r"f(\d+)"), lambda m: Dense(int(m[1]))),
@@ -86,7 +96,7 @@ def _pool(letter: str, kernel: int, stride: int | None) -> Pool:
     return Pool("max" if letter == "m" else "avg", kernel, None if stride == kernel else stride)
 
 
-GRAMMAR_HELP = "tokens: c<out>k<kernel>[s<stride>][p<pad>], m<k>, a<k>, f<units>, d<p>, bn, o<classes>"
+GRAMMAR_HELP = "tokens: crop<n>, c<out>k<kernel>[s<stride>][p<pad>], m<k>, a<k>, f<units>, d<p>, bn, o<classes>"
 
 
 def parse_token(token: str, position: int) -> Layer:
@@ -107,6 +117,8 @@ def _check_values(layer: Layer, token: str, position: int) -> None:
         raise UserError(f"{where}: channels, kernel and stride must be at least 1")
     if isinstance(layer, Pool) and (layer.kernel < 1 or (layer.stride is not None and layer.stride < 1)):
         raise UserError(f"{where}: pool size and stride must be at least 1")
+    if isinstance(layer, Crop) and layer.pixels < 1:
+        raise UserError(f"{where}: crop at least 1 pixel (or leave the token out)")
     if isinstance(layer, (Dense, Output)) and layer.units < 1:
         raise UserError(f"{where}: needs at least 1 unit")
 

@@ -35,7 +35,7 @@ METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_los
 class TrainConfig:
     """Every option of a training run, as plain data (stored in run.json)."""
 
-    epochs: int = 2
+    epochs: float = 2  # a fraction (0.8) ends inside the last epoch; the schedule fits the steps taken
     batch_size: int = 128
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -48,19 +48,23 @@ class TrainConfig:
     channels_last: bool = True
     drop_last: bool = False  # skip the last, smaller batch of each epoch (L5's DataLoader does)
     optimizer_options: dict = field(default_factory=dict)
+    schedule_options: dict = field(default_factory=dict)  # e.g. {"pct_start": 0.2, "anneal_strategy": "linear"}
+    label_smoothing: float = 0.0  # train on targets (1 - s) * one_hot + s / classes; test loss stays unsmoothed
     max_steps: int = 0  # stop after this many optimizer steps (the schedule fits them); 0: all epochs
     eval_every: int = 0  # also test every N steps inside an epoch (time to accuracy); 0: at epoch ends only
     augment: str = "none"  # "affine": random rotation/scale/shift of every training batch
 
     def check(self) -> None:
-        if self.epochs < 1:
-            raise UserError(f"--epochs {self.epochs}: must be at least 1")
+        if not self.epochs > 0:
+            raise UserError(f"--epochs {self.epochs:g}: must be more than 0 (a fraction such as 0.8 ends inside the epoch)")
         if self.batch_size < 1:
             raise UserError(f"--batch-size {self.batch_size}: must be at least 1")
         if not self.lr > 0:
             raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserError(f"--label-smoothing {self.label_smoothing}: must be at least 0 and below 1 (e.g. 0.1)")
         if self.weight_decay < 0:
             raise UserError(f"--weight-decay {self.weight_decay}: must be 0 or more")
         check_names(self.optimizer, self.schedule, self.loss)
@@ -225,15 +229,18 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     model.to(device=device, memory_format=memory_format)
     x_train = data.x_train.contiguous(memory_format=memory_format)
     loss_name = cfg.loss or default_loss(model.config.head)
-    loss_fn = make_loss(loss_name, model.config.n_classes)
+    loss_fn = make_loss(loss_name, model.config.n_classes, cfg.label_smoothing)
+    test_loss_fn = make_loss(loss_name, model.config.n_classes)
     check_loss(loss_name, model.config.head)
     decay = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
     steps = n // bs if cfg.drop_last and n >= bs else math.ceil(n / bs)
-    total = min(cfg.epochs * steps, cfg.max_steps or cfg.epochs * steps)
+    total = math.ceil(round(cfg.epochs * steps, 6))  # rounded first: 0.8 * 235 is 188.00000000000003
+    total = min(total, cfg.max_steps or total)
     epochs = math.ceil(total / steps)
-    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, cfg.epochs, steps, total_steps=total)
+    scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, epochs, steps, total_steps=total,
+                                         **cfg.schedule_options)
     precision = resolve_precision(cfg.precision, device, model)
     autocast = autocast_for(device, precision)
     amp = autocast or contextlib.nullcontext
@@ -245,7 +252,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     clock = Stopwatch(device)
 
     def check(epoch: float, step: int) -> tuple[float, float]:
-        loss, acc = evaluate(model, data.x_test, data.y_test, loss_fn, autocast)
+        loss, acc = evaluate(model, data.x_test, data.y_test, test_loss_fn, autocast)
         evals.append({"step": step, "epoch": round(epoch, 4), "seconds": clock.total, "test_loss": loss,
                       "test_accuracy": acc})
         return loss, acc
@@ -294,7 +301,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
         row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": float(correct) / seen,
                "val_loss": None, "val_accuracy": None}
         if data.x_val is not None:
-            row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, loss_fn, autocast)
+            row["val_loss"], row["val_accuracy"] = evaluate(model, data.x_val, data.y_val, test_loss_fn, autocast)
         row["test_loss"], row["test_accuracy"] = check(epoch - 1 + last / steps, (epoch - 1) * steps + last)
         row["seconds"], row["eval_seconds"] = seconds, eval_seconds + time.perf_counter() - eval_start
         history.append(row)

@@ -36,22 +36,28 @@ def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimi
 
 
 def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
-                  steps_per_epoch: int, gamma: float = 0.7, total_steps: int | None = None):
+                  steps_per_epoch: int, gamma: float = 0.7, total_steps: int | None = None, **options):
     """Return (scheduler or None, steps it per batch?). `step` decays by `gamma` every epoch.
 
-    Per-batch schedules span `total_steps` (default: every step of every epoch).
+    Per-batch schedules span `total_steps` (default: every step of every epoch). `options` go to the
+    torch scheduler, e.g. pct_start and anneal_strategy for onecycle, eta_min for cosine.
     """
     total_steps = total_steps or epochs * steps_per_epoch
     name = (name or "none").lower()
     if name == "none":
+        if options:
+            raise UserError(f"schedule options {sorted(options)} given without a schedule; choose one with --schedule")
         return None, False
-    if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
-                                                   cycle_momentum=False), True
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps), True
-    if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma), False
+    try:
+        if name == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
+                                                       **{"cycle_momentum": False, **options}), True
+        if name == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, **options), True
+        if name == "step":
+            return torch.optim.lr_scheduler.StepLR(optimizer, **{"step_size": 1, "gamma": gamma, **options}), False
+    except (TypeError, ValueError) as exc:  # an option this scheduler does not take, or a bad value
+        raise UserError(f"schedule {name!r} refused its options {options} ({exc})") from None
     raise UserError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
 
 
@@ -66,17 +72,22 @@ def check_loss(loss: str, head: str) -> None:
         raise UserError("--loss nll needs a probability head: add --head log_softmax (or use --loss ce with logits)")
 
 
-def make_loss(name: str, n_classes: int):
+def make_loss(name: str, n_classes: int, smoothing: float = 0.0):
     """A function (outputs, targets) -> mean loss. `mse` compares outputs with one-hot targets.
 
+    `smoothing` spreads that much of each target's weight evenly over all classes (label smoothing):
+    the target is (1 - s) * one_hot + s / n_classes, for every loss alike.
     `nll` on a softmax head is -p[target], not -log p[target]: lecture L5's softmax-output
     pitfall, kept on purpose so the `softmax` experiment shows it.
     """
     if name == "ce":
-        return nn.CrossEntropyLoss()
+        return nn.CrossEntropyLoss(label_smoothing=smoothing)
     if name == "nll":
-        return nn.NLLLoss()
+        nll = nn.NLLLoss()
+        if not smoothing:
+            return nll
+        return lambda out, y: (1 - smoothing) * nll(out, y) - smoothing * out.mean(1).mean()
     if name == "mse":
         mse = nn.MSELoss()
-        return lambda out, y: mse(out, nn.functional.one_hot(y, n_classes).to(out.dtype))
+        return lambda out, y: mse(out, nn.functional.one_hot(y, n_classes).to(out.dtype) * (1 - smoothing) + smoothing / n_classes)
     raise UserError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
