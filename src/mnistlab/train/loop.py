@@ -236,7 +236,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
     steps = n // bs if cfg.drop_last and n >= bs else math.ceil(n / bs)
-    total = math.ceil(round(cfg.epochs * steps, 6))  # rounded first: 0.8 * 235 is 188.00000000000003
+    total = math.ceil(round(cfg.epochs * steps, 6))  # rounded first: 1.1 * 50 is 55.00000000000001
     total = min(total, cfg.max_steps or total)
     epochs = math.ceil(total / steps)
     scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, epochs, steps, total_steps=total,
