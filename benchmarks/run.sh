@@ -10,7 +10,7 @@ case "$where" in
     # The acceptance command, with torch's default threads and with one thread (see the docs for why).
     mnistlab bench --device cpu --seeds 3 --recipes fast-reference,mnistlab-fast --target 0.99 --out "$out/cpu.json"
     mnistlab bench --device cpu --seeds 3 --recipes fast-reference,mnistlab-fast --target 0.99 --threads 1 --out "$out/cpu-1thread.json"
-    python benchmarks/levers.py --seeds 3 --threads 1 --out "$out/cpu-levers-1thread.json"
+    python benchmarks/levers.py --seeds 3 --out "$out/cpu-levers.json"
     ;;
   gpu)
     mnistlab bench --device cuda --seeds 5 --target 0.99 --out "$out/gpu-99.json"
