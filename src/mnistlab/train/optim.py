@@ -89,5 +89,6 @@ def make_loss(name: str, n_classes: int, smoothing: float = 0.0):
         return lambda out, y: (1 - smoothing) * nll(out, y) - smoothing * out.mean(1).mean()
     if name == "mse":
         mse = nn.MSELoss()
-        return lambda out, y: mse(out, nn.functional.one_hot(y, n_classes).to(out.dtype) * (1 - smoothing) + smoothing / n_classes)
+        target = lambda y: nn.functional.one_hot(y, n_classes) * (1 - smoothing) + smoothing / n_classes  # noqa: E731
+        return lambda out, y: mse(out, target(y).to(out.dtype))
     raise UserError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
