@@ -12,7 +12,7 @@ from mnistlab.errors import UserError
 from mnistlab.inspect.activations import first_layer_weights
 from mnistlab.models import summary_text
 from mnistlab.train.optim import make_loss, make_schedule
-from mnistlab.train.recipes import RECIPES
+from mnistlab.train.recipes import RECIPES, train_recipe
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,33 @@ def test_label_smoothing_trains_on_smoothed_targets_but_reports_the_plain_test_l
 
 def test_label_smoothing_out_of_range_is_one_line_exit_2(capsys):
     assert main(["train", "--dataset", "mnist-sample", "--label-smoothing", "1"]) == 2
-    assert "--label-smoothing 1.0: must be at least 0 and below 1" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "--label-smoothing 1.0: must be at least 0 and below 1" in err and "\n" not in err
+
+
+def test_label_smoothing_is_refused_where_it_only_rescales_the_loss(splits):
+    with pytest.raises(UserError, match="only rescales"):
+        fit(build_model("f8", head="softmax"), splits, loss="nll", label_smoothing=0.1, device="cpu")
+
+
+def test_recipe_smoothing_and_schedule_shape_stay_with_the_recipes_model(tmp_path):
+    def train_json(*args):
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        assert main(["train", "--dataset", "mnist-sample", "--max-steps", "2", "--out", str(out), *args]) == 0
+        return json.loads((out / "run.json").read_text())["train"]
+
+    own = train_json()
+    assert own["label_smoothing"] == 0.1 and own["schedule_options"] == RECIPES["default"].train["schedule_options"]
+    lecture = train_json("--model", "f64 f32", "--head", "log_softmax", "--loss", "nll")  # L5: the plain loss
+    assert lecture["label_smoothing"] == 0.0 and lecture["schedule_options"] == {}
+    assert train_json("--model", "f16", "--label-smoothing", "0.05")["label_smoothing"] == 0.05
+
+
+def test_train_recipe_overrides_drop_the_recipes_own_options():
+    sample = load_dataset("mnist-sample")
+    run = train_recipe("fast", sample, device="cpu", schedule="cosine", optimizer="sgd", max_steps=2)
+    assert run.train["schedule_options"] == {} and run.train["optimizer_options"] == {}
+    assert run.train["label_smoothing"] == 0.1  # still the recipe's own model
 
 
 # --- schedule options and fractional epochs -------------------------------------------------------------------
@@ -114,8 +140,10 @@ def test_a_fraction_of_an_epoch_ends_inside_it_and_the_schedule_fits(splits):
     fifty = make_splits(load_dataset("mnist-sample"), "standard", train_size=1000)  # 50 steps of 20
     assert fit("f8", fifty, epochs=1.1, batch_size=20, device="cpu",
                eval_every=1000).extras["evals"][-1]["step"] == 55  # not 56: 1.1 * 50 is 55.00000000000001
-    with pytest.raises(UserError, match="more than 0"):
-        fit("f8", splits, epochs=0, device="cpu")
+    assert fit("f8", splits, epochs=1e-9, device="cpu").train["epochs_trained"] > 0  # at least one step
+    for bad in (0, float("inf"), float("nan")):
+        with pytest.raises(UserError, match="more than 0"):
+            fit("f8", splits, epochs=bad, device="cpu")
 
 
 def test_fast_recipe_cli_carries_its_levers_and_drops_schedule_options_with_another_schedule(tmp_path):

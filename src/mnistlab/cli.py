@@ -69,20 +69,22 @@ def cmd_data_info(args: argparse.Namespace) -> dict:
 
 # Options a recipe presets (mnistlab.train.recipes); `mnistlab train` without --recipe uses "default".
 RECIPE_OPTIONS = ("model", "activation", "head", "epochs", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
-                  "label_smoothing", "normalize", "precision", "channels_last", "augment")
+                  "normalize", "precision", "channels_last", "augment")
 
 
 def apply_recipe(args: argparse.Namespace) -> dict:
-    """Fill every option the user left out from the chosen recipe; return the recipe's optimizer and schedule
-    options, which apply only while the recipe's optimizer (schedule) is used."""
-    from .train.recipes import recipe_settings
+    """Fill every option the user left out from the chosen recipe; return the options tied to the recipe's own
+    optimizer, schedule and model (`recipes.tied_options`), with the user's --label-smoothing if given."""
+    from .train.recipes import recipe_settings, tied_options
 
     settings = recipe_settings(args.recipe or "default")
     for name in RECIPE_OPTIONS:
         if getattr(args, name) is None:
             setattr(args, name, settings[name])
-    return {f"{part}_options": settings[f"{part}_options"] if getattr(args, part) == settings[part] else {}
-            for part in ("optimizer", "schedule")}
+    tied = tied_options(settings, args.optimizer, args.schedule, args.model)
+    if args.label_smoothing is not None:
+        tied["label_smoothing"] = args.label_smoothing
+    return tied
 
 
 def pct(x: float | None) -> str:
@@ -108,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                    loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
                    device=args.device, precision=args.precision, channels_last=args.channels_last,
-                   label_smoothing=args.label_smoothing, augment=args.augment, eval_every=args.eval_every,
+                   augment=args.augment, eval_every=args.eval_every,
                    max_steps=args.max_steps, **recipe_options)
     TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
     parse_spec(args.model)
@@ -135,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     run.extras["weight_histograms"] = weights.record
     run.save(out)
     total = sum(r["seconds"] for r in run.history)
-    say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {len(run.history)} epoch(s), "
+    say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
     return {"run_dir": str(out), "recipe": args.recipe or "default",
@@ -194,12 +196,14 @@ def train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", help=f"(recipe) any torch.optim optimizer by name (default: {d['optimizer']} "
                                             f"with {d['optimizer_options'] or 'its default options'})")
     parser.add_argument("--lr", type=float, help=f"(recipe) learning rate (peak rate with onecycle; default: {d['lr']:g})")
-    parser.add_argument("--schedule", choices=SCHEDULES, help=f"(recipe) learning-rate schedule (default: {d['schedule']} "
-                                                              f"with {d['schedule_options'] or 'its default options'})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"(recipe) learning-rate schedule (default: {d['schedule']}, "
+                                                              f"with {d['schedule_options'] or 'its default options'} "
+                                                              f"for the recipe's own model)")
     parser.add_argument("--weight-decay", type=float, help=f"(recipe) default: {d['weight_decay']:g}")
     parser.add_argument("--label-smoothing", type=float,
-                        help=f"(recipe) train on targets (1 - s) * one-hot + s / classes: less overconfident, "
-                             f"often more accurate (default: {d['label_smoothing']:g})")
+                        help=f"train on targets (1 - s) * one-hot + s / classes: less overconfident, often more "
+                             f"accurate (default: the recipe's with its own model, {d['label_smoothing']:g} for "
+                             f"'{d['model']}'; 0 with any other --model)")
     parser.add_argument("--normalize", choices=NORMALIZATIONS,
                         help=f"(recipe) pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 "
                              f"(default: {d['normalize']})")

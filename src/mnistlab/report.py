@@ -84,7 +84,7 @@ def report_html(run: Run, *, predictions: Predictions | None = None, sample: lis
     total_params = sum(r["params"] for r in run.model.rows)
     seconds = sum(r.get("seconds", 0) for r in run.history)
     cards = [(_pct(final.get("test_accuracy")), "test accuracy"), (_fmt(final.get("test_loss")), "test loss"),
-             (str(len(run.history)), "epochs"), (f"{total_params:,}", "parameters"), (f"{seconds:.1f} s", "training time")]
+             (f"{run.train.get('epochs_trained', len(run.history)):g}", "epochs"), (f"{total_params:,}", "parameters"), (f"{seconds:.1f} s", "training time")]
     parts = [f"<h1>mnistlab run <code>{escape(name)}</code></h1>",
              f'<p class="sub">model <code>{escape(cfg.spec or "(no hidden layers)")}</code> · activation {escape(cfg.activation)} · '
              f"head {escape(cfg.head)} · trained on {escape(str(data.get('name', '?')))}"

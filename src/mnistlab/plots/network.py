@@ -11,7 +11,7 @@ MAP_CMAP = "magma"
 
 
 def filters(nums: dict) -> Figure:
-    """The first weight layer as images: conv kernels, or each FFN unit's 784 input weights as 28x28."""
+    """The first weight layer as images: conv kernels, or each FFN unit's input weights as an image (28x28, less any crop)."""
     w, layer = nums["weights"], nums["layer"]
     rows, cols = grid_shape(len(w), 12 if nums["is_cnn"] else 10)
     cell = 0.9 if nums["is_cnn"] else 1.1

@@ -55,7 +55,7 @@ class TrainConfig:
     augment: str = "none"  # "affine": random rotation/scale/shift of every training batch
 
     def check(self) -> None:
-        if not self.epochs > 0:
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
             raise UserError(f"--epochs {self.epochs:g}: must be more than 0 (a fraction such as 0.8 ends inside the epoch)")
         if self.batch_size < 1:
             raise UserError(f"--batch-size {self.batch_size}: must be at least 1")
@@ -231,12 +231,12 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
     loss_name = cfg.loss or default_loss(model.config.head)
     loss_fn = make_loss(loss_name, model.config.n_classes, cfg.label_smoothing)
     test_loss_fn = make_loss(loss_name, model.config.n_classes)
-    check_loss(loss_name, model.config.head)
+    check_loss(loss_name, model.config.head, cfg.label_smoothing)
     decay = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
     n, bs = len(data.y_train), cfg.batch_size
     steps = n // bs if cfg.drop_last and n >= bs else math.ceil(n / bs)
-    total = math.ceil(round(cfg.epochs * steps, 6))  # rounded first: 1.1 * 50 is 55.00000000000001
+    total = max(1, math.ceil(round(cfg.epochs * steps, 6)))  # rounded first: 1.1 * 50 is 55.00000000000001
     total = min(total, cfg.max_steps or total)
     epochs = math.ceil(total / steps)
     scheduler, per_batch = make_schedule(cfg.schedule, optimizer, cfg.lr, epochs, steps, total_steps=total,
@@ -308,6 +308,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
         if on_epoch is not None:
             on_epoch(row, model)
 
-    train = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision}
+    train = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision,
+             "epochs_trained": round(total / steps, 4)}
     extras = {"evals": evals} if cfg.eval_every else {}
     return Run(model.eval(), data.normalizer, train, dict(data.info), history, tuple(data.classes), extras=extras)

@@ -48,7 +48,7 @@ def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
         if options:
             raise UserError(f"schedule options {sorted(options)} given without a schedule; choose one with --schedule")
         return None, False
-    try:
+    try:  # only options a user chose can make a scheduler refuse: the other arguments are ours
         if name == "onecycle":
             return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
                                                        **{"cycle_momentum": False, **options}), True
@@ -57,6 +57,8 @@ def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
         if name == "step":
             return torch.optim.lr_scheduler.StepLR(optimizer, **{"step_size": 1, "gamma": gamma, **options}), False
     except (TypeError, ValueError) as exc:  # an option this scheduler does not take, or a bad value
+        if not options:
+            raise
         raise UserError(f"schedule {name!r} refused its options {options} ({exc})") from None
     raise UserError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
 
@@ -66,10 +68,16 @@ def default_loss(head: str) -> str:
     return "ce" if head == "logits" else "nll"
 
 
-def check_loss(loss: str, head: str) -> None:
-    """NLL needs (log-)probabilities: on raw logits it has no lower bound and training runs away."""
+def check_loss(loss: str, head: str, smoothing: float = 0.0) -> None:
+    """NLL needs (log-)probabilities: on raw logits it has no lower bound and training runs away.
+
+    On a softmax head NLL is -p[target]; smoothing that only rescales it, so it is refused.
+    """
     if loss == "nll" and head == "logits":
         raise UserError("--loss nll needs a probability head: add --head log_softmax (or use --loss ce with logits)")
+    if loss == "nll" and head == "softmax" and smoothing:
+        raise UserError("--label-smoothing with --loss nll on a softmax head only rescales -p[target]; "
+                        "use --head log_softmax, or --label-smoothing 0")
 
 
 def make_loss(name: str, n_classes: int, smoothing: float = 0.0):

@@ -58,13 +58,27 @@ def recipe_settings(name: str) -> dict:
             **recipe.train}
 
 
+def tied_options(settings: dict, optimizer: str, schedule: str, model: str) -> dict:
+    """The recipe's options that hold only with its own choices: optimizer options with its optimizer, the
+    schedule's shape with its schedule and model, label smoothing with its model (a lecture's network keeps
+    the plain loss it was taught with)."""
+    own_model = model == settings["model"]
+    return {"optimizer_options": settings["optimizer_options"] if optimizer == settings["optimizer"] else {},
+            "schedule_options": settings["schedule_options"] if own_model and schedule == settings["schedule"] else {},
+            "label_smoothing": settings["label_smoothing"] if own_model else 0.0}
+
+
 def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool = False,
                  **overrides):
-    """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields."""
+    """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields (another
+    optimizer or schedule drops the recipe's options for its own)."""
     from .loop import fit, resolve_device
 
     recipe = get_recipe(name)
+    settings = recipe_settings(name)
+    tied = tied_options(settings, overrides.get("optimizer", settings["optimizer"]),
+                        overrides.get("schedule", settings["schedule"]), recipe.model)
     splits = make_splits(data, recipe.normalize, device=resolve_device(device))
     model = build_model(recipe.model, recipe.activation, recipe.head, tuple(splits.x_train.shape[1:]),
                         len(data.classes), seed)
-    return fit(model, splits, progress=progress, **{**recipe.train, "seed": seed, "device": device, **overrides})
+    return fit(model, splits, progress=progress, **{**recipe.train, **tied, "seed": seed, "device": device, **overrides})
