@@ -51,8 +51,14 @@ def pool_before_activation(net: Net) -> Net:
     return Net(OrderedDict(ordered), net.config, [rows[name] for name, _ in ordered])
 
 
-def _eval_every(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
+def steps_between_evals(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
+    """Training steps between test evaluations, for `evals_per_epoch` of them per epoch."""
     return max(1, math.ceil(math.ceil(len(data.train_labels) / batch_size) / evals_per_epoch))
+
+
+def first_reaching(evals: list[dict], target: float) -> dict | None:
+    """The first evaluation at or above `target` test accuracy: where the time to target is read."""
+    return next((e for e in evals if e["test_accuracy"] >= target), None)
 
 
 def _fit_result(run) -> dict:
@@ -71,7 +77,7 @@ def fast_reference(data: Dataset, seed: int, device: str, evals_per_epoch: int, 
                                              tuple(splits.x_train.shape[1:]), len(data.classes), seed))
     run = fit(net, splits, epochs=1, batch_size=256, optimizer="adam", lr=1e-2, optimizer_options={"betas": (0.7, 0.9)},
               schedule="onecycle", precision="fp32", channels_last=False, seed=seed, device=device,
-              eval_every=_eval_every(data, 256, evals_per_epoch), max_steps=max_steps)
+              eval_every=steps_between_evals(data, 256, evals_per_epoch), max_steps=max_steps)
     return _fit_result(run)
 
 
@@ -93,7 +99,7 @@ def pytorch_examples(data: Dataset, seed: int, device: str, evals_per_epoch: int
                                          generator=torch.Generator().manual_seed(seed), **cuda)
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-    every = _eval_every(data, 64, evals_per_epoch)
+    every = steps_between_evals(data, 64, evals_per_epoch)
     clock, evals, images, eval_seconds = Stopwatch(dev), [], 0, 0.0
 
     def check(epoch: float) -> float:
@@ -134,7 +140,7 @@ def _ours(name: str) -> Callable[..., dict]:
         train = get_recipe(name).train
         return _fit_result(train_recipe(name, data, seed=seed, device=device, max_steps=max_steps,
                                         epochs=min(train["epochs"], max_epochs),
-                                        eval_every=_eval_every(data, train["batch_size"], evals_per_epoch)))
+                                        eval_every=steps_between_evals(data, train["batch_size"], evals_per_epoch)))
     run.__doc__ = f"mnistlab's `{name}` recipe (mnistlab.train.recipes)."
     return run
 
@@ -210,7 +216,7 @@ def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, targe
             with PeakMemory(dev) as memory:
                 out = RECIPES[recipe](seed=seed, **options)
             seconds = out["evals"][-1]["seconds"]
-            reached = next((e for e in out["evals"] if e["test_accuracy"] >= target), None)
+            reached = first_reaching(out["evals"], target)
             result = {"recipe": recipe, "seed": seed,
                       "time_to_target_s": None if reached is None else round(reached["seconds"], 3),
                       "epochs_to_target": None if reached is None else reached["epoch"],
