@@ -49,8 +49,10 @@ def tiny_idx_dir(tmp_path_factory, sample) -> Path:
 
 def write_tiny_set(folder: Path, sample, n_train: int = 600, n_test: int = 200, gz: bool = True) -> dict[str, Path]:
     ext = ".gz" if gz else ""
-    arrays = {"train-images-idx3-ubyte": sample.train_images[:n_train], "train-labels-idx1-ubyte": sample.train_labels[:n_train].astype(np.uint8),
-              "t10k-images-idx3-ubyte": sample.test_images[:n_test], "t10k-labels-idx1-ubyte": sample.test_labels[:n_test].astype(np.uint8)}
+    arrays = {"train-images-idx3-ubyte": sample.train_images[:n_train],
+              "train-labels-idx1-ubyte": sample.train_labels[:n_train].astype(np.uint8),
+              "t10k-images-idx3-ubyte": sample.test_images[:n_test],
+              "t10k-labels-idx1-ubyte": sample.test_labels[:n_test].astype(np.uint8)}
     paths = {}
     for stem, array in arrays.items():
         paths[stem] = folder / f"{stem}{ext}"

@@ -1,5 +1,6 @@
 """The quick experiments reproduce the direction of the lectures' findings (offline, on mnist-sample)."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,7 +65,7 @@ def test_missing_class_fractions_cover_the_other_digits_and_sum_to_one(quick):
 
 def test_results_json_records_every_configuration(quick):
     result = quick("normalization")
-    saved = json.loads(open(result["results_path"]).read())
+    saved = json.loads(Path(result["results_path"]).read_text())
     assert saved["name"] == "normalization" and saved["quick"] is True and saved["device"] == "cpu"
     assert len(saved["configurations"]) == 3
     for c in saved["configurations"]:

@@ -4,17 +4,17 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from browser import browser, console_errors
+from conftest import assert_user_error
 from mnistlab import fit, make_splits
 from mnistlab.inspect import WHAT, predict_test_set
 from mnistlab.plots import png_bytes, render
-
-from browser import browser, console_errors
-from conftest import assert_user_error
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_inspect_all_writes_every_figure_and_its_numbers(cli, ffn_dir, tmp_path)
     out = result.json()
     assert [p.rsplit("/", 1)[-1] for p in out["figures"]] == [f"{w}.png" for w in WHAT]
     for path in out["figures"]:
-        _png_size(open(path, "rb").read())
+        _png_size(Path(path).read_bytes())
     probs = json.loads((tmp_path / "probs.json").read_text())
     assert probs["indices"] == [1, 2]
     np.testing.assert_allclose(np.sum(probs["probs"], 1), 1.0, atol=1e-5)
@@ -90,7 +90,7 @@ def test_data_explore_writes_its_figures(cli, tmp_path):
     out = result.json()
     assert len(out["figures"]) == 5 and out["digit"] == 3 and 0 < out["mean_correlation"] < 1
     for path in out["figures"]:
-        _png_size(open(path, "rb").read())
+        _png_size(Path(path).read_bytes())
     assert_user_error(cli("data", "explore", "--dataset", "mnist-sample", "--digit", "12", "--out", tmp_path), "--digit 12")
 
 

@@ -6,8 +6,17 @@ import pytest
 
 from mnistlab import build_model, fit, make_splits
 from mnistlab.errors import UserError
-from mnistlab.inspect import (WeightRecorder, confusion, feature_maps, learning_curves, mistakes, numbers,
-                              parameter_values, predict_test_set, weight_histograms)
+from mnistlab.inspect import (
+    WeightRecorder,
+    confusion,
+    feature_maps,
+    learning_curves,
+    mistakes,
+    numbers,
+    parameter_values,
+    predict_test_set,
+    weight_histograms,
+)
 from mnistlab.inspect.explore import class_means, digit_correlations, digit_vector, random_digits
 
 
@@ -78,7 +87,7 @@ def test_feature_map_shapes_match_the_model_summary(tiny_run, cnn_predictions):
 
 def test_ffn_feature_maps_are_hidden_activations(ffn_run, sample):
     nums = feature_maps(ffn_run, sample.test_images[0])
-    assert [(l["name"], l["output"].shape) for l in nums["layers"]] == [("fc1", (32,)), ("fc2", (16,))]
+    assert [(layer["name"], layer["output"].shape) for layer in nums["layers"]] == [("fc1", (32,)), ("fc2", (16,))]
 
 
 def test_weight_histogram_counts_equal_the_number_of_weights(ffn_run):

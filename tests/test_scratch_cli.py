@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from mnistlab.cli import main
 
@@ -35,7 +36,7 @@ def test_demo_writes_the_figures(tmp_path, capsys):
     result = run_json(capsys, "scratch", "demo", "--out", str(tmp_path), "--dataset", "mnist-sample")
     assert set(result["files"]) == {"patches_stride7", "patches_stride2", "filter_responses", "feature_maps", "pooling"}
     for path in result["files"].values():
-        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["responses"]["edge"]["diagonal"] == 21
 
 

@@ -8,17 +8,15 @@ import re
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
-
-from serve_support import full_mnist_dir, trained_run_dir
-
 from fastapi.testclient import TestClient  # noqa: E402  (serve_support skips the module without fastapi)
+from PIL import Image, ImageDraw
 
 from mnistlab import load_run
 from mnistlab.data.images import load_for_model
 from mnistlab.inspect import conv_feature_maps
 from mnistlab.inspect.attribution import responsible_units
 from mnistlab.serve.app import STATIC, create_app
+from serve_support import full_mnist_dir, trained_run_dir
 
 
 def drawing(digit: str, size=(300, 220), ink=0, paper=255, mode="L") -> Image.Image:
@@ -187,7 +185,7 @@ def test_unknown_routes_and_paths_outside_the_package(client):
     error(client.get("/api/nothing"), 404, "not found")
     error(client.get("/api/predict"), 405, "not allowed")
     for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static//etc/passwd",
-                 "/static/../../train/checkpoint.py", "/run.json", "/model.safetensors"):
+                 "/static/../../train/run.py", "/run.json", "/model.safetensors"):
         r = client.get(path)
         assert r.status_code == 404 and "import" not in r.text and "root:" not in r.text, path
 

@@ -10,9 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from conftest import assert_user_error
-from serve_support import trained_run_dir
-
 from mnistlab.serve.cli import listen
+from serve_support import trained_run_dir
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from serve_support import live_server, trained_run_dir
-from test_serve_api import data_url, drawing
-
 from mnistlab import load_run
 from mnistlab.serve.app import create_app
+from serve_support import live_server, trained_run_dir
+from test_serve_api import data_url, drawing
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import needs_full_mnist, full_mnist_dir, write_tiny_set
+from conftest import full_mnist_dir, needs_full_mnist, write_tiny_set
 from mnistlab.data import sources
 from mnistlab.data.sources import IDX_FILES, SetInfo, load_dataset
 from mnistlab.errors import UserError

@@ -6,7 +6,7 @@ import torch
 
 from mnistlab import build_model, fit, load_run, make_splits
 from mnistlab.errors import UserError
-from mnistlab.train.checkpoint import META, WEIGHTS
+from mnistlab.train.run import META, WEIGHTS
 
 
 def metrics(history):
@@ -194,7 +194,7 @@ def test_runs_never_overwrite_other_files(tiny_run, tmp_path):
 def test_interrupted_save_leaves_the_old_run(tiny_run, tmp_path, monkeypatch):
     out = tiny_run.save(tmp_path / "run")
     before = (out / META).read_text()
-    import mnistlab.train.checkpoint as checkpoint
+    import mnistlab.train.run as checkpoint
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt

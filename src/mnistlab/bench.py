@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,8 @@ from .data.sources import Dataset
 from .data.splits import make_splits
 from .data.transforms import Normalizer
 from .models import Net, build_model
-from .train.loop import Stopwatch, fit, resolve_device, set_threads
+from .train.device import Stopwatch, resolve_device, set_threads
+from .train.loop import fit
 from .train.metrics import evaluate
 from .train.recipes import get_recipe, train_recipe
 
@@ -167,7 +168,7 @@ class PeakMemory:
         while not self._stop.wait(0.005):
             self.peak = max(self.peak, self.rss())
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         else:
@@ -246,7 +247,7 @@ def summarize(results: list[dict], recipes: list[str]) -> dict:
                            "median_images_per_s": round(statistics.median(r["images_per_s"] for r in runs)),
                            "max_peak_mem_mb": max(r["peak_mem_mb"] for r in runs)}
     ref = summary.get(REFERENCE, {}).get("median_time_to_target_s")
-    for recipe, row in summary.items():
+    for row in summary.values():
         mine = row["median_time_to_target_s"]
         row["time_ratio_to_fast_reference"] = round(mine / ref, 3) if ref and mine is not None else None
     return summary
@@ -257,9 +258,8 @@ def _seconds(x: float | None) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
-    from .cli import pct, say
+    from .clitools import pct, say
     from .data import load_dataset
-
     from .errors import UserError
 
     if not 0 < args.target <= 1:
@@ -290,8 +290,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    from .cli import add_command, data_options
-    from .train.loop import DEVICES
+    from .clitools import add_command, data_options, device_option
 
     p = add_command(subparsers, "bench", cmd_bench, common, help="time to accuracy against reference recipes",
                     description="Train reference recipes and ours in one process on the same data and device, "
@@ -301,7 +300,7 @@ def register(subparsers, common) -> None:
     p.add_argument("--recipes", help=f"comma-separated, from: {', '.join(RECIPES)} (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="runs per recipe (default: 3)")
     p.add_argument("--target", type=float, default=0.99, help="test accuracy to reach, a fraction (default: 0.99)")
-    p.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    device_option(p)
     p.add_argument("--max-epochs", type=int, default=14,
                    help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
                         "(whose schedule then fits the cap) (default: 14, the examples' own count)")

@@ -12,47 +12,13 @@ import importlib
 import json
 import math
 import sys
-from typing import Callable
 
+from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
                                "mnistlab.experiments.cli")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (what, and where to look) and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def say(args: argparse.Namespace, *lines: str) -> None:
-    """Print for humans; silent under --json so stdout stays one JSON object."""
-    if not getattr(args, "json", False):
-        print(*lines, sep="\n", flush=True)
-
-
-def common_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else there")
-    return common
-
-
-def data_options(parser: argparse.ArgumentParser) -> None:
-    from .data.sources import NAMES
-
-    parser.add_argument("--dataset", default="mnist", help=f"registered data set: {', '.join(NAMES)} (default: mnist)")
-    parser.add_argument("--data-dir", help="folder holding the set's four IDX files (default: $MNISTLAB_DATA/<name>, "
-                                           "then ~/.cache/mnistlab, then download)")
-
-
-def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], dict], common, **kwargs):
-    parser = subparsers.add_parser(name, parents=[common], **kwargs)
-    parser.set_defaults(handler=handler)
-    return parser
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:
@@ -87,10 +53,6 @@ def apply_recipe(args: argparse.Namespace) -> dict:
     return tied
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
-
-
 def epoch_line(row: dict, epochs: float) -> str:
     epochs = math.ceil(epochs)  # the last epoch of a fractional count is a short one
     val = f"  val {row['val_loss']:.4f} / {pct(row['val_accuracy'])}" if row["val_loss"] is not None else ""
@@ -104,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import build_model, parse_spec, summary_text
     from .train import TrainConfig, fit, resolve_device
-    from .train.checkpoint import check_out_dir, default_run_dir
+    from .train.run import check_out_dir, default_run_dir
 
     recipe_options = apply_recipe(args)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -141,7 +103,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
     return {"run_dir": str(out), "recipe": args.recipe or "default",
-            "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
+            "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(),
+            "train": run.train, "history": run.history, "final": run.final,
             "train_seconds": total}
 
 
@@ -178,13 +141,14 @@ def train_options(parser: argparse.ArgumentParser) -> None:
     from .models import ACTIVATIONS, HEADS
     from .models.grammar import GRAMMAR_HELP
     from .train.augment import AUGMENTATIONS
-    from .train.loop import DEVICES, PRECISIONS
+    from .train.config import PRECISIONS
     from .train.optim import LOSSES, SCHEDULES
     from .train.recipes import RECIPES, recipe_settings
 
     d = recipe_settings("default")
     parser.add_argument("--recipe", choices=RECIPES,
-                        help="preset of the options marked (recipe): " + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items()).replace("%", "%%")
+                        help="preset of the options marked (recipe): "
+                             + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items()).replace("%", "%%")
                              + " (default: default); options given explicitly override it")
     parser.add_argument("--model", help=f"(recipe) layer spec (default: '{d['model']}'); {GRAMMAR_HELP}")
     parser.add_argument("--activation", choices=ACTIVATIONS, help=f"(recipe) hidden-layer activation (default: {d['activation']})")
@@ -211,15 +175,17 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help=f"(recipe) train-time augmentation: affine = random rotation, scale and shift (default: {d['augment']})")
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
-    parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps; the schedule fits them (default: 0, no cap)")
+    parser.add_argument("--max-steps", type=int, default=0,
+                        help="stop after N optimizer steps; the schedule fits them (default: 0, no cap)")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="also evaluate the test set every N steps, off the training clock (default: 0, epoch ends only)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    device_option(parser)
     parser.add_argument("--precision", choices=PRECISIONS,
                         help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                        help=f"(recipe) NHWC memory layout, faster convolutions on CPU and GPU (default: {'on' if d['channels_last'] else 'off'})")
+                        help="(recipe) NHWC memory layout, faster convolutions on CPU and GPU "
+                             f"(default: {'on' if d['channels_last'] else 'off'})")
     parser.add_argument("--record-weights", action="store_true",
                         help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "
                              "for `mnistlab inspect --what weights`")
@@ -254,12 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
     ev.add_argument("--data-dir", help="folder holding the set's four IDX files")
-    ev.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    device_option(ev, "cpu")
 
     pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size")
     pr.add_argument("run_dir", help="a run directory written by mnistlab train")
     pr.add_argument("images", nargs="+", help="image files; brought to MNIST form (white on black, 20x20 box, centred)")
-    pr.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    device_option(pr, "cpu")
 
     for module in EXTENSIONS:
         importlib.import_module(module).register(sub, common)

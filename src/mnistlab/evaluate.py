@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 from .data import Dataset, load_dataset
-from .train.loop import Run
 from .train.metrics import confusion_matrix, per_class_accuracy, to_probs
 from .train.optim import make_loss
+from .train.run import Run
 
 
 def load_run_dataset(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Dataset:

@@ -13,7 +13,7 @@ from pathlib import Path
 from .fileio import write_text
 from .inspect.numbers import WHAT
 from .inspect.predictions import Predictions, predict_test_set
-from .train.loop import Run
+from .train.run import Run
 
 CAPTIONS = {
     "summary": "The layer table: every module with its output shape and number of parameters.",
@@ -31,8 +31,10 @@ STYLE = """
 :root { color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d232a; margin: 0; background: #f6f7f9; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; }
-h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { font-size: 1.2em; margin: 32px 0 10px; border-bottom: 1px solid #e3e6ea; padding-bottom: 4px; }
-.sub { color: #5b6570; margin: 0 0 18px; } code { font: 0.92em ui-monospace, Menlo, Consolas, monospace; background: #f0f2f5; padding: 1px 4px; border-radius: 3px; }
+h1 { font-size: 1.6em; margin: 0 0 4px; }
+h2 { font-size: 1.2em; margin: 32px 0 10px; border-bottom: 1px solid #e3e6ea; padding-bottom: 4px; }
+.sub { color: #5b6570; margin: 0 0 18px; }
+code { font: 0.92em ui-monospace, Menlo, Consolas, monospace; background: #f0f2f5; padding: 1px 4px; border-radius: 3px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
 .card { border: 1px solid #e3e6ea; border-radius: 8px; padding: 8px 14px; min-width: 130px; }
 .card b { display: block; font-size: 1.35em; } .card span { color: #5b6570; font-size: 0.85em; }
@@ -84,7 +86,8 @@ def report_html(run: Run, *, predictions: Predictions | None = None, sample: lis
     total_params = sum(r["params"] for r in run.model.rows)
     seconds = sum(r.get("seconds", 0) for r in run.history)
     cards = [(_pct(final.get("test_accuracy")), "test accuracy"), (_fmt(final.get("test_loss")), "test loss"),
-             (f"{run.train.get('epochs_trained', len(run.history)):g}", "epochs"), (f"{total_params:,}", "parameters"), (f"{seconds:.1f} s", "training time")]
+             (f"{run.train.get('epochs_trained', len(run.history)):g}", "epochs"), (f"{total_params:,}", "parameters"),
+             (f"{seconds:.1f} s", "training time")]
     parts = [f"<h1>mnistlab run <code>{escape(name)}</code></h1>",
              f'<p class="sub">model <code>{escape(cfg.spec or "(no hidden layers)")}</code> · activation {escape(cfg.activation)} · '
              f"head {escape(cfg.head)} · trained on {escape(str(data.get('name', '?')))}"

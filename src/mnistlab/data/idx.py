@@ -33,7 +33,8 @@ def _raw_bytes(path: Path) -> bytes:
 def decode_idx(data: bytes, where: str = "<bytes>") -> np.ndarray:
     """Parse IDX bytes; every structural problem names `where`."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise UserError(f"{where}: not an IDX file (bad magic number {data[:4].hex() or 'empty'}); point --data-dir at the original IDX files")
+        raise UserError(f"{where}: not an IDX file (bad magic number {data[:4].hex() or 'empty'}); "
+                        f"point --data-dir at the original IDX files")
     code, ndim = data[2], data[3]
     if code not in _CODES or not 1 <= ndim <= 4:
         raise UserError(f"{where}: not an IDX file (type code 0x{code:02x}, {ndim} dimensions); point --data-dir at the original IDX files")

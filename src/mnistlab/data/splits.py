@@ -24,7 +24,7 @@ class Splits:
     info: dict = field(default_factory=dict)
     classes: tuple[str, ...] = tuple(str(d) for d in range(10))
 
-    def to(self, device: torch.device | str) -> "Splits":
+    def to(self, device: torch.device | str) -> Splits:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return Splits(move(self.x_train), move(self.y_train), move(self.x_test), move(self.y_test), self.normalizer,
                       move(self.x_val), move(self.y_val), dict(self.info), self.classes)

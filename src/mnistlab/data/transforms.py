@@ -27,7 +27,7 @@ class Normalizer:
     std: float = 1.0
 
     @classmethod
-    def fit(cls, mode: str, train_images: np.ndarray) -> "Normalizer":
+    def fit(cls, mode: str, train_images: np.ndarray) -> Normalizer:
         if mode not in NORMALIZATIONS:
             raise UserError(f"unknown normalization {mode!r}; choose one of: {', '.join(NORMALIZATIONS)}")
         if mode != "standard":

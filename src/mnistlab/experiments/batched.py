@@ -23,8 +23,10 @@ from torch.nn import functional as F
 from ..data.splits import Splits
 from ..errors import UserError
 from ..models import ACTIVATIONS, Net
-from ..train.loop import Run, TrainConfig, resolve_device
+from ..train.config import TrainConfig
+from ..train.device import resolve_device
 from ..train.optim import default_loss, make_optimizer
+from ..train.run import Run
 
 PER_SAMPLE_LOSSES = {"nll": F.nll_loss, "ce": F.cross_entropy}
 HEAD_FUNCTIONS = {"logits": lambda z: z, "log_softmax": lambda z: torch.log_softmax(z, -1),

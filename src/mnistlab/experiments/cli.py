@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import Parser, add_command, data_options, say
+from ..clitools import Parser, add_command, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -16,7 +16,7 @@ def cmd_list(args: argparse.Namespace) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> dict:
-    from ..train.loop import set_threads
+    from ..train.device import set_threads
     from .registry import run_experiment
 
     set_threads(args.threads)
@@ -29,7 +29,6 @@ def cmd_run(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    from ..train.loop import DEVICES
     from .registry import EXPERIMENTS
 
     exp = subparsers.add_parser("experiment", help="reproduce the lectures' findings")
@@ -42,7 +41,7 @@ def register(subparsers, common) -> None:
     data_options(run)
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick)")
-    run.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    device_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",

@@ -8,9 +8,9 @@ registry turns that into results.json, PNGs and a printed table.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -20,7 +20,8 @@ from ..data.splits import Splits, make_splits
 from ..data.transforms import Normalizer
 from ..fileio import save_figure
 from ..models import Net, build_model
-from ..train.loop import Run, fit
+from ..train.loop import fit
+from ..train.run import Run
 
 # L5: a 20,000-image MNIST sample split 90/10, batch 32, SGD lr 0.01, 784-64-32-10, log-softmax + NLL.
 L5_MODEL = dict(spec="f64 f32", activation="relu", head="log_softmax")

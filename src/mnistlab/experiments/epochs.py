@@ -1,8 +1,7 @@
 """L1/L2: what longer training buys. One run per network, read after the shorter and the longer count."""
 from __future__ import annotations
 
-from .common import (L1_MODEL, L1_TRAIN, L1_VAL, L2_TRAIN, L2_TWO_CONV, QUICK_TRAIN_IMAGES, Context, at_epoch,
-                     full_mnist_splits)
+from .common import L1_MODEL, L1_TRAIN, L1_VAL, L2_TRAIN, L2_TWO_CONV, QUICK_TRAIN_IMAGES, Context, at_epoch, full_mnist_splits
 from .plots import curves
 
 TITLE = "L1's network at 10 vs 20 epochs; L2's 3 vs 10 epochs"

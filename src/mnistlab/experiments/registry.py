@@ -9,15 +9,15 @@ from __future__ import annotations
 import importlib
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import torch
 
 from ..errors import UserError
 from ..fileio import write_json
-from ..train.loop import resolve_device
+from ..train.device import resolve_device
 from .common import Context, format_table
 
 EXPERIMENTS = ("linear-relu-conv", "epochs", "conv-layers", "softmax", "binarized", "normalization",

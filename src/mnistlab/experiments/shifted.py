@@ -1,11 +1,8 @@
 """L5: train on normal images, test on images rolled horizontally by -10..+10 pixels; FFN and CNN."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..data.transforms import roll_horizontal
-from .common import (L5_CNN, L5_MODEL, Context, accuracy_of, l5_cnn_train, l5_dataset, l5_splits, l5_train,
-                     pyplot)
+from .common import L5_CNN, L5_MODEL, Context, accuracy_of, l5_cnn_train, l5_dataset, l5_splits, l5_train, pyplot
 from .plots import bars
 
 TITLE = "L5: test images rolled horizontally by random -10..+10 px; FFN and CNN"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import add_command, say
+from ..clitools import add_command, device_option, say
 from ..fileio import save_figure, write_json
 from .numbers import WHAT
 
@@ -73,7 +73,7 @@ def figure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the random samples (default: 0)")
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
     parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    device_option(parser, "cpu")
 
 
 def register(subparsers, common) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..train.loop import Run
+from ..train.run import Run
 from .activations import feature_maps, first_layer_weights
 from .curves import learning_curves
 from .histograms import weight_histograms

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..evaluate import load_run_dataset
-from ..train.loop import Run
 from ..train.metrics import confusion_matrix, per_class_accuracy
+from ..train.run import Run
 
 
 @dataclass

@@ -29,7 +29,7 @@ class ModelConfig:
         return {**asdict(self), "input_shape": list(self.input_shape)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         return cls(d["spec"], d["activation"], d["head"], tuple(d["input_shape"]), int(d["n_classes"]))
 
 
@@ -51,7 +51,7 @@ class CropBorder(nn.Module):
 class Net(nn.Sequential):
     """An `nn.Sequential` that remembers the config it was built from."""
 
-    def __init__(self, layers: "OrderedDict[str, nn.Module]", config: ModelConfig, rows: list[dict]):
+    def __init__(self, layers: OrderedDict[str, nn.Module], config: ModelConfig, rows: list[dict]):
         super().__init__(layers)
         self.config = config
         self.rows = rows  # one summary row per module: name, token, output shape, parameter count
@@ -160,10 +160,9 @@ def _assemble(layers: list[Layer], config: ModelConfig):
             add("act", ACTIVATIONS[config.activation](), config.activation)
         elif isinstance(layer, Dropout):
             add("drop", nn.Dropout(layer.p), str(layer))
-        elif isinstance(layer, Output):
-            if layer.units != config.n_classes:
-                raise UserError(f"{where}: the output layer has {layer.units} units but the data has {config.n_classes} "
-                                f"classes; the loss would be meaningless, use o{config.n_classes} or leave it out")
+        elif isinstance(layer, Output) and layer.units != config.n_classes:
+            raise UserError(f"{where}: the output layer has {layer.units} units but the data has {config.n_classes} "
+                            f"classes; the loss would be meaningless, use o{config.n_classes} or leave it out")
     flatten()
     output = nn.Linear(features, config.n_classes)
     features = config.n_classes

@@ -45,7 +45,8 @@ class Pool:
     stride: int | None = None
 
     def __str__(self) -> str:
-        return ("m" if self.kind == "max" else "a") + f"{self.kernel}" + (f"s{self.stride}" if self.stride not in (None, self.kernel) else "")
+        return ("m" if self.kind == "max" else "a") + f"{self.kernel}" \
+            + (f"s{self.stride}" if self.stride not in (None, self.kernel) else "")
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ registered with pyplot, so servers and threads can make them freely.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
 from ..inspect.numbers import WHAT, numbers
-from ..train.loop import Run
+from ..train.run import Run
 from . import data, network, predictions, training
 from .style import png_bytes
 

@@ -1,7 +1,6 @@
 """Figures of the network itself: first-layer filters, feature maps for one digit, the layer table."""
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from .style import RIGHT, WRONG, grid_shape, image_grid, new_figure, pct, probability_bars, show_digit, symmetric_limit
@@ -100,7 +99,7 @@ def summary(nums: dict) -> Figure:
                      cellLoc="left", colLoc="left", colWidths=[0.2, 0.2, 0.3, 0.3])
     table.auto_set_font_size(False)
     table.set_fontsize(10)
-    for (r, c), cell in table.get_celld().items():
+    for (r, _c), cell in table.get_celld().items():
         cell.set_edgecolor("#dddddd")
         if r == 0 or r == len(cells):
             cell.set_text_props(fontweight="bold")

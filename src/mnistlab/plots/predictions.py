@@ -65,7 +65,8 @@ def confusion(nums: dict) -> Figure:
         acc_ax.text(a - 0.3, y, f"{a:.1f}%  (n={total})", va="center", ha="right", fontsize=8, color="white")
     acc_ax.set_yticks(order, classes)
     lo = max(0.0, min(acc.min() - 5, 100 * nums["accuracy"] - 5))
-    acc_ax.set(xlim=(lo, 100), xlabel="correct (%)", ylabel="true class", title=f"Per-class accuracy (dashed: overall {pct(nums['accuracy'])})")
+    acc_ax.set(xlim=(lo, 100), xlabel="correct (%)", ylabel="true class",
+               title=f"Per-class accuracy (dashed: overall {pct(nums['accuracy'])})")
     errors = nums["n_test"] - int(np.trace(matrix))
     fig.suptitle(f"{nums['n_test']:,} test images: {pct(nums['accuracy'])} correct, {errors:,} mistakes")
     return fig

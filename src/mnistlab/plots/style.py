@@ -10,9 +10,8 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")  # no display; harmless when the backend is already Agg
-from matplotlib.figure import Figure  # noqa: E402
-
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 RIGHT, WRONG, OTHER = "#2ca02c", "#d62728", "#9aa5b1"

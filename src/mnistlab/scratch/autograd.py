@@ -9,7 +9,7 @@ the order they were created, which is always an order in which inputs come first
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import Parser, add_command, data_options, say
+from ..clitools import Parser, add_command, data_options, say
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:

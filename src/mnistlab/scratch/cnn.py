@@ -9,7 +9,7 @@ patch it touched, that gradient is patches.T @ deltas -- one multiply again.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits

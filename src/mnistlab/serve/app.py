@@ -36,7 +36,7 @@ from ..data.images import as_gray, from_pil, to_mnist
 from ..errors import UserError
 from ..inspect import conv_feature_maps, first_layer_weights
 from ..inspect.attribution import responsible_units
-from ..train.loop import Run
+from ..train.run import Run
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1_000_000  # bytes; a drawn canvas as PNG is a few kilobytes
@@ -58,7 +58,7 @@ class PredictRequest(BaseModel):
     features: bool = Field(True, description="include feature maps (CNN) or responsible first-layer units (FFN)")
 
     @model_validator(mode="after")
-    def one_source(self) -> "PredictRequest":
+    def one_source(self) -> PredictRequest:
         if (self.image is None) == (self.pixels is None):
             raise ValueError("give exactly one of 'image' (a data URL) or 'pixels' (a 2-D array)")
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from ..cli import add_command, say
+from ..clitools import add_command, device_option, say
 from ..errors import UserError
 
 LOOPBACK = ("127.0.0.1", "localhost")
@@ -71,7 +71,7 @@ def register(subparsers, common) -> None:
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    device_option(parser, "cpu")
     parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
                                           "set (default: the run's)")
     parser.add_argument("--data-dir", help="folder holding that set's four IDX files")

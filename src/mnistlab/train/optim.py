@@ -1,12 +1,12 @@
 """Optimizers, schedules and losses by name."""
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
 from ..errors import UserError
-
-import inspect
 
 # Every torch.optim optimizer that steps without a closure on any parameter shape and takes weight decay
 # (LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D weights only).

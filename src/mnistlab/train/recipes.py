@@ -73,7 +73,8 @@ def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto
                  **overrides):
     """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields (another
     optimizer or schedule drops the recipe's options for its own)."""
-    from .loop import fit, resolve_device
+    from .device import resolve_device
+    from .loop import fit
 
     recipe = get_recipe(name)
     settings = recipe_settings(name)

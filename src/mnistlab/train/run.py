@@ -1,4 +1,4 @@
-"""Run directories: model.safetensors (weights) and run.json (everything else).
+"""A trained model with its record, and its directory: model.safetensors (weights) and run.json (the rest).
 
 Nothing executable is stored, so loading a run never unpickles code.
 """
@@ -7,17 +7,63 @@ from __future__ import annotations
 import json
 import platform
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..data.transforms import Normalizer
 from ..errors import UserError
 from ..fileio import atomic_dir, write_json
-from ..models import ModelConfig, build_model
-from ..data.transforms import Normalizer
+from ..models import ModelConfig, Net, build_model
+from .config import METRICS
+from .device import autocast_for, fast_bf16, resolve_device
+from .metrics import outputs_of, to_probs
 
 WEIGHTS, META = "model.safetensors", "run.json"
+
+
+@dataclass
+class Run:
+    """A trained model with what it was trained on and how it did."""
+
+    model: Net
+    normalizer: Normalizer
+    train: dict
+    data: dict
+    history: list[dict]
+    classes: tuple[str, ...] = tuple(str(d) for d in range(10))
+    run_dir: Path | None = None
+    extras: dict = field(default_factory=dict)  # optional records such as weight histograms
+
+    @property
+    def final(self) -> dict:
+        return {k: self.history[-1][k] for k in METRICS} if self.history else {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prepare(self, images) -> torch.Tensor:
+        """Raw pixels (N, 28, 28) / (N, 784), uint8 or 0..255 → the model's input, normalized as in training."""
+        return self.normalizer(images, self.device)
+
+    def outputs(self, images) -> torch.Tensor:
+        """The model's outputs for raw-pixel images: in bf16 if it was trained so and this device computes bf16 natively."""
+        bf16 = self.train.get("precision") == "bf16" and fast_bf16(self.device)
+        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, "bf16" if bf16 else "fp32"))
+
+    def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays."""
+        out = self.outputs(images)
+        probs = to_probs(out, self.model.config.head)
+        return probs.argmax(1).cpu().numpy(), probs.cpu().numpy()
+
+    def save(self, out_dir: str | Path) -> Path:
+        self.run_dir = save_run(self, out_dir)
+        return self.run_dir
 
 
 def default_run_dir(root: str | Path = "runs") -> Path:
@@ -61,8 +107,6 @@ def save_run(run, out_dir: str | Path) -> Path:
 
 def load_run(run_dir: str | Path, device: str = "cpu"):
     """Restore a Run from its directory; a missing or foreign directory is a user error."""
-    from .loop import Run, resolve_device
-
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory {path} does not exist; pass a folder written by `mnistlab train --out`")

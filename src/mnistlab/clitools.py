@@ -1,0 +1,55 @@
+"""What every sub-command shares: the parser class, --json, the data and device options, printing.
+
+Kept apart from `cli.py` (the entry point) so that command modules import helpers, never the entry point.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (what, and where to look) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def say(args: argparse.Namespace, *lines: str) -> None:
+    """Print for humans; silent under --json so stdout stays one JSON object."""
+    if not getattr(args, "json", False):
+        print(*lines, sep="\n", flush=True)
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else there")
+    return common
+
+
+def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], dict], common, **kwargs):
+    parser = subparsers.add_parser(name, parents=[common], **kwargs)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def data_options(parser: argparse.ArgumentParser) -> None:
+    from .data.sources import NAMES
+
+    parser.add_argument("--dataset", default="mnist", help=f"registered data set: {', '.join(NAMES)} (default: mnist)")
+    parser.add_argument("--data-dir", help="folder holding the set's four IDX files (default: $MNISTLAB_DATA/<name>, "
+                                           "then ~/.cache/mnistlab, then download)")
+
+
+def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--device: `auto` for commands that train (the fastest device here), `cpu` for those that load a run."""
+    from .train.device import DEVICES
+
+    parser.add_argument("--device", default=default, choices=DEVICES,
+                        help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")

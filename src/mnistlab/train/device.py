@@ -1,0 +1,82 @@
+"""Where training runs: the device, its precision, thread count, and a clock that waits for it."""
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import torch
+
+from ..errors import UserError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def set_threads(threads: int | None) -> None:
+    """Cap torch's CPU threads (None: torch's default); one thread beats two on oversubscribed cores."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads {threads}: must be at least 1")
+    torch.set_num_threads(threads)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then the CPU; an unavailable device is a user error."""
+    if name not in DEVICES:
+        raise UserError(f"unknown device {name!r}; choose one of: {', '.join(DEVICES)}")
+    cuda, mps = torch.cuda.is_available(), getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps else "cpu"
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise UserError(f"--device {name}: not available on this machine; use --device auto or cpu")
+    return torch.device(name)
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds this device up (CUDA with bf16; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch < 2.3 has no emulation argument and reports native support only
+            return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device, is_cnn: bool) -> str:
+    """`auto`: bf16 for CNNs where the device computes bf16 natively (FFNs gain nothing), else fp32."""
+    if precision == "auto":
+        return "bf16" if is_cnn and fast_bf16(device) else "fp32"
+    return precision
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a clock read afterwards measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def autocast_for(device: torch.device, precision: str):
+    """A context factory for mixed precision, or None for plain fp32."""
+    if precision == "bf16":
+        return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
+    return None
+
+
+class Stopwatch:
+    """Training time only: paused while evaluating, synchronized with the device before every reading."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.total, self.since = device, 0.0, None
+
+    def start(self) -> None:
+        self.since = time.perf_counter()
+
+    def stop(self) -> float:
+        synchronize(self.device)
+        self.total += time.perf_counter() - self.since
+        return self.total
