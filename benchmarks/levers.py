@@ -14,12 +14,12 @@ import statistics
 import torch
 
 from mnistlab import build_model, fit, load_dataset, make_splits
-from mnistlab.bench import first_reaching, pool_before_activation, steps_between_evals
+from mnistlab.bench import first_reaching, steps_between_evals
+from mnistlab.models import pool_before_activation
 from mnistlab.train.recipes import RECIPES
 
-FAST = RECIPES["fast"]
-REFERENCE = dict(epochs=1, batch_size=256, optimizer="adam", lr=1e-2, optimizer_options={"betas": (0.7, 0.9)},
-                 schedule="onecycle", device="cpu", precision="fp32", channels_last=False)
+FAST, PUBLISHED = RECIPES["fast"], RECIPES["fast-reference"]
+REFERENCE = dict(PUBLISHED.train, device="cpu")
 # Each lever's fit options are the previous lever's plus one change (replacing REFERENCE's).
 CHANNELS_LAST = dict(channels_last=True)
 BF16 = dict(CHANNELS_LAST, precision="bf16")
@@ -27,9 +27,9 @@ SMOOTHED = dict(BF16, label_smoothing=FAST.train["label_smoothing"])
 SHAPED = dict(SMOOTHED, schedule_options=FAST.train["schedule_options"])
 # (name, model spec, relu behind the pool as published?, fit options)
 LEVERS = [
-    ("fast-reference (fp32, contiguous)", "c24k5 m2 c32k3 m2 f256", True, {}),
-    ("+ channels_last", "c24k5 m2 c32k3 m2 f256", True, CHANNELS_LAST),
-    ("+ bf16 autocast", "c24k5 m2 c32k3 m2 f256", True, BF16),
+    ("fast-reference (fp32, contiguous)", PUBLISHED.model, True, {}),
+    ("+ channels_last", PUBLISHED.model, True, CHANNELS_LAST),
+    ("+ bf16 autocast", PUBLISHED.model, True, BF16),
     ("+ stride-2 first conv", "c24k5s2 c32k3 m2 f256", False, BF16),
     ("+ label smoothing 0.1", "c24k5s2 c32k3 m2 f256", False, SMOOTHED),
     ("+ one-cycle: 20% warm-up, linear", "c24k5s2 c32k3 m2 f256", False, SHAPED),

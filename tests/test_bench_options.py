@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mnistlab import build_model, fit, load_dataset, make_splits
-from mnistlab.bench import pool_before_activation
 from mnistlab.cli import main
+from mnistlab.models import pool_before_activation
 from mnistlab.train.augment import random_affine
 from mnistlab.train.recipes import RECIPES, train_recipe
 

@@ -14,47 +14,26 @@ import statistics
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .data.sources import Dataset
-from .data.splits import make_splits
 from .data.transforms import Normalizer
-from .models import Net, build_model
+from .models import build_model
 from .train.device import Stopwatch, resolve_device, set_threads
-from .train.loop import fit
+from .train.engine import StepPlan
 from .train.metrics import evaluate
+from .train.optim import make_optimizer, make_schedule
 from .train.recipes import get_recipe, train_recipe
 
 REFERENCE = "fast-reference"
 
 
-def pool_before_activation(net: Net) -> Net:
-    """The same network with each activation moved behind the max-pool that follows it.
-
-    relu(maxpool(x)) == maxpool(relu(x)), so the outputs are identical; the published fast recipe is
-    written this way and it does a quarter of the activation work.
-    """
-    items = list(net.named_children())
-    ordered: list[tuple[str, torch.nn.Module]] = []
-    i = 0
-    while i < len(items):
-        if i + 1 < len(items) and items[i][0].startswith("act") and isinstance(items[i + 1][1], torch.nn.MaxPool2d):
-            ordered += [items[i + 1], items[i]]
-            i += 2
-        else:
-            ordered.append(items[i])
-            i += 1
-    rows = {row["name"]: row for row in net.rows}
-    return Net(OrderedDict(ordered), net.config, [rows[name] for name, _ in ordered])
-
-
 def steps_between_evals(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
     """Training steps between test evaluations, for `evals_per_epoch` of them per epoch."""
-    return max(1, math.ceil(math.ceil(len(data.train_labels) / batch_size) / evals_per_epoch))
+    return max(1, math.ceil(StepPlan.of(len(data.train_labels), batch_size, 1).steps_per_epoch / evals_per_epoch))
 
 
 def first_reaching(evals: list[dict], target: float) -> dict | None:
@@ -62,45 +41,39 @@ def first_reaching(evals: list[dict], target: float) -> dict | None:
     return next((e for e in evals if e["test_accuracy"] >= target), None)
 
 
-def _fit_result(run) -> dict:
-    n, batch = run.data["n_train"], run.train["batch_size"]
-    epochs, steps = divmod(run.extras["evals"][-1]["step"], math.ceil(n / batch))
-    return {"evals": run.extras["evals"], "images": epochs * n + steps * batch,
-            "final_accuracy": run.final["test_accuracy"], "eval_seconds": sum(r["eval_seconds"] for r in run.history)}
+def engine_run(name: str, data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int,
+               max_steps: int = 0, capture: str = "auto", **_) -> dict:
+    """A recipe trained by `train_recipe` (our engine); a published recipe keeps its own (eager) settings."""
+    recipe = get_recipe(name)
+    options = {} if recipe.reference else {"capture": capture}
+    run = train_recipe(name, data, seed=seed, device=device, max_steps=max_steps,
+                       epochs=min(recipe.train["epochs"], max_epochs),
+                       eval_every=steps_between_evals(data, recipe.train["batch_size"], evals_per_epoch), **options)
+    t = run.train
+    plan = StepPlan.of(run.data["n_train"], t["batch_size"], t["epochs"], t["drop_last"], t["max_steps"])
+    return {"evals": run.extras["evals"], "images": plan.images_after(run.extras["evals"][-1]["step"]),
+            "final_accuracy": run.final["test_accuracy"], "eval_seconds": sum(r["eval_seconds"] for r in run.history),
+            "capture": t["capture"], "capture_s": t["capture_s"]}
 
 
-def fast_reference(data: Dataset, seed: int, device: str, evals_per_epoch: int, max_steps: int = 0, **_) -> dict:
-    """'MNIST to 99% in under a second': conv24k5 → pool → ReLU, conv32k3 → pool → ReLU, fc 800→256→10,
-    log-softmax + NLL, Adam 1e-2 betas (0.7, 0.9), one-cycle without momentum cycling, batch 256, one epoch,
-    resident tensors, fp32, contiguous memory as published."""
-    splits = make_splits(data, "standard", device=resolve_device(device))
-    net = pool_before_activation(build_model("c24k5 m2 c32k3 m2 f256", "relu", "log_softmax",
-                                             tuple(splits.x_train.shape[1:]), len(data.classes), seed))
-    run = fit(net, splits, epochs=1, batch_size=256, optimizer="adam", lr=1e-2, optimizer_options={"betas": (0.7, 0.9)},
-              schedule="onecycle", precision="fp32", channels_last=False, seed=seed, device=device,
-              eval_every=steps_between_evals(data, 256, evals_per_epoch), max_steps=max_steps)
-    return _fit_result(run)
-
-
-def pytorch_examples(data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int, target: float,
-                     max_steps: int = 0, **_) -> dict:
-    """The PyTorch examples/mnist recipe with its DataLoader (batch 64), Adadelta lr 1.0, StepLR gamma 0.7.
-
-    It stops after the epoch in which it first reaches `target`, or after `max_epochs`.
-    """
+def dataloader_run(name: str, data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int,
+                   target: float, max_steps: int = 0, **_) -> dict:
+    """A published recipe with its DataLoader loop, as published; it stops after the epoch in which it first
+    reaches `target`, or after `max_epochs`."""
+    recipe = get_recipe(name)
+    t = recipe.train
     dev = resolve_device(device)
-    norm = Normalizer("standard", 0.1307, 0.3081)
+    norm = Normalizer("standard", 0.1307, 0.3081)  # the constants the examples hard-code
     x, y = norm(data.train_images), torch.as_tensor(data.train_labels, dtype=torch.int64)
     x_test, y_test = norm(data.test_images, dev), torch.as_tensor(data.test_labels, dtype=torch.int64, device=dev)
-    model = build_model("c32k3 c64k3 m2 d0.25 f128 d0.5", "relu", "log_softmax", tuple(x.shape[1:]),
-                        len(data.classes), seed).to(dev)
+    model = build_model(recipe.model, recipe.activation, recipe.head, tuple(x.shape[1:]), len(data.classes), seed).to(dev)
     torch.manual_seed(seed)
     cuda = {"num_workers": 1, "pin_memory": True} if dev.type == "cuda" else {}
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64, shuffle=True,
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=t["batch_size"], shuffle=True,
                                          generator=torch.Generator().manual_seed(seed), **cuda)
-    optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-    every = steps_between_evals(data, 64, evals_per_epoch)
+    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
+    scheduler, _ = make_schedule(t["schedule"], optimizer, t["lr"], max_epochs, len(loader))
+    every = steps_between_evals(data, t["batch_size"], evals_per_epoch)
     clock, evals, images, eval_seconds = Stopwatch(dev), [], 0, 0.0
 
     def check(epoch: float) -> float:
@@ -132,22 +105,19 @@ def pytorch_examples(data: Dataset, seed: int, device: str, evals_per_epoch: int
         clock.stop()
         if check(epoch) >= target or max_steps:
             break
-    return {"evals": evals, "images": images, "final_accuracy": evals[-1]["test_accuracy"], "eval_seconds": eval_seconds}
+    return {"evals": evals, "images": images, "final_accuracy": evals[-1]["test_accuracy"], "eval_seconds": eval_seconds,
+            "capture": "off", "capture_s": 0.0}
 
 
-def _ours(name: str) -> Callable[..., dict]:
-    def run(data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int, max_steps: int = 0,
-            **_) -> dict:
-        train = get_recipe(name).train
-        return _fit_result(train_recipe(name, data, seed=seed, device=device, max_steps=max_steps,
-                                        epochs=min(train["epochs"], max_epochs),
-                                        eval_every=steps_between_evals(data, train["batch_size"], evals_per_epoch)))
-    run.__doc__ = f"mnistlab's `{name}` recipe (mnistlab.train.recipes)."
-    return run
+# Bench names → recipes (train/recipes.py); published ones first, then ours.
+BENCH: dict[str, str] = {"pytorch-examples": "pytorch-examples", REFERENCE: "fast-reference", "mnistlab-fast": "fast",
+                         "mnistlab-best-short": "best-short", "mnistlab-best": "best"}
+RECIPES = tuple(BENCH)
 
 
-RECIPES: dict[str, Callable[..., dict]] = {"pytorch-examples": pytorch_examples, REFERENCE: fast_reference,
-                                           "mnistlab-fast": _ours("fast"), "mnistlab-best": _ours("best")}
+def run_recipe(bench_name: str, **options) -> dict:
+    name = BENCH[bench_name]
+    return (dataloader_run if get_recipe(name).dataloader else engine_run)(name, **options)
 
 
 class PeakMemory:
@@ -192,11 +162,13 @@ class PeakMemory:
 
 def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, target: float = 0.99,
           device: str = "auto", max_epochs: int = 14, evals_per_epoch: int = 10, warmup: bool = True,
-          on_result: Callable[[dict], None] | None = None) -> dict:
+          on_result: Callable[[dict], None] | None = None, capture: str = "auto") -> dict:
     """Train each recipe for each seed, interleaved, and report time to `target` test accuracy per run.
 
     `evals_per_epoch` test evaluations per epoch (at least one) time the crossing; the clock excludes them.
     A short untimed warm-up of every recipe first builds the kernels each needs, so no run pays for them.
+    `capture` applies to our recipes; the published ones run as published (eager). A captured run's clock
+    includes its warm-up and capture (`capture_s` says how much of it that was).
     """
     from .errors import UserError
 
@@ -207,15 +179,18 @@ def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, targe
     if seeds < 1 or evals_per_epoch < 1 or max_epochs < 1:
         raise UserError("--seeds, --evals-per-epoch and --max-epochs must be at least 1")
     dev = resolve_device(device)
-    options = dict(data=data, device=dev.type, evals_per_epoch=evals_per_epoch, max_epochs=max_epochs, target=target)
+    if capture == "on" and dev.type != "cuda":
+        raise UserError(f"--capture on: CUDA graphs need a CUDA device, not {dev.type}; use --capture auto or off")
+    options = dict(data=data, device=dev.type, evals_per_epoch=evals_per_epoch, max_epochs=max_epochs, target=target,
+                   capture=capture)
     if warmup:
         for recipe in recipes:
-            RECIPES[recipe](seed=0, max_steps=3, **options)
+            run_recipe(recipe, seed=0, max_steps=3, **options)
     results = []
     for seed in range(seeds):
         for recipe in recipes:
             with PeakMemory(dev) as memory:
-                out = RECIPES[recipe](seed=seed, **options)
+                out = run_recipe(recipe, seed=seed, **options)
             seconds = out["evals"][-1]["seconds"]
             reached = first_reaching(out["evals"], target)
             result = {"recipe": recipe, "seed": seed,
@@ -223,12 +198,12 @@ def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, targe
                       "epochs_to_target": None if reached is None else reached["epoch"],
                       "final_accuracy": out["final_accuracy"], "train_s": round(seconds, 3),
                       "eval_s": round(out["eval_seconds"], 3), "images_per_s": round(out["images"] / seconds),
-                      "peak_mem_mb": memory.mb}
+                      "peak_mem_mb": memory.mb, "capture": out["capture"], "capture_s": out["capture_s"]}
             results.append(result)
             if on_result is not None:
                 on_result(result)
     summary = summarize(results, recipes)
-    return {"device": dev.type, "threads": torch.get_num_threads(), "target": target, "seeds": seeds,
+    return {"device": dev.type, "threads": torch.get_num_threads(), "target": target, "seeds": seeds, "capture": capture,
             "evals_per_epoch": evals_per_epoch, "torch": torch.__version__, "results": results, "summary": summary}
 
 
@@ -274,7 +249,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
                                f"{pct(r['final_accuracy']):>11}{r['train_s']:>9.2f}{r['eval_s']:>8.2f}"
                                f"{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
     report = bench(ds, recipes, args.seeds, args.target, args.device, args.max_epochs, args.evals_per_epoch,
-                   not args.no_warmup, on_result=line)
+                   not args.no_warmup, on_result=line, capture=args.capture)
     report["data"] = ds.describe()
     say(args, "", f"{'recipe':<18}{'median to target s':>20}{'ratio to ref':>14}{'mean acc':>10}{'reached':>9}")
     for recipe, row in report["summary"].items():
@@ -290,7 +265,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    from .clitools import add_command, data_options, device_option
+    from .clitools import add_command, capture_option, data_options, device_option
 
     p = add_command(subparsers, "bench", cmd_bench, common, help="time to accuracy against reference recipes",
                     description="Train reference recipes and ours in one process on the same data and device, "
@@ -301,6 +276,7 @@ def register(subparsers, common) -> None:
     p.add_argument("--seeds", type=int, default=3, help="runs per recipe (default: 3)")
     p.add_argument("--target", type=float, default=0.99, help="test accuracy to reach, a fraction (default: 0.99)")
     device_option(p)
+    capture_option(p, "our recipes (the published ones run as published, eagerly)")
     p.add_argument("--max-epochs", type=int, default=14,
                    help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
                         "(whose schedule then fits the cap) (default: 14, the examples' own count)")

@@ -13,7 +13,7 @@ import json
 import math
 import sys
 
-from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
+from .clitools import Parser, add_command, capture_option, common_parser, data_options, device_option, pct, say
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                    loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
                    device=args.device, precision=args.precision, channels_last=args.channels_last,
-                   augment=args.augment, eval_every=args.eval_every,
+                   augment=args.augment, eval_every=args.eval_every, capture=args.capture,
                    max_steps=args.max_steps, **recipe_options)
     TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
     parse_spec(args.model)
@@ -99,8 +99,9 @@ def cmd_train(args: argparse.Namespace) -> dict:
     run.extras["weight_histograms"] = weights.record
     run.save(out)
     total = sum(r["seconds"] for r in run.history)
+    graphs = f", CUDA graphs {run.train['capture']}" if device.type == "cuda" else ""
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
-              f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
+              f"{total:.1f} s of training on {device.type} ({run.train['precision']}{graphs})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
     return {"run_dir": str(out), "recipe": args.recipe or "default",
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(),
@@ -181,6 +182,7 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help="also evaluate the test set every N steps, off the training clock (default: 0, epoch ends only)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     device_option(parser)
+    capture_option(parser)
     parser.add_argument("--precision", choices=PRECISIONS,
                         help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,

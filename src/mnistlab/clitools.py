@@ -53,3 +53,13 @@ def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> Non
 
     parser.add_argument("--device", default=default, choices=DEVICES,
                         help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")
+
+
+def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> None:
+    """--capture: CUDA graphs for the training step and evaluation (TrainConfig.capture)."""
+    from .train.config import CAPTURE
+
+    parser.add_argument("--capture", default="auto", choices=CAPTURE,
+                        help=f"CUDA graphs for {what}: auto captures each step and evaluation on CUDA where the "
+                             "configuration allows and runs eagerly elsewhere; on refuses where it cannot; off never "
+                             "(default: auto)")

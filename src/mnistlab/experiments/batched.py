@@ -1,19 +1,16 @@
-"""Train many fully connected models at once: one batched program steps them all.
+"""Train many fully connected models at once: one program steps them all, through the training engine.
 
-A sweep of small FFNs on a CPU is bound by per-step Python and kernel-launch
-overhead, not arithmetic. Stacking K models' weights into (K, in, out) tensors
-turns K forward/backward passes into one `bmm` chain per step. Models of one
-depth but different widths are zero-padded to the widest; a mask zeroes the
-padded units, so their weights get exactly zero gradient and never move (true
-for SGD, RMSprop and Adam without weight decay). Every model keeps its own
-parameter tensors and its own optimizer parameter group (own optimizer, own
-learning rate); the batch order, initial weights and loss are those `fit` uses,
+A sweep of small FFNs on a CPU is bound by per-step overhead and, for wide layers, arithmetic. Stacking K
+models into one forward pass turns K passes into one chain of matrix products per step, without padding: the
+first layer of every model reads the same input, so all K first layers are one product with their weights
+side by side (x @ [W1 | W2 | ...]); later layers of one shape are one batched product (bmm), and layers whose
+shapes differ run as K small products. Every model keeps its own parameter tensors and its own optimizer
+parameter group (own optimizer, own learning rate); batch order, initial weights and loss are those `fit` uses,
 so each model follows the trajectory `fit` would give it (tests check this).
 """
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict
 
 import torch
@@ -24,7 +21,8 @@ from ..data.splits import Splits
 from ..errors import UserError
 from ..models import ACTIVATIONS, Net
 from ..train.config import TrainConfig
-from ..train.device import resolve_device
+from ..train.device import Stopwatch, resolve_device
+from ..train.engine import BatchSource, Engine, StepPlan, train
 from ..train.optim import default_loss, make_optimizer
 from ..train.run import Run
 
@@ -42,7 +40,7 @@ def linear_layers(model: Net) -> list[nn.Linear]:
 
 
 class Stack:
-    """K same-depth MLPs as padded per-model weight tensors (in, out) and biases (out,)."""
+    """K same-depth MLPs as per-model weight tensors (in, out) and biases (out,), stepped as one program."""
 
     def __init__(self, models: list[Net], device: torch.device):
         layers = [linear_layers(m) for m in models]
@@ -52,46 +50,40 @@ class Stack:
                 (m.config.activation, m.config.head) != (cfg.activation, cfg.head) for m in models):
             raise UserError("batched training needs models of one depth, activation and head")
         self.activation, self.head = ACTIVATIONS[cfg.activation](), HEAD_FUNCTIONS[cfg.head]
-        self.widths = [max(ls[i].out_features for ls in layers) for i in range(self.depth)]
-        ins = [layers[0][0].in_features, *self.widths[:-1]]
-        self.weights, self.biases, masks = [], [], []
-        for ls in layers:
-            ws, bs = [], []
-            for i, layer in enumerate(ls):
-                w = torch.zeros(ins[i], self.widths[i], device=device)
-                w[: layer.in_features, : layer.out_features] = layer.weight.detach().T
-                b = torch.zeros(self.widths[i], device=device)
-                b[: layer.out_features] = layer.bias.detach()
-                ws.append(w.requires_grad_()), bs.append(b.requires_grad_())
-            self.weights.append(ws), self.biases.append(bs)
-        for i in range(self.depth - 1):
-            sizes = torch.tensor([ls[i].out_features for ls in layers], device=device)
-            padded = bool((sizes < self.widths[i]).any())
-            masks.append((torch.arange(self.widths[i], device=device) < sizes[:, None]).float()[:, None, :] if padded else None)
-        self.masks = masks
+        self.weights = [[layer.weight.detach().T.contiguous().to(device).requires_grad_() for layer in ls] for ls in layers]
+        self.biases = [[layer.bias.detach().clone().to(device).requires_grad_() for layer in ls] for ls in layers]
+        self.widths = [[ls[i].out_features for ls in layers] for i in range(self.depth)]
+        self.same_shape = [len({(ls[i].in_features, ls[i].out_features) for ls in layers}) == 1 for i in range(self.depth)]
 
     def parameters(self, k: int) -> list[torch.Tensor]:
         return [*self.weights[k], *self.biases[k]]
 
+    def _layer(self, i: int, h: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+        """Layer i of every model: h is the shared input (B, in), the stacked (K, B, in) or a list of (B, in_k)."""
+        ws, bs = [w[i] for w in self.weights], [b[i] for b in self.biases]
+        if isinstance(h, torch.Tensor) and h.dim() == 2:  # the shared input: one product for all K
+            if self.same_shape[i]:
+                return torch.matmul(h, torch.stack(ws)) + torch.stack(bs)[:, None, :]
+            return list(torch.addmm(torch.cat(bs), h, torch.cat(ws, 1)).split(self.widths[i], dim=1))
+        if self.same_shape[i]:
+            return torch.baddbmm(torch.stack(bs)[:, None, :], torch.stack(list(h)), torch.stack(ws))
+        return [torch.addmm(b, hk, w) for hk, w, b in zip(h, ws, bs)]
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, features) shared by all models → outputs (K, B, classes)."""
+        """x (B, ...) shared by all models → outputs (K, B, classes)."""
         h = x.flatten(1)
         for i in range(self.depth):
-            w = torch.stack([ws[i] for ws in self.weights])
-            b = torch.stack([bs[i] for bs in self.biases])[:, None, :]
-            h = torch.matmul(h, w) + b if h.dim() == 2 else torch.baddbmm(b, h, w)
+            h = self._layer(i, h)
             if i < self.depth - 1:
-                h = self.activation(h)
-                if self.masks[i] is not None:
-                    h = h * self.masks[i]
-        return self.head(h)
+                h = self.activation(h) if isinstance(h, torch.Tensor) else [self.activation(t) for t in h]
+        return self.head(h if isinstance(h, torch.Tensor) else torch.stack(h))
 
     def copy_into(self, models: list[Net]) -> None:
         with torch.no_grad():
             for k, model in enumerate(models):
                 for i, layer in enumerate(linear_layers(model)):
-                    layer.weight.copy_(self.weights[k][i][: layer.in_features, : layer.out_features].T)
-                    layer.bias.copy_(self.biases[k][i][: layer.out_features])
+                    layer.weight.copy_(self.weights[k][i].T)
+                    layer.bias.copy_(self.biases[k][i])
 
 
 def per_model_losses(loss: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -100,29 +92,18 @@ def per_model_losses(loss: str, out: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return PER_SAMPLE_LOSSES[loss](out.float().reshape(k * b, c), y.repeat(k), reduction="none").view(k, b)
 
 
-@torch.no_grad()
-def evaluate_all(stack: Stack, loss: str, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000):
-    """Mean loss and accuracy of every model over (x, y): two lists of K floats."""
-    losses, correct = [], []
-    for i in range(0, len(y), batch_size):
-        out = stack(x[i:i + batch_size])
-        losses.append(per_model_losses(loss, out, y[i:i + batch_size]).sum(1))
-        correct.append((out.argmax(-1) == y[i:i + batch_size]).sum(1))
-    n = len(y)
-    return (torch.stack(losses).sum(0) / n).tolist(), (torch.stack(correct).sum(0).float() / n).tolist()
-
-
 def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
 def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]], *, epochs: int,
-             batch_size: int, drop_last: bool = False, seed: int = 0, device: str = "auto") -> list[Run]:
+             batch_size: int, drop_last: bool = False, seed: int = 0, device: str = "auto", capture: str = "auto",
+             on_epoch=None) -> list[Run]:
     """Train `models` (FFNs of one depth, activation and head) together; model k uses `optimizers[k]` = (name, lr).
 
-    Returns one Run per model, as `fit` would, with `train["batched"]` = K. A model
-    whose loss stops being finite is marked `diverged` (its losses become None, its
-    accuracy is whatever its NaN outputs give); the others are unaffected.
+    Returns one Run per model, as `fit` would, with `train["batched"]` = K. A model whose loss stops being
+    finite is marked `diverged` (its losses become None, its accuracy is whatever its NaN outputs give); the
+    others are unaffected. `on_epoch(epoch, epochs)` is called after each epoch (progress).
     """
     if len(optimizers) != len(models):
         raise UserError(f"{len(models)} models but {len(optimizers)} optimizer settings")
@@ -137,50 +118,35 @@ def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]
             groups[name].add_param_group(group)
         else:
             groups[name] = make_optimizer(name, group["params"], lr)
-    n, bs, K = len(data.y_train), batch_size, len(models)
-    steps = n // bs if drop_last and n >= bs else math.ceil(n / bs)
-    seen = min(n, steps * bs)
-    order = torch.Generator().manual_seed(seed)
-    histories: list[list[dict]] = [[] for _ in models]
-    diverged = [False] * K
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        perm = torch.randperm(n, generator=order).to(dev)
-        loss_sum = torch.zeros(K, device=dev)
-        correct = torch.zeros(K, device=dev, dtype=torch.int64)
-        for i in range(0, seen, bs):
-            idx = perm[i:i + bs]
-            xb, yb = data.x_train[idx], data.y_train[idx]
-            out = stack(xb)
-            losses = per_model_losses(loss_name, out, yb).mean(1)
-            for optimizer in groups.values():
-                optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            for optimizer in groups.values():
-                optimizer.step()
-            loss_sum += losses.detach() * len(idx)
-            correct += (out.detach().argmax(-1) == yb).sum(1)
-        seconds = time.perf_counter() - start
-        eval_start = time.perf_counter()
-        tests = evaluate_all(stack, loss_name, data.x_test, data.y_test)
-        vals = evaluate_all(stack, loss_name, data.x_val, data.y_val) if data.x_val is not None else None
-        eval_seconds = time.perf_counter() - eval_start
-        for k in range(K):
-            train_loss = float(loss_sum[k]) / seen
-            diverged[k] = diverged[k] or not math.isfinite(train_loss)
-            row = {"epoch": epoch, "train_loss": finite_or_none(train_loss),
-                   "train_accuracy": float(correct[k]) / seen,
-                   "val_loss": None if vals is None else finite_or_none(vals[0][k]),
-                   "val_accuracy": None if vals is None else vals[1][k],
-                   "test_loss": finite_or_none(tests[0][k]), "test_accuracy": tests[1][k],
-                   "seconds": seconds, "eval_seconds": eval_seconds}
-            histories[k].append(row)
+    K = len(models)
+    plan = StepPlan.of(len(data.y_train), batch_size, epochs, drop_last)
+    losses = lambda out, y: per_model_losses(loss_name, out, y).mean(1)  # noqa: E731
+    engine = Engine(stack, [], list(groups.values()), BatchSource(data.x_train, data.y_train, plan, seed),
+                    loss=losses, capture=capture, models=K)
+    tests = engine.evaluator(stack, losses, data.x_test, data.y_test)
+    vals = engine.evaluator(stack, losses, data.x_val, data.y_val) if data.x_val is not None else None
+
+    def evaluate(epoch: float, step: int, epoch_end: bool) -> dict:
+        loss, acc = tests()
+        val_loss, val_acc = vals() if vals is not None else (None, None)
+        return {"test": (loss.tolist(), acc.tolist()), "val": None if vals is None else (val_loss.tolist(), val_acc.tolist())}
+
+    progress = (lambda row: on_epoch(row["epoch"], plan.epochs)) if on_epoch is not None else None
+    rows = train(engine, evaluate, Stopwatch(dev), on_epoch=progress)
     stack.copy_into(models)
     runs = []
     for k, model in enumerate(models):
         name, lr = optimizers[k]
+        history = [{"epoch": r["epoch"], "train_loss": finite_or_none(r["train_loss"][k]),
+                    "train_accuracy": r["train_accuracy"][k],
+                    "val_loss": None if r["evals"]["val"] is None else finite_or_none(r["evals"]["val"][0][k]),
+                    "val_accuracy": None if r["evals"]["val"] is None else r["evals"]["val"][1][k],
+                    "test_loss": finite_or_none(r["evals"]["test"][0][k]), "test_accuracy": r["evals"]["test"][1][k],
+                    "seconds": r["seconds"], "eval_seconds": r["eval_seconds"]} for r in rows]
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=name, lr=lr, seed=seed, device=dev.type,
-                          precision="fp32", channels_last=False, drop_last=drop_last)
-        train = {**asdict(cfg), "loss": loss_name, "batched": K, "diverged": diverged[k]}
-        runs.append(Run(model.to(dev).eval(), data.normalizer, train, dict(data.info), histories[k], tuple(data.classes)))
+                          precision="fp32", channels_last=False, drop_last=drop_last, capture=capture)
+        train_record = {**asdict(cfg), "loss": loss_name, "batched": K,
+                        "diverged": any(not math.isfinite(r["train_loss"][k]) for r in rows),
+                        "capture": engine.capture_note, "capture_s": round(engine.capture_s, 4)}
+        runs.append(Run(model.to(dev).eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes)))
     return runs

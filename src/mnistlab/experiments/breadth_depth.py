@@ -18,7 +18,7 @@ def run(ctx: Context) -> None:
         ctx.say(f"  depth {depth}: training widths {', '.join(map(str, widths))} together")
         runs = fit_many(models, splits, [(train["optimizer"], train["lr"])] * len(models), epochs=train["epochs"],
                         batch_size=train["batch_size"], drop_last=train["drop_last"], seed=ctx.seed,
-                        device=str(ctx.device))
+                        device=str(ctx.device), capture=ctx.capture)
         seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
         for width, r in zip(widths, runs):
             condition = f"layers{depth}-units{width}"

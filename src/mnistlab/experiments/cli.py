@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import Parser, add_command, data_options, device_option, say
+from ..clitools import Parser, add_command, capture_option, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -22,7 +22,7 @@ def cmd_run(args: argparse.Namespace) -> dict:
     set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
     result = run_experiment(args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line),
-                            args.dataset, args.data_dir, **options)
+                            args.dataset, args.data_dir, capture=args.capture, **options)
     return {"name": result["name"], "summary": result["summary"], "results_path": result["results_path"],
             "figures": result["figures"], "seconds": result["seconds"], "device": result["device"],
             "quick": result["quick"], "table": result["table"]}
@@ -42,6 +42,7 @@ def register(subparsers, common) -> None:
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick)")
     device_option(run)
+    capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",

@@ -50,6 +50,7 @@ class Context:
     options: dict = field(default_factory=dict)  # experiment-specific options (missing-class: digit)
     dataset: str = "mnist"
     data_dir: str | None = None
+    capture: str = "auto"  # CUDA graphs for every training run (TrainConfig.capture)
 
     def load(self) -> Dataset:
         """The experiment's data set (full MNIST by default; mnist-sample offline)."""
@@ -64,7 +65,7 @@ class Context:
         if isinstance(model, dict):
             model = build_model(**model, input_shape=tuple(splits.x_train.shape[1:]), n_classes=len(splits.classes),
                                 seed=self.seed)
-        options = {"device": str(self.device), "seed": self.seed, **options}
+        options = {"device": str(self.device), "seed": self.seed, "capture": self.capture, **options}
         start = time.perf_counter()
         run = fit(model, splits, **options)
         seconds = time.perf_counter() - start

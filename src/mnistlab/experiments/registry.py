@@ -36,7 +36,7 @@ def describe() -> list[dict]:
 
 def run_experiment(name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto", seed: int = 0,
                    say: Callable[[str], None] = print, dataset: str = "mnist", data_dir: str | None = None,
-                   **options) -> dict:
+                   capture: str = "auto", **options) -> dict:
     """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
 
     Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
@@ -45,7 +45,8 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
-    ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir)
+    ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir,
+                  capture=capture)
     say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()
     mod.run(ctx)
@@ -54,7 +55,8 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     for line in (table, f"figures: {', '.join(ctx.figures)}", f"{seconds:.1f}s on {ctx.device.type}"):
         say(line)
     results = {"name": name, "title": mod.TITLE, "quick": quick, "seed": seed, "device": ctx.device.type,
-               "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": options,
+               "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": options, "capture": capture,
+               "capture_s": round(sum(c["settings"].get("train", {}).get("capture_s", 0.0) for c in ctx.configurations), 4),
                "dataset": dataset,
                "versions": {"python": platform.python_version(), "torch": torch.__version__},
                "summary": ctx.summary, "table": ctx.table, "table_text": table, "figures": ctx.figures,

@@ -170,3 +170,23 @@ def _assemble(layers: list[Layer], config: ModelConfig):
     if config.head != "logits":
         add("head", nn.LogSoftmax(dim=1) if config.head == "log_softmax" else nn.Softmax(dim=1), config.head)
     return modules, rows
+
+
+def pool_before_activation(net: Net) -> Net:
+    """The same network with each activation moved behind the max-pool that follows it.
+
+    relu(maxpool(x)) == maxpool(relu(x)), so the outputs are identical; the published fast recipe is
+    written this way and it does a quarter of the activation work.
+    """
+    items = list(net.named_children())
+    ordered: list[tuple[str, nn.Module]] = []
+    i = 0
+    while i < len(items):
+        if i + 1 < len(items) and items[i][0].startswith("act") and isinstance(items[i + 1][1], nn.MaxPool2d):
+            ordered += [items[i + 1], items[i]]
+            i += 2
+        else:
+            ordered.append(items[i])
+            i += 1
+    rows = {row["name"]: row for row in net.rows}
+    return Net(OrderedDict(ordered), net.config, [rows[name] for name, _ in ordered])

@@ -13,14 +13,17 @@ from ..data.transforms import Normalizer
 AUGMENTATIONS = ("none", "affine")
 
 
-def random_affine(x: torch.Tensor, generator: torch.Generator, background: float, degrees: float = 10.0,
+def random_affine(x: torch.Tensor, generator: torch.Generator | None, background: float, degrees: float = 10.0,
                   shift: float = 0.1, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
     """Rotate by up to ±`degrees`, scale within `scale`, shift by up to `shift` of the width, per image.
+
+    The random numbers come from `generator` (a CPU generator), or with None from the default generator of x's
+    device.
 
     Pixels moved in from outside the image take the background value (0 before normalization).
     """
     n = len(x)
-    u = torch.rand(n, 4, generator=generator).to(x.device)
+    u = torch.rand(n, 4, generator=generator, device=None if generator is not None else x.device).to(x.device)
     angle = (2 * u[:, 0] - 1) * math.radians(degrees)
     zoom = scale[0] + u[:, 1] * (scale[1] - scale[0])
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
@@ -36,5 +39,7 @@ def make_augment(name: str, normalizer: Normalizer, device: torch.device,
     if name == "none":
         return None
     background = float(normalizer(np.zeros((1, 1, 1), dtype=np.uint8), "cpu").item())
-    generator = torch.Generator().manual_seed(seed + 1)
+    # On the CPU a generator of its own (seed + 1); on CUDA the device's default generator (seeded by `fit`),
+    # the one a captured step replays with fresh numbers every time: drawing on the host could not be captured.
+    generator = torch.Generator().manual_seed(seed + 1) if device.type == "cpu" else None
     return lambda x: random_affine(x, generator, background)

@@ -9,6 +9,7 @@ from .augment import AUGMENTATIONS
 from .optim import check_names
 
 PRECISIONS = ("auto", "fp32", "bf16")
+CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 
 
@@ -34,6 +35,7 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many optimizer steps (the schedule fits them); 0: all epochs
     eval_every: int = 0  # also test every N steps inside an epoch (time to accuracy); 0: at epoch ends only
     augment: str = "none"  # "affine": random rotation/scale/shift of every training batch
+    capture: str = "auto"  # CUDA graphs: auto (capture on CUDA where possible, else eager), on (or refuse), off
 
     def check(self) -> None:
         if not (self.epochs > 0 and math.isfinite(self.epochs)):
@@ -53,5 +55,7 @@ class TrainConfig:
             raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps")
         if self.eval_every < 0:
             raise UserError(f"--eval-every {self.eval_every}: must be 0 (epoch ends only) or a number of steps")
+        if self.capture not in CAPTURE:
+            raise UserError(f"--capture {self.capture}: choose one of: {', '.join(CAPTURE)}")
         if self.augment not in AUGMENTATIONS:
             raise UserError(f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")

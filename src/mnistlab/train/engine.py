@@ -1,0 +1,414 @@
+"""The training engine behind `fit`, batched sweeps, `bench` and every experiment.
+
+Follow one batch: `BatchSource` keeps the training set on the device and turns each epoch's permutation into
+index rows; `Engine.step` gathers a batch, runs forward, loss, backward and the optimizer, and adds the loss and
+the number of correct predictions to accumulators on the device; the learning rate of every step is looked up
+in a table computed before training (`schedule_table`); `Evaluator` measures a whole set in large chunks. The
+host reads the accumulators once per evaluation. That is what lets CUDA capture a whole step as one graph and
+replay it with no host work between steps (`capture`): the facts it rests on were measured in
+shared/gpu/whole_step_graph.py (8x less time per step for the fast recipe on an H100). On the CPU the same step
+runs eagerly, where Python slicing is the cheaper way to pick a batch.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import UserError
+from .config import CAPTURE
+from .device import Stopwatch
+from .optim import make_schedule
+
+WARMUP_STEPS = 3  # eager steps before a capture: they build cuBLAS/cuDNN state that must not be captured
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How many optimizer steps an epoch and the whole run take: the one place for this arithmetic."""
+
+    n: int  # training images
+    batch_size: int
+    steps_per_epoch: int
+    total: int  # optimizer steps in the whole run
+    epochs: int  # epochs touched; the last one ends early when `total` says so
+
+    @classmethod
+    def of(cls, n: int, batch_size: int, epochs: float, drop_last: bool = False, max_steps: int = 0) -> StepPlan:
+        steps = n // batch_size if drop_last and n >= batch_size else math.ceil(n / batch_size)
+        total = max(1, math.ceil(round(epochs * steps, 6)))  # rounded first: 1.1 * 50 is 55.00000000000001
+        total = min(total, max_steps or total)
+        return cls(n, batch_size, steps, total, math.ceil(total / steps))
+
+    def steps_in(self, epoch: int) -> int:
+        """Steps of epoch `epoch` (1-based): a capped run ends inside its last epoch."""
+        return min(self.steps_per_epoch, self.total - (epoch - 1) * self.steps_per_epoch)
+
+    def images_in(self, epoch: int) -> int:
+        return min(self.n, self.steps_in(epoch) * self.batch_size)
+
+    def images_after(self, step: int) -> int:
+        """Images trained on after `step` optimizer steps in all."""
+        epochs, rest = divmod(step, self.steps_per_epoch)
+        return epochs * self.images_in(1) + min(self.n, rest * self.batch_size)
+
+    @property
+    def epochs_trained(self) -> float:
+        return round(self.total / self.steps_per_epoch, 4)
+
+
+def schedule_table(name: str | None, optimizer: torch.optim.Optimizer, lr: float, plan: StepPlan,
+                   options: dict) -> list[list[dict]] | None:
+    """Every parameter group's varying hyperparameters (lr; momentum or betas where a schedule cycles them) for
+    every step, or None when nothing varies.
+
+    Computed before training by stepping the torch scheduler on a stand-in optimizer with the same groups, so
+    each step gets exactly the rate the scheduler would have set, and a captured step can read it from a device
+    table instead of asking the host.
+    """
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    stand_in = type(optimizer)([{**g, "params": [torch.zeros(1, requires_grad=True)]} for g in groups])
+    scheduler, per_batch = make_schedule(name, stand_in, lr, plan.epochs, plan.steps_per_epoch, total_steps=plan.total,
+                                         **options)
+    if scheduler is None:
+        return None
+    keys = [k for k in ("lr", "momentum", "betas") if k in groups[0]]
+    rows = []
+    with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": the stand-in never steps
+        warnings.simplefilter("ignore")
+        for step in range(plan.total):
+            rows.append([{k: g[k] for k in keys} for g in stand_in.param_groups])
+            if per_batch or (step + 1) % plan.steps_per_epoch == 0:
+                scheduler.step()
+    varying = [k for k in keys if any(row[i][k] != rows[0][i][k] for row in rows for i in range(len(groups)))]
+    return [[{k: g[k] for k in varying} for g in row] for row in rows] if varying else None
+
+
+class BatchSource:
+    """The training set resident on the device; every epoch a new permutation cut into batches.
+
+    The permutation comes from a CPU generator seeded once (the same order on every device) and is copied into
+    one device buffer, so a captured step that reads the buffer sees each epoch's new order.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, plan: StepPlan, seed: int):
+        self.x, self.y, self.plan = x, y, plan
+        self.order = torch.Generator().manual_seed(seed)
+        self.perm = torch.empty(plan.n, dtype=torch.int64, device=x.device)
+        full = plan.n // plan.batch_size
+        self.rows = self.perm[: full * plan.batch_size].view(full, plan.batch_size)  # full batches, one per row
+
+    def new_epoch(self) -> None:
+        self.perm.copy_(torch.randperm(self.plan.n, generator=self.order))
+
+    def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch `i` of this epoch, cut on the host (the eager path)."""
+        idx = self.perm[i * self.plan.batch_size:(i + 1) * self.plan.batch_size]
+        return self.x[idx], self.y[idx]
+
+    def row(self, counter: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The full batch whose row a one-element device counter names (the captured path: no host read)."""
+        idx = self.rows.index_select(0, counter).view(-1)
+        return self.x.index_select(0, idx), self.y.index_select(0, idx)
+
+
+class Evaluator:
+    """Loss and accuracy of the model(s) over one resident set, in chunks of 10,000 images.
+
+    `loss` returns the mean over a chunk (one value, or one per model); results stay on the device. With
+    `capture`, each chunk's forward pass is captured once as a CUDA graph and replayed at every evaluation.
+    """
+
+    def __init__(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor, amp, capture: bool,
+                 chunk: int = 10_000):
+        self.forward, self.loss, self.amp, self.capture = forward, loss, amp, capture
+        self.chunks = [(x[i:i + chunk], y[i:i + chunk]) for i in range(0, len(y), chunk)]
+        self.n, self.graphs, self.results = len(y), [], []
+
+    def _measure(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with self.amp():
+            out = self.forward(x)
+        return self.loss(out.float(), y) * len(y), (out.argmax(-1) == y).sum(-1)
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.capture and not self.graphs:
+            try:
+                self.graphs, self.results = capture_all([lambda c=c: self._measure(*c) for c in self.chunks])
+            except RuntimeError as exc:  # measured eagerly instead: slower, same numbers
+                warnings.warn(f"mnistlab: CUDA graph capture of the evaluation failed, evaluating eagerly: {exc}", stacklevel=2)
+                self.capture = False
+        if self.graphs:
+            for graph in self.graphs:
+                graph.replay()
+            results = self.results
+        else:
+            with torch.inference_mode():
+                results = [self._measure(*c) for c in self.chunks]
+        loss = sum(r[0] for r in results) / self.n
+        return loss, sum(r[1] for r in results).double() / self.n
+
+
+def capture_all(functions: list[Callable]) -> tuple[list, list]:
+    """Run each function once on a side stream (warm-up), then capture each as a CUDA graph; their outputs are
+    the graphs' static results."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.no_grad(), torch.cuda.stream(stream):
+        for f in functions:
+            f()
+    torch.cuda.current_stream().wait_stream(stream)
+    graphs, results = [], []
+    with torch.no_grad():
+        for f in functions:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                results.append(f())
+            graphs.append(graph)
+    return graphs, results
+
+
+def capture_reason(device: torch.device, table: list[list[dict]] | None, optimizers: list[torch.optim.Optimizer],
+                   plan: StepPlan) -> str | None:
+    """Why this configuration cannot be captured, or None if it can."""
+    if device.type != "cuda":
+        return f"CUDA graphs need a CUDA device, not {device.type}"
+    if table is not None and any(k != "lr" for k in table[0][0]):
+        return "the schedule cycles momentum, which torch's optimizers read on the host at every step"
+    if table is not None and any(not isinstance(g["lr"], torch.Tensor) for o in optimizers for g in o.param_groups):
+        names = sorted({type(o).__name__ for o in optimizers})
+        return (f"a learning-rate schedule with {', '.join(names)}: torch reads its learning rate on the host "
+                f"(schedules are captured with Adam and AdamW)")
+    if plan.n // plan.batch_size < WARMUP_STEPS + 2:
+        return f"an epoch has fewer than {WARMUP_STEPS + 2} full batches"
+    return None
+
+
+class ProgressBar:
+    """One line per epoch on a terminal, redrawn in place; nothing when disabled.
+
+    On CUDA the running loss is copied off the device without waiting and shown one update late, so drawing
+    the bar never stalls the device.
+    """
+
+    def __init__(self, enabled: bool, epoch: int, epochs: int, steps: int):
+        self.enabled, self.label, self.steps = enabled, f"epoch {epoch}/{epochs}", steps
+        self.every = max(1, steps // 40)
+        self.pinned, self.pinned_images = None, 1
+
+    def update(self, step: int, loss_sum: torch.Tensor, images: int) -> None:
+        if not self.enabled or (step % self.every and step != self.steps):
+            return
+        if loss_sum.is_cuda:
+            if self.pinned is None:
+                self.pinned = torch.zeros((), pin_memory=True)
+            value = float(self.pinned) / self.pinned_images
+            self.pinned.copy_(loss_sum.sum(), non_blocking=True)
+            self.pinned_images = images
+        else:
+            value = float(loss_sum.sum()) / images
+        done = int(30 * step / self.steps)
+        sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (30 - done)}] {step}/{self.steps} loss {value:.4f}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+            sys.stderr.flush()
+
+
+class Engine:
+    """One training run of one model, or of K models stepped together (outputs stacked on dim 0).
+
+    `forward(x)` gives outputs (B, C) or (K, B, C); `loss(out, y)` the training loss, one value or K;
+    `modules` are switched between train and eval mode; `table` comes from `schedule_table`.
+    """
+
+    def __init__(self, forward: Callable, modules: list[torch.nn.Module], optimizers: list[torch.optim.Optimizer],
+                 source: BatchSource, *, loss: Callable, amp=None, augment: Callable | None = None,
+                 table: list[list[dict]] | None = None, capture: str = "auto", models: int = 1):
+        self.forward, self.modules, self.optimizers, self.source = forward, modules, optimizers, source
+        self.loss, self.amp, self.augment, self.table = loss, amp or contextlib.nullcontext, augment, table
+        self.plan, self.device = source.plan, source.x.device
+        self.groups = [g for o in optimizers for g in o.param_groups]
+        shape = () if models == 1 else (models,)
+        self.loss_sum = torch.zeros(shape, device=self.device)
+        self.correct = torch.zeros(shape, device=self.device, dtype=torch.int64)
+        self.steps_done, self.graph, self.capture_s = 0, None, 0.0
+        self.static = self._static_state(capture)  # True: every step reads its batch and rate from the device
+
+    def _static_state(self, capture: str) -> bool:
+        """Decide whether to capture; on CUDA prepare the device-side counters, rate table and optimizer state."""
+        if capture not in CAPTURE:
+            raise UserError(f"--capture {capture}: choose one of: {', '.join(CAPTURE)}")
+        self.capture_note = "off"
+        if capture == "off":
+            return False
+        if self.table is not None and self.device.type == "cuda":  # a scheduled rate must live on the device
+            for o in self.optimizers:
+                if "capturable" in o.defaults:
+                    for g in o.param_groups:
+                        g["lr"] = torch.tensor(float(g["lr"]), device=self.device)
+        reason = capture_reason(self.device, self.table, self.optimizers, self.plan)
+        if reason is not None:
+            if capture == "on":
+                raise UserError(f"--capture on: {reason}; use --capture auto (eager where capture is impossible) or off")
+            if self.device.type == "cuda":
+                self.capture_note = f"eager: {reason}"
+            return False
+        for o in self.optimizers:
+            if "capturable" in o.defaults:  # step counters stay on the device
+                for g in o.param_groups:
+                    g["capturable"] = True
+        self.rates = None if self.table is None else torch.tensor(
+            [[g["lr"] for g in row] for row in self.table], dtype=torch.float32, device=self.device)
+        self.row_t = torch.zeros(1, dtype=torch.int64, device=self.device)
+        self.step_t = torch.zeros(1, dtype=torch.int64, device=self.device)
+        self.capture_note = "on"
+        return True
+
+    # -- one step ------------------------------------------------------------------------------------------------
+    def _core(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        """Forward, loss, backward, optimizer, accumulators. A static step keeps its gradient tensors (zeroed
+        after the step, never set to None) because a captured graph holds their addresses."""
+        if self.augment is not None:
+            xb = self.augment(xb)
+        with self.amp():
+            out = self.forward(xb)
+        loss = self.loss(out, yb)
+        if not self.static:
+            for o in self.optimizers:
+                o.zero_grad(set_to_none=True)
+        (loss.sum() if loss.dim() else loss).backward()
+        for o in self.optimizers:
+            o.step()
+        if self.static:
+            for o in self.optimizers:
+                o.zero_grad(set_to_none=False)
+        self.loss_sum += loss.detach() * len(yb)
+        self.correct += (out.detach().argmax(-1) == yb).sum(-1)
+
+    def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+        """The capturable step: batch row, learning rate and counters all read and advanced on the device."""
+        if self.rates is not None:
+            rates = self.rates.index_select(0, self.step_t).view(-1)
+            for k, g in enumerate(self.groups):
+                g["lr"].copy_(rates[k])
+        self._core(*(batch or self.source.row(self.row_t)))
+        self.row_t += 1
+        self.step_t += 1
+
+    def step(self, i: int) -> None:
+        """Optimizer step `i` (0-based) of the current epoch."""
+        if not self.static:
+            if self.table is not None:
+                for g, values in zip(self.groups, self.table[self.steps_done]):
+                    g.update(values)
+            self._core(*self.source.batch(i))
+        elif i >= len(self.source.rows):  # the short last batch has its own shape: run it eagerly
+            self._static_step(self.source.batch(i))
+        elif self.graph is not None:
+            self.graph.replay()
+        elif self.steps_done < WARMUP_STEPS or self.capture_note != "on":
+            with side_stream():  # warm-up steps are real steps, run where capture wants them
+                self._static_step()
+        else:
+            self._capture()
+        self.steps_done += 1
+
+    def _capture(self) -> None:
+        """Capture the static step as one CUDA graph and replay it for this step; if torch refuses, go on eagerly
+        with the same static step and say why once."""
+        start = time.perf_counter()
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                self._static_step()
+        except RuntimeError as exc:
+            self.capture_note = f"eager: capture failed ({str(exc).splitlines()[0]})"
+            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
+            with side_stream():
+                self._static_step()
+        else:
+            self.graph = graph
+            graph.replay()
+        self.capture_s += time.perf_counter() - start
+
+    # -- around the steps ------------------------------------------------------------------------------------------
+    def new_epoch(self) -> None:
+        self.train_mode(True)
+        self.source.new_epoch()
+        self.loss_sum.zero_()
+        self.correct.zero_()
+        if self.static:
+            self.row_t.zero_()
+
+    def train_mode(self, on: bool) -> None:
+        for m in self.modules:
+            m.train(on)
+
+    def evaluator(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor) -> Evaluator:
+        return Evaluator(forward, loss, x, y, self.amp, self.static)
+
+
+@contextlib.contextmanager
+def side_stream():
+    """Run CUDA work on a side stream that waits for, and is waited for by, the current one (capture warm-up)."""
+    if not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        yield
+        return
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        yield
+    torch.cuda.current_stream().wait_stream(stream)
+
+
+def train(engine: Engine, evaluate: Callable[[float, int, bool], dict], clock: Stopwatch, *, eval_every: int = 0,
+          progress: bool = False, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run every epoch of the engine's plan; return one row per epoch, the device accumulators read once each.
+
+    `evaluate(epoch, step, epoch_end)` runs off the training clock, in eval mode, every `eval_every` steps and
+    at each epoch's end; the row holds what it returns at the epoch's end under "evals".
+    """
+    plan, rows = engine.plan, []
+
+    def check(epoch: float, epoch_end: bool) -> dict:
+        engine.train_mode(False)
+        result = evaluate(round(epoch, 4), engine.steps_done, epoch_end)
+        engine.train_mode(True)
+        return result
+
+    for epoch in range(1, plan.epochs + 1):
+        engine.new_epoch()
+        steps = plan.steps_in(epoch)
+        bar = ProgressBar(progress, epoch, plan.epochs, plan.steps_per_epoch)
+        trained_before, eval_seconds = clock.total, 0.0
+        clock.start()
+        for i in range(steps):
+            engine.step(i)
+            bar.update(i + 1, engine.loss_sum, min(plan.n, (i + 1) * plan.batch_size))
+            if eval_every and (i + 1) % eval_every == 0 and i + 1 < steps:
+                clock.stop()
+                start = time.perf_counter()
+                check(epoch - 1 + (i + 1) / plan.steps_per_epoch, False)
+                eval_seconds += time.perf_counter() - start
+                clock.start()
+        seconds = clock.stop() - trained_before
+        bar.close()
+        seen = plan.images_in(epoch)
+        start = time.perf_counter()
+        row = {"epoch": epoch, "train_loss": (engine.loss_sum.double() / seen).tolist(),
+               "train_accuracy": (engine.correct.double() / seen).tolist()}
+        row["evals"] = check(epoch - 1 + steps / plan.steps_per_epoch, True)
+        row["seconds"], row["eval_seconds"] = seconds, eval_seconds + time.perf_counter() - start
+        rows.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+    engine.train_mode(False)
+    return rows
