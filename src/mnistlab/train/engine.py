@@ -26,6 +26,8 @@ from .config import CAPTURE
 from .device import Stopwatch
 from .optim import make_schedule
 
+# Optimizers whose captured step takes its learning rate from a device tensor (torch's capturable Adam family).
+TENSOR_LR = {"Adam", "AdamW"}
 WARMUP_STEPS = 3  # eager steps before a capture: they build cuBLAS/cuDNN state that must not be captured
 
 
@@ -180,10 +182,10 @@ def capture_reason(device: torch.device, table: list[list[dict]] | None, optimiz
         return f"CUDA graphs need a CUDA device, not {device.type}"
     if table is not None and any(k != "lr" for k in table[0][0]):
         return "the schedule cycles momentum, which torch's optimizers read on the host at every step"
-    if table is not None and any(not isinstance(g["lr"], torch.Tensor) for o in optimizers for g in o.param_groups):
-        names = sorted({type(o).__name__ for o in optimizers})
-        return (f"a learning-rate schedule with {', '.join(names)}: torch reads its learning rate on the host "
-                f"(schedules are captured with Adam and AdamW)")
+    unscheduled = sorted({type(o).__name__ for o in optimizers} - TENSOR_LR)
+    if table is not None and unscheduled:
+        return (f"a learning-rate schedule with {', '.join(unscheduled)}: torch reads its learning rate on the host "
+                f"(schedules are captured with {' and '.join(sorted(TENSOR_LR))}; without a schedule any optimizer is)")
     if plan.n // plan.batch_size < WARMUP_STEPS + 2:
         return f"an epoch has fewer than {WARMUP_STEPS + 2} full batches"
     return None
@@ -239,21 +241,16 @@ class Engine:
         shape = () if models == 1 else (models,)
         self.loss_sum = torch.zeros(shape, device=self.device)
         self.correct = torch.zeros(shape, device=self.device, dtype=torch.int64)
-        self.steps_done, self.graph, self.capture_s = 0, None, 0.0
-        self.static = self._static_state(capture)  # True: every step reads its batch and rate from the device
+        self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
+        self.capture = self._static_state(capture)  # capture on CUDA: every step reads its batch and rate from the device
 
     def _static_state(self, capture: str) -> bool:
-        """Decide whether to capture; on CUDA prepare the device-side counters, rate table and optimizer state."""
+        """Decide whether to capture; if so, make every step read its batch and rate from the device."""
         if capture not in CAPTURE:
             raise UserError(f"--capture {capture}: choose one of: {', '.join(CAPTURE)}")
-        self.capture_note = "off"
+        self.capture_note, self.rates = "off", None
         if capture == "off":
             return False
-        if self.table is not None and self.device.type == "cuda":  # a scheduled rate must live on the device
-            for o in self.optimizers:
-                if "capturable" in o.defaults:
-                    for g in o.param_groups:
-                        g["lr"] = torch.tensor(float(g["lr"]), device=self.device)
         reason = capture_reason(self.device, self.table, self.optimizers, self.plan)
         if reason is not None:
             if capture == "on":
@@ -261,16 +258,26 @@ class Engine:
             if self.device.type == "cuda":
                 self.capture_note = f"eager: {reason}"
             return False
-        for o in self.optimizers:
-            if "capturable" in o.defaults:  # step counters stay on the device
-                for g in o.param_groups:
-                    g["capturable"] = True
-        self.rates = None if self.table is None else torch.tensor(
-            [[g["lr"] for g in row] for row in self.table], dtype=torch.float32, device=self.device)
-        self.row_t = torch.zeros(1, dtype=torch.int64, device=self.device)
-        self.step_t = torch.zeros(1, dtype=torch.int64, device=self.device)
+        self.make_static()
         self.capture_note = "on"
         return True
+
+    def make_static(self) -> None:
+        """Device-side step and row counters, the rate table as a device tensor, optimizers that keep their step
+        counts on the device: what a captured step needs. (Runs eagerly too, which is how the CPU tests check it.)"""
+        if self.table is not None:
+            self.rates = torch.tensor([[g["lr"] for g in row] for row in self.table], dtype=torch.float32, device=self.device)
+            for g in self.groups:
+                if not isinstance(g["lr"], torch.Tensor):
+                    g["lr"] = torch.tensor(float(g["lr"]), device=self.device)
+        if self.device.type == "cuda":
+            for o in self.optimizers:
+                if "capturable" in o.defaults:
+                    for g in o.param_groups:
+                        g["capturable"] = True
+        self.row_t = torch.zeros(1, dtype=torch.int64, device=self.device)
+        self.step_t = torch.zeros(1, dtype=torch.int64, device=self.device)
+        self.static = True
 
     # -- one step ------------------------------------------------------------------------------------------------
     def _core(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
@@ -314,7 +321,7 @@ class Engine:
             self._static_step(self.source.batch(i))
         elif self.graph is not None:
             self.graph.replay()
-        elif self.steps_done < WARMUP_STEPS or self.capture_note != "on":
+        elif not self.capture or self.steps_done < WARMUP_STEPS or self.capture_note != "on":
             with side_stream():  # warm-up steps are real steps, run where capture wants them
                 self._static_step()
         else:
@@ -353,7 +360,7 @@ class Engine:
             m.train(on)
 
     def evaluator(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor) -> Evaluator:
-        return Evaluator(forward, loss, x, y, self.amp, self.static)
+        return Evaluator(forward, loss, x, y, self.amp, self.capture)
 
 
 @contextlib.contextmanager
