@@ -8,8 +8,8 @@ from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.experiments.batched import fit_many
-from mnistlab.train.engine import (BatchSource, Engine, ProgressBar, StepPlan, capture_reason, schedule_table, train)
 from mnistlab.train.device import Stopwatch
+from mnistlab.train.engine import BatchSource, Engine, ProgressBar, StepPlan, capture_reason, schedule_table, train
 from mnistlab.train.optim import make_loss, make_optimizer, make_schedule
 
 
@@ -136,7 +136,11 @@ def static_and_eager(splits, **options):
         if static:
             engine.make_static()
         tests = engine.evaluator(model, loss, splits.x_test, splits.y_test)
-        rows = train(engine, lambda epoch, step, end: {"test": [float(v) for v in tests()]}, Stopwatch(torch.device("cpu")))
+
+        def evaluate(epoch, step, end, tests=tests):
+            return {"test": [float(v) for v in tests()]}
+
+        rows = train(engine, evaluate, Stopwatch(torch.device("cpu")))
         runs.append((rows, engine))
     return runs
 
