@@ -8,8 +8,9 @@ import torch
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.cli import main
 from mnistlab.models import pool_before_activation
+from mnistlab.train import train_recipe
 from mnistlab.train.augment import random_affine
-from mnistlab.train.recipes import RECIPES, train_recipe
+from mnistlab.train.recipes import RECIPES, recipe_settings
 
 FAST = RECIPES["fast"]
 
@@ -28,7 +29,7 @@ def test_bf16_outputs_match_fp32(splits):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             bf16 = model(x).float()
     assert torch.allclose(fp32, bf16, atol=0.05, rtol=0.05)
-    run = fit(model, splits, epochs=1, precision="bf16", device="cpu", lr=1e-2)
+    run = fit(model, splits, epochs=1, precision="bf16", device="cpu", lr=1e-2, batch_size=64)
     assert run.train["precision"] == "bf16" and run.final["test_accuracy"] > 0.5
 
 
@@ -97,7 +98,7 @@ def test_recipe_api_and_cli_presets(tmp_path):
 
     train = json.loads((out / "run.json").read_text())["train"]
     assert train["optimizer"] == "sgd" and train["lr"] == 0.05 and train["optimizer_options"] == {}
-    assert train["batch_size"] == FAST.train["batch_size"] and train["max_steps"] == 2
+    assert train["batch_size"] == recipe_settings("fast")["batch_size"] and train["max_steps"] == 2
 
 
 @pytest.mark.skipif(not os.environ.get("MNISTLAB_SLOW") or not (Path(os.environ.get("MNISTLAB_DATA", "")) / "mnist").is_dir(),

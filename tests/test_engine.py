@@ -191,7 +191,7 @@ def test_batched_groups_share_products_without_padding(splits):
                         epochs=1, batch_size=50, seed=5, device="cpu")
     for spec, run in zip(specs, together):
         alone = fit(build_model(spec, head="log_softmax", seed=5), splits, epochs=1, batch_size=50, seed=5, device="cpu",
-                    optimizer="adam", lr=1e-2)
+                    optimizer="adam", lr=1e-2, optimizer_options={}, schedule="none")
         assert run.history[0]["train_loss"] == pytest.approx(alone.history[0]["train_loss"], rel=1e-5)
         assert run.history[0]["test_accuracy"] == pytest.approx(alone.history[0]["test_accuracy"], abs=1e-6)
         assert run.train["capture"] == "off"

@@ -16,7 +16,8 @@ def test_batched_equals_separate_training_step_for_step(tiny):
     # different widths (padded and masked), optimizers and learning rates in one program
     plans = [("f16 f8", "sgd", 0.05), ("f12 f8", "adam", 0.01), ("f16 f4", "rmsprop", 0.001)]
     options = dict(epochs=2, batch_size=16, drop_last=True, seed=3)
-    separate = [fit(build_model(s, head="log_softmax", seed=3), tiny, optimizer=o, lr=lr, device="cpu", **options)
+    separate = [fit(build_model(s, head="log_softmax", seed=3), tiny, optimizer=o, lr=lr, device="cpu", schedule="none",
+                    optimizer_options={}, **options)
                 for s, o, lr in plans]
     together = fit_many([build_model(s, head="log_softmax", seed=3) for s, _, _ in plans], tiny,
                         [(o, lr) for _, o, lr in plans], device="cpu", **options)

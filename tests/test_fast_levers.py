@@ -11,8 +11,9 @@ from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.inspect.activations import first_layer_weights
 from mnistlab.models import summary_text
+from mnistlab.train import train_recipe
 from mnistlab.train.optim import make_loss, make_schedule
-from mnistlab.train.recipes import RECIPES, train_recipe
+from mnistlab.train.recipes import recipe_settings
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_recipe_smoothing_and_schedule_shape_stay_with_the_recipes_model(tmp_pat
         return json.loads((out / "run.json").read_text())["train"]
 
     own = train_json()
-    assert own["label_smoothing"] == 0.1 and own["schedule_options"] == RECIPES["default"].train["schedule_options"]
+    assert own["label_smoothing"] == 0.1 and own["schedule_options"] == recipe_settings("default")["schedule_options"]
     lecture = train_json("--model", "f64 f32", "--head", "log_softmax", "--loss", "nll")  # L5: the plain loss
     assert lecture["label_smoothing"] == 0.0 and lecture["schedule_options"] == {}
     assert train_json("--model", "f16", "--label-smoothing", "0.05")["label_smoothing"] == 0.05
@@ -147,12 +148,12 @@ def test_a_fraction_of_an_epoch_ends_inside_it_and_the_schedule_fits(splits):
 
 
 def test_fast_recipe_cli_carries_its_levers_and_drops_schedule_options_with_another_schedule(tmp_path):
-    fast = RECIPES["fast"]
+    fast = recipe_settings("fast")
     out = tmp_path / "fast"
     assert main(["train", "--dataset", "mnist-sample", "--recipe", "fast", "--out", str(out), "--json"]) == 0
     train = json.loads((out / "run.json").read_text())["train"]
-    assert train["label_smoothing"] == fast.train["label_smoothing"] == 0.1
-    assert train["schedule_options"] == fast.train["schedule_options"] and train["epochs"] == 0.8
+    assert train["label_smoothing"] == fast["label_smoothing"] == 0.1
+    assert train["schedule_options"] == fast["schedule_options"] and train["epochs"] == 0.8
     assert json.loads((out / "run.json").read_text())["model"]["spec"].startswith("crop2 ")
     out = tmp_path / "cosine"
     assert main(["train", "--dataset", "mnist-sample", "--recipe", "fast", "--schedule", "cosine", "--max-steps", "2",

@@ -107,7 +107,8 @@ def test_unavailable_cuda_is_a_user_error(sample):
 
 def test_nan_stops_with_advice(sample):
     with pytest.raises(UserError, match=r"loss became nan in epoch 1; try a smaller learning rate \(e.g. --lr 1e\+09\)"):
-        fit("f64 f64", make_splits(sample, normalize="raw", train_size=500), optimizer="sgd", lr=1e10, epochs=3)
+        fit("f64 f64", make_splits(sample, normalize="raw", train_size=500), optimizer="sgd", lr=1e10, epochs=3,
+            schedule="none", batch_size=50)
 
 
 def test_split_ranges(sample):

@@ -24,9 +24,10 @@ from .data.transforms import Normalizer
 from .models import build_model
 from .train.device import Stopwatch, resolve_device, set_threads
 from .train.engine import StepPlan
+from .train.loop import train_recipe
 from .train.metrics import evaluate
 from .train.optim import make_optimizer, make_schedule
-from .train.recipes import get_recipe, train_recipe
+from .train.recipes import get_recipe, recipe_settings
 
 REFERENCE = "fast-reference"
 
@@ -44,11 +45,10 @@ def first_reaching(evals: list[dict], target: float) -> dict | None:
 def engine_run(name: str, data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int,
                max_steps: int = 0, capture: str = "auto", **_) -> dict:
     """A recipe trained by `train_recipe` (our engine); a published recipe keeps its own (eager) settings."""
-    recipe = get_recipe(name)
-    options = {} if recipe.reference else {"capture": capture}
-    run = train_recipe(name, data, seed=seed, device=device, max_steps=max_steps,
-                       epochs=min(recipe.train["epochs"], max_epochs),
-                       eval_every=steps_between_evals(data, recipe.train["batch_size"], evals_per_epoch), **options)
+    settings = recipe_settings(name)
+    options = {} if get_recipe(name).reference else {"capture": capture}
+    run = train_recipe(name, data, seed=seed, device=device, max_steps=max_steps, epochs=min(settings["epochs"], max_epochs),
+                       eval_every=steps_between_evals(data, settings["batch_size"], evals_per_epoch), **options)
     t = run.train
     plan = StepPlan.of(run.data["n_train"], t["batch_size"], t["epochs"], t["drop_last"], t["max_steps"])
     return {"evals": run.extras["evals"], "images": plan.images_after(run.extras["evals"][-1]["step"]),
@@ -60,8 +60,7 @@ def dataloader_run(name: str, data: Dataset, seed: int, device: str, evals_per_e
                    target: float, max_steps: int = 0, **_) -> dict:
     """A published recipe with its DataLoader loop, as published; it stops after the epoch in which it first
     reaches `target`, or after `max_epochs`."""
-    recipe = get_recipe(name)
-    t = recipe.train
+    recipe, t = get_recipe(name), recipe_settings(name)
     dev = resolve_device(device)
     norm = Normalizer("standard", 0.1307, 0.3081)  # the constants the examples hard-code
     x, y = norm(data.train_images), torch.as_tensor(data.train_labels, dtype=torch.int64)

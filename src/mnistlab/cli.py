@@ -13,7 +13,7 @@ import json
 import math
 import sys
 
-from .clitools import Parser, add_command, capture_option, common_parser, data_options, device_option, pct, say
+from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
 from .errors import UserError
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
@@ -33,26 +33,6 @@ def cmd_data_info(args: argparse.Namespace) -> dict:
     return info
 
 
-# Options a recipe presets (mnistlab.train.recipes); `mnistlab train` without --recipe uses "default".
-RECIPE_OPTIONS = ("model", "activation", "head", "epochs", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
-                  "normalize", "precision", "channels_last", "augment")
-
-
-def apply_recipe(args: argparse.Namespace) -> dict:
-    """Fill every option the user left out from the chosen recipe; return the options tied to the recipe's own
-    optimizer, schedule and model (`recipes.tied_options`), with the user's --label-smoothing if given."""
-    from .train.recipes import recipe_settings, tied_options
-
-    settings = recipe_settings(args.recipe or "default")
-    for name in RECIPE_OPTIONS:
-        if getattr(args, name) is None:
-            setattr(args, name, settings[name])
-    tied = tied_options(settings, args.optimizer, args.schedule, args.model)
-    if args.label_smoothing is not None:
-        tied["label_smoothing"] = args.label_smoothing
-    return tied
-
-
 def epoch_line(row: dict, epochs: float) -> str:
     epochs = math.ceil(epochs)  # the last epoch of a fractional count is a short one
     val = f"  val {row['val_loss']:.4f} / {pct(row['val_accuracy'])}" if row["val_loss"] is not None else ""
@@ -61,41 +41,40 @@ def epoch_line(row: dict, epochs: float) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
+    from dataclasses import fields
+
     from .data import load_dataset
-    from .data.splits import make_splits
     from .inspect.histograms import WeightRecorder
-    from .models import build_model, parse_spec, summary_text
+    from .models import summary_text
     from .train import TrainConfig, fit, resolve_device
+    from .train.recipes import get_recipe, prepare, settle
     from .train.run import check_out_dir, default_run_dir
 
-    recipe_options = apply_recipe(args)
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                   loss=args.loss, schedule=args.schedule, weight_decay=args.weight_decay, seed=args.seed,
-                   device=args.device, precision=args.precision, channels_last=args.channels_last,
-                   augment=args.augment, eval_every=args.eval_every, capture=args.capture,
-                   max_steps=args.max_steps, **recipe_options)
-    TrainConfig(**options).check()  # refuse bad options and layer tokens before loading anything
-    parse_spec(args.model)
+    recipe = args.recipe or "default"
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
+    cfg.check()  # refuse bad options and layer tokens before loading anything
     for name in ("val", "train_size"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
     out = check_out_dir(args.out or default_run_dir())
-    device = resolve_device(args.device)
+    device = resolve_device(cfg.device)
     ds = load_dataset(args.dataset, args.data_dir)
-    splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
-    model = build_model(args.model, args.activation, args.head, tuple(splits.x_train.shape[1:]), len(ds.classes), args.seed)
+    splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
+                            normalize=args.normalize, val=args.val, train_size=args.train_size, seed=cfg.seed,
+                            device=cfg.device)
     info = splits.info
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
-              f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
+              f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
     progress = not args.json and sys.stderr.isatty()
     weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
 
     def on_epoch(row: dict, net) -> None:
-        say(args, epoch_line(row, args.epochs))
+        say(args, epoch_line(row, cfg.epochs))
         weights(row, net)
 
-    run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
+    run = fit(model, splits, recipe=recipe, progress=progress, on_epoch=on_epoch, **given)
     run.extras["weight_histograms"] = weights.record
     run.save(out)
     total = sum(r["seconds"] for r in run.history)
@@ -103,10 +82,9 @@ def cmd_train(args: argparse.Namespace) -> dict:
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']}{graphs})",
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
-    return {"run_dir": str(out), "recipe": args.recipe or "default",
+    return {"run_dir": str(out), "recipe": recipe,
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(),
-            "train": run.train, "history": run.history, "final": run.final,
-            "train_seconds": total}
+            "train": run.train, "history": run.history, "final": run.final, "train_seconds": total}
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
@@ -137,57 +115,50 @@ def cmd_predict(args: argparse.Namespace) -> dict:
     return {"predictions": predictions}
 
 
+def json_object(text: str) -> dict:
+    """An option value given as a JSON object, e.g. '{"momentum": 0.9}'."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}); write an object such as '{{\"momentum\": 0.9}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object; write one such as '{{\"momentum\": 0.9}}'")
+    return value
+
+
 def train_options(parser: argparse.ArgumentParser) -> None:
+    """The recipe and model choices, then one option per TrainConfig field. Every default is None (not given):
+    the recipe fills what is left out (`recipes.settle`), and the help shows the default recipe's value."""
+    from dataclasses import fields
+
     from .data.transforms import NORMALIZATIONS
     from .models import ACTIVATIONS, HEADS
     from .models.grammar import GRAMMAR_HELP
-    from .train.augment import AUGMENTATIONS
-    from .train.config import PRECISIONS
-    from .train.optim import LOSSES, SCHEDULES
-    from .train.recipes import RECIPES, recipe_settings
+    from .train.config import TrainConfig
+    from .train.recipes import RECIPES, get_recipe, recipe_settings
 
-    d = recipe_settings("default")
+    d, recipe = recipe_settings("default"), get_recipe("default")
     parser.add_argument("--recipe", choices=RECIPES,
-                        help="preset of the options marked (recipe): "
-                             + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items()).replace("%", "%%")
-                             + " (default: default); options given explicitly override it")
-    parser.add_argument("--model", help=f"(recipe) layer spec (default: '{d['model']}'); {GRAMMAR_HELP}")
-    parser.add_argument("--activation", choices=ACTIVATIONS, help=f"(recipe) hidden-layer activation (default: {d['activation']})")
-    parser.add_argument("--head", choices=HEADS, help=f"(recipe) output head (default: {d['head']})")
-    parser.add_argument("--loss", choices=LOSSES, help="ce, nll or mse (default: ce for logits, nll otherwise)")
-    parser.add_argument("--epochs", type=float, help=f"(recipe) passes over the training set; a fraction such as 0.8 "
-                                                     f"ends inside the last one (default: {d['epochs']:g})")
-    parser.add_argument("--batch-size", type=int, help=f"(recipe) default: {d['batch_size']}")
-    parser.add_argument("--optimizer", help=f"(recipe) any torch.optim optimizer by name (default: {d['optimizer']} "
-                                            f"with {d['optimizer_options'] or 'its default options'})")
-    parser.add_argument("--lr", type=float, help=f"(recipe) learning rate (peak rate with onecycle; default: {d['lr']:g})")
-    parser.add_argument("--schedule", choices=SCHEDULES, help=f"(recipe) learning-rate schedule (default: {d['schedule']}, "
-                                                              f"with {d['schedule_options'] or 'its default options'} "
-                                                              f"for the recipe's own model)")
-    parser.add_argument("--weight-decay", type=float, help=f"(recipe) default: {d['weight_decay']:g}")
-    parser.add_argument("--label-smoothing", type=float,
-                        help=f"train on targets (1 - s) * one-hot + s / classes: less overconfident, often more "
-                             f"accurate (default: the recipe's with its own model, {d['label_smoothing']:g} for "
-                             f"'{d['model']}'; 0 with any other --model)")
+                        help=("preset for every option below it: " + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items())
+                              + " (default: default); options given explicitly override it").replace("%", "%%"))
+    parser.add_argument("--model", help=f"layer spec (default: the recipe's, '{recipe.model}'); {GRAMMAR_HELP}")
+    parser.add_argument("--activation", choices=ACTIVATIONS, help=f"hidden-layer activation (default: {recipe.activation})")
+    parser.add_argument("--head", choices=HEADS, help=f"output head (default: {recipe.head})")
     parser.add_argument("--normalize", choices=NORMALIZATIONS,
-                        help=f"(recipe) pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 "
-                             f"(default: {d['normalize']})")
-    parser.add_argument("--augment", choices=AUGMENTATIONS,
-                        help=f"(recipe) train-time augmentation: affine = random rotation, scale and shift (default: {d['augment']})")
+                        help=f"pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 (default: {recipe.normalize})")
+    for f in fields(TrainConfig):
+        default, value = d[f.name], getattr(TrainConfig(), f.name)
+        kind = str if value is None else type(value)
+        options = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = json_object if kind is dict else kind
+        shown = json.dumps(default) if isinstance(default, dict) else "on" if default is True else "off" if default is False else default
+        parser.add_argument("--" + f.name.replace("_", "-"), default=None,
+                            help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **options)
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
-    parser.add_argument("--max-steps", type=int, default=0,
-                        help="stop after N optimizer steps; the schedule fits them (default: 0, no cap)")
-    parser.add_argument("--eval-every", type=int, default=0,
-                        help="also evaluate the test set every N steps, off the training clock (default: 0, epoch ends only)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
-    device_option(parser)
-    capture_option(parser)
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")
-    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                        help="(recipe) NHWC memory layout, faster convolutions on CPU and GPU "
-                             f"(default: {'on' if d['channels_last'] else 'off'})")
     parser.add_argument("--record-weights", action="store_true",
                         help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "
                              "for `mnistlab inspect --what weights`")

@@ -7,7 +7,7 @@ import torch
 
 from ..errors import UserError
 from .sources import Dataset
-from .transforms import Normalizer
+from .transforms import DEFAULT_NORMALIZE, Normalizer
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Splits:
                       move(self.x_val), move(self.y_val), dict(self.info), self.classes)
 
 
-def make_splits(ds: Dataset, normalize: str = "unit", val: int = 0, train_size: int | None = None,
+def make_splits(ds: Dataset, normalize: str = DEFAULT_NORMALIZE, val: int = 0, train_size: int | None = None,
                 device: torch.device | str = "cpu") -> Splits:
     """Carve `val` images off the end of train, keep the first `train_size` of the rest, normalize with train's constants."""
     n = len(ds.train_labels)

@@ -13,6 +13,7 @@ import torch
 from ..errors import UserError
 
 NORMALIZATIONS = ("unit", "standard", "binary", "raw")
+DEFAULT_NORMALIZE = "standard"  # the default recipe's: train mean 0, std 1
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ from ..models import Net, build_model
 from ..train.loop import fit
 from ..train.run import Run
 
+# Every lecture trains with a constant learning rate, torch's optimizer defaults and the plain loss: said here
+# once, so the default recipe (fit's defaults) never leaks into a lecture's settings.
+LECTURE_TRAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0)
 # L5: a 20,000-image MNIST sample split 90/10, batch 32, SGD lr 0.01, 784-64-32-10, log-softmax + NLL.
 L5_MODEL = dict(spec="f64 f32", activation="relu", head="log_softmax")
 L5_TRAIN = dict(epochs=60, batch_size=32, optimizer="sgd", lr=0.01, drop_last=True)
@@ -65,7 +68,7 @@ class Context:
         if isinstance(model, dict):
             model = build_model(**model, input_shape=tuple(splits.x_train.shape[1:]), n_classes=len(splits.classes),
                                 seed=self.seed)
-        options = {"device": str(self.device), "seed": self.seed, "capture": self.capture, **options}
+        options = {"device": str(self.device), "seed": self.seed, "capture": self.capture, **LECTURE_TRAIN, **options}
         start = time.perf_counter()
         run = fit(model, splits, **options)
         seconds = time.perf_counter() - start

@@ -6,36 +6,56 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from .augment import AUGMENTATIONS
-from .optim import check_names
+from .device import DEVICES
+from .optim import LOSSES, SCHEDULES, check_names
 
 PRECISIONS = ("auto", "fp32", "bf16")
 CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 
 
+def option(default, help: str, **cli):
+    """A TrainConfig field with its command-line help: `mnistlab train` builds its options from these."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **cli})
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass
 class TrainConfig:
-    """Every option of a training run, as plain data (stored in run.json)."""
+    """Every option of a training run, as plain data (stored in run.json).
 
-    epochs: float = 2  # a fraction (0.8) ends inside the last epoch; the schedule fits the steps taken
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    loss: str | None = None  # None: chosen by the model's head
-    schedule: str = "none"
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 for CNNs where the device computes bf16 natively
-    channels_last: bool = True
-    drop_last: bool = False  # skip the last, smaller batch of each epoch (L5's DataLoader does)
-    optimizer_options: dict = field(default_factory=dict)
-    schedule_options: dict = field(default_factory=dict)  # e.g. {"pct_start": 0.2, "anneal_strategy": "linear"}
-    label_smoothing: float = 0.0  # train on targets (1 - s) * one_hot + s / classes; test loss stays unsmoothed
-    max_steps: int = 0  # stop after this many optimizer steps (the schedule fits them); 0: all epochs
-    eval_every: int = 0  # also test every N steps inside an epoch (time to accuracy); 0: at epoch ends only
-    augment: str = "none"  # "affine": random rotation/scale/shift of every training batch
-    capture: str = "auto"  # CUDA graphs: auto (capture on CUDA where possible, else eager), on (or refuse), off
+    The defaults are the default recipe: `fit(model, splits)` in a notebook trains what `mnistlab train` does,
+    and every other recipe (train/recipes.py) is written as its differences from these.
+    """
+
+    epochs: float = option(2.0, "passes over the training set; a fraction such as 0.8 ends inside the last one")
+    batch_size: int = option(256, "images per optimizer step")
+    optimizer: str = option("adam", "any torch.optim optimizer by name")
+    lr: float = option(1e-2, "learning rate (the peak rate with onecycle)")
+    loss: str | None = option(None, "ce, nll or mse (default: ce for logits, nll for probability heads)", choices=LOSSES)
+    schedule: str = option("onecycle", "learning-rate schedule", choices=SCHEDULES)
+    weight_decay: float = option(0.0, "weight decay (L2 penalty, decoupled for adamw)")
+    seed: int = option(0, "same seed, same device: same numbers")
+    device: str = option("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES)
+    precision: str = option("auto", "auto: bf16 autocast for CNNs on devices with native bf16, else fp32",
+                            choices=PRECISIONS)
+    channels_last: bool = option(True, "NHWC memory layout, faster convolutions on CPU and GPU")
+    drop_last: bool = option(False, "skip the last, smaller batch of each epoch (as L5's DataLoader does)")
+    optimizer_options: dict = option({"betas": (0.7, 0.9)}, "extra optimizer arguments as JSON, e.g. "
+                                     "'{\"momentum\": 0.9}' (the default holds only with the default optimizer)")
+    schedule_options: dict = option({"pct_start": 0.2, "anneal_strategy": "linear"},
+                                    "extra scheduler arguments as JSON, e.g. '{\"pct_start\": 0.3}' (the default holds "
+                                    "only with the recipe's own model and schedule)")
+    label_smoothing: float = option(0.1, "train on targets (1 - s) * one-hot + s / classes; the test loss stays plain "
+                                         "(the default holds only with the recipe's own model, else 0)")
+    max_steps: int = option(0, "stop after N optimizer steps; the schedule fits them (0: no cap)")
+    eval_every: int = option(0, "also evaluate the test set every N steps, off the training clock (0: epoch ends only)")
+    augment: str = option("none", "train-time augmentation: affine = random rotation, scale and shift",
+                          choices=AUGMENTATIONS)
+    capture: str = option("auto", "CUDA graphs: auto captures each step and evaluation on CUDA where the "
+                                  "configuration allows, else eager; on refuses where it cannot; off never",
+                          choices=CAPTURE)
 
     def check(self) -> None:
         if not (self.epochs > 0 and math.isfinite(self.epochs)):

@@ -16,24 +16,29 @@ from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, schedule_table, train
 from .optim import check_loss, default_loss, make_loss, make_optimizer
+from .recipes import prepare, settle
 from .run import Run
 
 
-def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
+def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", progress: bool = False,
         on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
     """Train `model` (a Net or a spec string) on `data`; options are the fields of TrainConfig.
 
-    Returns a Run whose history has one row per epoch: train/val/test loss and accuracy (fractions), training
-    seconds and evaluation seconds. Torch's global random state is left as it was found: dropout and
-    augmentation draw from generators seeded with `seed` inside.
+    Options not given come from `recipe` as `recipes.settle` lays them out, so `fit(build_model(spec), splits)`
+    trains what `mnistlab train --model spec` does. Returns a Run whose history has one row per epoch:
+    train/val/test loss and accuracy (fractions), training seconds and evaluation seconds. Torch's global
+    random state is left as it was found: dropout and augmentation draw from generators seeded with `seed`.
     """
-    cfg = TrainConfig(**options)
-    cfg.check()
-    device = resolve_device(cfg.device)
     if isinstance(data, Dataset):
         data = make_splits(data)
     if isinstance(model, str):
-        model = build_model(model, n_classes=len(data.classes), seed=cfg.seed)
+        model = build_model(model, n_classes=len(data.classes), seed=options.get("seed", 0))
+    try:
+        cfg = TrainConfig(**settle(recipe, model.config.spec, options))
+    except TypeError as exc:  # an option TrainConfig does not have
+        raise UserError(f"fit: {exc}; the options are the fields of mnistlab.train.TrainConfig") from None
+    cfg.check()
+    device = resolve_device(cfg.device)
     if model.config.n_classes != len(data.classes):
         raise UserError(f"the model has {model.config.n_classes} outputs but the data has {len(data.classes)} classes")
     data = data.to(device)
@@ -85,3 +90,11 @@ def fit(model: Net | str, data: Splits | Dataset, *, progress: bool = False,
                     "capture_s": round(engine.capture_s, 4)}
     extras = {"evals": evals} if cfg.eval_every else {}
     return Run(model.eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes), extras=extras)
+
+
+def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool = False,
+                 **overrides) -> Run:
+    """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields (another
+    optimizer or schedule drops the recipe's options for its own, as `settle` says)."""
+    splits, model = prepare(name, data, seed=seed, device=device)
+    return fit(model, splits, recipe=name, progress=progress, seed=seed, device=device, **overrides)

@@ -6,43 +6,43 @@ The published recipes `mnistlab bench` measures ours against sit beside them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from ..data.sources import Dataset
-from ..data.splits import make_splits
+from ..data.splits import Splits, make_splits
+from ..data.transforms import DEFAULT_NORMALIZE
 from ..errors import UserError
-from ..models import build_model, pool_before_activation
+from ..models import Net, build_model, format_spec, parse_spec, pool_before_activation
+from .config import TrainConfig
 
 
 @dataclass(frozen=True)
 class Recipe:
     description: str
     model: str
-    normalize: str = "standard"
+    normalize: str = DEFAULT_NORMALIZE
     activation: str = "relu"
     head: str = "logits"
-    train: dict = field(default_factory=dict)  # TrainConfig fields
+    train: dict = field(default_factory=dict)  # TrainConfig fields that differ from its defaults
     pool_first: bool = False  # activation behind the max-pool that follows it (same outputs; as published)
     dataloader: bool = False  # `mnistlab bench` trains it with torch's DataLoader loop, as published
     reference: str = ""  # where a published recipe comes from; `bench` runs it as published (eager)
 
 
-# Adam with betas (0.7, 0.9) and a one-cycle schedule is the fast-reference recipe's optimizer. What is ours
-# (docs/benchmarks.md measures each): label smoothing 0.1, a shorter warm-up with a linear decay, the 2-pixel
-# border cropped off (MNIST digits sit in the middle 20x20, so 24x24 keeps them: a quarter less time per step), a
-# stride-2 first convolution instead of conv + max-pool (4x less first-layer work), bf16 autocast ("auto":
-# where the device computes bf16 natively) and channels_last memory.
-_FAST_MODEL = "crop2 c24k5s2 c32k3 m2 f256"
-_FAST_TRAIN = dict(batch_size=256, optimizer="adam", lr=1e-2, optimizer_options={"betas": (0.7, 0.9)},
-                   schedule="onecycle", schedule_options={"pct_start": 0.2, "anneal_strategy": "linear"},
-                   label_smoothing=0.1, precision="auto", channels_last=True)
+# The default recipe is TrainConfig's defaults (config.py) with this model and `normalize`: Adam with betas
+# (0.7, 0.9) and a one-cycle schedule, as the fast-reference recipe trains. What is ours (docs/benchmarks.md
+# measures each): label smoothing 0.1, a shorter warm-up with a linear decay, the 2-pixel border cropped off
+# (MNIST digits sit in the middle 20x20, so 24x24 keeps them: a quarter less time per step), a stride-2 first
+# convolution instead of conv + max-pool (4x less first-layer work), bf16 autocast ("auto": where the device
+# computes bf16 natively) and channels_last memory. Every other recipe lists its differences from it.
+_DEFAULT_MODEL = "crop2 c24k5s2 c32k3 m2 f256"
 _BEST_MODEL = "c32k3p1 bn c32k3p1 bn m2 c64k3p1 bn c64k3p1 bn m2 f256 bn d0.3"
-_BEST_TRAIN = dict(epochs=15, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=5e-4, schedule="onecycle",
-                   label_smoothing=0.1, augment="affine", precision="auto", channels_last=True)
+_BEST_TRAIN = dict(epochs=15, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=5e-4, optimizer_options={},
+                   schedule_options={}, augment="affine")
+_AS_PUBLISHED = dict(label_smoothing=0.0, schedule_options={}, precision="fp32", channels_last=False, capture="off")
 RECIPES: dict[str, Recipe] = {
-    "fast": Recipe("0.8 of an epoch to about 99.15%: the fastest time to 99%", _FAST_MODEL,
-                   train=dict(_FAST_TRAIN, epochs=0.8)),
-    "default": Recipe("the fast recipe for two epochs: about 99.35%", _FAST_MODEL, train=dict(_FAST_TRAIN, epochs=2)),
+    "default": Recipe("the fast recipe for two epochs: about 99.35%", _DEFAULT_MODEL),
+    "fast": Recipe("0.8 of an epoch to about 99.15%: the fastest time to 99%", _DEFAULT_MODEL, train=dict(epochs=0.8)),
     "best-short": Recipe("the best recipe's network and options for 3 epochs at batch 256: 99.5% in about a second "
                          "on an H100 with CUDA graphs", _BEST_MODEL, train=dict(_BEST_TRAIN, epochs=3, batch_size=256, lr=6e-3)),
     "best": Recipe("highest single-model accuracy: a batch-normalized VGG-style net with random affine "
@@ -51,14 +51,12 @@ RECIPES: dict[str, Recipe] = {
     "fast-reference": Recipe("'MNIST to 99% in under a second': conv24k5, pool, ReLU, conv32k3, pool, ReLU, fc 256, "
                              "log-softmax + NLL, Adam 1e-2 betas (0.7, 0.9), one-cycle, batch 256, one epoch",
                              "c24k5 m2 c32k3 m2 f256", head="log_softmax", pool_first=True,
-                             train=dict(epochs=1, batch_size=256, optimizer="adam", lr=1e-2,
-                                        optimizer_options={"betas": (0.7, 0.9)}, schedule="onecycle",
-                                        precision="fp32", channels_last=False, capture="off"),
+                             train=dict(_AS_PUBLISHED, epochs=1),
                              reference="the widely shared 'MNIST in under a second' PyTorch recipe"),
     "pytorch-examples": Recipe("PyTorch's examples/mnist: batch 64 through a DataLoader, Adadelta lr 1.0, "
                                "StepLR gamma 0.7, 14 epochs", "c32k3 c64k3 m2 d0.25 f128 d0.5", head="log_softmax",
-                               train=dict(epochs=14, batch_size=64, optimizer="adadelta", lr=1.0, schedule="step",
-                                          precision="fp32", channels_last=False, capture="off"),
+                               train=dict(_AS_PUBLISHED, epochs=14, batch_size=64, optimizer="adadelta", lr=1.0,
+                                          optimizer_options={}, schedule="step"),
                                dataloader=True, reference="github.com/pytorch/examples, mnist/main.py"),
 }
 
@@ -70,38 +68,36 @@ def get_recipe(name: str) -> Recipe:
 
 
 def recipe_settings(name: str) -> dict:
-    """The recipe as one flat dict: model, activation, head, normalize and the TrainConfig fields."""
-    recipe = get_recipe(name)
-    return {"model": recipe.model, "activation": recipe.activation, "head": recipe.head,
-            "normalize": recipe.normalize, "weight_decay": 0.0, "augment": "none", "optimizer_options": {},
-            "schedule_options": {}, "label_smoothing": 0.0,
-            **recipe.train}
+    """Every TrainConfig field as the recipe sets it: the defaults, then the recipe's differences."""
+    return {**asdict(TrainConfig()), **get_recipe(name).train}
 
 
-def tied_options(settings: dict, optimizer: str, schedule: str, model: str) -> dict:
-    """The recipe's options that hold only with its own choices: optimizer options with its optimizer, the
-    schedule's shape with its schedule and model, label smoothing with its model (a lecture's network keeps
-    the plain loss it was taught with)."""
-    own_model = model == settings["model"]
-    return {"optimizer_options": settings["optimizer_options"] if optimizer == settings["optimizer"] else {},
-            "schedule_options": settings["schedule_options"] if own_model and schedule == settings["schedule"] else {},
-            "label_smoothing": settings["label_smoothing"] if own_model else 0.0}
+def settle(name: str, model: str, given: dict) -> dict:
+    """Every TrainConfig field for training `model` under recipe `name` with the options the user `given`.
 
-
-def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool = False,
-                 **overrides):
-    """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields (another
-    optimizer or schedule drops the recipe's options for its own)."""
-    from .device import resolve_device
-    from .loop import fit
-
-    recipe = get_recipe(name)
+    The one place where a recipe meets a user's choices (the CLI and the Python API both come here). The
+    recipe's optimizer options hold only with its optimizer; its schedule's shape only with its schedule and
+    its own model; its label smoothing only with its own model, so a lecture's network keeps the plain loss
+    it was taught with. Options given explicitly always win.
+    """
     settings = recipe_settings(name)
-    tied = tied_options(settings, overrides.get("optimizer", settings["optimizer"]),
-                        overrides.get("schedule", settings["schedule"]), recipe.model)
-    splits = make_splits(data, recipe.normalize, device=resolve_device(device))
-    model = build_model(recipe.model, recipe.activation, recipe.head, tuple(splits.x_train.shape[1:]),
-                        len(data.classes), seed)
-    if recipe.pool_first:
-        model = pool_before_activation(model)
-    return fit(model, splits, progress=progress, **{**recipe.train, **tied, "seed": seed, "device": device, **overrides})
+    own_model = format_spec(parse_spec(model)) == format_spec(parse_spec(get_recipe(name).model))
+    same_optimizer = given.get("optimizer", settings["optimizer"]) == settings["optimizer"]
+    same_schedule = given.get("schedule", settings["schedule"]) == settings["schedule"]
+    tied = {"optimizer_options": settings["optimizer_options"] if same_optimizer else {},
+            "schedule_options": settings["schedule_options"] if own_model and same_schedule else {},
+            "label_smoothing": settings["label_smoothing"] if own_model else 0.0}
+    return {**settings, **tied, **given}
+
+
+def prepare(name: str, data: Dataset, *, model: str | None = None, activation: str | None = None,
+            head: str | None = None, normalize: str | None = None, val: int = 0, train_size: int | None = None,
+            seed: int = 0, device: str = "auto") -> tuple[Splits, Net]:
+    """The recipe's splits and model (its own, or `model` and the others given instead), ready for `fit`."""
+    from .device import resolve_device
+
+    recipe = get_recipe(name)
+    splits = make_splits(data, normalize or recipe.normalize, val, train_size, resolve_device(device))
+    net = build_model(model or recipe.model, activation or recipe.activation, head or recipe.head,
+                      tuple(splits.x_train.shape[1:]), len(data.classes), seed)
+    return splits, pool_before_activation(net) if recipe.pool_first and model is None else net
