@@ -32,3 +32,17 @@ def test_bad_out_is_a_one_line_error(tmp_path, capsys):
     assert main(["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--out", str(clash)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a directory" in err
+
+
+def test_a_suite_runs_experiments_side_by_side_and_records_each(tmp_path, capfd):
+    from mnistlab.experiments.registry import run_suite
+
+    suite = run_suite(["softmax", "missing-class"], jobs=2, out=tmp_path, quick=True, device="cpu",
+                      dataset="mnist-sample", digit=3)
+    assert [r["name"] for r in suite["experiments"]] == ["softmax", "missing-class"] and suite["jobs"] == 2
+    assert (tmp_path / "softmax-quick" / "results.json").is_file() and (tmp_path / "missing-class-quick" / "results.json").is_file()
+    assert suite["experiments"][1]["options"] == {"digit": 3} and suite["experiments"][0]["options"] == {}
+    lines = capfd.readouterr().out.splitlines()  # the jobs print from their own processes
+    assert all(line.startswith(("[softmax] ", "[missing-class] ")) for line in lines if line)
+    assert any(line.startswith("[softmax] ") for line in lines) and any(line.startswith("[missing-class] ") for line in lines)
+    assert suite["wall_seconds"] > 0

@@ -15,17 +15,27 @@ def cmd_list(args: argparse.Namespace) -> dict:
     return {"experiments": rows}
 
 
+def brief(result: dict) -> dict:
+    return {k: result[k] for k in ("name", "summary", "results_path", "figures", "seconds", "device", "quick", "table",
+                                   "capture", "capture_s")}
+
+
 def cmd_run(args: argparse.Namespace) -> dict:
     from ..train.device import set_threads
-    from .registry import run_experiment
+    from .registry import EXPERIMENTS, run_experiment, run_suite
 
+    common = dict(quick=args.quick, device=args.device, seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
+                  capture=args.capture)
+    if args.name == "all":
+        suite = run_suite(list(EXPERIMENTS), args.jobs, args.out, quiet=args.json, digit=args.digit, **common)
+        say(args, "", *(f"{r['name']:<18} {r['seconds']:>8.1f} s" for r in suite["experiments"]),
+            f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {args.jobs} at a time "
+            f"({suite['threads_per_job']} thread(s) each)")
+        return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
     set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
-    result = run_experiment(args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line),
-                            args.dataset, args.data_dir, capture=args.capture, **options)
-    return {"name": result["name"], "summary": result["summary"], "results_path": result["results_path"],
-            "figures": result["figures"], "seconds": result["seconds"], "device": result["device"],
-            "quick": result["quick"], "table": result["table"]}
+    result = run_experiment(args.name, out=args.out, say=lambda line: say(args, line), **common, **options)
+    return brief(result)
 
 
 def register(subparsers, common) -> None:
@@ -37,10 +47,15 @@ def register(subparsers, common) -> None:
     run = add_command(sub, "run", cmd_run, common, help="run one experiment: results.json, figures, a table",
                       description="Run one experiment at the lecture's settings (or --quick) and write "
                                   "results.json and PNG figures to --out.")
-    run.add_argument("name", choices=EXPERIMENTS, metavar="NAME", help=", ".join(EXPERIMENTS))
+    run.add_argument("name", choices=(*EXPERIMENTS, "all"), metavar="NAME",
+                     help=", ".join(EXPERIMENTS) + "; or all (every one, --jobs at a time)")
     data_options(run)
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
-    run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick)")
+    run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
+                                   "the folder that holds them)")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="with all: experiments run side by side in separate processes, longest first, each with "
+                          "cores/jobs threads (default: 1; 2 on a 2-core CPU)")
     device_option(run)
     capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")

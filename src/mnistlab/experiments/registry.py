@@ -22,6 +22,11 @@ from .common import Context, format_table
 
 EXPERIMENTS = ("linear-relu-conv", "epochs", "conv-layers", "softmax", "binarized", "normalization",
                "weight-histograms", "breadth-depth", "optimizers", "scrambled", "shifted", "missing-class")
+# CPU seconds of each full run (one thread, docs/experiments.md): the suite starts the longest first, so the
+# last job to finish is a short one.
+CPU_SECONDS = {"linear-relu-conv": 172, "epochs": 189, "conv-layers": 230, "softmax": 43, "binarized": 42,
+               "normalization": 63, "weight-histograms": 37, "breadth-depth": 360, "optimizers": 302, "scrambled": 103,
+               "shifted": 55, "missing-class": 19}
 
 
 def module(name: str) -> ModuleType:
@@ -64,3 +69,43 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     path = out / "results.json"
     write_json(path, results)
     return {**results, "results_path": str(path)}
+
+
+def _suite_job(name: str, threads: int, kwargs: dict) -> dict:
+    """One experiment in a worker process, its lines prefixed with its name (jobs print side by side)."""
+    from ..train.device import set_threads
+
+    set_threads(threads)
+    quiet = kwargs.pop("quiet")
+    if name != "missing-class":  # the one experiment-specific option
+        kwargs.pop("digit", None)
+    say = (lambda text: None) if quiet else (lambda text: print(*(f"[{name}] {line}" for line in text.splitlines()),
+                                                              sep="\n", flush=True))
+    return run_experiment(name, say=say, **kwargs)
+
+
+def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, quiet: bool = False, **kwargs) -> dict:
+    """Run experiments `jobs` at a time in separate processes, longest first, each with cores // jobs torch threads.
+
+    Each writes its own results.json (in `out`/NAME, or the default folder); returns every result and the wall time.
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: must be at least 1")
+    for name in names:
+        module(name)
+    order = sorted(names, key=lambda n: -CPU_SECONDS.get(n, 0))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    quick = kwargs.get("quick", False)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = {name: pool.submit(_suite_job, name, threads, {
+            **kwargs, "quiet": quiet,
+            "out": None if out is None else Path(out) / (name + ("-quick" if quick else ""))}) for name in order}
+        results = {name: futures[name].result() for name in order}
+    wall = time.perf_counter() - start
+    return {"experiments": [results[n] for n in names], "wall_seconds": round(wall, 3), "jobs": jobs,
+            "threads_per_job": threads}
