@@ -12,6 +12,7 @@ import importlib
 import json
 import math
 import sys
+import time
 
 from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
 from .errors import UserError
@@ -60,6 +61,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
     out = check_out_dir(args.out or default_run_dir())
     device = resolve_device(cfg.device)
+    started = time.perf_counter()
     ds = load_dataset(args.dataset, args.data_dir)
     splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
                             normalize=args.normalize, val=args.val, train_size=args.train_size, seed=cfg.seed,
@@ -74,9 +76,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
         say(args, epoch_line(row, cfg.epochs))
         weights(row, net)
 
+    prepared = time.perf_counter()
     run = fit(model, splits, recipe=recipe, progress=progress, on_epoch=on_epoch, **given)
+    trained = time.perf_counter()
     run.extras["weight_histograms"] = weights.record
     run.save(out)
+    timing = {"data_s": round(prepared - started, 3), "fit_s": round(trained - prepared, 3),
+              "save_s": round(time.perf_counter() - trained, 3)}  # fit_s: warm-up, capture, training and evaluation
     total = sum(r["seconds"] for r in run.history)
     graphs = f", CUDA graphs {run.train['capture']}" if device.type == "cuda" else ""
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
@@ -84,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
     return {"run_dir": str(out), "recipe": recipe,
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(),
-            "train": run.train, "history": run.history, "final": run.final, "train_seconds": total}
+            "train": run.train, "history": run.history, "final": run.final, "train_seconds": total, "timing": timing}
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
