@@ -206,3 +206,74 @@ def test_progress_bar_writes_only_when_enabled(capsys):
     bar.close()
     err = capsys.readouterr().err
     assert "epoch 1/2" in err and "10/10" in err and "loss 0.2500" in err
+
+
+class RecordedStep:
+    """Stands in for a CUDA graph on the CPU: capturing records the function without running it (as CUDA does);
+    replay runs it and writes its outputs into the ones captured (as a graph refreshes its static outputs)."""
+
+    def __init__(self, function):
+        self.function, self.replays = function, 0
+        self.outputs = None
+
+    def replay(self):
+        self.replays += 1
+        if self.outputs is None:
+            self.function()
+            return
+        with torch.no_grad():
+            for static, fresh in zip(self.outputs, self.function()):
+                static.copy_(fresh)
+
+
+@pytest.fixture
+def cpu_graphs(monkeypatch):
+    """The capture path on the CPU: every configuration is capturable and graphs are RecordedSteps."""
+    import mnistlab.train.engine as engine
+
+    graphs = []
+
+    def capture_graph(function):
+        graph = RecordedStep(function)
+        graphs.append(graph)
+        if function.__name__ == "_static_step":
+            return graph, None
+        graph.outputs = function()  # an evaluation chunk: its static outputs
+        return graph, graph.outputs
+
+    monkeypatch.setattr(engine, "capture_reason", lambda *args: None)
+    monkeypatch.setattr(engine, "capture_graph", capture_graph)
+    return graphs
+
+
+@pytest.mark.parametrize("options", [dict(optimizer="adam", schedule="onecycle"), dict(optimizer="sgd", schedule="none")])
+def test_the_capture_path_warms_up_captures_and_replays_like_eager(splits, cpu_graphs, options):
+    common = dict(epochs=2, batch_size=64, lr=3e-3, device="cpu", precision="fp32", eval_every=4, seed=1, **options)
+    eager = fit("c4k5s2 bn f16 d0.2", splits, capture="off", **common)
+    captured = fit("c4k5s2 bn f16 d0.2", splits, capture="on", **common)
+    step, *evaluations = cpu_graphs
+    # 10 full batches and a short one per epoch: 3 warm-up steps, then the graph runs the other 17 full ones
+    assert step.replays == 17 and captured.train["capture"] == "on" and captured.train["capture_s"] >= 0
+    # the test set's chunk: at steps 4 and 8 of each epoch and at its end; the validation set's: at the ends
+    assert [g.replays for g in evaluations] == [6, 2]
+    # a scheduled rate is a float32 tensor on the capture path (a Python float eagerly): equal to fp32 rounding
+    for a, b in zip(eager.history, captured.history):
+        for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-3), key
+    assert [e["test_accuracy"] for e in eager.extras["evals"]] == pytest.approx(
+        [e["test_accuracy"] for e in captured.extras["evals"]], rel=1e-3)
+
+
+def test_a_refused_capture_goes_on_eagerly_and_says_why(splits, cpu_graphs, monkeypatch):
+    import mnistlab.train.engine as engine
+
+    def refuse(function):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(engine, "capture_graph", refuse)
+    common = dict(epochs=1, batch_size=64, device="cpu", precision="fp32", seed=1, optimizer="sgd", schedule="none")
+    eager = fit("f16", splits, capture="off", **common)
+    with pytest.warns(UserWarning, match="capture failed"):
+        fell_back = fit("f16", splits, capture="auto", **common)
+    assert fell_back.train["capture"] == "eager: capture failed (operation not permitted when stream is capturing)"
+    assert fell_back.history[0]["train_loss"] == pytest.approx(eager.history[0]["train_loss"], rel=1e-5)

@@ -143,7 +143,8 @@ class Evaluator:
             try:
                 self.graphs, self.results = capture_all([lambda c=c: self._measure(*c) for c in self.chunks])
             except RuntimeError as exc:  # measured eagerly instead: slower, same numbers
-                warnings.warn(f"mnistlab: CUDA graph capture of the evaluation failed, evaluating eagerly: {exc}", stacklevel=2)
+                warnings.warn(f"mnistlab: CUDA graph capture of the evaluation failed, evaluating eagerly: "
+                              f"{str(exc).splitlines()[0]}", stacklevel=2)
                 self.capture = False
         if self.graphs:
             for graph in self.graphs:
@@ -156,23 +157,23 @@ class Evaluator:
         return loss, sum(r[1] for r in results).double() / self.n
 
 
+def capture_graph(function: Callable[[], object]) -> tuple[torch.cuda.CUDAGraph, object]:
+    """Record `function` as a CUDA graph without running it; returns the graph and its (static) outputs."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = function()
+    return graph, out
+
+
 def capture_all(functions: list[Callable]) -> tuple[list, list]:
     """Run each function once on a side stream (warm-up), then capture each as a CUDA graph; their outputs are
-    the graphs' static results."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.no_grad(), torch.cuda.stream(stream):
-        for f in functions:
-            f()
-    torch.cuda.current_stream().wait_stream(stream)
-    graphs, results = [], []
+    the graphs' static results, refreshed by every replay."""
     with torch.no_grad():
-        for f in functions:
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                results.append(f())
-            graphs.append(graph)
-    return graphs, results
+        with side_stream():
+            for f in functions:
+                f()
+        captured = [capture_graph(f) for f in functions]
+    return [g for g, _ in captured], [out for _, out in captured]
 
 
 def capture_reason(device: torch.device, table: list[list[dict]] | None, optimizers: list[torch.optim.Optimizer],
@@ -332,13 +333,11 @@ class Engine:
         """Capture the static step as one CUDA graph and replay it for this step; if torch refuses, go on eagerly
         with the same static step and say why once."""
         start = time.perf_counter()
-        graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
-                self._static_step()
+            graph, _ = capture_graph(self._static_step)
         except RuntimeError as exc:
             self.capture_note = f"eager: capture failed ({str(exc).splitlines()[0]})"
-            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
+            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {str(exc).splitlines()[0]}", stacklevel=2)
             with side_stream():
                 self._static_step()
         else:
