@@ -258,10 +258,10 @@ def test_the_capture_path_warms_up_captures_and_replays_like_eager(splits, cpu_g
     assert [g.replays for g in evaluations] == [6, 2]
     # a scheduled rate is a float32 tensor on the capture path (a Python float eagerly): equal to fp32 rounding
     for a, b in zip(eager.history, captured.history):
-        for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
-            assert a[key] == pytest.approx(b[key], rel=1e-3), key
-    assert [e["test_accuracy"] for e in eager.extras["evals"]] == pytest.approx(
-        [e["test_accuracy"] for e in captured.extras["evals"]], rel=1e-3)
+        assert (a["train_loss"], a["test_loss"]) == pytest.approx((b["train_loss"], b["test_loss"]), rel=1e-3)
+        assert (a["train_accuracy"], a["test_accuracy"]) == pytest.approx((b["train_accuracy"], b["test_accuracy"]), abs=0.005)
+    assert [e["test_loss"] for e in eager.extras["evals"]] == pytest.approx(
+        [e["test_loss"] for e in captured.extras["evals"]], rel=1e-3)
 
 
 def test_a_refused_capture_goes_on_eagerly_and_says_why(splits, cpu_graphs, monkeypatch):
