@@ -176,12 +176,15 @@ def test_losses_are_not_negative_for_sound_pairs(sample):
         fit("f16", splits, weight_decay=-1)
 
 
-def test_resaving_replaces_the_run_whole(tiny_run, tmp_path):
+def test_resaving_replaces_the_run_whole_but_never_files_added_to_it(tiny_run, tmp_path):
     out = tiny_run.save(tmp_path / "run")
-    (out / "stale.png").write_bytes(b"old figure")
     tiny_run.save(out)
     assert sorted(p.name for p in out.iterdir()) == [WEIGHTS, META]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folders left beside it
+    (out / "report.html").write_text("written by mnistlab report, or by hand: not part of the run")
+    with pytest.raises(UserError, match=r"holds files mnistlab did not write there \(report.html\)"):
+        tiny_run.save(out)
+    assert (out / "report.html").is_file()
 
 
 def test_runs_never_overwrite_other_files(tiny_run, tmp_path):

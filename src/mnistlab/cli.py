@@ -15,6 +15,7 @@ import sys
 
 from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
 from .errors import UserError
+from .fileio import COMMITTED
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
@@ -66,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import build_model, parse_spec, summary_text
     from .train import TrainConfig, fit, resolve_device
-    from .train.run import check_out_dir, default_run_dir
+    from .train.run import default_run_dir, reserve_out_dir
 
     recipe_options = apply_recipe(args)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -80,24 +81,24 @@ def cmd_train(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
-    out = check_out_dir(args.out or default_run_dir())
-    device = resolve_device(args.device)
-    ds = load_dataset(args.dataset, args.data_dir)
-    splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
-    model = build_model(args.model, args.activation, args.head, tuple(splits.x_train.shape[1:]), len(ds.classes), args.seed)
-    info = splits.info
-    say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
-              f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
-    progress = not args.json and sys.stderr.isatty()
-    weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+    with reserve_out_dir(args.out or default_run_dir()) as out:  # refused before training, held until saved
+        device = resolve_device(args.device)
+        ds = load_dataset(args.dataset, args.data_dir)
+        splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
+        model = build_model(args.model, args.activation, args.head, tuple(splits.x_train.shape[1:]), len(ds.classes), args.seed)
+        info = splits.info
+        say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
+                  f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
+        progress = not args.json and sys.stderr.isatty()
+        weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
 
-    def on_epoch(row: dict, net) -> None:
-        say(args, epoch_line(row, args.epochs))
-        weights(row, net)
+        def on_epoch(row: dict, net) -> None:
+            say(args, epoch_line(row, args.epochs))
+            weights(row, net)
 
-    run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
-    run.extras["weight_histograms"] = weights.record
-    run.save(out)
+        run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
+        run.extras["weight_histograms"] = weights.record
+        run.save(out)
     total = sum(r["seconds"] for r in run.history)
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
@@ -232,16 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted_message(saved_before: int) -> str:
+    """What an interrupt left behind: the outputs this command completed, or nothing."""
+    saved = COMMITTED[saved_before:]
+    if not saved:
+        return "interrupted; nothing was saved and nothing half-written was kept"
+    more = f" and {len(saved) - 1} other file(s)" if len(saved) > 1 else ""
+    return f"interrupted after {saved[-1]}{more} had been saved complete; nothing half-written was kept"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    saved_before = len(COMMITTED)
     try:
         payload = args.handler(args)
     except UserError as exc:
         print(f"mnistlab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("mnistlab: interrupted; nothing half-written was kept", file=sys.stderr)
+        print(f"mnistlab: {interrupted_message(saved_before)}", file=sys.stderr)
         return 130
     if args.json:
         print(json.dumps(payload))
