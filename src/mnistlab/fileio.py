@@ -102,7 +102,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with deferred_interrupt():
             os.replace(tmp, path)
-            COMMITTED.append(path)
+            if not path.parent.name.endswith(TMP):  # a file of a folder being built is not an output yet
+                COMMITTED.append(path)
     finally:
         tmp.unlink(missing_ok=True)
 

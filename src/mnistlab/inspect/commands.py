@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..clitools import add_command, device_option, say
-from ..fileio import save_figure, write_json
+from ..fileio import check_output, save_figure, write_json
 from .numbers import WHAT
 
 
@@ -19,8 +19,8 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     from .numbers import jsonable, numbers
     from .predictions import predict_test_set
 
+    out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
     run = load_run(args.run_dir, args.device)
-    out = Path(args.out) if args.out else Path(args.run_dir) / "figures"
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
     if any(w in ("featuremaps", "probs", "confusion", "errors") for w in chosen):
@@ -40,6 +40,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
     from ..train import load_run
     from .predictions import predict_test_set
 
+    check_output(args.out or Path(args.run_dir) / "report.html", folder=False)
     run = load_run(args.run_dir, args.device)
     path = write_report(run, args.out, predictions=predict_test_set(run, args.dataset, args.data_dir),
                         sample=args.sample, n=args.n)
@@ -52,11 +53,11 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
     from ..plots import EXPLORE
     from . import explore
 
+    out = check_output(args.out)
     ds = load_dataset(args.dataset, args.data_dir)
     nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
             "means": explore.class_means(ds)}
     nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
-    out = Path(args.out)
     figures = [_save_png(EXPLORE[name](nums[name]), out / f"{name}.png") for name in EXPLORE]
     corr = nums["correlations"]
     say(args, *figures, f"digit {corr['label']}: mean pairwise correlation {corr['pairs_mean']:.3f} "

@@ -8,8 +8,10 @@ from ..clitools import Parser, add_command, data_options, say
 
 def cmd_demo(args: argparse.Namespace) -> dict:
     from ..data import load_dataset
+    from ..fileio import check_output
     from .figures import demo
 
+    check_output(args.out)
     result = demo(load_dataset(args.dataset, args.data_dir), args.out)
     say(args, *(f"wrote {path}" for path in result["files"].values()),
         "filter responses (patch: diagonal, antidiagonal, horizontal, vertical):",

@@ -220,7 +220,8 @@ def load_run(run_dir: str | Path, device: str = "cpu"):
     try:
         model.load_state_dict(load_file(str(weights)))
     except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise UserError(f"{weights}: cannot load weights ({str(exc).splitlines()[0][:200]}); the file is damaged or from another model") from None
+        reason = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+        raise UserError(f"{weights}: cannot load weights ({reason}); the file is damaged or from another model") from None
     if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
         raise UserError(f"{weights}: the weights hold NaN or infinite values; the run is damaged, train it again")
     model.to(resolve_device(device)).eval()
