@@ -40,14 +40,17 @@ _HELD: dict[str, list] = {}  # lock file -> [fd, depth]: a save inside a reserve
 @contextmanager
 def deferred_interrupt() -> Iterator[None]:
     """Hold Ctrl+C back while a commit runs, so an interrupt lands after it and can say what was saved."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+    if pending and callable(previous):
+        previous(signal.SIGINT, None)
 
 
 def _tmp_prefix(path: Path) -> str:
