@@ -26,13 +26,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
-from ..data.images import as_gray, from_pil, to_mnist
+from ..data.images import as_gray, open_image, to_mnist
 from ..errors import UserError
 from ..inspect import conv_feature_maps, first_layer_weights
 from ..inspect.attribution import responsible_units
@@ -157,14 +156,7 @@ def decode_data_url(url: str) -> np.ndarray:
         raw = base64.b64decode(url[head.end():], validate=True)
     except (binascii.Error, ValueError):
         raise UserError("image: the data URL is not valid base64") from None
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.width > MAX_SIDE or img.height > MAX_SIDE or img.width * img.height > MAX_PIXELS:
-                raise UserError(f"image: {img.width}x{img.height} is too large; send at most {MAX_SIDE}x{MAX_SIDE} "
-                                f"and {MAX_PIXELS} pixels")
-            return from_pil(img)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
-        raise UserError(f"image: not an image PIL can read ({exc.__class__.__name__}); send a PNG or JPEG") from None
+    return open_image(io.BytesIO(raw), "image", MAX_SIDE, MAX_PIXELS)
 
 
 def to_pixels(rows: list[list[float]]) -> np.ndarray:
