@@ -13,7 +13,7 @@ import json
 import math
 import sys
 
-from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
+from .clitools import SEED, Parser, add_command, bounded, common_parser, data_options, device_option, pct, say
 from .errors import UserError
 from .fileio import COMMITTED
 
@@ -176,11 +176,11 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help=f"(recipe) train-time augmentation: affine = random rotation, scale and shift (default: {d['augment']})")
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
-    parser.add_argument("--max-steps", type=int, default=0,
+    parser.add_argument("--max-steps", type=bounded(int, 0, 2**31 - 1), default=0,
                         help="stop after N optimizer steps; the schedule fits them (default: 0, no cap)")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="also evaluate the test set every N steps, off the training clock (default: 0, epoch ends only)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="same seed, same device: same numbers (default: 0)")
     device_option(parser)
     parser.add_argument("--precision", choices=PRECISIONS,
                         help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")

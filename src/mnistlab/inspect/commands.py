@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import add_command, device_option, say
+from ..clitools import SEED, add_command, bounded, device_option, say
 from ..fileio import check_output, save_figure, write_json
 from .numbers import WHAT
+
+MAX_N = 1000  # images in one figure; more would take minutes to draw and be unreadable
 
 
 def _save_png(fig, path: Path) -> str:
@@ -68,10 +70,10 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
 
 def figure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
-    parser.add_argument("--sample", type=int, nargs="+", metavar="I",
+    parser.add_argument("--sample", type=bounded(int, 0, 10**9), nargs="+", metavar="I",
                         help="test image indices for probs (all) and featuremaps (the first); default: random")
-    parser.add_argument("--n", type=int, help="random samples for probs (default 10), mistakes for errors (default 24)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the random samples (default: 0)")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), help="random samples for probs (default 10), mistakes for errors (default 24)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the random samples (default: 0)")
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
     parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
     device_option(parser, "cpu")
@@ -90,8 +92,9 @@ def register(subparsers, common) -> None:
 
 
 def explore_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--digit", type=int, default=7, help="class whose images are correlated pairwise (default: 7, as in L5)")
-    parser.add_argument("--index", type=int, default=0, help="training image shown as a vector (default: 0)")
-    parser.add_argument("--n", type=int, default=32, help="random digits in the grid (default: 32)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the random grid (default: 0)")
+    parser.add_argument("--digit", type=bounded(int, 0, 10**4), default=7,
+                        help="class whose images are correlated pairwise (default: 7, as in L5)")
+    parser.add_argument("--index", type=bounded(int, 0, 10**9), default=0, help="training image shown as a vector (default: 0)")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), default=32, help="random digits in the grid (default: 32)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the random grid (default: 0)")
     parser.add_argument("--out", required=True, help="folder for the figures")

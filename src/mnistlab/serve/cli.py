@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from ..clitools import add_command, device_option, say
+from ..clitools import add_command, bounded, device_option, say
 from ..errors import UserError
 
 LOOPBACK = ("127.0.0.1", "localhost")
@@ -70,7 +70,7 @@ def register(subparsers, common) -> None:
                                      "the probabilities and the feature maps of this run's model, live.")
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=bounded(int, 0, 65535), default=8000, help="port (default: 8000; 0 picks a free one)")
     device_option(parser, "cpu")
     parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
                                           "set (default: the run's)")
