@@ -12,6 +12,7 @@ import importlib
 import json
 import math
 import sys
+import warnings
 
 from .clitools import SEED, Parser, add_command, bounded, common_parser, data_options, device_option, pct, say
 from .errors import UserError
@@ -247,13 +248,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
     try:
-        payload = args.handler(args)
+        with warnings.catch_warnings(record=True) as caught:  # torch's and PIL's: never extra lines on a refusal
+            warnings.simplefilter("default")
+            payload = args.handler(args)
     except UserError as exc:
         print(f"mnistlab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mnistlab: {interrupted_message(saved_before)}", file=sys.stderr)
         return 130
+    for note in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if str(w.message)):
+        print(f"mnistlab: warning: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(payload))
     return 0
