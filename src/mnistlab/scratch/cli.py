@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import SEED, Parser, add_command, bounded, data_options, say
+from ..clitools import SEED, Parser, add_command, data_options, say
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
@@ -55,9 +55,9 @@ def register(subparsers, common) -> None:
 
     train = add_command(sub, "train", cmd_train, common, help="train the NumPy CNN with hand-written backprop")
     data_options(train)
-    train.add_argument("--epochs", type=bounded(int, 1, 10_000), default=2, help="passes over the training set (default: 2)")
-    train.add_argument("--batch-size", type=bounded(int, 1, 100_000), default=100, help="images per step (default: 100)")
-    train.add_argument("--lr", type=bounded(float, 1e-12, 100), default=1e-3, help="learning rate (default: 0.001)")
+    train.add_argument("--epochs", type=int, default=2, help="passes over the training set (default: 2)")
+    train.add_argument("--batch-size", type=int, default=100, help="images per step (default: 100)")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 0.001)")
     train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="(default: adam)")
     train.add_argument("--seed", type=SEED, default=0, help="initial weights and batch order (default: 0)")
 

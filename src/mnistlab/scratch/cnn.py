@@ -148,6 +148,8 @@ def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e
         raise UserError(f"optimizer {method!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
     if epochs < 1 or batch_size < 1:
         raise UserError(f"epochs ({epochs}) and batch size ({batch_size}) must both be at least 1")
+    if not 0 < lr <= 1e10:  # NaN fails too
+        raise UserError(f"--lr {lr}: the learning rate must be greater than 0 and at most 1e10 (e.g. 0.001)")
     start = time.perf_counter()
     mean, std = float(dataset.train_images.mean()), float(dataset.train_images.std())
     X, X_test = (standardize(images, mean, std) for images in (dataset.train_images, dataset.test_images))

@@ -8,7 +8,7 @@ from .augment import AUGMENTATIONS
 from .optim import check_names
 
 PRECISIONS = ("auto", "fp32", "bf16")
-MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 100.0, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains
+MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 
 
@@ -42,7 +42,7 @@ class TrainConfig:
         if not 1 <= self.batch_size <= MAX_COUNT:
             raise UserError(f"--batch-size {self.batch_size}: must be from 1 to {MAX_COUNT:,}")
         if not 0 < self.lr <= MAX_LR:
-            raise UserError(f"--lr {self.lr}: the learning rate must be above 0 and at most {MAX_LR:g} (e.g. 0.001)")
+            raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0 and at most {MAX_LR:g} (e.g. 0.001)")
         if not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"--seed {self.seed}: must be from 0 to {MAX_SEED}")
         if self.precision not in PRECISIONS:
