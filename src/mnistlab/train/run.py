@@ -106,6 +106,8 @@ def _foreign(out: Path) -> str | None:
     if not entries:
         return None
     try:
+        if (out / META).stat().st_size > MAX_RECORD:
+            raise ValueError("too large for a run record")
         files = json.loads((out / META).read_text())["files"]
         expected = {META, *files}
     except (OSError, ValueError, KeyError, TypeError):
@@ -113,7 +115,7 @@ def _foreign(out: Path) -> str | None:
     extra = [name for name in entries if name not in expected]
     if extra:
         listed = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
-        return f"holds files mnistlab did not write there ({listed}); a run replaces only its own files"
+        return f"holds files that are not part of the run ({listed}); a run replaces only its own files"
     for name, info in files.items():
         path = out / name
         if not path.is_file() or not isinstance(info, dict) or path.stat().st_size != info.get("bytes") \
