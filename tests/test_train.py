@@ -199,7 +199,7 @@ def test_resaving_replaces_the_run_whole_but_never_files_added_to_it(tiny_run, t
     assert sorted(p.name for p in out.iterdir()) == [WEIGHTS, META]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folders left beside it
     (out / "report.html").write_text("written by mnistlab report, or by hand: not part of the run")
-    with pytest.raises(UserError, match=r"holds files mnistlab did not write there \(report.html\)"):
+    with pytest.raises(UserError, match=r"holds files that are not part of the run \(report.html\)"):
         tiny_run.save(out)
     assert (out / "report.html").is_file()
 
