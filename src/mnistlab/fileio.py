@@ -58,6 +58,8 @@ def _tmp_prefix(path: Path) -> str:
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate it there: keep its temporaries
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
