@@ -217,7 +217,7 @@ def main() -> None:
         for name, argv, guarded in cases(root):
             outcome, detail = run_case(argv)
             counts[outcome] += 1
-            hidden = [p for p in root.rglob(".*") if "mnistlab-" in p.name]
+            hidden = [p for p in root.rglob(".*") if "mnistlab-" in p.name or p.name.endswith((".tmp", ".old"))]
             counts["leftovers"] += bool(hidden)
             for p in hidden:
                 import shutil
