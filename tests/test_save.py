@@ -187,13 +187,13 @@ def test_a_sigint_during_the_swap_lands_after_it(tiny_run, tmp_path, monkeypatch
 @pytest.mark.parametrize("args, fragment", [
     (["train", "--out", "/proc/mnistlab-run"], "cannot write in /proc"),
     (["train", "--out", "{file}/run"], "is a file, so no folder can be made inside it"),
-    (["train", "--out", "{file}"], "is a file, not a folder"),
+    (["train", "--out", "{file}"], "exists and is not a directory"),
     (["train", "--out", "{tmp}/" + "x" * 250], "bytes long"),
-    (["inspect", "{run}", "--out", "{file}"], "is a file, not a folder"),
+    (["inspect", "{run}", "--out", "{file}"], "exists and is not a directory"),
     (["report", "{run}", "--out", "{tmp}"], "is a folder; give a file name"),
     (["data", "explore", "--out", "/proc/x"], "cannot write in /proc"),
     (["scratch", "demo", "--out", "{file}/x"], "is a file"),
-    (["experiment", "run", "softmax", "--quick", "--out", "{file}"], "is a file, not a folder"),
+    (["experiment", "run", "softmax", "--quick", "--out", "{file}"], "exists and is not a directory"),
 ])
 def test_output_paths_are_checked_before_the_work(cli, tiny_run, tiny_idx_dir, tmp_path, args, fragment):
     (tmp_path / "a-file").write_text("x")

@@ -242,7 +242,7 @@ def check_output(path: str | os.PathLike, what: str = "--out", folder: bool = Tr
         existing = existing.parent
     if existing == absolute:
         if folder and not existing.is_dir():
-            raise UserError(f"{what} {path}: is a file, not a folder; choose a folder name")
+            raise UserError(f"{what} {path}: exists and is not a directory; choose a folder name")
         if not folder and existing.is_dir():
             raise UserError(f"{what} {path}: is a folder; give a file name")
     elif not existing.is_dir():
