@@ -19,7 +19,7 @@ from mnistlab.data.idx import read_idx
 from mnistlab.data.images import read_image
 from mnistlab.errors import UserError
 from mnistlab.models import build_model, parse_spec
-from mnistlab.train.run import META, load_run
+from mnistlab.train.run import META, load_run, save_run
 
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -122,7 +122,7 @@ RECORD_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**
        value=RECORD_VALUES)
 def test_run_loader_on_any_record(tiny_run, tmp_path_factory, field, value):
     out = tmp_path_factory.mktemp("run")
-    tiny_run.save(out / "r")
+    save_run(tiny_run, out / "r")
     record = json.loads((out / "r" / META).read_text())
     if field:
         *path, last = field.split(".")
@@ -138,7 +138,7 @@ def test_run_loader_on_any_record(tiny_run, tmp_path_factory, field, value):
 
 @pytest.mark.parametrize("change", [{"n_classes": 10**9}, {"spec": "f100000000"}, {"spec": "f1000000 f1000000"}])
 def test_a_record_asking_for_a_huge_model_is_refused_before_allocating(tiny_run, tmp_path, change):
-    tiny_run.save(tmp_path / "r")
+    save_run(tiny_run, tmp_path / "r")
     record = json.loads((tmp_path / "r" / META).read_text())
     record["model"].update(change)
     (tmp_path / "r" / META).write_text(json.dumps(record))

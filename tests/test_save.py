@@ -16,7 +16,7 @@ import mnistlab.train.run as runs
 from conftest import assert_user_error
 from mnistlab import load_run
 from mnistlab.errors import UserError
-from mnistlab.train.run import META, WEIGHTS
+from mnistlab.train.run import META, WEIGHTS, save_run
 
 
 def holds_run(path, created: str) -> bool:
@@ -24,7 +24,7 @@ def holds_run(path, created: str) -> bool:
 
 
 def saved(run, out) -> str:
-    run.save(out)
+    save_run(run, out)
     return json.loads((out / META).read_text())["created"]
 
 
@@ -39,10 +39,10 @@ def test_a_folder_that_merely_holds_a_run_json_is_refused_before_training(cli, t
 
 
 def test_a_changed_run_is_not_replaced(tiny_run, tmp_path):
-    out = tiny_run.save(tmp_path / "run")
+    out = save_run(tiny_run, tmp_path / "run")
     (out / WEIGHTS).write_bytes(b"my own weights")
     with pytest.raises(UserError, match=f"{WEIGHTS} was changed after mnistlab wrote it"):
-        tiny_run.save(out)
+        save_run(tiny_run, out)
     assert (out / WEIGHTS).read_bytes() == b"my own weights"
 
 
@@ -59,7 +59,7 @@ def test_an_interrupt_at_any_step_leaves_the_old_or_the_new_run(tiny_run, tmp_pa
     else:
         monkeypatch.setattr(runs if step in ("save_file", "write_json") else fileio, step, boom)
     with pytest.raises(KeyboardInterrupt):
-        tiny_run.save(out)
+        save_run(tiny_run, out)
     monkeypatch.undo()
     created = json.loads((out / META).read_text())["created"]
     assert holds_run(out, created) and (created == first or step == "record")
@@ -118,13 +118,13 @@ KILLER = textwrap.dedent("""
             print("locked", flush=True)
             sys.stdin.read()
         sys.exit(0)
-    run.save(out)
+    runs.save_run(run, out)
 """)
 
 
 @pytest.mark.parametrize("where", ["writing", "after-swap"])
 def test_a_sigkilled_save_leaves_a_run_and_its_leftovers_go_with_the_next_save(tiny_run, tmp_path, where):
-    source = tiny_run.save(tmp_path / "source")
+    source = save_run(tiny_run, tmp_path / "source")
     out = tmp_path / "out" / "run"
     first = saved(tiny_run, out)
     done = subprocess.run([sys.executable, "-c", KILLER, str(source), str(out), where], capture_output=True, text=True)
@@ -137,14 +137,14 @@ def test_a_sigkilled_save_leaves_a_run_and_its_leftovers_go_with_the_next_save(t
 
 
 def test_two_saves_to_one_place_one_wins_the_other_gets_one_line(tiny_run, cli, tiny_idx_dir, tmp_path):
-    source = tiny_run.save(tmp_path / "source")
+    source = save_run(tiny_run, tmp_path / "source")
     out = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", KILLER, str(source), str(out), "holding"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(UserError, match="another mnistlab process is writing there right now"):
-            tiny_run.save(out)
+            save_run(tiny_run, out)
         assert_user_error(cli("train", "--data-dir", tiny_idx_dir, "--model", "f8", "--out", out), "another mnistlab process")
     finally:
         holder.communicate("")
@@ -179,7 +179,7 @@ def test_a_sigint_during_the_swap_lands_after_it(tiny_run, tmp_path, monkeypatch
     monkeypatch.setattr(fileio, "swap_in", interrupted_swap)
     before = len(fileio.COMMITTED)
     with pytest.raises(KeyboardInterrupt):
-        tiny_run.save(out)
+        save_run(tiny_run, out)
     assert fileio.COMMITTED[before:] == [out] and load_run(out) is not None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
