@@ -12,11 +12,10 @@ import importlib
 import json
 import math
 import sys
-import warnings
 
-from .clitools import SEED, Parser, add_command, bounded, common_parser, data_options, device_option, pct, say
+from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
 from .errors import UserError
-from .fileio import COMMITTED
+from .fileio import COMMITTED, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
@@ -82,24 +81,24 @@ def cmd_train(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
-    with reserve_out_dir(args.out or default_run_dir()) as out:  # refused before training, held until saved
-        device = resolve_device(args.device)
-        ds = load_dataset(args.dataset, args.data_dir)
-        splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
-        model = build_model(args.model, args.activation, args.head, tuple(splits.x_train.shape[1:]), len(ds.classes), args.seed)
-        info = splits.info
-        say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
-                  f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
-        progress = not args.json and sys.stderr.isatty()
-        weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+    out = reserve_out_dir(args.out or default_run_dir())  # refused before training, held until the command ends
+    device = resolve_device(args.device)
+    ds = load_dataset(args.dataset, args.data_dir)
+    splits = make_splits(ds, args.normalize, args.val, args.train_size, device)
+    model = build_model(args.model, args.activation, args.head, tuple(splits.x_train.shape[1:]), len(ds.classes), args.seed)
+    info = splits.info
+    say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
+              f"{info['n_test']} test images, normalize {args.normalize}", summary_text(model))
+    progress = not args.json and sys.stderr.isatty()
+    weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
 
-        def on_epoch(row: dict, net) -> None:
-            say(args, epoch_line(row, args.epochs))
-            weights(row, net)
+    def on_epoch(row: dict, net) -> None:
+        say(args, epoch_line(row, args.epochs))
+        weights(row, net)
 
-        run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
-        run.extras["weight_histograms"] = weights.record
-        run.save(out)
+    run = fit(model, splits, progress=progress, on_epoch=on_epoch, **options)
+    run.extras["weight_histograms"] = weights.record
+    run.save(out)
     total = sum(r["seconds"] for r in run.history)
     say(args, f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
               f"{total:.1f} s of training on {device.type} ({run.train['precision']})",
@@ -177,11 +176,11 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help=f"(recipe) train-time augmentation: affine = random rotation, scale and shift (default: {d['augment']})")
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
-    parser.add_argument("--max-steps", type=bounded(int, 0, 2**31 - 1), default=0,
+    parser.add_argument("--max-steps", type=int, default=0,
                         help="stop after N optimizer steps; the schedule fits them (default: 0, no cap)")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="also evaluate the test set every N steps, off the training clock (default: 0, epoch ends only)")
-    parser.add_argument("--seed", type=SEED, default=0, help="same seed, same device: same numbers (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     device_option(parser)
     parser.add_argument("--precision", choices=PRECISIONS,
                         help=f"(recipe) auto: bf16 autocast for CNNs on devices with native bf16, else fp32 (default: {d['precision']})")
@@ -246,6 +245,8 @@ def interrupted_message(saved_before: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import warnings
+
     saved_before = len(COMMITTED)
     try:
         with warnings.catch_warnings(record=True) as caught:  # torch's and PIL's: never extra lines on a refusal
@@ -257,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mnistlab: {interrupted_message(saved_before)}", file=sys.stderr)
         return 130
+    finally:
+        release_all()  # output places the command reserved
     for note in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if str(w.message)):
         print(f"mnistlab: warning: {note}", file=sys.stderr)
     if args.json:

@@ -113,23 +113,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-@contextmanager
-def exclusive(path: str | os.PathLike, what: str = "--out") -> Iterator[None]:
-    """Hold the lock of `path` (a file beside it, removed when released); a second process is refused at once.
+def _lock_of(path: Path) -> Path:
+    return Path(os.path.abspath(path.parent / f".{path.name}{LOCK}"))
 
-    Re-entrant within a process, so a command can reserve its output before long work and save into it later.
+
+def reserve(path: str | os.PathLike, what: str = "--out") -> None:
+    """Take the lock of `path` (a file beside it) until `release_all`; a second process is refused at once.
+
+    Taken again by the same process it only counts, so a command can reserve its output before long work
+    and save into it later.
     """
     path = Path(path)
-    lock = Path(os.path.abspath(path.parent / f".{path.name}{LOCK}"))
+    lock = _lock_of(path)
     key = str(lock)
     if key in _HELD or fcntl is None:
         if key in _HELD:
             _HELD[key][1] += 1
-        try:
-            yield
-        finally:
-            if key in _HELD:
-                _HELD[key][1] -= 1
         return
     lock.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(5):  # the holder unlinks the file on release: make sure ours is the one at the path
@@ -142,19 +141,43 @@ def exclusive(path: str | os.PathLike, what: str = "--out") -> Iterator[None]:
                             f"wait for it to finish or choose another folder") from None
         try:
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                break
+                _HELD[key] = [fd, 1]
+                return
         except FileNotFoundError:
             pass
         os.close(fd)
-    else:
-        raise UserError(f"{what} {path}: another mnistlab process keeps writing there; wait for it or choose another folder")
-    _HELD[key] = [fd, 1]
+    raise UserError(f"{what} {path}: another mnistlab process keeps writing there; wait for it or choose another folder")
+
+
+def _drop(key: str) -> None:
+    fd = _HELD.pop(key)[0]
+    Path(key).unlink(missing_ok=True)
+    os.close(fd)
+
+
+def release(path: str | os.PathLike) -> None:
+    """Give back one reservation of `path`; the last one removes the lock file."""
+    key = str(_lock_of(Path(path)))
+    if key in _HELD:
+        _HELD[key][1] -= 1
+        if _HELD[key][1] <= 0:
+            _drop(key)
+
+
+def release_all() -> None:
+    """Give back every place this process reserved (a command's end)."""
+    for key in list(_HELD):
+        _drop(key)
+
+
+@contextmanager
+def exclusive(path: str | os.PathLike, what: str = "--out") -> Iterator[None]:
+    """Hold the lock of `path` for a block (see `reserve`)."""
+    reserve(path, what)
     try:
         yield
     finally:
-        del _HELD[key]
-        lock.unlink(missing_ok=True)
-        os.close(fd)
+        release(path)
 
 
 def _exchange(a: Path, b: Path) -> bool:

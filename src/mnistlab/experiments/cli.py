@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import SEED, Parser, add_command, bounded, data_options, device_option, say
+from ..clitools import Parser, add_command, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -42,7 +42,7 @@ def register(subparsers, common) -> None:
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick)")
     device_option(run)
-    run.add_argument("--seed", type=SEED, default=0, help="same seed, same device: same numbers (default: 0)")
-    run.add_argument("--threads", type=bounded(int, 1, 1024), help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
+    run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",
                      help="missing-class: the digit left out of training (default: 7)")

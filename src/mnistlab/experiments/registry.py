@@ -44,6 +44,8 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     mod = module(name)
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
     check_output(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory; choose another path")
     ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir)
     say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()

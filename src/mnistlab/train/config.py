@@ -8,8 +8,8 @@ from .augment import AUGMENTATIONS
 from .optim import check_names
 
 PRECISIONS = ("auto", "fp32", "bf16")
-MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 
 
 @dataclass

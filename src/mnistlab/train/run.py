@@ -9,8 +9,6 @@ import json
 import math
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..errors import UserError
-from ..fileio import atomic_dir, check_output, exclusive, write_json
+from ..fileio import atomic_dir, check_output, exclusive, reserve, write_json
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
 from .device import autocast_for, fast_bf16, resolve_device
@@ -135,13 +133,12 @@ def check_out_dir(out: str | Path) -> Path:
     return out
 
 
-@contextmanager
-def reserve_out_dir(out: str | Path) -> Iterator[Path]:
-    """Check `out` and hold its lock while the run is trained and saved: a second process is refused at once."""
-    out = Path(out)
+def reserve_out_dir(out: str | Path) -> Path:
+    """Check `out` and take its lock until the command ends (`fileio.release_all`): a second process that
+    wants to save there is refused at once, before it trains."""
     check_output(out)
-    with exclusive(out):
-        yield check_out_dir(out)
+    reserve(out)
+    return check_out_dir(out)
 
 
 def save_run(run, out_dir: str | Path) -> Path:
@@ -151,7 +148,8 @@ def save_run(run, out_dir: str | Path) -> Path:
             or not all(v is None or math.isfinite(v) for v in run.final.values()):
         raise UserError("training diverged: the weights or the loss became NaN or infinite, so the run was not saved; "
                         "try a smaller learning rate")
-    with reserve_out_dir(out_dir) as out, atomic_dir(out) as tmp:
+    out = Path(out_dir)
+    with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
         save_file(state, str(tmp / WEIGHTS))
         files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": _sha256(tmp / WEIGHTS)}}
         write_json(tmp / META, {**run_record(run), "files": files})
