@@ -40,8 +40,8 @@ _HELD: dict[str, list] = {}  # lock file -> [fd, depth]: a save inside a reserve
 @contextmanager
 def deferred_interrupt() -> Iterator[None]:
     """Hold Ctrl+C back while a commit runs, so an interrupt lands after it and can say what was saved."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # signals are handled in the main thread only; None: a handler Python did not install
         return
     pending: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
