@@ -16,6 +16,7 @@ import time
 
 from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
 from .errors import UserError
+from .fileio import COMMITTED, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
@@ -49,7 +50,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .models import summary_text
     from .train import TrainConfig, fit, resolve_device
     from .train.recipes import get_recipe, prepare, settle
-    from .train.run import check_out_dir, default_run_dir
+    from .train.run import default_run_dir, reserve_out_dir
 
     recipe = args.recipe or "default"
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
@@ -59,7 +60,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
-    out = check_out_dir(args.out or default_run_dir())
+    out = reserve_out_dir(args.out or default_run_dir())  # refused before training, held until the command ends
     device = resolve_device(cfg.device)
     started = time.perf_counter()
     ds = load_dataset(args.dataset, args.data_dir)
@@ -211,17 +212,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted_message(saved_before: int) -> str:
+    """What an interrupt left behind: the outputs this command completed, or nothing."""
+    saved = COMMITTED[saved_before:]
+    if not saved:
+        return "interrupted; nothing was saved and nothing half-written was kept"
+    more = f" and {len(saved) - 1} other file(s)" if len(saved) > 1 else ""
+    return f"interrupted after {saved[-1]}{more} had been saved complete; nothing half-written was kept"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import warnings
+
+    saved_before = len(COMMITTED)
     try:
-        payload = args.handler(args)
+        with warnings.catch_warnings(record=True) as caught:  # torch's and PIL's: never extra lines on a refusal
+            warnings.simplefilter("default")
+            payload = args.handler(args)
     except UserError as exc:
         print(f"mnistlab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("mnistlab: interrupted; nothing half-written was kept", file=sys.stderr)
+        print(f"mnistlab: {interrupted_message(saved_before)}", file=sys.stderr)
         return 130
+    finally:
+        release_all()  # output places the command reserved
+    for note in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if str(w.message)):
+        print(f"mnistlab: warning: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(payload))
     return 0

@@ -5,6 +5,7 @@ Kept apart from `cli.py` (the entry point) so that command modules import helper
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,24 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
+
+
+def bounded(kind: type = int, low: float | None = None, high: float | None = None):
+    """An argparse type: a finite `kind` within [low, high]; anything else is the parser's one-line error."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a number from {kind(low)} to {kind(high)}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+SEED = bounded(int, 0, 2**32 - 1)  # every generator in the project (torch, NumPy) takes these
 
 
 def say(args: argparse.Namespace, *lines: str) -> None:

@@ -6,6 +6,7 @@ uint32 per dimension, then the payload in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -20,44 +21,69 @@ _CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E:
 _DTYPES = {np.dtype(v).newbyteorder("="): k for k, v in _CODES.items()}
 
 
-def _raw_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        return gzip.decompress(data)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise UserError(f"{path}: corrupt or truncated gzip data ({exc}); delete it and download it again") from None
+MAX_PAYLOAD = 8 << 30  # bytes an IDX header may promise; full MNIST's largest file holds 47 MB
+
+
+def _header(head: bytes, where: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The type, dimensions and header length that the first bytes of an IDX file declare, checked."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
+        raise UserError(f"{where}: not an IDX file (bad magic number {head[:4].hex() or 'empty'}); "
+                        f"point --data-dir at the original IDX files")
+    code, ndim = head[2], head[3]
+    if code not in _CODES or not 1 <= ndim <= 4:
+        raise UserError(f"{where}: not an IDX file (type code 0x{code:02x}, {ndim} dimensions); point --data-dir at the original IDX files")
+    size = 4 + 4 * ndim
+    if len(head) < size:
+        raise UserError(f"{where}: truncated IDX header; the file is damaged, download it again")
+    dims = struct.unpack(f">{ndim}I", head[4:size])
+    dtype = np.dtype(_CODES[code])
+    if 0 in dims:
+        raise UserError(f"{where}: the IDX header declares {'x'.join(map(str, dims))} items, an empty array; "
+                        f"the file is damaged, download it again")
+    if math.prod(dims) * dtype.itemsize > MAX_PAYLOAD:
+        raise UserError(f"{where}: the IDX header declares {'x'.join(map(str, dims))} items "
+                        f"({math.prod(dims) * dtype.itemsize:,} bytes), more than {MAX_PAYLOAD >> 30} GiB; the file is damaged")
+    return dtype, dims, size
+
+
+def _array(payload: bytes, dtype: np.dtype, dims: tuple[int, ...], header: int, where: str, total: int) -> np.ndarray:
+    expected = math.prod(dims) * dtype.itemsize
+    if len(payload) != expected:
+        raise UserError(f"{where}: IDX header promises {'x'.join(map(str, dims))} items ({expected} bytes) "
+                        f"but the payload has {total - header} bytes; the file is truncated or damaged, download it again")
+    array = np.frombuffer(payload, dtype=dtype).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def decode_idx(data: bytes, where: str = "<bytes>") -> np.ndarray:
     """Parse IDX bytes; every structural problem names `where`."""
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise UserError(f"{where}: not an IDX file (bad magic number {data[:4].hex() or 'empty'}); "
-                        f"point --data-dir at the original IDX files")
-    code, ndim = data[2], data[3]
-    if code not in _CODES or not 1 <= ndim <= 4:
-        raise UserError(f"{where}: not an IDX file (type code 0x{code:02x}, {ndim} dimensions); point --data-dir at the original IDX files")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise UserError(f"{where}: truncated IDX header; the file is damaged, download it again")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_CODES[code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    payload = len(data) - header
-    if payload != expected:
-        raise UserError(f"{where}: IDX header promises {'x'.join(map(str, dims))} items ({expected} bytes) "
-                        f"but the payload has {payload} bytes; the file is truncated or damaged, download it again")
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="), copy=False)
+    dtype, dims, header = _header(data[:20], where)
+    return _array(data[header:], dtype, dims, header, where, len(data))
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (gzip detected by content, not by name)."""
+    """Read an IDX file (gzip detected by content, not by name), checking the header against the file before
+    reading the payload: gzip is streamed and never expands past the size the header declares (plus one byte)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    return decode_idx(_raw_bytes(path), str(path))
+    with open(path, "rb") as raw:
+        zipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if zipped else raw
+        try:
+            head = stream.read(4)
+            head += stream.read(4 * head[3]) if len(head) == 4 else b""
+            dtype, dims, header = _header(head, str(path))
+            expected = math.prod(dims) * dtype.itemsize
+            if not zipped and path.stat().st_size != header + expected:
+                raise UserError(f"{path}: IDX header promises {'x'.join(map(str, dims))} items ({expected} bytes) "
+                                f"but the payload has {path.stat().st_size - header} bytes; the file is truncated or damaged, "
+                                f"download it again")
+            payload = stream.read(expected + 1)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise UserError(f"{path}: corrupt or truncated gzip data ({exc}); delete it and download it again") from None
+    return _array(payload, dtype, dims, header, str(path), header + len(payload))
 
 
 def encode_idx(array: np.ndarray) -> bytes:

@@ -125,6 +125,9 @@ def _read_folder(info: SetInfo, files: dict[str, Path], source: str, folder: Pat
         if images.dtype != np.uint8 or len(images) == 0:
             raise UserError(f"{files[f'{split}-images']}: expected at least one uint8 image, got {len(images)} of "
                             f"{images.dtype}; point --data-dir at the original IDX files")
+        if labels.dtype.kind not in "iu":
+            raise UserError(f"{files[f'{split}-labels']}: labels must be whole class numbers (uint8), got {labels.dtype}; "
+                            f"point --data-dir at the original IDX files")
         if labels.min() < 0 or labels.max() >= len(info.classes):
             raise UserError(f"{files[f'{split}-labels']}: labels span {int(labels.min())}..{int(labels.max())}, "
                             f"outside 0..{len(info.classes) - 1} for {len(info.classes)} classes; is this the right file?")

@@ -16,7 +16,7 @@ from types import ModuleType
 import torch
 
 from ..errors import UserError
-from ..fileio import write_json
+from ..fileio import check_output, write_json
 from ..train.device import resolve_device
 from .common import Context, format_table
 
@@ -48,6 +48,7 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     """
     mod = module(name)
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
+    check_output(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
     ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir,

@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import add_command, device_option, say
-from ..fileio import save_figure, write_json
+from ..clitools import SEED, add_command, bounded, device_option, say
+from ..fileio import check_output, save_figure, write_json
 from .numbers import WHAT
+
+MAX_N = 1000  # images in one figure; more would take minutes to draw and be unreadable
 
 
 def _save_png(fig, path: Path) -> str:
@@ -19,8 +21,8 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     from .numbers import jsonable, numbers
     from .predictions import predict_test_set
 
+    out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
     run = load_run(args.run_dir, args.device)
-    out = Path(args.out) if args.out else Path(args.run_dir) / "figures"
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
     if any(w in ("featuremaps", "probs", "confusion", "errors") for w in chosen):
@@ -40,6 +42,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
     from ..train import load_run
     from .predictions import predict_test_set
 
+    check_output(args.out or Path(args.run_dir) / "report.html", folder=False)
     run = load_run(args.run_dir, args.device)
     path = write_report(run, args.out, predictions=predict_test_set(run, args.dataset, args.data_dir),
                         sample=args.sample, n=args.n)
@@ -52,11 +55,11 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
     from ..plots import EXPLORE
     from . import explore
 
+    out = check_output(args.out)
     ds = load_dataset(args.dataset, args.data_dir)
     nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
             "means": explore.class_means(ds)}
     nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
-    out = Path(args.out)
     figures = [_save_png(EXPLORE[name](nums[name]), out / f"{name}.png") for name in EXPLORE]
     corr = nums["correlations"]
     say(args, *figures, f"digit {corr['label']}: mean pairwise correlation {corr['pairs_mean']:.3f} "
@@ -67,10 +70,10 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
 
 def figure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
-    parser.add_argument("--sample", type=int, nargs="+", metavar="I",
+    parser.add_argument("--sample", type=bounded(int, 0, 10**9), nargs="+", metavar="I",
                         help="test image indices for probs (all) and featuremaps (the first); default: random")
-    parser.add_argument("--n", type=int, help="random samples for probs (default 10), mistakes for errors (default 24)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the random samples (default: 0)")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), help="random samples for probs (default 10), mistakes for errors (default 24)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the random samples (default: 0)")
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
     parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
     device_option(parser, "cpu")
@@ -89,8 +92,9 @@ def register(subparsers, common) -> None:
 
 
 def explore_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--digit", type=int, default=7, help="class whose images are correlated pairwise (default: 7, as in L5)")
-    parser.add_argument("--index", type=int, default=0, help="training image shown as a vector (default: 0)")
-    parser.add_argument("--n", type=int, default=32, help="random digits in the grid (default: 32)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the random grid (default: 0)")
+    parser.add_argument("--digit", type=bounded(int, 0, 10**4), default=7,
+                        help="class whose images are correlated pairwise (default: 7, as in L5)")
+    parser.add_argument("--index", type=bounded(int, 0, 10**9), default=0, help="training image shown as a vector (default: 0)")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), default=32, help="random digits in the grid (default: 32)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the random grid (default: 0)")
     parser.add_argument("--out", required=True, help="folder for the figures")

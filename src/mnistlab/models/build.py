@@ -1,6 +1,8 @@
 """Turn a parsed spec into an `nn.Sequential`, checking every shape on the way."""
 from __future__ import annotations
 
+import math
+import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
@@ -83,11 +85,35 @@ def build_model(spec: str = "", activation: str = "relu", head: str = "logits",
         raise UserError(f"unknown head {head!r}; choose one of: {', '.join(HEADS)}")
     layers = parse_spec(spec)
     config = ModelConfig(format_spec(layers), activation, head, tuple(input_shape), n_classes)
+    with torch.device("meta"):  # shapes and sizes first, without allocating anything
+        check_memory(*_assemble(layers, config), config.spec)
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
         modules, rows = _assemble(layers, config)
     return Net(modules, config, rows)
+
+
+BYTES_PER_PARAM = 16  # float32 weights, gradients and two optimizer moments (Adam)
+
+
+def machine_memory() -> int:
+    """Bytes of RAM on this machine (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_memory(modules: OrderedDict[str, nn.Module], rows: list[dict], spec: str) -> None:
+    """Refuse a model whose training state for one image could not fit this machine's memory, with the estimate."""
+    params = sum(p.numel() for m in modules.values() for p in m.parameters())
+    activations = sum(math.prod(row["output_shape"]) for row in rows)
+    need = BYTES_PER_PARAM * params + 8 * activations  # outputs and their gradients, one image
+    have = machine_memory()
+    if have and need > have:
+        raise UserError(f"model {spec[:60]!r}: {params:,} parameters need about {need / 2**30:,.1f} GiB to train "
+                        f"but this machine has {have / 2**30:,.1f} GiB; use fewer units or channels")
 
 
 def _assemble(layers: list[Layer], config: ModelConfig):

@@ -97,6 +97,7 @@ def _pool(letter: str, kernel: int, stride: int | None) -> Pool:
     return Pool("max" if letter == "m" else "avg", kernel, None if stride == kernel else stride)
 
 
+MAX_SPEC = 10_000  # characters; a real spec is a few dozen
 GRAMMAR_HELP = "tokens: crop<n>, c<out>k<kernel>[s<stride>][p<pad>], m<k>, a<k>, f<units>, d<p>, bn, o<classes>"
 
 
@@ -107,11 +108,19 @@ def parse_token(token: str, position: int) -> Layer:
             layer = make(match)
             _check_values(layer, token, position)
             return layer
-    raise UserError(f"layer {position} {token!r}: unknown layer token; {GRAMMAR_HELP}")
+    raise UserError(f"layer {position} {token[:40]!r}: unknown layer token; {GRAMMAR_HELP}")
+
+
+MAX_UNITS, MAX_SIZE = 1_000_000, 4096  # units or channels per layer; kernel, stride, padding, crop or pool in pixels
 
 
 def _check_values(layer: Layer, token: str, position: int) -> None:
-    where = f"layer {position} {token!r}"
+    where = f"layer {position} {token[:40]!r}"
+    counts = [getattr(layer, name) for name in ("out", "units") if hasattr(layer, name)]
+    sizes = [getattr(layer, name) for name in ("kernel", "stride", "pad", "pixels") if getattr(layer, name, None) is not None]
+    if any(c > MAX_UNITS for c in counts) or any(s > MAX_SIZE for s in sizes):
+        raise UserError(f"{where}: at most {MAX_UNITS:,} units or channels per layer and {MAX_SIZE} pixels "
+                        f"per kernel, stride, padding or crop")
     if isinstance(layer, Dropout) and not 0 <= layer.p < 1:
         raise UserError(f"{where}: dropout probability must be in [0, 1)")
     if isinstance(layer, Conv) and (layer.out < 1 or layer.kernel < 1 or layer.stride < 1):
@@ -126,6 +135,8 @@ def _check_values(layer: Layer, token: str, position: int) -> None:
 
 def parse_spec(spec: str) -> list[Layer]:
     """Parse a spec string; an empty spec is a linear model (input → output)."""
+    if not isinstance(spec, str) or len(spec) > MAX_SPEC:
+        raise UserError(f"model spec: expected a string of at most {MAX_SPEC} characters")
     layers = [parse_token(token, i) for i, token in enumerate(spec.lower().split(), start=1)]
     for i, layer in enumerate(layers[:-1], start=1):
         if isinstance(layer, Output):

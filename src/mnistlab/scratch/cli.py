@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import Parser, add_command, data_options, say
+from ..clitools import SEED, Parser, add_command, data_options, say
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
     from ..data import load_dataset
+    from ..fileio import check_output
     from .figures import demo
 
+    check_output(args.out)
     result = demo(load_dataset(args.dataset, args.data_dir), args.out)
     say(args, *(f"wrote {path}" for path in result["files"].values()),
         "filter responses (patch: diagonal, antidiagonal, horizontal, vertical):",
@@ -57,7 +59,7 @@ def register(subparsers, common) -> None:
     train.add_argument("--batch-size", type=int, default=100, help="images per step (default: 100)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 0.001)")
     train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="(default: adam)")
-    train.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default: 0)")
+    train.add_argument("--seed", type=SEED, default=0, help="initial weights and batch order (default: 0)")
 
     add_command(sub, "gradcheck", cmd_gradcheck, common,
                 help="hand-written gradients vs finite differences, and L4's autograd example")

@@ -134,6 +134,9 @@ def accuracy(model: CNN, X: np.ndarray, labels: np.ndarray) -> float:
     return float((model.use(X)[0] == labels).mean())
 
 
+MAX_EPOCHS, MAX_BATCH = 10_000, 1_000_000  # beyond these a request is a mistake, not a run
+
+
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e-3, method: str = "adam",
         seed: int = 0, model: CNN | None = None, log: Callable[[str], None] = lambda line: None) -> dict:
@@ -146,8 +149,10 @@ def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e
     """
     if method not in OPTIMIZERS:
         raise UserError(f"optimizer {method!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
-    if epochs < 1 or batch_size < 1:
-        raise UserError(f"epochs ({epochs}) and batch size ({batch_size}) must both be at least 1")
+    if not (1 <= epochs <= MAX_EPOCHS and 1 <= batch_size <= MAX_BATCH):
+        raise UserError(f"epochs ({epochs}) and batch size ({batch_size}) must lie in 1..{MAX_EPOCHS:,} and 1..{MAX_BATCH:,}")
+    if not 0 < lr <= 1e10:  # NaN fails too
+        raise UserError(f"--lr {lr}: the learning rate must be greater than 0 and at most 1e10 (e.g. 0.001)")
     start = time.perf_counter()
     mean, std = float(dataset.train_images.mean()), float(dataset.train_images.std())
     X, X_test = (standardize(images, mean, std) for images in (dataset.train_images, dataset.test_images))

@@ -12,6 +12,7 @@ without a traceback; nothing reads or writes a path taken from a request.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
@@ -26,19 +27,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
-from ..data.images import as_gray, from_pil, to_mnist
+from ..data.images import as_gray, open_image, to_mnist
 from ..errors import UserError
 from ..inspect import conv_feature_maps, first_layer_weights
 from ..inspect.attribution import responsible_units
 from ..train.run import Run
 
 STATIC = Path(__file__).parent / "static"
+BODY_SECONDS = 10  # a body sent slower than this is refused (408), so no request holds a worker
 MAX_BODY = 1_000_000  # bytes; a drawn canvas as PNG is a few kilobytes
 MAX_SIDE, MAX_PIXELS = 4096, 4_000_000  # refuse decompression bombs before decoding
 DATA_URL = re.compile(r"data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
@@ -107,8 +107,8 @@ class Guard:
     length); an accepted body is replayed to the app from memory.
     """
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, hosts: list[str] | None = None):
+        self.app, self.limit, self.hosts = app, limit, hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -119,12 +119,18 @@ class Guard:
                 message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
             await send(message)
 
-        length = dict(scope["headers"]).get(b"content-length", b"")  # the server has refused malformed ones
+        headers = dict(scope["headers"])
+        if self.hosts is not None and host_name(headers.get(b"host", b"").decode("latin-1")) not in self.hosts:
+            return await self.refuse(scope, send_with_headers, 400, "invalid Host header; open the URL the server printed")
+        length = headers.get(b"content-length", b"")  # the server has refused malformed ones
         if length.isdigit() and int(length) > self.limit:
             return await self.refuse(scope, send_with_headers)
         body, more = bytearray(), True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), BODY_SECONDS)
+            except asyncio.TimeoutError:
+                return await self.refuse(scope, send_with_headers, 408, f"request body not received within {BODY_SECONDS} s")
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
@@ -142,10 +148,15 @@ class Guard:
 
         await self.app(scope, replay, send_with_headers)
 
-    async def refuse(self, scope, send) -> None:
-        response = JSONResponse({"error": f"request body over {self.limit} bytes; send a smaller image"},
-                                status_code=413, headers={"Connection": "close"})
+    async def refuse(self, scope, send, status: int = 413, error: str = "") -> None:
+        response = JSONResponse({"error": error or f"request body over {self.limit} bytes; send a smaller image"},
+                                status_code=status, headers={"Connection": "close"})
         await response(scope, None, send)
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port: `[::1]:8000` → `[::1]`, `localhost:8000` → `localhost`."""
+    return header[:header.index("]") + 1] if header.startswith("[") and "]" in header else header.split(":")[0]
 
 
 def decode_data_url(url: str) -> np.ndarray:
@@ -157,14 +168,7 @@ def decode_data_url(url: str) -> np.ndarray:
         raw = base64.b64decode(url[head.end():], validate=True)
     except (binascii.Error, ValueError):
         raise UserError("image: the data URL is not valid base64") from None
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.width > MAX_SIDE or img.height > MAX_SIDE or img.width * img.height > MAX_PIXELS:
-                raise UserError(f"image: {img.width}x{img.height} is too large; send at most {MAX_SIDE}x{MAX_SIDE} "
-                                f"and {MAX_PIXELS} pixels")
-            return from_pil(img)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
-        raise UserError(f"image: not an image PIL can read ({exc.__class__.__name__}); send a PNG or JPEG") from None
+    return open_image(io.BytesIO(raw), "image", MAX_SIDE, MAX_PIXELS)
 
 
 def to_pixels(rows: list[list[float]]) -> np.ndarray:
@@ -284,7 +288,5 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(Guard, limit=max_body)
-    if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(Guard, limit=max_body, hosts=allowed_hosts or None)  # refused with JSON, like every error
     return app

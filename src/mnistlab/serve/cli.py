@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import socket
 
-from ..clitools import add_command, device_option, say
+from ..clitools import add_command, bounded, device_option, say
 from ..errors import UserError
 
-LOOPBACK = ("127.0.0.1", "localhost")
+IDLE_SECONDS = 5  # an idle keep-alive connection is closed after this
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -28,11 +29,37 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def make_server(app, log_level: str = "warning"):
-    """A uvicorn server for `app`; run it with `.run(sockets=[listen(...)])`, stop it with `.should_exit = True`."""
-    import uvicorn
+def make_server(app, log_level: str = "warning", idle: float = IDLE_SECONDS):
+    """A uvicorn server for `app`; run it with `.run(sockets=[listen(...)])`, stop it with `.should_exit = True`.
 
-    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False))
+    A connection that sends no complete request within `idle` seconds (idle keep-alive, or headers sent
+    halfway) is closed, so slow clients cannot hold the server's connections.
+    """
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Deadline(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.deadline = self.loop.call_later(idle, self.expire)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self.deadline.cancel()
+            self.deadline = self.loop.call_later(idle, self.expire)
+
+        def expire(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:  # not answering a request: idle or half-sent
+                self.transport.close()
+            else:
+                self.deadline = self.loop.call_later(idle, self.expire)
+
+        def connection_lost(self, exc) -> None:
+            self.deadline.cancel()
+            super().connection_lost(exc)
+
+    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False, http=Deadline,
+                                         timeout_keep_alive=max(1, int(idle)), h11_max_incomplete_event_size=64 * 1024))
 
 
 def cmd_serve(args: argparse.Namespace) -> dict:
@@ -44,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> dict:
     from ..train import load_run
 
     run = load_run(args.run_dir, args.device)
-    app = create_app(run, allowed_hosts=[*LOOPBACK, "[::1]"] if args.host in LOOPBACK else None,
+    app = create_app(run, allowed_hosts=list(LOOPBACK) if args.host in LOOPBACK else None,
                      dataset=args.dataset, data_dir=args.data_dir)
     server = make_server(app)
     sock = listen(args.host, args.port)
@@ -52,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> dict:
     kind = "CNN" if run.model.is_cnn else "FFN"
     say(args, f"serving {args.run_dir} ({kind} '{run.model.config.spec}') at {url}",
         f"API schema: {url}openapi.json; press Ctrl+C to stop")
-    if args.host not in LOOPBACK + ("::1",):
+    if args.host not in LOOPBACK:
         say(args, f"warning: listening on {args.host}: other machines on your network can reach this server")
     try:
         server.run(sockets=[sock])
@@ -70,7 +97,7 @@ def register(subparsers, common) -> None:
                                      "the probabilities and the feature maps of this run's model, live.")
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=bounded(int, 0, 65535), default=8000, help="port (default: 8000; 0 picks a free one)")
     device_option(parser, "cpu")
     parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
                                           "set (default: the run's)")

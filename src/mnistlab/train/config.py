@@ -1,7 +1,6 @@
 """Every option of a training run as one dataclass: plain data, stored in run.json."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..errors import UserError
@@ -12,6 +11,7 @@ from .optim import LOSSES, SCHEDULES, check_names
 PRECISIONS = ("auto", "fp32", "bf16")
 CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 
 
 def option(default, help: str, **cli):
@@ -58,22 +58,25 @@ class TrainConfig:
                           choices=CAPTURE)
 
     def check(self) -> None:
-        if not (self.epochs > 0 and math.isfinite(self.epochs)):
-            raise UserError(f"--epochs {self.epochs:g}: must be more than 0 (a fraction such as 0.8 ends inside the epoch)")
-        if self.batch_size < 1:
-            raise UserError(f"--batch-size {self.batch_size}: must be at least 1")
-        if not self.lr > 0:
-            raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0")
+        if not (0 < self.epochs <= MAX_EPOCHS):
+            raise UserError(f"--epochs {self.epochs:g}: must be more than 0 and at most {MAX_EPOCHS:,} "
+                            f"(a fraction such as 0.8 ends inside the epoch)")
+        if not 1 <= self.batch_size <= MAX_COUNT:
+            raise UserError(f"--batch-size {self.batch_size}: must be from 1 to {MAX_COUNT:,}")
+        if not 0 < self.lr <= MAX_LR:
+            raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0 and at most {MAX_LR:g} (e.g. 0.001)")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"--seed {self.seed}: must be from 0 to {MAX_SEED}")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"--label-smoothing {self.label_smoothing}: must be at least 0 and below 1 (e.g. 0.1)")
-        if self.weight_decay < 0:
-            raise UserError(f"--weight-decay {self.weight_decay}: must be 0 or more")
+        if not 0 <= self.weight_decay <= MAX_LR:
+            raise UserError(f"--weight-decay {self.weight_decay}: must be from 0 to {MAX_LR:g} (e.g. 0.0001)")
         check_names(self.optimizer, self.schedule, self.loss)
-        if self.max_steps < 0:
-            raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps")
-        if self.eval_every < 0:
+        if not 0 <= self.max_steps <= MAX_COUNT:
+            raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps up to {MAX_COUNT:,}")
+        if not 0 <= self.eval_every <= MAX_COUNT:
             raise UserError(f"--eval-every {self.eval_every}: must be 0 (epoch ends only) or a number of steps")
         if self.capture not in CAPTURE:
             raise UserError(f"--capture {self.capture}: choose one of: {', '.join(CAPTURE)}")

@@ -4,7 +4,9 @@ Nothing executable is stored, so loading a run never unpickles code.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import platform
 import time
 from dataclasses import dataclass, field
@@ -14,10 +16,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..data.transforms import Normalizer
+from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..errors import UserError
-from ..fileio import atomic_dir, write_json
-from ..models import ModelConfig, Net, build_model
+from ..fileio import atomic_dir, check_output, exclusive, reserve, write_json
+from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
 from .device import autocast_for, fast_bf16, resolve_device
 from .metrics import outputs_of, to_probs
@@ -87,43 +89,141 @@ def run_record(run) -> dict:
             "history": run.history, "final": run.final, "extras": run.extras}
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _foreign(out: Path) -> str | None:
+    """Why `out` is not a folder mnistlab may replace, or None: it must be empty, or hold exactly the files
+    the manifest in its run.json lists, unchanged (a folder with figures or notes added to it is refused)."""
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return None
+    try:
+        if (out / META).stat().st_size > MAX_RECORD:
+            raise ValueError("too large for a run record")
+        files = json.loads((out / META).read_text())["files"]
+        expected = {META, *files}
+    except (OSError, ValueError, KeyError, TypeError):
+        return "exists and is not an mnistlab run"
+    extra = [name for name in entries if name not in expected]
+    if extra:
+        listed = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+        return f"holds files that are not part of the run ({listed}); a run replaces only its own files"
+    for name, info in files.items():
+        path = out / name
+        if not path.is_file() or not isinstance(info, dict) or path.stat().st_size != info.get("bytes") \
+                or _sha256(path) != info.get("sha256"):
+            return f"{name} was changed after mnistlab wrote it"
+    return None
+
+
 def check_out_dir(out: str | Path) -> Path:
-    """A run may go to a new or empty folder, or replace an earlier run; never over other files."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / META).is_file())):
-        raise UserError(f"--out {out}: exists and is not an mnistlab run; choose a new or empty folder")
+    """A run may go to a new or empty folder, or replace an earlier run it can prove is its own, unchanged."""
+    out = check_output(out)
+    if out.is_symlink():
+        raise UserError(f"--out {out}: is a symbolic link; give the folder it points to, or a new folder")
+    reason = _foreign(out) if out.is_dir() else None
+    if reason:
+        raise UserError(f"--out {out}: {reason}; choose a new or empty folder")
     return out
+
+
+def reserve_out_dir(out: str | Path) -> Path:
+    """Check `out` and take its lock until the command ends (`fileio.release_all`): a second process that
+    wants to save there is refused at once, before it trains."""
+    check_output(out)
+    reserve(out)
+    return check_out_dir(out)
 
 
 def save_run(run, out_dir: str | Path) -> Path:
     """Write the run into a fresh folder that replaces `out_dir` whole, so no reader sees half a run."""
-    out = check_out_dir(out_dir)
     state = {k: v.detach().to("cpu").contiguous() for k, v in run.model.state_dict().items()}
-    with atomic_dir(out) as tmp:
+    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()) \
+            or not all(v is None or math.isfinite(v) for v in run.final.values()):
+        raise UserError("training diverged: the weights or the loss became NaN or infinite, so the run was not saved; "
+                        "try a smaller learning rate")
+    out = Path(out_dir)
+    with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
         save_file(state, str(tmp / WEIGHTS))
-        write_json(tmp / META, run_record(run))
+        files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": _sha256(tmp / WEIGHTS)}}
+        write_json(tmp / META, {**run_record(run), "files": files})
     return out
 
 
+MAX_RECORD = 64 << 20  # bytes of run.json read at most; a real one is a few hundred kilobytes
+MAX_CLASSES, MAX_SIDE, MAX_CHANNELS = 10_000, 4096, 64
+
+
+def _number(value, lo: float = -math.inf, hi: float = math.inf, whole: bool = False) -> bool:
+    kinds = (int,) if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
+
+
+def _record_problem(meta) -> str | None:
+    """What is wrong with a parsed run.json, checked before anything is built from it; None if it is sound."""
+    if not isinstance(meta, dict):
+        return "the record is not a JSON object"
+    model, norm = meta.get("model"), meta.get("normalize")
+    if not isinstance(model, dict) or not isinstance(model.get("spec"), str) or len(model["spec"]) > 10_000:
+        return "'model.spec' must be a layer spec string"
+    if model.get("activation") not in ACTIVATIONS or model.get("head") not in HEADS:
+        return "'model.activation' or 'model.head' is not one mnistlab knows"
+    shape = model.get("input_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and _number(shape[0], 1, MAX_CHANNELS, True)
+            and all(_number(s, 1, MAX_SIDE, True) for s in shape[1:])):
+        return f"'model.input_shape' must be [channels 1..{MAX_CHANNELS}, height, width 1..{MAX_SIDE}]"
+    if not _number(model.get("n_classes"), 1, MAX_CLASSES, True):
+        return f"'model.n_classes' must be a whole number from 1 to {MAX_CLASSES}"
+    if not (isinstance(norm, dict) and set(norm) <= {"mode", "mean", "std"} and norm.get("mode") in NORMALIZATIONS
+            and _number(norm.get("mean", 0.0)) and _number(norm.get("std", 1.0), 1e-12)):
+        return "'normalize' must hold a known mode, a finite mean and a positive std"
+    classes = meta.get("classes", [str(d) for d in range(model["n_classes"])])
+    if not (isinstance(classes, list) and len(classes) == model["n_classes"] and all(isinstance(c, str) for c in classes)):
+        return "'classes' must list one name per class"
+    for key, kind in (("train", dict), ("data", dict), ("history", list), ("extras", dict)):
+        if not isinstance(meta.get(key, kind()), kind):
+            return f"'{key}' must be a JSON {'object' if kind is dict else 'list'}"
+    for row in meta.get("history", []):
+        if not (isinstance(row, dict) and all(row.get(k) is None or _number(row[k]) for k in (*METRICS, "seconds", "eval_seconds"))
+                and all(k in row for k in METRICS)):
+            return "every 'history' row must hold the metrics as numbers"
+    return None
+
+
 def load_run(run_dir: str | Path, device: str = "cpu"):
-    """Restore a Run from its directory; a missing or foreign directory is a user error."""
+    """Restore a Run from its directory; a missing, foreign or damaged directory is a user error, found before
+    anything is built from it (a record asking for a model too large for this machine is refused by its size)."""
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory {path} does not exist; pass a folder written by `mnistlab train --out`")
     meta_path, weights = path / META, path / WEIGHTS
     if not meta_path.is_file() or not weights.is_file():
         raise UserError(f"{path} is not an mnistlab run (needs {META} and {WEIGHTS}); pass a folder written by `mnistlab train`")
+    if meta_path.stat().st_size > MAX_RECORD:
+        raise UserError(f"{meta_path}: {meta_path.stat().st_size:,} bytes is too large for a run record; the file is not from mnistlab")
     try:
-        meta = json.loads(meta_path.read_text())
-        config = ModelConfig.from_dict(meta["model"])
-        normalizer = Normalizer(**meta["normalize"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{meta_path}: not a valid mnistlab run record ({exc.__class__.__name__}: {exc})") from None
+        meta = json.loads(meta_path.read_bytes())
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{meta_path}: not a valid mnistlab run record ({exc.__class__.__name__}: {str(exc)[:100]})") from None
+    problem = _record_problem(meta)
+    if problem:
+        raise UserError(f"{meta_path}: not a valid mnistlab run record ({problem})")
+    config = ModelConfig.from_dict(meta["model"])
+    normalizer = Normalizer(**meta["normalize"])
     model = build_model(config.spec, config.activation, config.head, config.input_shape, config.n_classes, seed=None)
     try:
         model.load_state_dict(load_file(str(weights)))
     except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise UserError(f"{weights}: cannot load weights ({str(exc).splitlines()[0]}); the file is damaged or from another model") from None
+        reason = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+        raise UserError(f"{weights}: cannot load weights ({reason}); the file is damaged or from another model") from None
+    if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
+        raise UserError(f"{weights}: the weights hold NaN or infinite values; the run is damaged, train it again")
     model.to(resolve_device(device)).eval()
     return Run(model, normalizer, meta.get("train", {}), meta.get("data", {}), meta.get("history", []),
                tuple(meta.get("classes", [str(d) for d in range(config.n_classes)])), path, meta.get("extras", {}))

@@ -1,0 +1,146 @@
+"""Any bytes or structure given to a reader either loads or is refused with one UserError; never a crash.
+
+Property-based (hypothesis), with few examples each so the suite stays fast; bounded memory comes from the
+readers checking declared sizes before allocating, which the oversized cases below exercise directly.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mnistlab.data.idx import read_idx
+from mnistlab.data.images import read_image
+from mnistlab.errors import UserError
+from mnistlab.models import build_model, parse_spec
+from mnistlab.train.run import META, load_run, save_run
+
+FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def loads_or_refuses(read, *args):
+    try:
+        return read(*args)
+    except UserError as exc:
+        assert "\n" not in str(exc)
+        return None
+
+
+def idx_header(code: int, dims: list[int]) -> bytes:
+    return struct.pack(f">BBBB{len(dims)}I", 0, 0, code, len(dims), *dims)
+
+
+@FEW
+@given(code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x01]), dims=st.lists(st.integers(0, 2**32 - 1), max_size=5),
+       payload=st.binary(max_size=64), zipped=st.booleans())
+def test_idx_reader_on_any_header(tmp_path, code, dims, payload, zipped):
+    data = idx_header(code, dims) + payload
+    path = tmp_path / "x.idx"
+    path.write_bytes(gzip.compress(data) if zipped else data)
+    loads_or_refuses(read_idx, path)
+
+
+@FEW
+@given(data=st.binary(max_size=200))
+def test_idx_reader_on_any_bytes(tmp_path, data):
+    path = tmp_path / "y.idx"
+    path.write_bytes(data)
+    loads_or_refuses(read_idx, path)
+
+
+def test_a_gzip_bomb_is_refused_from_its_header(tmp_path):
+    """10,000 x 10,000 x 100 images declared, 1 MB sent compressed: refused without expanding it."""
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(idx_header(0x08, [100, 10_000, 10_000]) + bytes(1 << 20)))
+    with pytest.raises(UserError, match="more than 8 GiB"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(idx_header(0x08, [10, 28, 28]) + bytes(50_000_000)))  # longer than declared
+    with pytest.raises(UserError, match="payload has"):
+        read_idx(path)
+
+
+@FEW
+@given(data=st.binary(max_size=300), suffix=st.sampled_from([".png", ".jpg", ".npy", ".eps", ".tif", ""]))
+def test_image_loader_on_any_bytes(tmp_path, data, suffix):
+    for prefix in (b"", b"\x89PNG\r\n\x1a\n", b"\x93NUMPY\x01\x00", b"II*\x00", b"%!PS-Adobe-3.0 EPSF-3.0\n"):
+        path = tmp_path / f"img{suffix}"
+        path.write_bytes(prefix + data)
+        loads_or_refuses(read_image, path)
+
+
+@FEW
+@given(shape=st.lists(st.integers(0, 2**40), min_size=0, max_size=4),
+       dtype=st.sampled_from(["<f4", "<c8", "|O", "<U3", "|b1", "<i8", "|V4"]))
+def test_npy_loader_checks_the_header_first(tmp_path, shape, dtype):
+    """A header may claim a terabyte of complex numbers: refused before any data is read."""
+    header = {"descr": dtype, "fortran_order": False, "shape": tuple(shape)}
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    path = tmp_path / "a.npy"
+    path.write_bytes(buf.getvalue() + bytes(64))
+    loads_or_refuses(read_image, path)
+
+
+def test_a_png_claiming_huge_size_is_refused_from_its_header(tmp_path):
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 13000, 13000, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+    (tmp_path / "big.png").write_bytes(png)
+    with pytest.raises(UserError, match="13000x13000 is too large"):
+        read_image(tmp_path / "big.png")
+
+
+TOKEN = st.one_of(st.from_regex(r"(crop|c|k|s|p|m|a|f|d|o|bn|x)[0-9.]{0,25}(k[0-9]{0,5})?(s[0-9]{0,3})?", fullmatch=True),
+                  st.text(max_size=8))
+
+
+@FEW
+@given(tokens=st.lists(TOKEN, max_size=6))
+def test_grammar_and_builder_on_any_spec(tokens):
+    spec = " ".join(tokens)
+    if loads_or_refuses(parse_spec, spec) is not None:
+        loads_or_refuses(build_model, spec)
+
+
+RECORD_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=5),
+                             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                             max_leaves=8)
+
+
+@FEW
+@given(field=st.sampled_from(["model", "model.spec", "model.input_shape", "model.n_classes", "model.head", "normalize",
+                              "normalize.std", "classes", "history", "train", ""]),
+       value=RECORD_VALUES)
+def test_run_loader_on_any_record(tiny_run, tmp_path_factory, field, value):
+    out = tmp_path_factory.mktemp("run")
+    save_run(tiny_run, out / "r")
+    record = json.loads((out / "r" / META).read_text())
+    if field:
+        *path, last = field.split(".")
+        target = record
+        for key in path:
+            target = target[key]
+        target[last] = value
+    else:
+        record = value
+    (out / "r" / META).write_text(json.dumps(record))
+    loads_or_refuses(load_run, out / "r")
+
+
+@pytest.mark.parametrize("change", [{"n_classes": 10**9}, {"spec": "f100000000"}, {"spec": "f1000000 f1000000"}])
+def test_a_record_asking_for_a_huge_model_is_refused_before_allocating(tiny_run, tmp_path, change):
+    save_run(tiny_run, tmp_path / "r")
+    record = json.loads((tmp_path / "r" / META).read_text())
+    record["model"].update(change)
+    (tmp_path / "r" / META).write_text(json.dumps(record))
+    with pytest.raises(UserError, match="n_classes|GiB to train|at most"):
+        load_run(tmp_path / "r")
