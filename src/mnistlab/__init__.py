@@ -1,7 +1,10 @@
 """mnistlab: build, train, inspect and experiment with MNIST classifiers on PyTorch.
 
 The public names load lazily, so `import mnistlab.scratch` (NumPy only) does not pay for torch.
+Library functions print nothing: notices are returned and logged on the `mnistlab` loggers (silent
+unless you configure logging); the command line prints them.
 """
+import logging
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -15,6 +18,7 @@ _PUBLIC = {
     "evaluate_run": "mnistlab.evaluate", "data_info": "mnistlab.data.info", "load_for_model": "mnistlab.data.images",
 }
 __all__ = [*_PUBLIC, "__version__"]
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str):

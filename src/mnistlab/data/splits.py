@@ -31,8 +31,12 @@ class Splits:
 
 
 def make_splits(ds: Dataset, normalize: str = DEFAULT_NORMALIZE, val: int = 0, train_size: int | None = None,
-                device: torch.device | str = "cpu") -> Splits:
-    """Carve `val` images off the end of train, keep the first `train_size` of the rest, normalize with train's constants."""
+                device: torch.device | str = "cpu", test_normalize: str | None = None) -> Splits:
+    """Carve `val` images off the end of train, keep the first `train_size` of the rest, normalize with train's constants.
+
+    `test_normalize` scales the test set its own way instead (fitted on the test images): L5's deliberate
+    train/test mismatch. When given, `info["normalize_test"]` records it.
+    """
     n = len(ds.train_labels)
     if val < 0 or val >= n:
         raise UserError(f"--val {val} is out of range: {ds.name} has {n} training images; use 0 to {n - 1}")
@@ -43,10 +47,13 @@ def make_splits(ds: Dataset, normalize: str = DEFAULT_NORMALIZE, val: int = 0, t
                             f"after --val {val}")
         images, labels = images[:train_size], labels[:train_size]
     norm = Normalizer.fit(normalize, images)
+    test_norm = norm if test_normalize in (None, normalize) else Normalizer.fit(test_normalize, ds.test_images)
     y = lambda a: torch.as_tensor(a, dtype=torch.int64, device=device)  # noqa: E731
-    splits = Splits(norm(images, device), y(labels), norm(ds.test_images, device), y(ds.test_labels), norm,
+    splits = Splits(norm(images, device), y(labels), test_norm(ds.test_images, device), y(ds.test_labels), norm,
                     classes=ds.classes)
     if val:
         splits.x_val, splits.y_val = norm(ds.train_images[n - val:], device), y(ds.train_labels[n - val:])
     splits.info = {**ds.describe(), "n_train": len(labels), "n_val": val, "normalize": norm.to_dict()}
+    if test_normalize is not None:
+        splits.info["normalize_test"] = test_norm.to_dict()
     return splits

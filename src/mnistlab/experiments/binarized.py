@@ -1,14 +1,18 @@
 """L5: binarized pixels (> 0 → 1) against graded [0, 1] pixels."""
 from __future__ import annotations
 
-from .common import L5_MODEL, Context, final_columns, l5_dataset, l5_splits, l5_train
+from .context import Context
 from .plots import curves
+from .settings import L5_MODEL
+from .setups import l5_dataset, l5_splits, l5_train
+from .tables import final_columns
 
 TITLE = "L5: pixels > 0 -> 1 vs graded pixels"
 
 
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
+    ctx.planned = 2
     for condition, mode in (("graded", "unit"), ("binarized", "binary")):
         run_ = ctx.fit(condition, L5_MODEL, l5_splits(ds, mode), **l5_train(ctx))
         ctx.summary[condition] = run_.final["test_accuracy"]

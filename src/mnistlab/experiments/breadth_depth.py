@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from ..models import build_model
+from ..mpl import pyplot
 from .batched import fit_many
-from .common import L5_MODEL, Context, l5_dataset, l5_splits, l5_train, pyplot
+from .context import Context
+from .settings import L5_MODEL
+from .setups import l5_dataset, l5_splits, l5_train
 
 TITLE = "L5: 1-3 hidden layers x 50-250 units step 50"
 
@@ -12,18 +15,20 @@ def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     train = l5_train(ctx)
     depths, widths = (1, 2, 3), ctx.pick((50, 100, 150, 200, 250), (50, 150, 250))
+    ctx.planned = len(depths)
     for depth in depths:  # one batched program per depth: all widths train together
         models = [build_model(" ".join([f"f{w}"] * depth), L5_MODEL["activation"], L5_MODEL["head"], seed=ctx.seed)
                   for w in widths]
         ctx.say(f"  depth {depth}: training widths {', '.join(map(str, widths))} together")
+        ctx.begin(f"depth {depth}, {len(widths)} widths together, {train['epochs']} epochs")
         runs = fit_many(models, splits, [(train["optimizer"], train["lr"])] * len(models), epochs=train["epochs"],
                         batch_size=train["batch_size"], drop_last=train["drop_last"], seed=ctx.seed,
                         device=str(ctx.device), capture=ctx.capture)
         seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
         for width, r in zip(widths, runs):
             condition = f"layers{depth}-units{width}"
-            ctx.record(condition, {"model": r.model.config.to_dict(), "train": r.train}, r.history, seconds / len(runs),
-                       r.data, {"layers": depth, "units": width})
+            ctx.record(condition, {"model": r.model.config.to_dict(), "train": r.train}, r, seconds / len(runs),
+                       {"layers": depth, "units": width})
             ctx.summary[condition] = r.final["test_accuracy"]
             ctx.table.append({"layers": depth, "units": width, "train_accuracy": r.final["train_accuracy"],
                               "test_accuracy": r.final["test_accuracy"]})

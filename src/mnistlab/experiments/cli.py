@@ -21,6 +21,7 @@ def brief(result: dict) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> dict:
+    from ..progress import Progress
     from ..train.device import set_threads
     from .registry import EXPERIMENTS, run_experiment, run_suite
 
@@ -34,7 +35,8 @@ def cmd_run(args: argparse.Namespace) -> dict:
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
     set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
-    result = run_experiment(args.name, out=args.out, say=lambda line: say(args, line), **common, **options)
+    result = run_experiment(args.name, out=args.out, say=lambda line: say(args, line),
+                            progress=Progress.for_command(args), **common, **options)
     return brief(result)
 
 

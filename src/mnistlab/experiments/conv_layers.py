@@ -1,8 +1,10 @@
 """L1's network, then a small search of filter counts and sizes for L2's 98% challenge (chosen on validation)."""
 from __future__ import annotations
 
-from .common import L1_MODEL, L1_TRAIN, L1_VAL, QUICK_TRAIN_IMAGES, Context, full_mnist_splits
+from .context import Context
 from .plots import curves
+from .settings import L1_MODEL, L1_TRAIN, L1_VAL, QUICK_TRAIN_IMAGES
+from .setups import full_mnist_splits
 
 TITLE = "L1's network c10k5s2 c20k7s2 f5 (tanh, Adam, batch 100, 50k/10k/10k) and a filter search for 98%"
 SEARCH = ("c10k5s2 c20k7s2 f64", "c20k5s2 c40k7s2 f64", "c32k5s2 c64k3s2 f64", "c32k5 m2 c64k5s2 f64")
@@ -13,6 +15,7 @@ def run(ctx: Context) -> None:
     splits = full_mnist_splits(ctx, L1_VAL, QUICK_TRAIN_IMAGES)
     epochs = ctx.pick(EPOCHS, 2)
     candidates = [("l1-network", L1_MODEL)] + [(spec, {**L1_MODEL, "spec": spec}) for spec in ctx.pick(SEARCH, SEARCH[:2])]
+    ctx.planned = len(candidates)
     for condition, model in candidates:
         run_ = ctx.fit(condition, model, splits, epochs=epochs, **L1_TRAIN)
         f = run_.final

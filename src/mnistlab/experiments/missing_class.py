@@ -1,10 +1,16 @@
 """L5: train without one digit (7 by default), then ask the network what the missing digit is."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..data.splits import make_splits
 from ..data.transforms import holdout
-from .common import L5_MODEL, Context, l5_dataset, l5_train, pyplot, splits_from
+from ..mpl import pyplot
+from .context import Context
+from .settings import L5_MODEL
+from .setups import l5_dataset, l5_train
 
 TITLE = "L5: train without 7 (--digit selects another), classify the held-out digit: distribution, examples, probabilities"
 
@@ -15,7 +21,9 @@ def run(ctx: Context) -> None:
     # Train on every other digit of the training split; the test split (also without the digit) checks the model works.
     train_x, train_y = holdout(ds.train_images, ds.train_labels, digit)
     test_x, test_y = holdout(ds.test_images, ds.test_labels, digit)
-    splits = splits_from(train_x, train_y, test_x, test_y, {**ds.describe(), "held_out_digit": digit})
+    splits = make_splits(replace(ds, train_images=train_x, train_labels=train_y, test_images=test_x, test_labels=test_y),
+                         "unit")
+    splits.info["held_out_digit"] = digit
     run_ = ctx.fit(f"without-{digit}", L5_MODEL, splits, **l5_train(ctx))
     # Then classify every image of the held-out digit in the whole sample.
     images = np.concatenate([ds.train_images[ds.train_labels == digit], ds.test_images[ds.test_labels == digit]])

@@ -1,8 +1,11 @@
 """L5: train and test normalized with different constants; losses are scale dependent, accuracy less so."""
 from __future__ import annotations
 
-from .common import L5_MODEL, Context, final_columns, l5_dataset, l5_splits, l5_train
+from .context import Context
 from .plots import curves
+from .settings import L5_MODEL
+from .setups import l5_dataset, l5_splits, l5_train
+from .tables import final_columns
 
 TITLE = "L5: three train/test range conditions; empirical ranges; accuracy and loss curves"
 CONDITIONS = (("train-unit-test-unit", "unit", "unit"), ("train-unit-test-raw", "unit", "raw"),
@@ -12,6 +15,7 @@ CONDITIONS = (("train-unit-test-unit", "unit", "unit"), ("train-unit-test-raw", 
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     ranges = {}
+    ctx.planned = len(CONDITIONS)
     for condition, train_norm, test_norm in CONDITIONS:
         splits = l5_splits(ds, train_norm, test_norm)
         ranges[condition] = {"train": [float(splits.x_train.min()), float(splits.x_train.max())],

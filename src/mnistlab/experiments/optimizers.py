@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..models import build_model
+from ..mpl import pyplot
 from .batched import fit_many
-from .common import L5_MODEL, Context, l5_dataset, l5_splits, l5_train, pyplot
+from .context import Context
+from .settings import L5_MODEL
+from .setups import l5_dataset, l5_splits, l5_train
 
 TITLE = "L5: SGD, RMSprop, Adam x 6 log-spaced learning rates 1e-4..1e-1 (mean test accuracy of the last 10 epochs)"
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
@@ -19,6 +22,8 @@ def run(ctx: Context) -> None:
     settings = [(name, lr) for name in OPTIMIZERS for lr in RATES]
     models = [build_model(**L5_MODEL, seed=ctx.seed) for _ in settings]
     ctx.say(f"  training {len(models)} models together")
+    ctx.planned = 1
+    ctx.begin(f"{len(models)} models together, {train['epochs']} epochs")
     runs = fit_many(models, splits, settings, epochs=train["epochs"], batch_size=train["batch_size"],
                     drop_last=train["drop_last"], seed=ctx.seed, device=str(ctx.device), capture=ctx.capture)
     seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
@@ -27,7 +32,7 @@ def run(ctx: Context) -> None:
         condition = f"{name}-lr{lr:.2g}"
         tail = [row["test_accuracy"] for row in r.history[-last:]]
         score = float(np.mean(tail))
-        ctx.record(condition, {"model": r.model.config.to_dict(), "train": r.train}, r.history, seconds / len(runs), r.data,
+        ctx.record(condition, {"model": r.model.config.to_dict(), "train": r.train}, r, seconds / len(runs),
                    {"optimizer": name, "lr": lr, f"mean_test_accuracy_last_{last}": score})
         ctx.summary[condition] = score
         ctx.table.append({"optimizer": name, "lr": f"{lr:.2g}", f"test_accuracy (last {last} epochs)": score,

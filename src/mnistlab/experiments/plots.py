@@ -1,7 +1,8 @@
 """The figures experiments share: per-epoch curves and bar charts of final accuracies."""
 from __future__ import annotations
 
-from .common import Context, pyplot
+from ..mpl import pyplot
+from .context import Context
 
 LABELS = {"train_loss": "train loss", "test_loss": "test loss", "train_accuracy": "train accuracy",
           "test_accuracy": "test accuracy", "val_accuracy": "validation accuracy"}

@@ -7,6 +7,7 @@ PNG figures and a printed table.
 from __future__ import annotations
 
 import importlib
+import logging
 import platform
 import time
 from collections.abc import Callable
@@ -17,8 +18,10 @@ import torch
 
 from ..errors import UserError
 from ..fileio import check_output, write_json
+from ..progress import Progress
 from ..train.device import resolve_device
-from .common import Context, format_table
+from .context import Context
+from .tables import format_table
 
 EXPERIMENTS = ("linear-relu-conv", "epochs", "conv-layers", "softmax", "binarized", "normalization",
                "weight-histograms", "breadth-depth", "optimizers", "scrambled", "shifted", "missing-class")
@@ -40,26 +43,30 @@ def describe() -> list[dict]:
 
 
 def run_experiment(name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto", seed: int = 0,
-                   say: Callable[[str], None] = print, dataset: str = "mnist", data_dir: str | None = None,
-                   capture: str = "auto", **options) -> dict:
+                   say: Callable[[str], None] | None = None, dataset: str = "mnist", data_dir: str | None = None,
+                   capture: str = "auto", progress: Progress | None = None, **options) -> dict:
     """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
 
     Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
+    `say` receives the human-readable account (default: the `mnistlab.experiments` logger, at INFO);
+    `progress` draws the status line of the command.
     """
+    say = say or logging.getLogger(__name__.rpartition(".")[0]).info
+    progress = progress or Progress(False)
     mod = module(name)
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
     check_output(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
-    ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir,
-                  capture=capture)
-    say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
+    ctx = Context(name, quick, out, resolve_device(device), seed, progress.printer(say), options=options, dataset=dataset,
+                  data_dir=data_dir, capture=capture, progress=progress)
+    ctx.say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()
     mod.run(ctx)
     seconds = time.perf_counter() - start
     table = format_table(ctx.table)
     for line in (table, f"figures: {', '.join(ctx.figures)}", f"{seconds:.1f}s on {ctx.device.type}"):
-        say(line)
+        ctx.say(line)
     results = {"name": name, "title": mod.TITLE, "quick": quick, "seed": seed, "device": ctx.device.type,
                "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": options, "capture": capture,
                "capture_s": round(sum(c["settings"].get("train", {}).get("capture_s", 0.0) for c in ctx.configurations), 4),

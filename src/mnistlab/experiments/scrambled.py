@@ -5,8 +5,12 @@ import numpy as np
 
 from ..data.sources import Dataset
 from ..data.transforms import scramble
-from .common import L5_CNN, L5_MODEL, Context, final_columns, l5_cnn_train, l5_dataset, l5_splits, l5_train, pyplot
+from ..mpl import pyplot
+from .context import Context
 from .plots import bars
+from .settings import L5_CNN, L5_MODEL
+from .setups import l5_cnn_train, l5_dataset, l5_splits, l5_train
+from .tables import final_columns
 
 TITLE = "L5: one fixed pixel permutation; FFN and CNN"
 PERMUTATION_SEED = 0
@@ -17,6 +21,7 @@ def run(ctx: Context) -> None:
     mixed = Dataset(ds.name, ds.source, ds.path, scramble(ds.train_images, PERMUTATION_SEED), ds.train_labels,
                     scramble(ds.test_images, PERMUTATION_SEED), ds.test_labels, ds.classes)
     ctx.notes["permutation_seed"] = PERMUTATION_SEED
+    ctx.planned = 4
     for net, model, train in (("ffn", L5_MODEL, l5_train(ctx)), ("cnn", L5_CNN, l5_cnn_train(ctx))):
         for variant, data in (("original", ds), ("scrambled", mixed)):
             condition = f"{net}-{variant}"

@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 from ..data.transforms import roll_horizontal
-from .common import L5_CNN, L5_MODEL, Context, accuracy_of, l5_cnn_train, l5_dataset, l5_splits, l5_train, pyplot
+from ..mpl import pyplot
+from ..train.run import Run
+from .context import Context
 from .plots import bars
+from .settings import L5_CNN, L5_MODEL
+from .setups import l5_cnn_train, l5_dataset, l5_splits, l5_train
 
 TITLE = "L5: test images rolled horizontally by random -10..+10 px; FFN and CNN"
 MAX_SHIFT, SHIFT_SEED = 10, 0
+
+
+def accuracy_of(run: Run, images, labels) -> float:
+    classes, _ = run.predict(images)
+    return float((classes == labels).mean())
 
 
 def run(ctx: Context) -> None:
@@ -14,6 +23,7 @@ def run(ctx: Context) -> None:
     rolled = roll_horizontal(ds.test_images, MAX_SHIFT, SHIFT_SEED)
     ctx.notes["shift"] = {"max_shift": MAX_SHIFT, "seed": SHIFT_SEED, "wrap_around": True}
     splits = l5_splits(ds)
+    ctx.planned = 2
     for net, model, train in (("ffn", L5_MODEL, l5_train(ctx)), ("cnn", L5_CNN, l5_cnn_train(ctx))):
         run_ = ctx.fit(net, model, splits, **train)
         original, shifted = accuracy_of(run_, ds.test_images, ds.test_labels), accuracy_of(run_, rolled, ds.test_labels)

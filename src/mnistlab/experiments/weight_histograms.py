@@ -5,7 +5,10 @@ import numpy as np
 import torch
 
 from ..models import build_model
-from .common import L5_MODEL, Context, l5_dataset, l5_splits, l5_train, pyplot
+from ..mpl import pyplot
+from .context import Context
+from .settings import L5_MODEL
+from .setups import l5_dataset, l5_splits, l5_train
 
 TITLE = "L5: all weights, 100 bins on [-0.8, 0.8], every epoch; line plot and epochs x bins image"
 BINS, RANGE = 100, (-0.8, 0.8)

@@ -1,17 +1,18 @@
 """Shared look of every figure: Agg-only Figures (no pyplot state), digit and grid helpers, PNG bytes.
 
-matplotlib is imported here and only here, on first use of `mnistlab.plots`, so `import mnistlab` stays light.
+matplotlib is set up (`mnistlab.mpl`) on first use of `mnistlab.plots`, so `import mnistlab` stays light.
 """
 from __future__ import annotations
 
 import io
 import math
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # no display; harmless when the backend is already Agg
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from ..mpl import agg
+
+matplotlib = agg()
 
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 RIGHT, WRONG, OTHER = "#2ca02c", "#d62728", "#9aa5b1"

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..data import Dataset
+from ..fileio import save_figure
+from ..mpl import pyplot
+from .filters import edge_filters, feature_maps, probe_patches, response_table
+from .patches import make_patches, n_positions
+from .pool import avg_pool, max_pool
 
-from ..data import Dataset  # noqa: E402
-from ..fileio import save_figure  # noqa: E402
-from .filters import edge_filters, feature_maps, probe_patches, response_table  # noqa: E402
-from .patches import make_patches, n_positions  # noqa: E402
-from .pool import avg_pool, max_pool  # noqa: E402
+plt = pyplot()
 
 PENCIL = {"cmap": "gray_r", "vmin": 0, "vmax": 1}  # ink on paper; a fixed range so blank patches draw white
 
