@@ -235,6 +235,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     from .clitools import pct, say
     from .data import load_dataset
     from .errors import UserError
+    from .progress import Progress
 
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
@@ -244,11 +245,28 @@ def cmd_bench(args: argparse.Namespace) -> dict:
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
         f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}")
     recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
-    line = lambda r: say(args, f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}"  # noqa: E731
-                               f"{pct(r['final_accuracy']):>11}{r['train_s']:>9.2f}{r['eval_s']:>8.2f}"
-                               f"{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
-    report = bench(ds, recipes, args.seeds, args.target, args.device, args.max_epochs, args.evals_per_epoch,
-                   not args.no_warmup, on_result=line, capture=args.capture)
+    order = [(r, s) for s in range(args.seeds) for r in recipes or RECIPES]  # bench's order: seeds outer, recipes inner
+    progress, done = Progress.for_command(args), []
+    progress.begin("bench")
+
+    def running(k: int, note: str = "") -> None:
+        if k < len(order):
+            progress.show(f"run {k + 1}/{len(order)}: {order[k][0]} seed {order[k][1]}{note}", k / len(order), force=True)
+
+    def line(r: dict) -> None:
+        progress.clear()
+        say(args, f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}{pct(r['final_accuracy']):>11}"
+                  f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
+        done.append(r)
+        running(len(done))
+
+    running(0, "" if args.no_warmup else " (after the warm-up steps)")
+
+    try:
+        report = bench(ds, recipes, args.seeds, args.target, args.device, args.max_epochs, args.evals_per_epoch,
+                       not args.no_warmup, on_result=line, capture=args.capture)
+    finally:
+        progress.clear()
     report["data"] = ds.describe()
     say(args, "", f"{'recipe':<18}{'median to target s':>20}{'ratio to ref':>14}{'mean acc':>10}{'reached':>9}")
     for recipe, row in report["summary"].items():

@@ -27,10 +27,12 @@ class Progress:
     extrapolated from the fraction of it done so far.
     """
 
+    EVERY = 0.1  # seconds between redraws: a step loop may call show() thousands of times a second
+
     def __init__(self, enabled: bool, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
         self.enabled, self.stream, self.clock = enabled, stream, clock
         self.started = self.part_started = clock()
-        self.label, self.drawn = "", False
+        self.label, self.drawn, self.last_draw = "", False, -float("inf")
 
     @classmethod
     def for_command(cls, args: argparse.Namespace, stream: TextIO | None = None) -> Progress:
@@ -41,14 +43,17 @@ class Progress:
     def begin(self, label: str) -> None:
         """Start a part of the work (a configuration, a run): its label leads the line, its clock starts."""
         self.label, self.part_started = label, self.clock()
-        self.show()
+        self.show(force=True)
 
-    def show(self, text: str = "", fraction: float | None = None) -> None:
+    def show(self, text: str = "", fraction: float | None = None, force: bool = False) -> None:
         """Redraw the line: label, `text` (e.g. "epoch 3/10"), elapsed time and, given `fraction` of the part
-        done, the time left for the part."""
+        done, the time left for the part. Redraws come at most every `EVERY` seconds unless forced."""
         if not self.enabled:
             return
         now = self.clock()
+        if not force and now - self.last_draw < self.EVERY:
+            return
+        self.last_draw = now
         parts = [p for p in (self.label, text) if p] + [f"{clock_text(now - self.started)} elapsed"]
         if fraction is not None and 0 < fraction < 1:
             parts.append(f"~{clock_text((now - self.part_started) * (1 - fraction) / fraction)} left")

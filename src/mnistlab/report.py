@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
@@ -73,8 +74,11 @@ def _pct(x) -> str:
 
 
 def report_html(run: Run, *, predictions: Predictions | None = None, sample: list[int] | None = None,
-                n: int | None = None) -> str:
-    """The report page as a string; `predictions` reuses a test-set evaluation, `sample`/`n` go to the figures."""
+                n: int | None = None, on_figure: Callable[[int, int, str], None] | None = None) -> str:
+    """The report page as a string; `predictions` reuses a test-set evaluation, `sample`/`n` go to the figures.
+
+    `on_figure(i, count, what)` is called before figure i (1-based) of `count` is drawn (for progress).
+    """
     from .plots import png_bytes, render
 
     meta = {}
@@ -112,7 +116,9 @@ def report_html(run: Run, *, predictions: Predictions | None = None, sample: lis
              _table([[r["name"], r["token"], "x".join(map(str, r["output_shape"])), f"{r['params']:,}"] for r in run.model.rows]
                     + [["total", "", "", f"{total_params:,}"]], ["layer", "token", "output shape", "parameters"], {3}),
              "</section>", '<section id="figures"><h2>Figures</h2>']
-    for what in WHAT:
+    for i, what in enumerate(WHAT, start=1):
+        if on_figure is not None:
+            on_figure(i, len(WHAT), what)
         png = png_bytes(render(run, what, predictions=predictions, sample=sample, n=n))
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f'<figure id="fig-{what}"><img src="{uri}" alt="{escape(what)} figure">'

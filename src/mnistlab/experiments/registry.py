@@ -62,7 +62,10 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
                   data_dir=data_dir, capture=capture, progress=progress)
     ctx.say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()
-    mod.run(ctx)
+    try:
+        mod.run(ctx)
+    finally:
+        progress.clear()
     seconds = time.perf_counter() - start
     table = format_table(ctx.table)
     for line in (table, f"figures: {', '.join(ctx.figures)}", f"{seconds:.1f}s on {ctx.device.type}"):

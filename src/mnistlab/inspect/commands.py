@@ -38,14 +38,25 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
 
 
 def cmd_report(args: argparse.Namespace) -> dict:
+    from ..progress import Progress
     from ..report import write_report
     from ..train import load_run
     from .predictions import predict_test_set
 
     check_output(args.out or Path(args.run_dir) / "report.html", folder=False)
-    run = load_run(args.run_dir, args.device)
-    path = write_report(run, args.out, predictions=predict_test_set(run, args.dataset, args.data_dir),
-                        sample=args.sample, n=args.n)
+    progress = Progress.for_command(args)
+
+    def on_figure(i: int, count: int, what: str) -> None:
+        progress.show(f"figure {i}/{count} ({what})", (i - 1) / count, force=True)
+
+    try:
+        progress.begin("report: classifying the test set")
+        run = load_run(args.run_dir, args.device)
+        predictions = predict_test_set(run, args.dataset, args.data_dir)
+        progress.begin("report")
+        path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure)
+    finally:
+        progress.clear()
     say(args, str(path))
     return {"report": str(path)}
 

@@ -84,15 +84,18 @@ class CNN:
         return probs.argmax(axis=1), probs
 
     def train_epoch(self, X: np.ndarray, labels: np.ndarray, optimizer, batch_size: int,
-                    rng: np.random.Generator) -> float:
-        """One pass over shuffled mini-batches; returns the mean batch loss."""
+                    rng: np.random.Generator, on_step: Callable[[int, int], None] | None = None) -> float:
+        """One pass over shuffled mini-batches; returns the mean batch loss. `on_step(step, steps)` follows each step."""
         order = rng.permutation(len(X))
         losses = []
-        for start in range(0, len(X), batch_size):
+        steps = -(-len(X) // batch_size)
+        for step, start in enumerate(range(0, len(X), batch_size), start=1):
             batch = order[start:start + batch_size]
             loss, grads = self.gradients(X[batch], labels[batch])
             optimizer.step(grads)
             losses.append(loss)
+            if on_step is not None:
+                on_step(step, steps)
         return float(np.mean(losses))
 
 
@@ -139,8 +142,11 @@ MAX_EPOCHS, MAX_BATCH = 10_000, 1_000_000  # beyond these a request is a mistake
 
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e-3, method: str = "adam",
-        seed: int = 0, model: CNN | None = None, log: Callable[[str], None] = lambda line: None) -> dict:
+        seed: int = 0, model: CNN | None = None, log: Callable[[str], None] = lambda line: None,
+        on_step: Callable[[int, int, int], None] | None = None) -> dict:
     """Train a CNN on a data set, evaluating after every epoch; returns metrics and history (JSON-able).
+
+    `log` receives one line per epoch, `on_step(epoch, step, steps_per_epoch)` follows every step (for progress).
 
     `seconds` in each history entry is that epoch's training time; the top-level `seconds`
     is the whole run, evaluation included. BLAS runs on one thread: these matrices are
@@ -162,7 +168,8 @@ def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e
     history = []
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        loss = model.train_epoch(X, dataset.train_labels, optimizer, batch_size, rng)
+        step_done = None if on_step is None else lambda step, steps, epoch=epoch: on_step(epoch, step, steps)
+        loss = model.train_epoch(X, dataset.train_labels, optimizer, batch_size, rng, step_done)
         seconds = time.perf_counter() - t0
         history.append({"epoch": epoch, "loss": loss, "seconds": seconds,
                         "test_accuracy": accuracy(model, X_test, dataset.test_labels)})
