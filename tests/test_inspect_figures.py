@@ -58,7 +58,9 @@ def test_inspect_all_writes_every_figure_and_its_numbers(cli, ffn_dir, tmp_path)
     errors = json.loads((tmp_path / "errors.json").read_text())
     assert len(errors["indices"]) == min(4, errors["n_errors"])
     weights = json.loads((tmp_path / "weights.json").read_text())
-    assert weights["initial"] is not None or weights["epochs"] is None  # fit() alone records nothing
+    assert weights["initial"] is None and weights["epochs"] is None  # fit() alone records no weight history
+    trained = weights["trained"]
+    assert sum(trained["counts"]) + trained["below"] + trained["above"] == weights["n_parameters"] == 784 * 24 + 24 + 24 * 10 + 10
 
 
 def test_inspect_prints_paths_and_refuses_bad_input(cli, tiny_run, tmp_path):
