@@ -225,6 +225,20 @@ def test_openapi_schema_documents_the_api(client):
     assert "/api/run" in schema["paths"]
 
 
+def test_a_real_prediction_validates_against_the_published_schema(client):
+    from jsonschema import Draft202012Validator
+
+    openapi = client.get("/openapi.json").json()
+    published = openapi["paths"]["/api/predict"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**published, "components": openapi["components"]})
+    answer = client.post("/api/predict", json={"image": data_url(drawing("1"))})
+    assert answer.status_code == 200
+    validator.validate(answer.json())
+    assert answer.json()["feature_maps"]  # the CNN's maps are there, and were checked against FeatureMaps
+    wrong = {**answer.json(), "probabilities": "0.9"}
+    assert not validator.is_valid(wrong) and not validator.is_valid({k: v for k, v in answer.json().items() if k != "class"})
+
+
 def test_allowed_hosts_refuse_dns_rebinding(cnn):
     client = TestClient(create_app(cnn, allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1")
     assert client.get("/api/run").status_code == 200

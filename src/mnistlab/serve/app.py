@@ -240,7 +240,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
 
     @app.post("/api/predict", response_model=Prediction, responses=errors, summary="Classify a drawing")
-    def predict(body: PredictRequest) -> JSONResponse:
+    def predict(body: PredictRequest) -> Prediction:
         """Bring the drawing to MNIST form (as `mnistlab predict` does) and run the model on it."""
         start = time.perf_counter()
         gray = decode_data_url(body.image) if body.image is not None else to_pixels(body.pixels)
@@ -256,9 +256,9 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                              "maps": rounded(m["maps"][0])} for m in conv_feature_maps(run.model, x)]
                 else:
                     units = [{**u, "weights": rounded(u["weights"])} for u in responsible_units(run.model, x, k)]
-        return JSONResponse({"class": k, "label": run.classes[k], "probabilities": [float(p) for p in probs[0]],
-                             "input28": image28.tolist(), "feature_maps": maps, "units": units,
-                             "milliseconds": round(1000 * (time.perf_counter() - start), 2)})
+        return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]],
+                          input28=image28.tolist(), feature_maps=maps, units=units,
+                          milliseconds=round(1000 * (time.perf_counter() - start), 2))
 
     @app.get("/api/run", summary="Describe the loaded run")
     def describe() -> dict:
