@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -128,3 +129,13 @@ def test_inspect_reads_the_folder_the_run_was_trained_from(cli, tiny_idx_dir, tm
     assert cli("train", "--data-dir", tiny_idx_dir, "--model", "f8", "--epochs", "1", "--out", out).code == 0
     predictions = predict_test_set(load_run(out))
     assert (predictions.source, len(predictions.labels)) == ("data-dir", 200)
+
+
+@pytest.mark.parametrize("command", [["data", "info"], ["eval", "RUN", "--dataset", "mnist"]])
+def test_commands_print_the_fallback_notice_the_library_returns(cli, command, tiny_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("MNISTLAB_DATA", raising=False)
+    monkeypatch.setenv("MNISTLAB_CACHE", str(tmp_path))  # no cached MNIST, and the test mirror refuses connections
+    result = cli(*[str(tiny_run.run_dir) if c == "RUN" else c for c in command], "--json")
+    assert result.code == 0 and json.loads(result.out)  # stdout stays one JSON object
+    assert result.err.startswith("notice: full MNIST is not reachable") and "using mnist-sample" in result.err
+    assert result.err.count("\n") == 1
