@@ -2,6 +2,7 @@
 import argparse
 import io
 import json
+import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
@@ -31,9 +32,23 @@ def test_line_names_the_part_and_gives_elapsed_and_remaining_time():
     progress.show("epoch 4/10", 0.4)  # too soon after the last draw: skipped
     assert stream.getvalue().split("\r")[1:] == ["softmax: configuration 2/4 (log-softmax)  0:10 elapsed\x1b[K",
                                                  "softmax: configuration 2/4 (log-softmax)  epoch 3/10  0:40 elapsed  ~1:10 left\x1b[K"]
-    progress.clear()
+    progress.close()
     assert stream.getvalue().endswith("\r\x1b[K")
     assert clock_text(3725) == "1:02:05"
+
+
+def test_the_clock_keeps_moving_between_updates(monkeypatch):
+    monkeypatch.setattr(Progress, "TICK", 0.01)
+    stream = Terminal()
+    progress = Progress(True, stream)
+    progress.begin("optimizers: configuration 1/1 (18 models together)")
+    deadline = time.monotonic() + 10
+    while stream.getvalue().count("\r") < 4 and time.monotonic() < deadline:  # begin's draw, then the ticks
+        time.sleep(0.01)
+    progress.close()
+    drawn = stream.getvalue()
+    assert drawn.count("optimizers: configuration 1/1") >= 3 and drawn.endswith("\r\x1b[K")
+    assert not progress.ticker.is_alive()
 
 
 @pytest.mark.parametrize("stream, json_flag", [(io.StringIO(), False), (Terminal(), True)])
@@ -42,7 +57,7 @@ def test_nothing_when_piped_or_json(stream, json_flag):
     progress.begin("anything")
     progress.show("epoch 1/2", 0.5, force=True)
     progress.printer(lambda line: None)("a result")
-    progress.clear()
+    progress.close()
     assert stream.getvalue() == ""
 
 

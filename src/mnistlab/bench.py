@@ -247,26 +247,26 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
     order = [(r, s) for s in range(args.seeds) for r in recipes or RECIPES]  # bench's order: seeds outer, recipes inner
     progress, done = Progress.for_command(args), []
-    progress.begin("bench")
 
     def running(k: int, note: str = "") -> None:
         if k < len(order):
             progress.show(f"run {k + 1}/{len(order)}: {order[k][0]} seed {order[k][1]}{note}", k / len(order), force=True)
 
+    print_line = progress.printer(lambda text: say(args, text))
+
     def line(r: dict) -> None:
-        progress.clear()
-        say(args, f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}{pct(r['final_accuracy']):>11}"
-                  f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
+        print_line(f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}{pct(r['final_accuracy']):>11}"
+                   f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
         done.append(r)
         running(len(done))
 
-    running(0, "" if args.no_warmup else " (after the warm-up steps)")
-
     try:
+        progress.begin("bench")
+        running(0, "" if args.no_warmup else " (after the warm-up steps)")
         report = bench(ds, recipes, args.seeds, args.target, args.device, args.max_epochs, args.evals_per_epoch,
                        not args.no_warmup, on_result=line, capture=args.capture)
     finally:
-        progress.clear()
+        progress.close()
     report["data"] = ds.describe()
     say(args, "", f"{'recipe':<18}{'median to target s':>20}{'ratio to ref':>14}{'mean acc':>10}{'reached':>9}")
     for recipe, row in report["summary"].items():

@@ -65,7 +65,7 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     try:
         mod.run(ctx)
     finally:
-        progress.clear()
+        progress.close()
     seconds = time.perf_counter() - start
     table = format_table(ctx.table)
     for line in (table, f"figures: {', '.join(ctx.figures)}", f"{seconds:.1f}s on {ctx.device.type}"):

@@ -56,7 +56,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
         progress.begin("report")
         path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure)
     finally:
-        progress.clear()
+        progress.close()
     say(args, str(path))
     return {"report": str(path)}
 

@@ -29,16 +29,16 @@ def cmd_train(args: argparse.Namespace) -> dict:
     say(args, f"training the NumPy CNN on {dataset.name} ({len(dataset.train_labels)} train / "
               f"{len(dataset.test_labels)} test images)")
     progress = Progress.for_command(args)
-    progress.begin("scratch train")
 
     def on_step(epoch: int, step: int, steps: int) -> None:
         progress.show(f"epoch {epoch}/{args.epochs} step {step}/{steps}", ((epoch - 1) * steps + step) / (args.epochs * steps))
 
     try:
+        progress.begin("scratch train")
         result = fit(dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, method=args.optimizer,
                      seed=args.seed, log=progress.printer(lambda line: say(args, line)), on_step=on_step)
     finally:
-        progress.clear()
+        progress.close()
     say(args, f"train accuracy {result['train_accuracy']:.4f}, test accuracy {result['test_accuracy']:.4f}, "
               f"{result['seconds']:.1f} s in all")
     return result
