@@ -20,10 +20,10 @@ def run(ctx: Context) -> None:
         models = [build_model(" ".join([f"f{w}"] * depth), L5_MODEL["activation"], L5_MODEL["head"], seed=ctx.seed)
                   for w in widths]
         ctx.say(f"  depth {depth}: training widths {', '.join(map(str, widths))} together")
-        ctx.begin(f"depth {depth}, {len(widths)} widths together, {train['epochs']} epochs")
+        ctx.begin(f"depth {depth}, {len(widths)} widths together")
         runs = fit_many(models, splits, [(train["optimizer"], train["lr"])] * len(models), epochs=train["epochs"],
                         batch_size=train["batch_size"], drop_last=train["drop_last"], seed=ctx.seed,
-                        device=str(ctx.device), capture=ctx.capture)
+                        device=str(ctx.device), capture=ctx.capture, on_epoch=ctx.epoch)
         seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
         for width, r in zip(widths, runs):
             condition = f"layers{depth}-units{width}"

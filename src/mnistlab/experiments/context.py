@@ -61,6 +61,10 @@ class Context:
         of = f"/{self.planned}" if self.planned else ""
         self.progress.begin(f"{self.name}: configuration {self.started}{of} ({label})")
 
+    def epoch(self, epoch: int, epochs: float) -> None:
+        """Show an epoch of the current training on the status line (also the batched trainer's `on_epoch`)."""
+        self.progress.show(f"epoch {epoch}/{epochs:g}", epoch / epochs)
+
     def fit(self, condition: str, model: Net | dict, splits: Splits, record: dict | None = None,
             on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
         """Train one configuration with `mnistlab.fit` and record it under `condition`."""
@@ -73,7 +77,7 @@ class Context:
 
         def epoch_done(row: dict, net: Net) -> None:
             if epochs:
-                self.progress.show(f"epoch {row['epoch']}/{epochs:g}", row["epoch"] / epochs)
+                self.epoch(row["epoch"], epochs)
             if on_epoch is not None:
                 on_epoch(row, net)
 

@@ -23,9 +23,10 @@ def run(ctx: Context) -> None:
     models = [build_model(**L5_MODEL, seed=ctx.seed) for _ in settings]
     ctx.say(f"  training {len(models)} models together")
     ctx.planned = 1
-    ctx.begin(f"{len(models)} models together, {train['epochs']} epochs")
+    ctx.begin(f"{len(models)} models together")
     runs = fit_many(models, splits, settings, epochs=train["epochs"], batch_size=train["batch_size"],
-                    drop_last=train["drop_last"], seed=ctx.seed, device=str(ctx.device), capture=ctx.capture)
+                    drop_last=train["drop_last"], seed=ctx.seed, device=str(ctx.device), capture=ctx.capture,
+                    on_epoch=ctx.epoch)
     seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
     last = min(LAST, train["epochs"])
     for (name, lr), r in zip(settings, runs):
