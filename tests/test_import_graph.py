@@ -11,7 +11,8 @@ cycle ran through one). Today they are:
 - the command modules (cli.py, bench.py's cmd_bench, experiments/cli.py, inspect/commands.py, scratch/cli.py,
   serve/cli.py) import the feature behind each command in its handler, so `mnistlab --help` and one
   command do not load torch, matplotlib and every other feature;
-- clitools.py imports data.sources and train.device when a parser adds --dataset or --device;
+- clitools.py imports data.sources, train.device and train.config when a parser adds --dataset, --device
+  or --capture;
 - report.py, serve/app.py and experiments/context.py import plots / inspect / mpl when drawing, so
   matplotlib loads on the first figure only;
 - train/recipes.py imports the training loop and the device helpers inside train_recipe.
