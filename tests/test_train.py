@@ -57,7 +57,7 @@ def test_losses_and_heads_train(sample, head, loss):
     splits = make_splits(sample, train_size=1000)
     model = build_model("f32", head=head, seed=0)
     untrained_loss, _ = evaluate(model, splits.x_test, splits.y_test, make_loss(loss, 10))
-    run = fit(model, splits, epochs=1, loss=loss, lr=1e-2)
+    run = fit(model, splits, epochs=1, batch_size=32, lr=1e-3, schedule="none", label_smoothing=0.0, loss=loss)
     assert run.train["loss"] == loss and run.final["test_loss"] < untrained_loss  # this loss's gradient taught the model
 
 
