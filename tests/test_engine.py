@@ -9,7 +9,7 @@ from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.experiments.batched import fit_many
 from mnistlab.train.device import Stopwatch
-from mnistlab.train.engine import BatchSource, Engine, ProgressBar, StepPlan, capture_reason, schedule_table, train
+from mnistlab.train.engine import BatchSource, Engine, StepPlan, capture_reason, schedule_table, train
 from mnistlab.train.optim import make_loss, make_optimizer, make_schedule
 
 
@@ -197,15 +197,21 @@ def test_batched_groups_share_products_without_padding(splits):
         assert run.train["capture"] == "off"
 
 
-def test_progress_bar_writes_only_when_enabled(capsys):
-    loss = torch.tensor(2.5)
-    ProgressBar(False, 1, 2, 10).update(10, loss, 10)
-    assert capsys.readouterr().err == ""
-    bar = ProgressBar(True, 1, 2, 10)
-    bar.update(10, loss, 10)
-    bar.close()
-    err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "10/10" in err and "loss 0.2500" in err
+def test_training_progress_shows_the_step_and_the_running_loss(splits):
+    import io
+
+    from mnistlab.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    fit("f16", splits, epochs=1, batch_size=100, device="cpu", progress=Progress(True, screen))
+    assert "epoch 1/1" in screen.getvalue() and "step 7/7" in screen.getvalue() and "loss " in screen.getvalue()
+    quiet = Terminal()
+    fit("f16", splits, epochs=1, batch_size=100, device="cpu", progress=Progress(False, quiet))
+    assert quiet.getvalue() == ""
 
 
 class RecordedStep:

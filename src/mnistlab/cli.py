@@ -48,6 +48,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .data import load_dataset
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
+    from .progress import Progress
     from .train import TrainConfig, fit, resolve_device
     from .train.recipes import get_recipe, prepare, settle
     from .train.run import default_run_dir, reserve_out_dir
@@ -70,15 +71,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
     info = splits.info
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
-    progress = not args.json and sys.stderr.isatty()
+    progress = Progress.for_command(args)
     weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
 
     def on_epoch(row: dict, net) -> None:
-        say(args, epoch_line(row, cfg.epochs))
+        progress.printer(lambda line: say(args, line))(epoch_line(row, cfg.epochs))
         weights(row, net)
 
     prepared = time.perf_counter()
-    run = fit(model, splits, recipe=recipe, progress=progress, on_epoch=on_epoch, **given)
+    try:
+        run = fit(model, splits, recipe=recipe, progress=progress, on_epoch=on_epoch, **given)
+    finally:
+        progress.close()
     trained = time.perf_counter()
     run.extras["weight_histograms"] = weights.record
     run.save(out)

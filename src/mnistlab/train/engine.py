@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import UserError
+from ..progress import Progress
 from .config import CAPTURE
 from .device import Stopwatch
 from .optim import make_schedule
@@ -192,37 +192,22 @@ def capture_reason(device: torch.device, table: list[list[dict]] | None, optimiz
     return None
 
 
-class ProgressBar:
-    """One line per epoch on a terminal, redrawn in place; nothing when disabled.
+class RunningLoss:
+    """The epoch's mean training loss so far, for a progress line, read without stalling the device: on CUDA
+    the sum is copied to pinned memory without waiting and shown one update late."""
 
-    On CUDA the running loss is copied off the device without waiting and shown one update late, so drawing
-    the bar never stalls the device.
-    """
+    def __init__(self, loss_sum: torch.Tensor):
+        self.loss_sum, self.pinned, self.images = loss_sum, None, 1
 
-    def __init__(self, enabled: bool, epoch: int, epochs: int, steps: int):
-        self.enabled, self.label, self.steps = enabled, f"epoch {epoch}/{epochs}", steps
-        self.every = max(1, steps // 40)
-        self.pinned, self.pinned_images = None, 1
-
-    def update(self, step: int, loss_sum: torch.Tensor, images: int) -> None:
-        if not self.enabled or (step % self.every and step != self.steps):
-            return
-        if loss_sum.is_cuda:
-            if self.pinned is None:
-                self.pinned = torch.zeros((), pin_memory=True)
-            value = float(self.pinned) / self.pinned_images
-            self.pinned.copy_(loss_sum.sum(), non_blocking=True)
-            self.pinned_images = images
-        else:
-            value = float(loss_sum.sum()) / images
-        done = int(30 * step / self.steps)
-        sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (30 - done)}] {step}/{self.steps} loss {value:.4f}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 80 + "\r")
-            sys.stderr.flush()
+    def read(self, images: int) -> float:
+        if not self.loss_sum.is_cuda:
+            return float(self.loss_sum.sum()) / images
+        if self.pinned is None:
+            self.pinned = torch.zeros((), pin_memory=True)
+        value = float(self.pinned) / self.images
+        self.pinned.copy_(self.loss_sum.sum(), non_blocking=True)
+        self.images = images
+        return value
 
 
 class Engine:
@@ -376,7 +361,7 @@ def side_stream():
 
 
 def train(engine: Engine, evaluate: Callable[[float, int, bool], dict], clock: Stopwatch, *, eval_every: int = 0,
-          progress: bool = False, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+          progress: Progress | None = None, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Run every epoch of the engine's plan; return one row per epoch, the device accumulators read once each.
 
     `evaluate(epoch, step, epoch_end)` runs off the training clock, in eval mode, every `eval_every` steps and
@@ -393,12 +378,16 @@ def train(engine: Engine, evaluate: Callable[[float, int, bool], dict], clock: S
     for epoch in range(1, plan.epochs + 1):
         engine.new_epoch()
         steps = plan.steps_in(epoch)
-        bar = ProgressBar(progress, epoch, plan.epochs, plan.steps_per_epoch)
+        if progress is not None:
+            progress.begin(f"epoch {epoch}/{plan.epochs}")
+            running, every = RunningLoss(engine.loss_sum), max(1, steps // 40)
         trained_before, eval_seconds = clock.total, 0.0
         clock.start()
         for i in range(steps):
             engine.step(i)
-            bar.update(i + 1, engine.loss_sum, min(plan.n, (i + 1) * plan.batch_size))
+            if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
+                loss = running.read(min(plan.n, (i + 1) * plan.batch_size))
+                progress.show(f"step {i + 1}/{steps}  loss {loss:.4f}", (i + 1) / steps, force=i + 1 == steps)
             if eval_every and (i + 1) % eval_every == 0 and i + 1 < steps:
                 clock.stop()
                 start = time.perf_counter()
@@ -406,7 +395,8 @@ def train(engine: Engine, evaluate: Callable[[float, int, bool], dict], clock: S
                 eval_seconds += time.perf_counter() - start
                 clock.start()
         seconds = clock.stop() - trained_before
-        bar.close()
+        if progress is not None:
+            progress.clear()
         seen = plan.images_in(epoch)
         start = time.perf_counter()
         row = {"epoch": epoch, "train_loss": (engine.loss_sum.double() / seen).tolist(),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -11,6 +12,7 @@ from ..data.sources import Dataset
 from ..data.splits import Splits, make_splits
 from ..errors import UserError
 from ..models import Net, build_model
+from ..progress import Progress
 from .augment import make_augment
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
@@ -20,11 +22,12 @@ from .recipes import prepare, settle
 from .run import Run
 
 
-def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", progress: bool = False,
+def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", progress: bool | Progress = False,
         on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
     """Train `model` (a Net or a spec string) on `data`; options are the fields of TrainConfig.
 
-    Options not given come from `recipe` as `recipes.settle` lays them out, so `fit(build_model(spec), splits)`
+    `progress`: a status line on stderr (True) or on a caller's `Progress`. Options not given come from
+    `recipe` as `recipes.settle` lays them out, so `fit(build_model(spec), splits)`
     trains what `mnistlab train --model spec` does. Returns a Run whose history has one row per epoch:
     train/val/test loss and accuracy (fractions), training seconds and evaluation seconds. Torch's global
     random state is left as it was found: dropout and augmentation draw from generators seeded with `seed`.
@@ -83,7 +86,12 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
             if on_epoch is not None:
                 on_epoch(history[-1], model)
 
-        train(engine, evaluate, clock, eval_every=cfg.eval_every, progress=progress, on_epoch=record)
+        status = progress if isinstance(progress, Progress) else Progress(True, sys.stderr) if progress else None
+        try:
+            train(engine, evaluate, clock, eval_every=cfg.eval_every, progress=status, on_epoch=record)
+        finally:
+            if status is not None and status is not progress:
+                status.close()
 
     train_record = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision,
                     "epochs_trained": plan.epochs_trained, "capture": engine.capture_note,
@@ -92,7 +100,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
     return Run(model.eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes), extras=extras)
 
 
-def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool = False,
+def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool | Progress = False,
                  **overrides) -> Run:
     """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields (another
     optimizer or schedule drops the recipe's options for its own, as `settle` says)."""
