@@ -117,16 +117,19 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
         say(f"  {trial['id']} {_config_text(trial['config'])}: {trial['status']}, {detail}")
 
     attempted: set[str] = set()
-    while True:
-        batch = [(i, c) for i, c in plan.next(getattr(runner, "jobs", 1), {**done, **record.done()})
-                 if i not in attempted and i not in record.trials]
-        if not batch:
-            break
-        attempted.update(i for i, _ in batch)
-        configs.update(batch)
-        runner.run([(i, {"recipe": recipe, **space.fixed, **c}) for i, c in batch], on_record, asha)
+    try:
+        while True:
+            batch = [(i, c) for i, c in plan.next(runner.jobs, record.done()) if i not in attempted and i not in record.trials]
+            if not batch:
+                break
+            attempted.update(i for i, _ in batch)
+            configs.update(batch)
+            runner.run([(i, {"recipe": recipe, **space.fixed, **c}) for i, c in batch], on_record, asha)
+        where = runner.info()
+    finally:
+        runner.close()
     seconds = time.perf_counter() - start
-    result = finish(record, metric, out, runner.info(), seconds)
+    result = finish(record, metric, out, where, seconds)
     say(table_text(record.trials.values(), list(space.params)))
     best = result["best"]
     if best:

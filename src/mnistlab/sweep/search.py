@@ -54,13 +54,13 @@ class Search:
         """Up to `n` trials not yet done (all remaining ones for grid/random)."""
         if self.kind != "tpe":
             return [(i, c) for i, c in self.planned if i not in done]
-        batch = []
-        index = len(done) + len(self.asked)
-        while len(batch) < n and index < self.total:
+        batch, index = [], 0
+        while len(batch) < n and len(done) + len(self.asked) < self.total:
+            while trial_id(index) in done or trial_id(index) in self.asked:
+                index += 1
             ask = self.study.ask(_distributions(self.space))
             self.asked[trial_id(index)] = ask
             batch.append((trial_id(index), dict(ask.params)))
-            index += 1
         return batch
 
     def resume(self, record: dict) -> None:
