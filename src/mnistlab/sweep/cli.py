@@ -23,7 +23,8 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     values = load_toml(args.space) if args.space else {}
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
     set_threads(args.threads)
-    return run_sweep(values, out=args.out or default_run_dir("sweeps"), search=args.search, trials=args.trials,
+    search = args.search or ("random" if args.trials else "grid")
+    return run_sweep(values, out=args.out or default_run_dir("sweeps"), search=search, trials=args.trials,
                      seed=args.search_seed, metric=args.metric, recipe=args.recipe, dataset=args.dataset,
                      data_dir=args.data_dir, val=args.val, train_size=args.train_size, executor=args.executor,
                      device=args.device, jobs=args.jobs, threads=args.threads, address=args.address,
@@ -47,7 +48,8 @@ def register(subparsers, common) -> None:
                            help="model template, e.g. 'c{8,16}k{3,5} m2 f{64,128}'" if name == "model" else None)
     sw.add_argument("--recipe", default="default", choices=RECIPES,
                     help="options outside the space come from this recipe (default: default)")
-    sw.add_argument("--search", default="random", choices=SEARCHES, help="grid, random or tpe (Optuna; default: random)")
+    sw.add_argument("--search", choices=SEARCHES,
+                    help="grid, random or tpe (Optuna) (default: grid, or random where --trials is given)")
     sw.add_argument("--trials", type=int, help="number of trials for random and tpe (grid: the first N)")
     sw.add_argument("--search-seed", type=int, default=0, help="seed of the random and TPE samplers (default: 0)")
     sw.add_argument("--metric", default="val_accuracy", choices=METRICS,

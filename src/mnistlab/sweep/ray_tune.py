@@ -10,8 +10,10 @@ cluster, a shared file system for a multi-node one).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,15 +103,21 @@ class RayExecutor:
         tuner = tune.Tuner(
             trainable,
             param_space={**common, "trial": tune.grid_search([list(t) for t in trials])},
-            tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=False),
+            tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=False,
+                                        trial_dirname_creator=_dirname),
             run_config=tune.RunConfig(name=f"round{self.rounds}", storage_path=str((self.out or Path(".")).resolve().parent / "ray"),
                                       failure_config=tune.FailureConfig(max_failures=1), verbose=0,
                                       callbacks=[_recorder(on_record)]),
         )
-        tuner.fit()
+        with contextlib.redirect_stdout(sys.stderr):  # Tune's tables: stdout stays the --json object's
+            tuner.fit()
 
     def close(self) -> None:
         self.ray.shutdown()
+
+
+def _dirname(trial) -> str:
+    return trial.config["trial"][0]
 
 
 def _stopped(trial_id: str, rows: list[dict], status: str, reason: str | None) -> dict:
