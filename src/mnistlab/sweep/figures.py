@@ -19,7 +19,7 @@ def params_figure(trials: list[dict], names: list[str], metric: str, best_id: st
     plt = pyplot()
     cols = max(1, min(3, len(names)))
     rows = math.ceil(max(1, len(names)) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 4.2 * rows), squeeze=False)
     scored = [t for t in trials if t["metrics"].get(metric) is not None]
     for ax, name in zip(axes.flat, names or ["trial"]):
         values = [t["config"].get(name, t["id"]) for t in scored]
@@ -30,8 +30,8 @@ def params_figure(trials: list[dict], names: list[str], metric: str, best_id: st
         else:
             labels = list(dict.fromkeys(str(v) for v in values))
             xs = [labels.index(str(v)) for v in values]
-            ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0,
-                          ha="right", fontsize=8)
+            long = max(map(len, labels), default=0) > 6
+            ax.set_xticks(range(len(labels)), labels, rotation=60 if long else 0, ha="right" if long else "center", fontsize=7)
         for x, t in zip(xs, scored):
             ax.scatter(x, t["metrics"][metric], color=COLORS[t["status"]], s=60 if t["id"] == best_id else 24,
                        edgecolors="black" if t["id"] == best_id else "none", zorder=3)
@@ -49,6 +49,8 @@ def params_figure(trials: list[dict], names: list[str], metric: str, best_id: st
 
 
 def curves_figure(trials: list[dict], metric: str, best_id: str | None):
+    from matplotlib.ticker import MaxNLocator
+
     from ..experiments.common import pyplot
 
     plt = pyplot()
@@ -60,6 +62,7 @@ def curves_figure(trials: list[dict], metric: str, best_id: str | None):
         best = t["id"] == best_id
         ax.plot(*zip(*points), marker="o", ms=3, lw=2.4 if best else 1, color=COLORS[t["status"]] if not best else "#ff7f0e",
                 alpha=1 if best else 0.6, label=f"best ({t['id']})" if best else None, zorder=3 if best else 2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
