@@ -21,9 +21,16 @@ def cmd_run(args: argparse.Namespace) -> dict:
 
     set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
-    result = run_experiment(args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line),
-                            args.dataset, args.data_dir, **options)
-    return {"name": result["name"], "summary": result["summary"], "results_path": result["results_path"],
+    common = (args.name, args.quick, args.out, args.device, args.seed, lambda line: say(args, line), args.dataset, args.data_dir)
+    if args.executor:
+        from ..sweep.experiments import run_experiment_on
+
+        result = run_experiment_on(args.executor, *common, jobs=args.jobs, threads=args.threads, address=args.address,
+                                   cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, **options)
+    else:
+        result = run_experiment(*common, **options)
+    return {"executor": result.get("executor"),
+            "name": result["name"], "summary": result["summary"], "results_path": result["results_path"],
             "figures": result["figures"], "seconds": result["seconds"], "device": result["device"],
             "quick": result["quick"], "table": result["table"]}
 
@@ -44,5 +51,12 @@ def register(subparsers, common) -> None:
     device_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--executor", choices=("local", "ray"),
+                     help="train the configurations on worker processes (local) or a Ray cluster (ray), same results "
+                          "at the same --threads (default: one after another in this process)")
+    run.add_argument("--jobs", type=int, help="local executor: configurations at once (default: the cores)")
+    run.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
+    run.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per configuration (default: 1)")
+    run.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per configuration (default: 0)")
     run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",
                      help="missing-class: the digit left out of training (default: 7)")

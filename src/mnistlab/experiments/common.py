@@ -50,6 +50,7 @@ class Context:
     options: dict = field(default_factory=dict)  # experiment-specific options (missing-class: digit)
     dataset: str = "mnist"
     data_dir: str | None = None
+    trainer: Callable[..., Run] = fit  # what `fit` trains with: `mnistlab.fit`, or an executor's (mnistlab.sweep.experiments)
 
     def load(self) -> Dataset:
         """The experiment's data set (full MNIST by default; mnist-sample offline)."""
@@ -66,7 +67,7 @@ class Context:
                                 seed=self.seed)
         options = {"device": str(self.device), "seed": self.seed, **options}
         start = time.perf_counter()
-        run = fit(model, splits, **options)
+        run = self.trainer(model, splits, **options)
         seconds = time.perf_counter() - start
         self.record(condition, {"model": model.config.to_dict(), "train": run.train}, run.history, seconds,
                     run.data, record)

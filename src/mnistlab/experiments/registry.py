@@ -36,16 +36,19 @@ def describe() -> list[dict]:
 
 def run_experiment(name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto", seed: int = 0,
                    say: Callable[[str], None] = print, dataset: str = "mnist", data_dir: str | None = None,
-                   **options) -> dict:
+                   trainer: Callable | None = None, **options) -> dict:
     """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
 
-    Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
+    Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7); `trainer`
+    replaces `mnistlab.fit` for every `ctx.fit` (the executors' replay of runs trained elsewhere).
     """
     mod = module(name)
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
     ctx = Context(name, quick, out, resolve_device(device), seed, say, options=options, dataset=dataset, data_dir=data_dir)
+    if trainer is not None:  # an executor's stand-in for `fit` (mnistlab.sweep.experiments)
+        ctx.trainer = trainer
     say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()
     mod.run(ctx)

@@ -16,7 +16,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from .search import ASHA
-from .trial import Prepared, batch_key, run_batched, run_trial
+from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
 
 Task = list[tuple[str, dict]]  # one trial, or trials that train together
 
@@ -49,21 +49,33 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
     from ..data.sources import load_dataset
 
     torch.set_num_threads(threads)
-    prepared = Prepared(load_dataset(data["dataset"], data["data_dir"]), data["val"], data["train_size"])
+    loaded: list[Prepared] = []  # the sweep's data set, loaded on the first trial that needs it
+
+    def prepared() -> Prepared:
+        if not loaded:
+            loaded.append(Prepared(load_dataset(data["dataset"], data["data_dir"]), data["val"], data["train_size"]))
+        return loaded[0]
+
     out_dir = Path(out) if out else None
 
     def report(row: dict) -> bool:
         conn.send(("epoch", row))
         return conn.recv()
 
+    shared: dict[str, object] = {}  # an experiment's splits, loaded once per worker
     while True:
         task = conn.recv()
         if task is None:
             return
-        if len(task) == 1:
-            records = [run_trial(*task[0], prepared, out_dir, device, report if ask else None)]
+        if len(task) == 1 and "fit_job" in task[0][1]:
+            job = task[0][1]["fit_job"]
+            if job["splits"] not in shared:
+                shared[job["splits"]] = torch.load(job["splits"], weights_only=False)  # our own temp file
+            records = [run_fit_job(task[0][0], job, shared[job["splits"]], out_dir)]
+        elif len(task) == 1:
+            records = [run_trial(*task[0], prepared(), out_dir, device, report if ask else None)]
         else:
-            records = run_batched(task, prepared, out_dir, device)
+            records = run_batched(task, prepared(), out_dir, device)
         conn.send(("done", records))
 
 
@@ -95,9 +107,21 @@ class LocalExecutor:
     def _start(self, ask: bool) -> Worker:
         return Worker(self.context, (self.data, str(self.out) if self.out else None, self.device, self.threads, ask))
 
-    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None) -> None:
-        """Train every trial; call `on_record` with each record as it arrives."""
-        pending = deque(group_tasks(trials, self.batch and asha is None))
+    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
+            splits: dict | None = None) -> None:
+        """Train every trial; call `on_record` with each record as it arrives. `splits` (key -> Splits) are the data of
+        experiment jobs (options {"fit_job": {..., "splits": key}}): written once to a file each worker loads once."""
+        if splits:
+            import tempfile
+
+            import torch
+
+            folder = Path(tempfile.mkdtemp(prefix="mnistlab-splits-"))
+            paths = {key: folder / f"{i}.pt" for i, key in enumerate(splits)}
+            for key, path in paths.items():
+                torch.save(splits[key], path)
+            trials = [(i, {"fit_job": {**o["fit_job"], "splits": str(paths[o["fit_job"]["splits"]])}}) for i, o in trials]
+        pending = deque(group_tasks(trials, self.batch and asha is None and not splits))
         ask = asha is not None
         self.close()
         self.workers = [self._start(ask) for _ in range(min(self.jobs, len(pending)))]
@@ -134,6 +158,10 @@ class LocalExecutor:
                         w.task = None
         finally:
             self.close()
+            if splits:
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         for w in self.workers:

@@ -33,15 +33,21 @@ def _ray():
     return ray, tune
 
 
-def _trainable(config: dict, dataset=None) -> None:
-    """One Tune trial: `config["trial"]` is (id, options); `dataset` comes from the object store."""
+def _trainable(config: dict, dataset=None, splits=None) -> None:
+    """One Tune trial: `config["trial"]` is (id, options); `dataset` and an experiment's `splits` come from the
+    object store."""
     import torch
     from ray import tune
 
-    from .trial import Prepared, run_trial
+    from .trial import Prepared, run_fit_job, run_trial
 
     trial_id, options = config["trial"]
     torch.set_num_threads(max(1, math.floor(config["threads"])))
+    if "fit_job" in options:
+        job = options["fit_job"]
+        record = run_fit_job(trial_id, job, splits[job["splits"]], Path(config["out"]))
+        tune.report({"epoch": 1, "record": json.dumps(record)})
+        return
     prepared = Prepared(dataset, config["val"], config["train_size"])
 
     def report(row: dict) -> bool:
@@ -84,12 +90,15 @@ class RayExecutor:
                 "gpus_per_trial": self.gpus, "slots": self.jobs,
                 "nodes": len([n for n in self.ray.nodes() if n.get("Alive")])}
 
-    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None) -> None:
+    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
+            splits: dict | None = None) -> None:
+        """Run every trial as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
         from ..data.sources import load_dataset
 
         tune = self.tune
-        dataset = load_dataset(self.data["dataset"], self.data["data_dir"])
-        trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset), {"cpu": self.cpus, "gpu": self.gpus})
+        dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"])
+        trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
+                                        {"cpu": self.cpus, "gpu": self.gpus})
         common = {"val": self.data["val"], "train_size": self.data["train_size"], "device": self.device,
                   "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
         scheduler = None

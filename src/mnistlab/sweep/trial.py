@@ -161,3 +161,24 @@ def run_batched(trials: list[tuple[str, dict]], prepared: Prepared, out: Path | 
         record["batched"] = len(trials)
         records.append(record)
     return records
+
+
+def run_fit_job(job_id: str, job: dict, splits: Splits, out: Path) -> dict:
+    """One `fit` call planned by an experiment: the model rebuilt from its config and initial weights, trained on the
+    experiment's own splits with its options, saved to out/<job_id> for the driver to load."""
+    import torch
+
+    from ..models import ModelConfig, build_model
+    from ..train.loop import fit
+
+    start = time.perf_counter()
+    try:
+        config = ModelConfig.from_dict(job["model"])
+        model = build_model(config.spec, config.activation, config.head, config.input_shape, config.n_classes, seed=None)
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in job["init"].items()})
+        run = fit(model, splits, **job["options"])
+    except UserError as exc:
+        return {"id": job_id, "status": "failed", "reason": str(exc), "seconds": time.perf_counter() - start, "where": where()}
+    run.save(out / job_id)
+    return {"id": job_id, "status": "finished", "reason": None, "run_dir": str(out / job_id),
+            "seconds": time.perf_counter() - start, "where": where()}
