@@ -44,8 +44,8 @@ def main() -> None:
         procs.append(subprocess.Popen([RAY, "start", f"--address=127.0.0.1:{port}", *common], start_new_session=True, env=ENV,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(15)
-        local_s, local = sweep([*space, "--jobs", "2", "--threads", "1", "--out", str(tmp / "local")])
-        ray_s, remote = sweep([*space, "--executor", "ray", "--address", f"127.0.0.1:{port}", "--out", str(tmp / "ray")])
+        local_s, local = sweep([*space, "--jobs", "2", "--threads", "1", "--out", str(tmp / "sweep-local")])
+        ray_s, remote = sweep([*space, "--executor", "ray", "--address", f"127.0.0.1:{port}", "--out", str(tmp / "sweep-ray")])
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)

@@ -213,3 +213,13 @@ def test_a_worker_that_dies_fails_only_its_own_trial(tmp_path, capsys):
     assert trials[400]["status"] == "failed" and "died" in trials[400]["reason"]
     assert trials[1]["status"] == "finished" and result["best"]["config"] == {"epochs": 1}
     assert [t["status"] for t in json.loads((tmp_path / "k" / "sweep.json").read_text())["trials"]] == ["failed", "finished"]
+
+
+def test_an_experiment_on_the_local_executor_gives_the_in_process_results(tmp_path, capsys):
+    base = ["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--device", "cpu", "--threads", "1", "--json"]
+    assert main([*base, "--out", str(tmp_path / "in")]) == 0
+    here = json.loads(capsys.readouterr().out)
+    assert main([*base, "--executor", "local", "--jobs", "2", "--out", str(tmp_path / "pool")]) == 0
+    pool = json.loads(capsys.readouterr().out)
+    assert pool["executor"]["trained_on_executor"] == pool["executor"]["configurations"] == 2
+    assert pool["summary"] == here["summary"] and pool["table"] == here["table"]

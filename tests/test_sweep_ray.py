@@ -136,3 +136,14 @@ def test_a_killed_ray_worker_is_retried_or_recorded_and_the_sweep_completes(clus
     assert all(t["status"] in ("finished", "failed") for t in record["trials"])
     assert all(t["reason"] for t in record["trials"] if t["status"] == "failed")
     assert payload["best"] is not None
+
+
+def test_an_experiment_on_the_ray_cluster_gives_the_in_process_results(cluster, tmp_path):
+    base = [sys.executable, "-m", "mnistlab.cli", "experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample",
+            "--device", "cpu", "--threads", "1", "--json"]
+    runs = [subprocess.run([*base, *extra, "--out", str(tmp_path / name)], capture_output=True, text=True, env=ENV, timeout=600)
+            for name, extra in (("in", []), ("ray", ["--executor", "ray", "--address", cluster["address"]]))]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    here, remote = (json.loads(r.stdout) for r in runs)
+    assert remote["executor"]["executor"] == "ray" and remote["executor"]["trained_on_executor"] == 2
+    assert remote["summary"] == here["summary"]

@@ -112,7 +112,7 @@ class RayExecutor:
         tuner = tune.Tuner(
             trainable,
             param_space={**common, "trial": tune.grid_search([list(t) for t in trials])},
-            tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=False,
+            tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=True,
                                         trial_dirname_creator=_dirname),
             run_config=tune.RunConfig(name=f"round{self.rounds}", storage_path=str((self.out or Path(".")).resolve().parent / "ray"),
                                       failure_config=tune.FailureConfig(max_failures=1), verbose=0,
