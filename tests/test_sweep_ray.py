@@ -17,7 +17,7 @@ pytest.importorskip("ray.tune")
 pytestmark = pytest.mark.ray
 
 BIN = Path(sys.executable).parent
-# Ray 2.5x turns on token authentication for `ray start`; a throwaway cluster on this machine goes without.
+# Recent Ray (2.60) turns on token authentication for `ray start`; a throwaway cluster on this machine goes without.
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 FAST = ["--dataset", "mnist-sample", "--train-size", "640", "--device", "cpu", "--batch-size", "64", "--search", "grid"]
 
