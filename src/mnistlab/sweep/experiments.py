@@ -31,6 +31,9 @@ from ..train.config import TrainConfig
 from ..train.loop import fit
 from ..train.run import Run, load_run
 
+# Experiments that call `fit_many` themselves: a planning pass would train them for real, so they stay in-process.
+BATCHED = ("breadth-depth", "optimizers")
+
 
 @dataclass
 class Call:
@@ -133,6 +136,10 @@ def run_experiment_on(executor: str, name: str, quick: bool = False, out: str | 
     from .runner import make_executor
 
     device = resolve_device(device).type
+    if name in BATCHED:
+        say(f"{name} trains its configurations together through fit_many: it runs in this process")
+        return {**run_experiment(name, quick, out, device, seed, say, dataset, data_dir, **options),
+                "executor": {"executor": "in-process", "configurations": None, "trained_on_executor": 0}}
     calls = plan(name, quick, device, seed, dataset, data_dir, **options)
     with tempfile.TemporaryDirectory(prefix="mnistlab-runs-") as tmp:
         runner = make_executor(executor, {}, Path(tmp), device, jobs, threads, address, cpus_per_trial, gpus_per_trial)

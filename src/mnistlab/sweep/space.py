@@ -185,13 +185,6 @@ class Space:
     fixed: dict  # the options given a single value
     rejected: dict[str, str]  # model specs left out, with the reason
 
-    @property
-    def size(self) -> int | None:
-        """Grid size, None where a range has no points."""
-        if any(isinstance(p, Range) and not p.points for p in self.params.values()):
-            return None
-        return math.prod(len(p.grid()) for p in self.params.values())
-
 
 def check_models(specs: tuple, activation: str, head: str, input_shape: tuple, n_classes: int) -> tuple[list, dict]:
     """Build every spec once on the data's input shape: the ones that work, and the reason for each that does not."""
