@@ -99,7 +99,7 @@ class RayExecutor:
         dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"])
         trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
                                         {"cpu": self.cpus, "gpu": self.gpus})
-        common = {"val": self.data["val"], "train_size": self.data["train_size"], "device": self.device,
+        common = {"val": self.data.get("val"), "train_size": self.data.get("train_size"), "device": self.device,
                   "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
         scheduler = None
         if asha is not None:
