@@ -66,7 +66,7 @@ def cluster(tmp_path_factory):
                 pass
         for p in procs:
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
             try:
