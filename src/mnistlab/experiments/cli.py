@@ -28,15 +28,23 @@ def cmd_run(args: argparse.Namespace) -> dict:
     common = dict(quick=args.quick, device=args.device, seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
                   capture=args.capture)
     if args.name == "all":
-        suite = run_suite(list(EXPERIMENTS), args.jobs, args.out, quiet=args.json, digit=args.digit, **common)
+        suite = run_suite(list(EXPERIMENTS), args.jobs or 1, args.out, quiet=args.json, digit=args.digit, **common)
         say(args, "", *(f"{r['name']:<18} {r['seconds']:>8.1f} s" for r in suite["experiments"]),
-            f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {args.jobs} at a time "
+            f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {suite['jobs']} at a time "
             f"({suite['threads_per_job']} thread(s) each)")
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
     set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
-    result = run_experiment(args.name, out=args.out, say=lambda line: say(args, line),
-                            progress=Progress.for_command(args), **common, **options)
+    say_line = lambda line: say(args, line)  # noqa: E731
+    if args.executor:
+        from ..sweep.experiments import run_experiment_on
+
+        result = run_experiment_on(args.executor, args.name, args.quick, args.out, args.device, args.seed, say_line,
+                                   args.dataset, args.data_dir, jobs=args.jobs, threads=args.threads, address=args.address,
+                                   cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                                   capture=args.capture, **options)
+        return {"executor": result.get("executor"), **brief(result)}
+    result = run_experiment(args.name, out=args.out, say=say_line, progress=Progress.for_command(args), **common, **options)
     return brief(result)
 
 
@@ -55,12 +63,19 @@ def register(subparsers, common) -> None:
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
                                    "the folder that holds them)")
-    run.add_argument("--jobs", type=int, default=1,
-                     help="with all: experiments run side by side in separate processes, longest first, each with "
-                          "cores/jobs threads (default: 1; 2 on a 2-core CPU)")
+    run.add_argument("--jobs", type=int,
+                     help="with all: experiments side by side in separate processes, longest first, each with "
+                          "cores/jobs threads (default: 1; 2 on a 2-core CPU); with --executor local: configurations "
+                          "at once (default: the cores)")
     device_option(run)
     capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--executor", choices=("local", "ray"),
+                     help="train the configurations on worker processes (local) or a Ray cluster (ray), same results "
+                          "at the same --threads (default: one after another in this process)")
+    run.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
+    run.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per configuration (default: 1)")
+    run.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per configuration (default: 0)")
     run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",
                      help="missing-class: the digit left out of training (default: 7)")

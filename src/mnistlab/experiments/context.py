@@ -43,6 +43,7 @@ class Context:
     dataset: str = "mnist"
     data_dir: str | None = None
     capture: str = "auto"  # CUDA graphs for every training run (TrainConfig.capture)
+    trainer: Callable[..., Run] = fit  # what `fit` trains with: `mnistlab.fit`, or an executor's (mnistlab.sweep.experiments)
     progress: Progress = field(default_factory=lambda: Progress(False))
     planned: int | None = None  # trainings the experiment will start (for "configuration 2/4" on the status line)
     started: int = 0
@@ -82,7 +83,7 @@ class Context:
                 on_epoch(row, net)
 
         start = time.perf_counter()
-        run = fit(model, splits, on_epoch=epoch_done, **options)
+        run = self.trainer(model, splits, on_epoch=epoch_done, **options)
         seconds = time.perf_counter() - start
         self.record(condition, {"model": model.config.to_dict(), "train": run.train}, run, seconds, record)
         self.say(f"  {condition}: test accuracy {100 * run.final['test_accuracy']:.2f}%  "

@@ -44,12 +44,14 @@ def describe() -> list[dict]:
 
 def run_experiment(name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto", seed: int = 0,
                    say: Callable[[str], None] | None = None, dataset: str = "mnist", data_dir: str | None = None,
-                   capture: str = "auto", progress: Progress | None = None, **options) -> dict:
+                   capture: str = "auto", progress: Progress | None = None, trainer: Callable | None = None,
+                   **options) -> dict:
     """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
 
     Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
     `say` receives the human-readable account (default: the `mnistlab.experiments` logger, at INFO);
-    `progress` draws the status line of the command.
+    `progress` draws the status line of the command; `trainer` replaces `mnistlab.fit` for every `ctx.fit`
+    (the executors' replay of runs trained elsewhere, mnistlab.sweep.experiments).
     """
     say = say or logging.getLogger(__name__.rpartition(".")[0]).info
     progress = progress or Progress(False)
@@ -60,6 +62,8 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
     ctx = Context(name, quick, out, resolve_device(device), seed, progress.printer(say), options=options, dataset=dataset,
                   data_dir=data_dir, capture=capture, progress=progress)
+    if trainer is not None:
+        ctx.trainer = trainer
     ctx.say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
     start = time.perf_counter()
     try:

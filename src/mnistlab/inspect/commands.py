@@ -40,9 +40,16 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
 def cmd_report(args: argparse.Namespace) -> dict:
     from ..progress import Progress
     from ..report import write_report
+    from ..sweep.record import SWEEP
     from ..train import load_run
     from .predictions import predict_test_set
 
+    if (Path(args.run_dir) / SWEEP).is_file():  # a sweep folder: its own page
+        from ..sweep.report import write_sweep_report
+
+        path = write_sweep_report(args.run_dir, args.out)
+        say(args, str(path))
+        return {"report": str(path)}
     check_output(args.out or Path(args.run_dir) / "report.html", folder=False)
     progress = Progress.for_command(args)
 
@@ -96,7 +103,7 @@ def register(subparsers, common) -> None:
     figure_options(ins)
     ins.add_argument("--what", default="all", choices=(*WHAT, "all"), help="which figure (default: all)")
     ins.add_argument("--out", help="folder for the figures (default: RUN_DIR/figures)")
-    rep = add_command(subparsers, "report", cmd_report, common, help="one self-contained HTML page with every figure",
+    rep = add_command(subparsers, "report", cmd_report, common, help="one self-contained HTML page of a run or a sweep folder",
                       description="Write one HTML file (figures embedded, nothing fetched) and print its path.")
     figure_options(rep)
     rep.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")

@@ -1,0 +1,153 @@
+"""Run an experiment's configurations through an executor, with the results of an in-process run.
+
+An experiment is code that calls `ctx.fit` one configuration at a time and reads each result as it
+goes, so it cannot simply be handed to a pool. Three passes instead:
+
+1. plan: run the experiment with a stand-in `fit` that trains nothing and returns an untrained run,
+   recording every call (model config, initial weights, splits, options);
+2. execute: train all recorded calls at once on the executor (each distinct splits shipped once);
+3. replay: run the experiment again for real, its `fit` answering call k with the run trained in step 2
+   when the call is the one planned (same model, weights and options), else training in-process.
+
+A call whose options hold a callback (an `on_epoch` recorder) trains in-process, as does everything
+after the experiment's code takes a branch the plan did not see: the results are those of `fit`
+either way. Experiments that train through `fit_many` directly (breadth-depth, optimizers) run
+in-process.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..data.splits import Splits
+from ..errors import UserError
+from ..models import Net
+from ..train.config import TrainConfig
+from ..train.loop import fit
+from ..train.run import Run, load_run
+
+# Experiments that call `fit_many` themselves: a planning pass would train them for real, so they stay in-process.
+BATCHED = ("breadth-depth", "optimizers")
+
+
+@dataclass
+class Call:
+    model: dict
+    init: dict
+    splits: Splits
+    options: dict
+
+    def matches(self, model: Net, options: dict) -> bool:
+        state = model.state_dict()
+        return (model.config.to_dict() == self.model and options == self.options and state.keys() == self.init.keys()
+                and all(torch.equal(state[k].cpu(), self.init[k]) for k in state))
+
+
+def untrained_run(model: Net, splits: Splits, options: dict) -> Run:
+    """What the planning pass returns: the right shapes and keys, zeros for every number."""
+    cfg = TrainConfig(**{k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__})
+    val = 0.0 if splits.x_val is not None else None
+    history = [{"epoch": e, "train_loss": 0.0, "train_accuracy": 0.0, "val_loss": val, "val_accuracy": val, "test_loss": 0.0,
+                "test_accuracy": 0.0, "seconds": 0.0, "eval_seconds": 0.0} for e in range(1, math.ceil(cfg.epochs) + 1)]
+    train = {**asdict(cfg), "loss": cfg.loss or "ce", "precision": "fp32", "epochs_trained": cfg.epochs}
+    return Run(model.eval(), splits.normalizer, train, dict(splits.info), history, tuple(splits.classes))
+
+
+def plan(name: str, quick: bool, device: str, seed: int, dataset: str, data_dir: str | None, **options) -> list[Call | None]:
+    """Every `ctx.fit` call of one pass of the experiment (None for a call that must train in-process)."""
+    from ..experiments.registry import run_experiment
+
+    calls: list[Call | None] = []
+
+    def planner(model: Net, splits: Splits, on_epoch=None, **fit_options) -> Run:  # on_epoch: progress only
+        if any(callable(v) for v in fit_options.values()):
+            calls.append(None)
+        else:
+            calls.append(Call(model.config.to_dict(), {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                              splits, fit_options))
+        return untrained_run(model, splits, fit_options)
+
+    with tempfile.TemporaryDirectory(prefix="mnistlab-plan-") as tmp:
+        try:
+            run_experiment(name, quick, Path(tmp) / name, device, seed, lambda line: None, dataset, data_dir, trainer=planner,
+                           **options)
+        except UserError:
+            raise
+        except Exception:  # code that cannot run on untrained results: what was planned so far still holds
+            pass
+    return calls
+
+
+def execute(calls: list[Call | None], runner, say: Callable[[str], None]) -> dict[int, Path]:
+    """Train the planned calls on `runner`; the run directory of each call that finished, by call index."""
+    keys: dict[int, str] = {}
+    splits: dict[str, Splits] = {}
+    for call in calls:
+        if call is not None and id(call.splits) not in keys:
+            keys[id(call.splits)] = f"s{len(keys)}"
+            splits[keys[id(call.splits)]] = call.splits
+    jobs = [(f"c{k:03d}", {"fit_job": {"model": c.model, "init": {n: t.numpy() for n, t in c.init.items()},
+                                       "options": c.options, "splits": keys[id(c.splits)]}})
+            for k, c in enumerate(calls) if c is not None]
+    done: dict[int, Path] = {}
+
+    def on_record(record: dict) -> None:
+        if record["status"] == "finished":
+            done[int(record["id"][1:])] = Path(record["run_dir"])
+        else:
+            say(f"  {record['id']}: {record['status']} on the executor ({record.get('reason')}); it trains in-process")
+
+    if jobs:
+        say(f"training {len(jobs)} configuration(s) on the {runner.name} executor")
+        runner.run(jobs, on_record, None, splits)
+    return done
+
+
+def replayer(calls: list[Call | None], done: dict[int, Path]) -> Callable[..., Run]:
+    """A stand-in for `fit` that answers each planned call with its run from the executor."""
+    count = iter(range(10**9))
+
+    def trainer(model: Net, splits: Splits, on_epoch=None, **options) -> Run:
+        k = next(count)
+        call = calls[k] if k < len(calls) else None
+        if call is None or k not in done or not call.matches(model, options):
+            return fit(model, splits, on_epoch=on_epoch, **options)
+        trained = load_run(done[k], str(options.get("device", "cpu")))
+        model.load_state_dict(trained.model.state_dict())  # `fit` trains the model it is given: so does the replay
+        trained.model = model.to(trained.device).eval()
+        trained.run_dir = None
+        return trained
+
+    return trainer
+
+
+def run_experiment_on(executor: str, name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto",
+                      seed: int = 0, say: Callable[[str], None] = print, dataset: str = "mnist", data_dir: str | None = None,
+                      jobs: int | None = None, threads: int | None = None, address: str | None = None,
+                      cpus_per_trial: float = 1, gpus_per_trial: float = 0, **options) -> dict:
+    """`run_experiment` with the configurations trained on the `local` or `ray` executor."""
+    from ..experiments.registry import run_experiment
+    from ..train.device import resolve_device
+    from .runner import make_executor
+
+    device = resolve_device(device).type
+    if name in BATCHED:
+        say(f"{name} trains its configurations together through fit_many: it runs in this process")
+        return {**run_experiment(name, quick, out, device, seed, say, dataset, data_dir, **options),
+                "executor": {"executor": "in-process", "configurations": None, "trained_on_executor": 0}}
+    calls = plan(name, quick, device, seed, dataset, data_dir, **options)
+    with tempfile.TemporaryDirectory(prefix="mnistlab-runs-") as tmp:
+        runner = make_executor(executor, {}, Path(tmp), device, jobs, threads, address, cpus_per_trial, gpus_per_trial)
+        try:
+            done = execute(calls, runner, say)
+            where = runner.info()
+        finally:
+            runner.close()
+        result = run_experiment(name, quick, out, device, seed, say, dataset, data_dir, trainer=replayer(calls, done), **options)
+    result["executor"] = {**where, "configurations": len(calls), "trained_on_executor": len(done)}
+    return result

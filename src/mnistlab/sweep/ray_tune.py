@@ -1,0 +1,177 @@
+"""The Ray executor: the same trials as the local executor, as Ray Tune trials on a cluster.
+
+The data set goes into Ray's object store once (`tune.with_parameters`), so each node
+holds one copy in shared memory that its trials read without copying; nothing is shipped
+per trial. Each trial reports every epoch to Tune (for ASHA) and its record at the end; a
+driver-side callback writes each record to sweep.json as it arrives. A trial whose worker
+dies is retried once by Tune, then recorded as failed. Trial run directories go to the
+sweep folder, which must be on storage every node can write (the local disk for a one-machine
+cluster, a shared file system for a multi-node one).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import UserError
+from .search import ASHA, maximize
+from .trial import trial_options
+
+INSTALL = "pip install 'mnistlab[ray]'"
+
+
+def _ray():
+    try:
+        import ray
+        from ray import tune
+    except ModuleNotFoundError:
+        raise UserError(f"--executor ray needs Ray Tune: {INSTALL}") from None
+    return ray, tune
+
+
+def _trainable(config: dict, dataset=None, splits=None) -> None:
+    """One Tune trial: `config["trial"]` is (id, options); `dataset` and an experiment's `splits` come from the
+    object store."""
+    import torch
+    from ray import tune
+
+    from .trial import Prepared, run_fit_job, run_trial
+
+    trial_id, options = config["trial"]
+    torch.set_num_threads(max(1, math.floor(config["threads"])))
+    if "fit_job" in options:
+        job = options["fit_job"]
+        record = run_fit_job(trial_id, job, splits[job["splits"]], Path(config["out"]))
+        tune.report({"epoch": 1, "record": json.dumps(record)})
+        return
+    prepared = Prepared(dataset, config["val"], config["train_size"])
+
+    def report(row: dict) -> bool:
+        tune.report({k: v for k, v in row.items() if v is not None})
+        return True  # Tune's scheduler stops the trial itself
+
+    record = run_trial(trial_id, options, prepared, Path(config["out"]) if config["out"] else None, config["device"], report)
+    tune.report({"epoch": len(record["history"]) or 1, "record": json.dumps(record)})
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, data: dict, out: Path | None, device: str = "cpu", address: str | None = None,
+                 cpus_per_trial: float = 1, gpus_per_trial: float = 0):
+        self.ray, self.tune = _ray()
+        if cpus_per_trial <= 0 or gpus_per_trial < 0:
+            raise UserError(f"--cpus-per-trial {cpus_per_trial:g} / --gpus-per-trial {gpus_per_trial:g}: "
+                            f"need more than 0 CPUs and 0 or more GPUs per trial")
+        self.data, self.out, self.device, self.address = data, out, device, address
+        self.cpus, self.gpus = cpus_per_trial, gpus_per_trial
+        self.rounds = 0
+        self._connect()
+
+    def _connect(self) -> None:
+        import logging
+
+        try:
+            self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                          logging_level=logging.ERROR, configure_logging=True)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self.address or "a local instance"
+            raise UserError(f"--address {where}: cannot connect to Ray ({str(exc).splitlines()[0]}); "
+                            f"start one with `ray start --head` or check HOST:PORT") from None
+        total = self.ray.cluster_resources().get("CPU", 1)
+        self.jobs = max(1, int(total // self.cpus))
+
+    def info(self) -> dict:
+        return {"executor": self.name, "address": self.address or "local", "cpus_per_trial": self.cpus,
+                "gpus_per_trial": self.gpus, "slots": self.jobs,
+                "nodes": len([n for n in self.ray.nodes() if n.get("Alive")])}
+
+    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
+            splits: dict | None = None) -> None:
+        """Run every trial as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
+        from ..data.sources import load_dataset
+
+        tune = self.tune
+        dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"])
+        trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
+                                        {"cpu": self.cpus, "gpu": self.gpus})
+        common = {"val": self.data.get("val"), "train_size": self.data.get("train_size"), "device": self.device,
+                  "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
+        scheduler = None
+        if asha is not None:
+            from ray.tune.schedulers import ASHAScheduler
+
+            max_epochs = max(math.ceil(trial_options(o)[1]["epochs"]) for _, o in trials)
+            scheduler = ASHAScheduler(time_attr="epoch", metric=asha.metric, mode="max" if maximize(asha.metric) else "min",
+                                      max_t=max_epochs, grace_period=asha.grace, reduction_factor=asha.eta)
+        self.rounds += 1
+        tuner = tune.Tuner(
+            trainable,
+            param_space={**common, "trial": tune.grid_search([list(t) for t in trials])},
+            tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=True,
+                                        trial_dirname_creator=_dirname),
+            run_config=tune.RunConfig(name=f"round{self.rounds}", storage_path=str((self.out or Path(".")).resolve().parent / "ray"),
+                                      failure_config=tune.FailureConfig(max_failures=1), verbose=0,
+                                      callbacks=[_recorder(on_record)]),
+        )
+        with contextlib.redirect_stdout(sys.stderr):  # Tune's tables: stdout stays the --json object's
+            tuner.fit()
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+
+def _dirname(trial) -> str:
+    return trial.config["trial"][0]
+
+
+def _stopped(trial_id: str, rows: list[dict], status: str, reason: str | None) -> dict:
+    from .trial import HISTORY_KEYS
+
+    history = [{k: r.get(k) for k in HISTORY_KEYS} for r in rows]
+    last = history[-1] if history else {}
+    return {"id": trial_id, "status": status, "reason": reason, "history": history,
+            "metrics": {"val_accuracy": last.get("val_accuracy"), "val_loss": last.get("val_loss"),
+                        "train_accuracy": last.get("train_accuracy"),
+                        "seconds": round(sum(r.get("seconds") or 0 for r in history), 3) if history else None},
+            "params": None, "where": {"host": rows[-1].get("hostname") if rows else None, "pid": rows[-1].get("pid") if rows else None}}
+
+
+def _recorder(on_record: Callable[[dict], None]):
+    """A Tune callback (driver side) that hands each trial's record to `on_record` the moment Tune knows how it ended."""
+    _, tune = _ray()
+
+    class Recorder(tune.Callback):
+        def __init__(self):
+            self.rows: dict[str, list[dict]] = {}
+            self.sent: set[str] = set()
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            tid = trial.config["trial"][0]
+            if "record" in result:
+                self.sent.add(tid)
+                on_record(json.loads(result["record"]))
+            else:
+                self.rows.setdefault(tid, []).append(result)
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            self.rows.pop(trial.config["trial"][0], None)  # the retry starts again from epoch 1
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.end(trial, "stopped_early", None)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            lines = [line.strip() for line in str(trial.get_error() or "").splitlines() if line.strip()]
+            self.end(trial, "failed", f"{lines[-1] if lines else 'the trial failed'} (after a retry on Ray)")
+
+        def end(self, trial, status: str, reason: str | None) -> None:
+            tid = trial.config["trial"][0]
+            if tid not in self.sent:
+                self.sent.add(tid)
+                on_record(_stopped(tid, self.rows.get(tid, []), status, reason))
+
+    return Recorder()
