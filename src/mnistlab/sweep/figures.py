@@ -14,7 +14,7 @@ def _numeric(values: list) -> bool:
 
 
 def params_figure(trials: list[dict], names: list[str], metric: str, best_id: str | None):
-    from ..experiments.common import pyplot
+    from ..mpl import pyplot
 
     plt = pyplot()
     cols = max(1, min(3, len(names)))
@@ -51,7 +51,7 @@ def params_figure(trials: list[dict], names: list[str], metric: str, best_id: st
 def curves_figure(trials: list[dict], metric: str, best_id: str | None):
     from matplotlib.ticker import MaxNLocator
 
-    from ..experiments.common import pyplot
+    from ..mpl import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -73,14 +73,10 @@ def curves_figure(trials: list[dict], metric: str, best_id: str | None):
     return fig
 
 
-def draw_figures(trials: list[dict], settings: dict, metric: str, out: Path) -> list[str]:
-    """Write figures/params.png and figures/curves.png; return their paths."""
+def draw_figures(trials: list[dict], settings: dict, metric: str, out: Path, best_id: str | None) -> list[str]:
+    """Write figures/params.png and figures/curves.png (the best trial marked); return their paths."""
     import matplotlib.pyplot as plt
 
-    from .runner import best_trial
-
-    best = best_trial(trials, metric)
-    best_id = best["id"] if best else None
     paths = []
     for name, fig in (("params", params_figure(trials, list(settings["space"]), metric, best_id)),
                       ("curves", curves_figure(trials, metric, best_id))):

@@ -178,7 +178,7 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
     if trials:
         from .figures import draw_figures
 
-        figures = draw_figures(trials, record.settings, metric, out)
+        figures = draw_figures(trials, record.settings, metric, out, top["id"] if top else None)
     extra = {"executor": executor, "seconds": round(seconds, 3), "best": best, "figures": figures}
     record.write(extra)
     return {"sweep_dir": str(out), "executor": executor["executor"],
@@ -187,7 +187,7 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
 
 
 def table_text(trials, names: list[str]) -> str:
-    from ..experiments.common import format_table
+    from ..experiments.tables import format_table
 
     rows = [{"id": t["id"], **{n: t["config"].get(n) for n in names}, "params": t.get("params"), "status": t["status"],
              "epochs": len(t["history"]), "val_accuracy": t["metrics"]["val_accuracy"], "val_loss": t["metrics"]["val_loss"],
