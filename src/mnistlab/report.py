@@ -26,6 +26,10 @@ CAPTIONS = {
     "probs": "Test images beside their class probabilities.",
     "confusion": "Confusion matrix of the whole test set and the accuracy of each class.",
     "errors": "The most confident mistakes on the test set, with the top-3 classes.",
+    "attribution": "Which pixels the predicted class rests on, for random test digits and the most confident mistakes: "
+                   "saliency, integrated gradients and occlusion (red: for the class, blue: against it).",
+    "embedding": "The test set's penultimate-layer features in 2-D, coloured by true class, mistakes as crosses, "
+                 "typical digits of each class drawn where they land.",
 }
 
 STYLE = """
