@@ -11,6 +11,7 @@ import copy
 import io
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ class PixelsToProbabilities(nn.Module):
         self.net = copy.deepcopy(run.model).float().cpu().eval()
         self.normalizer = run.normalizer
         self.head = run.model.config.head
+        self.eval()  # exporters restore the mode they found: it must be eval, or batch norm and dropout would train
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return to_probs(self.net(self.normalizer(pixels, pixels.device)), self.head)
@@ -63,9 +65,12 @@ def write_onnx(module: PixelsToProbabilities, path: Path, run: Run) -> None:
     require("onnxruntime", "checking an ONNX export")
     buffer = io.BytesIO()
     # The TorchScript-based exporter: no onnxscript needed, and every layer of the grammar maps to standard ops.
-    torch.onnx.export(module, (example_input(run),), buffer, input_names=["pixels"], output_names=["probabilities"],
-                      dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=OPSET,
-                      dynamo=False)
+    # torch deprecates it in favour of the torch.export-based one, which needs onnxscript; its warning is not the user's.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(module, (example_input(run),), buffer, input_names=["pixels"], output_names=["probabilities"],
+                          dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=OPSET,
+                          dynamo=False)
     model = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(model, metadata(run))
     onnx.save(model, str(path))

@@ -55,19 +55,22 @@ def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray | None:
 
 
 def thumbnails(points: np.ndarray, labels: np.ndarray, n_classes: int, k: int = THUMBNAILS) -> np.ndarray:
-    """Indices of `k` typical points per class: those nearest the median of the class's points."""
+    """Indices of `k` points per class spread from its centre outwards: the one nearest the median of the
+    class's points, then those at evenly spaced ranks of distance up to the 90th percentile."""
     chosen = []
     for c in range(n_classes):
         members = np.flatnonzero(labels == c)
         if len(members):
-            distance = np.linalg.norm(points[members] - np.median(points[members], 0), axis=1)
-            chosen.extend(members[np.argsort(distance, kind="stable")[:k]])
+            order = members[np.argsort(np.linalg.norm(points[members] - np.median(points[members], 0), axis=1), kind="stable")]
+            ranks = np.unique(np.round(np.linspace(0, 0.9, k) * (len(order) - 1)).astype(int))
+            chosen.extend(order[ranks])
     return np.asarray(chosen, dtype=np.int64)
 
 
-def embedding(run, pred, seed: int = 0, tsne_points: int = TSNE_POINTS) -> dict:
+def embedding(run, pred, seed: int = 0, tsne_points: int | None = None) -> dict:
     """Test-set penultimate features in 2-D (PCA of all of them; t-SNE of a seeded sample), with labels, predictions
-    and thumbnail indices per projection. Indices refer to the test set."""
+    and thumbnail indices per projection. Indices refer to the test set; `tsne_points` defaults to TSNE_POINTS."""
+    tsne_points = tsne_points or TSNE_POINTS
     features = penultimate_features(run.model, run.prepare(pred.images))
     pca, explained = pca_2d(features)
     n_classes = len(pred.classes)

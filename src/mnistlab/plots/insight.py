@@ -16,8 +16,7 @@ CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 def _map(ax, values: np.ndarray, cmap: str, title: str | None) -> None:
     limit = symmetric_limit(values)
     ax.imshow(values, cmap=cmap, vmin=0 if cmap == "Reds" else -limit, vmax=limit, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=8, pad=3)
 
