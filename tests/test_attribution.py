@@ -91,3 +91,22 @@ def test_embedding_separates_the_classes_and_marks_mistakes(tiny_run, sample, mo
     monkeypatch.setattr(embedding_module.importlib.util, "find_spec", lambda name: None)
     without = embedding(tiny_run, pred)
     assert list(without["projections"]) == ["pca"] and "scikit-learn" in without["note"]
+
+
+def test_the_web_app_explains_the_predicted_class_and_the_runner_up(tiny_run, sample):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mnistlab.serve.app import create_app
+
+    client = TestClient(create_app(tiny_run))
+    digit = sample.test_images[7]
+    plain = client.post("/api/predict", json={"pixels": digit.tolist()}).json()
+    assert plain["attribution"] == []  # off unless asked: it costs a few hundred gradients
+    body = client.post("/api/predict", json={"pixels": digit.tolist(), "attribution": True}).json()
+    runner_up = int(np.argsort(body["probabilities"])[-2])
+    assert [a["class"] for a in body["attribution"]] == [body["class"], runner_up]
+    for a in body["attribution"]:
+        assert np.asarray(a["map"]).shape == (28, 28) and a["label"] == tiny_run.classes[a["class"]]
+        assert a["probability"] == pytest.approx(body["probabilities"][a["class"]], abs=1e-6)
+    assert body["attribution"][0]["map"] != body["attribution"][1]["map"]
