@@ -281,6 +281,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     figures: dict[str, bytes] = {}
     figure_lock = threading.Lock()  # each figure is drawn once; the test-set predictions behind two of them too
     test_set: list = []
+    confusion: dict = {}
 
     @app.get("/api/figure/{what}", response_class=Response, summary="A figure of the run, as in the report",
              responses={200: {"content": {"image/png": {}}}, 400: {"model": Error}, 422: {"model": Error}})
@@ -295,6 +296,19 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                     test_set.append(predict_test_set(run, dataset, data_dir))
                 figures[what] = png_bytes(render(run, what, predictions=test_set[0] if test_set else None))
         return Response(figures[what], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/confusion", summary="The confusion matrix with the test images behind each cell")
+    def confusion_images() -> dict:
+        """Counts [true][predicted], and for each non-empty cell up to 24 of its test images (base64 uint8 pixels,
+        most confident first) with their top-3 classes; the test set is evaluated once."""
+        from ..inspect.predictions import confusion_cells, predict_test_set
+
+        with figure_lock:
+            if not test_set:
+                test_set.append(predict_test_set(run, dataset, data_dir))
+            if "cells" not in confusion:
+                confusion["cells"] = confusion_cells(test_set[0])
+        return confusion["cells"]
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

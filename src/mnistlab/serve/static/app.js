@@ -279,6 +279,9 @@ function showRun(run) {
     img.src = `/api/figure/${name}`;  // the server draws each figure once, with the report's code
     return card;
   }));
+  fetch("/api/confusion").then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+    .then((data) => confusionMatrix($("run-confusion"), data))
+    .catch(() => { $("run-confusion").textContent = "not available for this run (see the server's output)"; });
   renderBars(null);
 }
 
