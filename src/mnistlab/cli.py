@@ -73,10 +73,17 @@ def cmd_train(args: argparse.Namespace) -> dict:
               f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
     progress = Progress.for_command(args)
     weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+    board = None
+    if args.tensorboard:
+        from .tensorboard import TensorBoardLog
+
+        board = TensorBoardLog(args.tensorboard, model, splits.x_test, ds.test_images, ds.test_labels, ds.classes)
 
     def on_epoch(row: dict, net) -> None:
         progress.printer(lambda line: say(args, line))(epoch_line(row, cfg.epochs))
         weights(row, net)
+        if board:
+            board(row, net)
 
     prepared = time.perf_counter()
     try:
@@ -84,6 +91,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     finally:
         progress.close()
     trained = time.perf_counter()
+    if board:
+        board.close(run)
     run.extras["weight_histograms"] = weights.record
     run.save(out)
     timing = {"data_s": round(prepared - started, 3), "fit_s": round(trained - prepared, 3),
@@ -197,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(train)
     train_options(train)
     train.add_argument("--out", help="run directory to write (default: runs/<date>-<time>)")
+    train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR (scalars, weight "
+                                                            "histograms, sample predictions, the graph); needs mnistlab[tensorboard]")
 
     ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
