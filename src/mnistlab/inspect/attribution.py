@@ -192,7 +192,7 @@ def attributions(run, pred, sample: list[int] | None = None, n: int = 6, seed: i
             "occlusion_stride": OCCLUSION_STRIDE}
 
 
-def top_class_attributions(run, image: np.ndarray, k: int = 2) -> list[dict]:
+def top_class_attributions(run, image: np.ndarray, k: int = 2, steps: int = IG_STEPS) -> list[dict]:
     """Integrated-gradients maps of one raw-pixel image (H, W) for its `k` most probable classes: "why 7 and not 1?".
 
     Each: class index, its probability, and the map (H, W) that splits its logit's rise over a black image among the pixels.
@@ -200,5 +200,5 @@ def top_class_attributions(run, image: np.ndarray, k: int = 2) -> list[dict]:
     _, probs = run.predict(np.asarray(image)[None])
     top = np.argsort(-probs[0], kind="stable")[:k]
     x = run.prepare(np.asarray(image)[None]).repeat(len(top), 1, 1, 1)
-    ig = integrated_gradients(run.model, x, top, run.prepare(np.zeros((1, *np.asarray(image).shape), np.uint8)))
+    ig = integrated_gradients(run.model, x, top, run.prepare(np.zeros((1, *np.asarray(image).shape), np.uint8)), steps)
     return [{"class": int(c), "probability": float(probs[0, c]), "map": m} for c, m in zip(top, ig["maps"])]

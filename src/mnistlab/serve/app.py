@@ -42,6 +42,7 @@ BODY_SECONDS = 10  # a body sent slower than this is refused (408), so no reques
 MAX_BODY = 1_000_000  # bytes; a drawn canvas as PNG is a few kilobytes
 MAX_SIDE, MAX_PIXELS = 4096, 4_000_000  # refuse decompression bombs before decoding
 DATA_URL = re.compile(r"data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+APP_IG_STEPS = 32  # integrated-gradients steps per drawing: a quarter of the figures' cost, plenty for a picture
 DECIMALS = 4  # feature maps and weights travel rounded; plenty for display and analysis
 Figure = Literal["curves", "confusion", "errors"]  # the report's figures on the run tab (mnistlab.plots)
 FIGURES = get_args(Figure)
@@ -268,7 +269,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                 else:
                     units = [{**u, "weights": rounded(u["weights"])} for u in responsible_units(run.model, x, k)]
             attribution = [{**a, "label": run.classes[a["class"]], "map": rounded(a["map"])}
-                           for a in top_class_attributions(run, image28)] if body.attribution else []
+                           for a in top_class_attributions(run, image28, steps=APP_IG_STEPS)] if body.attribution else []
         return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]],
                           input28=image28.tolist(), feature_maps=maps, units=units, attribution=attribution,
                           milliseconds=round(1000 * (time.perf_counter() - start), 2))

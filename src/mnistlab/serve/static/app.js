@@ -178,8 +178,8 @@ function renderAttribution(p, classes) {
   const top = maxAbs(maps.map((a) => a.map));
   maps.slice(0, 2).forEach((a, i) => {
     paint($("attr-" + i), a.map.map((row, y) => row.map((v, x) => [p.input28[y][x], v / top])), ([g, t]) => {
-      const w = Math.pow(Math.min(1, Math.abs(t)), 0.7), tint = t >= 0 ? [255, 70, 60] : [60, 130, 255];
-      return tint.map((c) => 0.55 * g * (1 - w) + c * w);
+      const w = Math.pow(Math.min(1, Math.abs(t)), 0.5), tint = t >= 0 ? [255, 60, 50] : [70, 140, 255];
+      return tint.map((c) => 0.4 * g * (1 - w) + c * w);
     });
     $(`attr-${i}-caption`).textContent = `${i ? "runner-up" : "predicted"} ${classes[a.class]} (${pct(a.probability)})`;
   });
