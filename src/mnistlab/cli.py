@@ -49,6 +49,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
     from .progress import Progress
+    from .tensorboard import tensorboard_log
     from .train import TrainConfig, fit, resolve_device
     from .train.recipes import get_recipe, prepare, settle
     from .train.run import default_run_dir, reserve_out_dir
@@ -73,11 +74,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
               f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
     progress = Progress.for_command(args)
     weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
-    board = None
-    if args.tensorboard:
-        from .tensorboard import TensorBoardLog
-
-        board = TensorBoardLog(args.tensorboard, model, splits.x_test, ds.test_images, ds.test_labels, ds.classes)
+    board = tensorboard_log(args.tensorboard, model, splits, ds)  # None without --tensorboard
 
     def on_epoch(row: dict, net) -> None:
         progress.printer(lambda line: say(args, line))(epoch_line(row, cfg.epochs))
@@ -86,13 +83,14 @@ def cmd_train(args: argparse.Namespace) -> dict:
             board(row, net)
 
     prepared = time.perf_counter()
+    run = None
     try:
         run = fit(model, splits, recipe=recipe, progress=progress, on_epoch=on_epoch, **given)
     finally:
         progress.close()
+        if board:
+            board.close(run)  # event files are logs: what was written before a failure stays readable
     trained = time.perf_counter()
-    if board:
-        board.close(run)
     run.extras["weight_histograms"] = weights.record
     run.save(out)
     timing = {"data_s": round(prepared - started, 3), "fit_s": round(trained - prepared, 3),

@@ -71,3 +71,10 @@ class TensorBoardLog:
             for metric in ("loss", "accuracy"):
                 self.writer.add_scalar(f"evaluation/test_{metric}", evaluation[f"test_{metric}"], evaluation["step"])
         self.writer.close()
+
+
+def tensorboard_log(log_dir: str | os.PathLike | None, model: Net, splits, ds) -> TensorBoardLog | None:
+    """The log for `mnistlab train --tensorboard DIR` from the run's splits and data set; None without a DIR."""
+    if not log_dir:
+        return None
+    return TensorBoardLog(log_dir, model, splits.x_test, ds.test_images, ds.test_labels, ds.classes)

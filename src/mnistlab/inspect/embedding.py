@@ -82,7 +82,8 @@ def embedding(run, pred, seed: int = 0, tsne_points: int | None = None) -> dict:
         projections["tsne"] = {"indices": sample, "points": tsne,
                                "thumbnails": sample[thumbnails(tsne, pred.labels[sample], n_classes)]}
     shown = np.unique(np.concatenate([p["thumbnails"] for p in projections.values()]))
-    layer = next(r for r in reversed(run.model.rows[:[r["name"] for r in run.model.rows].index("output")]))
+    rows = run.model.rows
+    layer = rows[[r["name"] for r in rows].index("output") - 1]  # the module whose output the output layer reads
     return {"projections": projections, "labels": pred.labels, "predicted": pred.predicted,
             "n_errors": int((pred.predicted != pred.labels).sum()), "classes": pred.classes,
             "layer": {"name": layer["name"], "features": int(features.shape[1])},
