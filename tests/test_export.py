@@ -106,6 +106,7 @@ def test_torchscript_default_path_and_bad_inputs(cli, tiny_run, tmp_path, sample
     loaded = torch.jit.load(result.json()["path"])
     assert loaded(torch.zeros(5, 28, 28)).shape == (5, 10)
     assert_user_error(cli("export", tmp_path / "nowhere", "--format", "onnx"), "does not exist")
+    assert_user_error(cli("export", tiny_run.run_dir, "--format", "onnx", "--out", tmp_path), "is a folder")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     assert_user_error(cli("predict", "--onnx", tmp_path / "junk.onnx", *_digit_files(tmp_path, sample, 1)),
                       "junk.onnx", "onnxruntime cannot load it")

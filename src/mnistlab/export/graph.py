@@ -21,7 +21,7 @@ from torch import nn
 from .. import __version__
 from ..errors import UserError
 from ..evaluate import load_run_dataset
-from ..fileio import atomic_path
+from ..fileio import atomic_path, check_output
 from ..train.metrics import to_probs
 from ..train.run import Run
 from .onnxrun import OnnxModel, require
@@ -118,9 +118,7 @@ def export_run(run: Run, fmt: str, out: str | Path | None = None, images: np.nda
     """
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    path = Path(out) if out else Path(run.run_dir or ".") / f"model{SUFFIXES[fmt]}"
-    if path.is_dir():
-        raise UserError(f"--out {path}: is a folder; give a file name such as {path / ('model' + SUFFIXES[fmt])}")
+    path = check_output(Path(out) if out else Path(run.run_dir or ".") / f"model{SUFFIXES[fmt]}", folder=False)
     if images is None:
         images = load_run_dataset(run).test_images[:PARITY_IMAGES]
     module = PixelsToProbabilities(run)
