@@ -105,3 +105,9 @@ def assert_user_error(result: CliResult, *fragments: str) -> None:
     assert "Traceback" not in result.err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture(autouse=True)
+def _small_tsne(monkeypatch):
+    """t-SNE of 300 points (not 2,000) keeps every test that draws the embedding figure fast."""
+    monkeypatch.setattr("mnistlab.inspect.embedding.TSNE_POINTS", 300)

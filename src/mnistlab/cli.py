@@ -14,13 +14,13 @@ import math
 import sys
 import time
 
-from .clitools import Parser, add_command, common_parser, data_options, device_option, notices_to_stderr, pct, say
+from .clitools import Parser, add_command, common_parser, data_options, device_option, notices_to_stderr, pct, report_predictions, say
 from .errors import UserError
 from .fileio import COMMITTED, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
-                               "mnistlab.experiments.cli", "mnistlab.sweep.cli")
+                               "mnistlab.experiments.cli", "mnistlab.sweep.cli", "mnistlab.export.cli")
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:
@@ -49,6 +49,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
     from .progress import Progress
+    from .tensorboard import tensorboard_log
     from .train import TrainConfig, fit, resolve_device
     from .train.recipes import get_recipe, prepare, settle
     from .train.run import default_run_dir, reserve_out_dir
@@ -73,16 +74,22 @@ def cmd_train(args: argparse.Namespace) -> dict:
               f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
     progress = Progress.for_command(args)
     weights = WeightRecorder(model, every_epoch=args.record_weights)  # epoch 0 always: init vs trained for every run
+    board = tensorboard_log(args.tensorboard, model, splits, ds)  # None without --tensorboard
 
     def on_epoch(row: dict, net) -> None:
         progress.printer(lambda line: say(args, line))(epoch_line(row, cfg.epochs))
         weights(row, net)
+        if board:
+            board(row, net)
 
     prepared = time.perf_counter()
+    run = None
     try:
         run = fit(model, splits, recipe=recipe, progress=progress, on_epoch=on_epoch, **given)
     finally:
         progress.close()
+        if board:
+            board.close(run)  # event files are logs: what was written before a failure stays readable
     trained = time.perf_counter()
     run.extras["weight_histograms"] = weights.record
     run.save(out)
@@ -112,18 +119,16 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 
 
 def cmd_predict(args: argparse.Namespace) -> dict:
+    if args.onnx:  # reached only through the full parser (main dispatches --onnx before building it)
+        from .export.onnxrun import cmd_predict_onnx
+
+        return cmd_predict_onnx(args)
     from .data.images import load_for_model
     from .train import load_run
 
     run = load_run(args.run_dir, args.device)
-    images = load_for_model(args.images)
-    classes, probs = run.predict(images)
-    predictions = [{"file": str(f), "class": run.classes[c], "probabilities": [round(float(p), 6) for p in ps]}
-                   for f, c, ps in zip(args.images, classes, probs)]
-    for p in predictions:
-        top = sorted(range(len(p["probabilities"])), key=lambda k: -p["probabilities"][k])[:3]
-        say(args, f"{p['file']}: {p['class']}  (" + ", ".join(f"{run.classes[k]}: {pct(p['probabilities'][k])}" for k in top) + ")")
-    return {"predictions": predictions}
+    _, probs = run.predict(load_for_model(args.images))
+    return report_predictions(args, args.images, run.classes, probs)
 
 
 def json_object(text: str) -> dict:
@@ -199,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(train)
     train_options(train)
     train.add_argument("--out", help="run directory to write (default: runs/<date>-<time>)")
+    train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR (scalars, weight "
+                                                            "histograms, sample predictions, the graph); needs mnistlab[tensorboard]")
 
     ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
@@ -206,8 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", help="folder holding the set's four IDX files")
     device_option(ev, "cpu")
 
-    pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size")
-    pr.add_argument("run_dir", help="a run directory written by mnistlab train")
+    pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
+                     usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
+    pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
+    pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
+                                                   "of a run: needs only onnxruntime, not torch")
     pr.add_argument("images", nargs="+", help="image files; brought to MNIST form (white on black, 20x20 box, centred)")
     device_option(pr, "cpu")
 
@@ -226,7 +236,10 @@ def interrupted_message(saved_before: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from .export.onnxrun import onnx_predict_parser, wants_onnx_predict
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = onnx_predict_parser() if wants_onnx_predict(argv) else build_parser()
     args = parser.parse_args(argv)
     import warnings
 

@@ -99,3 +99,14 @@ def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> N
                         help=f"CUDA graphs for {what}: auto captures each step and evaluation on CUDA where the "
                              "configuration allows and runs eagerly elsewhere; on refuses where it cannot; off never "
                              "(default: auto)")
+
+
+def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:
+    """What `predict` prints and returns for a run or an ONNX file: each file's class and probabilities, top 3 shown."""
+    predictions = []
+    for f, ps in zip(files, probs):
+        ps = [round(float(p), 6) for p in ps]
+        top = sorted(range(len(ps)), key=lambda k: -ps[k])[:3]
+        predictions.append({"file": str(f), "class": classes[top[0]], "probabilities": ps})
+        say(args, f"{f}: {classes[top[0]]}  (" + ", ".join(f"{classes[k]}: {pct(ps[k])}" for k in top) + ")")
+    return {"predictions": predictions}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .fileio import write_text
 from .inspect.numbers import WHAT
-from .inspect.predictions import Predictions, predict_test_set
+from .inspect.predictions import Predictions, confusion_cells, predict_test_set
 from .train.run import Run
 
 CAPTIONS = {
@@ -26,6 +26,10 @@ CAPTIONS = {
     "probs": "Test images beside their class probabilities.",
     "confusion": "Confusion matrix of the whole test set and the accuracy of each class.",
     "errors": "The most confident mistakes on the test set, with the top-3 classes.",
+    "attribution": "Which pixels the predicted class rests on, for random test digits and the most confident mistakes: "
+                   "saliency, integrated gradients and occlusion (red: for the class, blue: against it).",
+    "embedding": "The test set's penultimate-layer features in 2-D, coloured by true class, mistakes as crosses, "
+                 "typical digits of each class drawn where they land.",
 }
 
 STYLE = """
@@ -44,6 +48,16 @@ th, td { border-bottom: 1px solid #e3e6ea; padding: 3px 12px 3px 0; text-align: 
 th { color: #5b6570; font-weight: 600; } td.num, th.num { text-align: right; padding-left: 12px; font-variant-numeric: tabular-nums; }
 figure { margin: 18px 0 28px; } figure img { max-width: 100%; height: auto; display: block; border: 1px solid #eef0f3; }
 figcaption { color: #5b6570; font-size: 0.9em; margin-top: 6px; }
+.cm-table { border-collapse: separate; border-spacing: 2px; font-variant-numeric: tabular-nums; }
+.cm-table th { font-size: 0.85em; padding: 2px 6px; text-align: center; border: 0; }
+.cm-cell { min-width: 42px; text-align: center; padding: 4px 2px; border: 0; border-radius: 3px; cursor: default;
+           background: rgba(214, 39, 40, calc(var(--cm-shade) * 0.8)); }
+.cm-cell.cm-diag { background: #e6f2e6; } .cm-cell[tabindex] { cursor: pointer; } .cm-cell[tabindex]:hover { outline: 2px solid #1f77b4; }
+.cm-cell.cm-selected { outline: 2px solid #1d232a; } .cm-sum, .cm-hint { color: #5b6570; font-size: 0.9em; }
+.cm-tiles { display: flex; flex-wrap: wrap; gap: 8px; } .cm-title { font-size: 1em; margin: 12px 0 6px; }
+.cm-tile { margin: 0; width: 86px; font-size: 0.78em; color: #5b6570; }
+.cm-tile canvas { width: 84px; height: 84px; image-rendering: pixelated; border: 1px solid #dfe3e8; display: block; }
+.cm-tile figcaption { display: flex; flex-direction: column; margin: 2px 0 0; }
 @media print {
   body { background: #fff; font-size: 11pt; } main { max-width: none; padding: 0; }
   figure, table, .cards { break-inside: avoid; } h2 { break-after: avoid; }
@@ -71,6 +85,20 @@ def _fmt(value) -> str:
 
 def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _script_json(obj) -> str:
+    """JSON that cannot end the <script> element holding it."""
+    return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/")
+
+
+def confusion_explorer(predictions: Predictions) -> str:
+    """The confusion matrix as a table whose cells open the test images behind them; data and code inline."""
+    script = (Path(__file__).parent / "serve" / "static" / "confusion.js").read_text()
+    return ('<div id="confusion-explorer"><h3>Confusion matrix: click a cell for its images</h3><div id="cm-root"></div>'
+            f'<script type="application/json" id="cm-data">{_script_json(confusion_cells(predictions))}</script>'
+            f"<script>{script}\nconfusionMatrix(document.getElementById('cm-root'), "
+            "JSON.parse(document.getElementById('cm-data').textContent));</script></div>")
 
 
 def report_html(run: Run, *, predictions: Predictions | None = None, sample: list[int] | None = None,
@@ -123,6 +151,8 @@ def report_html(run: Run, *, predictions: Predictions | None = None, sample: lis
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f'<figure id="fig-{what}"><img src="{uri}" alt="{escape(what)} figure">'
                      f"<figcaption><b>{escape(what)}</b>: {escape(CAPTIONS[what])}</figcaption></figure>")
+        if what == "confusion":
+            parts.append(confusion_explorer(predictions))
     parts.append("</section>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

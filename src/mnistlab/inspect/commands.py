@@ -25,7 +25,7 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     run = load_run(args.run_dir, args.device)
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
-    if any(w in ("featuremaps", "probs", "confusion", "errors") for w in chosen):
+    if any(w in ("featuremaps", "probs", "confusion", "errors", "attribution", "embedding") for w in chosen):
         predictions = predict_test_set(run, args.dataset, args.data_dir)
     figures, numbers_files = [], []
     for what in chosen:
@@ -89,8 +89,9 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
 def figure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
     parser.add_argument("--sample", type=bounded(int, 0, 10**9), nargs="+", metavar="I",
-                        help="test image indices for probs (all) and featuremaps (the first); default: random")
-    parser.add_argument("--n", type=bounded(int, 1, MAX_N), help="random samples for probs (default 10), mistakes for errors (default 24)")
+                        help="test image indices for probs and attribution (all) and featuremaps (the first); default: random")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), help="random samples for probs (default 10), mistakes for errors "
+                                                                 "(default 24), samples and mistakes for attribution (default 6 each)")
     parser.add_argument("--seed", type=SEED, default=0, help="seed for the random samples (default: 0)")
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
     parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
@@ -98,7 +99,8 @@ def figure_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers, common) -> None:
-    ins = add_command(subparsers, "inspect", cmd_inspect, common, help="figures of a run: curves, filters, feature maps, ...",
+    ins = add_command(subparsers, "inspect", cmd_inspect, common,
+                      help="figures of a run: curves, filters, feature maps, attribution, embedding, ...",
                       description="Write one PNG per figure (and the numbers behind it as JSON) and print the paths.")
     figure_options(ins)
     ins.add_argument("--what", default="all", choices=(*WHAT, "all"), help="which figure (default: all)")

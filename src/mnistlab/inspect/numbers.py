@@ -12,19 +12,22 @@ import numpy as np
 from ..errors import UserError
 from ..train.run import Run
 from .activations import feature_maps, first_layer_weights
+from .attribution import attributions
 from .curves import learning_curves
+from .embedding import embedding
 from .histograms import weight_histograms
 from .predictions import Predictions, class_probabilities, confusion, mistakes, predict_test_set, sample_indices
 
-WHAT = ("curves", "filters", "featuremaps", "weights", "probs", "confusion", "errors", "summary")
+WHAT = ("curves", "filters", "featuremaps", "weights", "probs", "confusion", "errors", "summary", "attribution", "embedding")
 
 
 def numbers(run: Run, what: str, *, sample: list[int] | None = None, n: int | None = None,
             predictions: Predictions | None = None, seed: int = 0) -> dict:
     """The numbers behind figure `what` (see WHAT) as arrays and plain dicts.
 
-    `sample`: test indices for probs (all of them) and featuremaps (the first; default: a random one);
-    `n`: how many samples for probs (default 10) or mistakes for errors (default 24);
+    `sample`: test indices for probs and attribution (all of them) and featuremaps (the first; default: random);
+    `n`: how many samples for probs (default 10), mistakes for errors (default 24), samples and mistakes
+    for attribution (default 6 each);
     `predictions`: a Predictions to reuse across figures (computed when needed otherwise).
     """
     if what not in WHAT:
@@ -47,6 +50,10 @@ def numbers(run: Run, what: str, *, sample: list[int] | None = None, n: int | No
         return class_probabilities(pred, sample, n or 10, seed)
     if what == "confusion":
         return confusion(pred)
+    if what == "attribution":
+        return attributions(run, pred, sample, n or 6, seed)
+    if what == "embedding":
+        return embedding(run, pred, seed)
     return mistakes(pred, n or 24)
 
 

@@ -78,3 +78,29 @@ def mistakes(pred: Predictions, n: int = 24, top: int = 3) -> dict:
             "predicted": pred.predicted[order], "top_classes": top_classes,
             "top_probs": np.take_along_axis(pred.probs[order], top_classes, axis=1),
             "n_errors": int(len(wrong)), "n_test": int(len(pred.labels)), "classes": pred.classes}
+
+
+def confusion_cells(pred: Predictions, per_cell: int = 24, top: int = 3) -> dict:
+    """The test images behind each confusion-matrix cell, for pages where a click on a cell shows them.
+
+    cells["t,p"] lists up to `per_cell` images with true class t and prediction p, the most confident
+    first (for a mistake: the worst ones); each has its test index, its pixels as base64 of the raw
+    row-major uint8 bytes (small enough to embed in a self-contained page) and its top classes.
+    """
+    import base64
+
+    matrix = confusion(pred)["matrix"]
+    confidence = pred.probs[np.arange(len(pred.labels)), pred.predicted]
+    cells: dict[str, list[dict]] = {}
+    for t, p in zip(*(axis.tolist() for axis in np.nonzero(matrix))):
+        members = np.flatnonzero((pred.labels == t) & (pred.predicted == p))
+        chosen = members[np.argsort(-confidence[members], kind="stable")][:per_cell]
+        cells[f"{t},{p}"] = []
+        for i in chosen:
+            order = np.argsort(-pred.probs[i], kind="stable")[:top]
+            pixels = base64.b64encode(np.ascontiguousarray(pred.images[i], dtype=np.uint8).tobytes()).decode("ascii")
+            cells[f"{t},{p}"].append({"index": int(i), "pixels": pixels,
+                                      "top": [[int(c), round(float(pred.probs[i, c]), 4)] for c in order]})
+    height, width = pred.images.shape[1:]
+    return {"matrix": matrix.tolist(), "classes": list(pred.classes), "height": int(height), "width": int(width),
+            "per_cell": per_cell, "cells": cells}

@@ -13,13 +13,14 @@ from matplotlib.figure import Figure
 
 from ..inspect.numbers import WHAT, numbers
 from ..train.run import Run
-from . import data, network, predictions, training
+from . import data, insight, network, predictions, training
 from .style import png_bytes
 
 FIGURES: dict[str, Callable[[dict], Figure]] = {
     "curves": training.curves, "filters": network.filters, "featuremaps": network.featuremaps,
     "weights": training.weights, "probs": predictions.probs, "confusion": predictions.confusion,
-    "errors": predictions.errors, "summary": network.summary,
+    "errors": predictions.errors, "summary": network.summary, "attribution": insight.attribution,
+    "embedding": insight.embedding,
 }
 EXPLORE: dict[str, Callable[[dict], Figure]] = {
     "digits": data.random_digits, "vector": data.digit_vector, "means": data.class_means,

@@ -34,7 +34,7 @@ from .. import __version__
 from ..data.images import as_gray, open_image, to_mnist
 from ..errors import UserError
 from ..inspect import conv_feature_maps, first_layer_weights
-from ..inspect.attribution import responsible_units
+from ..inspect.attribution import responsible_units, top_class_attributions
 from ..train.run import Run
 
 STATIC = Path(__file__).parent / "static"
@@ -42,6 +42,7 @@ BODY_SECONDS = 10  # a body sent slower than this is refused (408), so no reques
 MAX_BODY = 1_000_000  # bytes; a drawn canvas as PNG is a few kilobytes
 MAX_SIDE, MAX_PIXELS = 4096, 4_000_000  # refuse decompression bombs before decoding
 DATA_URL = re.compile(r"data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+APP_IG_STEPS = 32  # integrated-gradients steps per drawing: a quarter of the figures' cost, plenty for a picture
 DECIMALS = 4  # feature maps and weights travel rounded; plenty for display and analysis
 Figure = Literal["curves", "confusion", "errors"]  # the report's figures on the run tab (mnistlab.plots)
 FIGURES = get_args(Figure)
@@ -56,6 +57,7 @@ class PredictRequest(BaseModel):
                                                 "or light-on-dark); transparent pixels count as white")
     pixels: list[list[float]] | None = Field(None, description="rows of gray values, 0..1 or 0..255, at least 2x2")
     features: bool = Field(True, description="include feature maps (CNN) or responsible first-layer units (FFN)")
+    attribution: bool = Field(False, description="include integrated-gradients maps for the predicted class and the runner-up")
 
     @model_validator(mode="after")
     def one_source(self) -> PredictRequest:
@@ -78,6 +80,15 @@ class Unit(BaseModel):
     weights: list[list[float]] = Field(description="the unit's input weights as a 28x28 image")
 
 
+class ClassAttribution(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    class_: int = Field(alias="class", description="index of the class the map explains")
+    label: str
+    probability: float
+    map: list[list[float]] = Field(description="integrated gradients over a black image, 28x28: positive pixels raise the "
+                                               "class's logit, negative ones lower it; the map sums to the logit's rise")
+
+
 class Prediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     class_: int = Field(alias="class", description="index of the predicted class")
@@ -86,6 +97,7 @@ class Prediction(BaseModel):
     input28: list[list[int]] = Field(description="the 28x28 uint8 image the model saw (white digit on black)")
     feature_maps: list[FeatureMaps] = Field(description="every conv layer's maps for this input (CNN; else empty)")
     units: list[Unit] = Field(description="first-layer units most responsible for the prediction (FFN; else empty)")
+    attribution: list[ClassAttribution] = Field(description="with attribution=true: maps for the predicted class, then the runner-up")
     milliseconds: float = Field(description="server time for preprocessing and the model")
 
 
@@ -256,8 +268,10 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                              "maps": rounded(m["maps"][0])} for m in conv_feature_maps(run.model, x)]
                 else:
                     units = [{**u, "weights": rounded(u["weights"])} for u in responsible_units(run.model, x, k)]
+            attribution = [{**a, "label": run.classes[a["class"]], "map": rounded(a["map"])}
+                           for a in top_class_attributions(run, image28, steps=APP_IG_STEPS)] if body.attribution else []
         return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]],
-                          input28=image28.tolist(), feature_maps=maps, units=units,
+                          input28=image28.tolist(), feature_maps=maps, units=units, attribution=attribution,
                           milliseconds=round(1000 * (time.perf_counter() - start), 2))
 
     @app.get("/api/run", summary="Describe the loaded run")
@@ -268,6 +282,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     figures: dict[str, bytes] = {}
     figure_lock = threading.Lock()  # each figure is drawn once; the test-set predictions behind two of them too
     test_set: list = []
+    confusion: dict = {}
 
     @app.get("/api/figure/{what}", response_class=Response, summary="A figure of the run, as in the report",
              responses={200: {"content": {"image/png": {}}}, 400: {"model": Error}, 422: {"model": Error}})
@@ -282,6 +297,19 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                     test_set.append(predict_test_set(run, dataset, data_dir))
                 figures[what] = png_bytes(render(run, what, predictions=test_set[0] if test_set else None))
         return Response(figures[what], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/confusion", summary="The confusion matrix with the test images behind each cell")
+    def confusion_images() -> dict:
+        """Counts [true][predicted], and for each non-empty cell up to 24 of its test images (base64 uint8 pixels,
+        most confident first) with their top-3 classes; the test set is evaluated once."""
+        from ..inspect.predictions import confusion_cells, predict_test_set
+
+        with figure_lock:
+            if not test_set:
+                test_set.append(predict_test_set(run, dataset, data_dir))
+            if "cells" not in confusion:
+                confusion["cells"] = confusion_cells(test_set[0])
+        return confusion["cells"]
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

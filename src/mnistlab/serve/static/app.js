@@ -124,7 +124,7 @@ async function predict() {
   try {
     const response = await fetch("/api/predict", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ image: pad.toDataURL("image/png") }),
+      body: JSON.stringify({ image: pad.toDataURL("image/png"), attribution: $("attr-toggle").checked }),
     });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
@@ -149,6 +149,7 @@ function showEmpty() {
   renderBars(null);
   if (state.run && state.run.kind === "cnn") for (const c of document.querySelectorAll("#feature-maps canvas")) c.getContext("2d").clearRect(0, 0, c.width, c.height);
   $("units").replaceChildren();
+  $("attribution").hidden = true;
 }
 
 function showPrediction(p, ms) {
@@ -164,8 +165,24 @@ function showPrediction(p, ms) {
   renderBars(p);
   if (p.feature_maps.length) renderFeatureMaps(p.feature_maps);
   if (p.units.length) renderUnits(p.units, classes[p.class]);
+  renderAttribution(p, classes);
   state.predictions += 1;
   document.body.dataset.predictions = String(state.predictions);
+}
+
+// The digit in grey with its attribution over it: red raises the class's score, blue lowers it.
+function renderAttribution(p, classes) {
+  const maps = p.attribution || [];
+  $("attribution").hidden = !maps.length;
+  if (!maps.length) return;
+  const top = maxAbs(maps.map((a) => a.map));
+  maps.slice(0, 2).forEach((a, i) => {
+    paint($("attr-" + i), a.map.map((row, y) => row.map((v, x) => [p.input28[y][x], v / top])), ([g, t]) => {
+      const w = Math.pow(Math.min(1, Math.abs(t)), 0.5), tint = t >= 0 ? [255, 60, 50] : [70, 140, 255];
+      return tint.map((c) => 0.4 * g * (1 - w) + c * w);
+    });
+    $(`attr-${i}-caption`).textContent = `${i ? "runner-up" : "predicted"} ${classes[a.class]} (${pct(a.probability)})`;
+  });
 }
 
 function renderBars(p) {
@@ -262,8 +279,13 @@ function showRun(run) {
     img.src = `/api/figure/${name}`;  // the server draws each figure once, with the report's code
     return card;
   }));
+  fetch("/api/confusion").then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+    .then((data) => confusionMatrix($("run-confusion"), data))
+    .catch(() => { $("run-confusion").textContent = "not available for this run (see the server's output)"; });
   renderBars(null);
 }
+
+$("attr-toggle").addEventListener("change", () => { if ($("attr-toggle").checked) schedule(0); else $("attribution").hidden = true; });
 
 // ---------- start ----------
 redraw();

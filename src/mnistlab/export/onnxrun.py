@@ -1,0 +1,84 @@
+"""Classify images with an exported ONNX file and onnxruntime alone: nothing on this path imports torch.
+
+`mnistlab predict --onnx FILE IMAGE...` is dispatched here before the full command line (which
+imports torch to describe the training options) is built, so it runs where torch is not installed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..clitools import Parser, add_command, common_parser, report_predictions
+from ..errors import UserError
+
+INSTALL = 'pip install "mnistlab[onnx]"'
+
+
+def require(module: str, purpose: str):
+    """Import an optional dependency of the onnx extra, or say in one line what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(f"{purpose} needs {module}, which is not installed; install it with: {INSTALL}") from None
+
+
+class OnnxModel:
+    """An exported file in an onnxruntime session: raw pixels (N, H, W) in 0..255 → probabilities (N, classes)."""
+
+    def __init__(self, path: str | os.PathLike):
+        ort = require("onnxruntime", "running an ONNX model")
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path}: no such file; pass a file written by `mnistlab export RUN --format onnx`")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+            raise UserError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:160]}); "
+                            f"pass a file written by `mnistlab export RUN --format onnx`") from None
+        self.input = self.session.get_inputs()[0]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        n_out = self.session.get_outputs()[0].shape[-1]
+        self.classes = tuple(json.loads(meta["classes"])) if "classes" in meta else tuple(str(k) for k in range(n_out))
+
+    def probabilities(self, images) -> np.ndarray:
+        x = np.asarray(images, dtype=np.float32)
+        if len(self.input.shape) == 4 and x.ndim == 3:
+            x = x[:, None]
+        return self.session.run(None, {self.input.name: x})[0]
+
+
+def predict_onnx(path: str | os.PathLike, images) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Predicted classes, probabilities and class names for raw-pixel images (N, 28, 28) with an ONNX file."""
+    model = OnnxModel(path)
+    probs = model.probabilities(images)
+    return probs.argmax(1), probs, model.classes
+
+
+def cmd_predict_onnx(args: argparse.Namespace) -> dict:
+    from ..data.images import load_for_model
+
+    images = [args.run_dir, *args.images] if args.run_dir else list(args.images)
+    _, probs, classes = predict_onnx(args.onnx, load_for_model(images))
+    return report_predictions(args, images, classes, probs)
+
+
+def wants_onnx_predict(argv: list[str]) -> bool:
+    """`mnistlab predict --onnx ...` (not its --help, which the full parser gives)."""
+    return bool(argv) and argv[0] == "predict" and any(a == "--onnx" or a.startswith("--onnx=") for a in argv) \
+        and not {"-h", "--help"} & set(argv)
+
+
+def onnx_predict_parser() -> argparse.ArgumentParser:
+    """The command line for `mnistlab predict --onnx FILE IMAGE...` alone, built without torch."""
+    parser = Parser(prog="mnistlab")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    pr = add_command(sub, "predict", cmd_predict_onnx, common_parser())
+    pr.add_argument("--onnx", required=True, metavar="FILE")
+    pr.add_argument("images", nargs="+")
+    pr.set_defaults(run_dir=None)
+    return parser
