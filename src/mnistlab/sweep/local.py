@@ -136,18 +136,21 @@ class LocalExecutor:
                 busy = [w for w in self.workers if w.task]
                 ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
                 for w in busy:
+                    message = None
                     if w.conn in ready:
                         try:
-                            kind, payload = w.conn.recv()
-                        except (EOFError, OSError):
-                            continue  # the sentinel reports it
+                            message = w.conn.recv()
+                        except (EOFError, OSError):  # the worker is gone: wait for its exit, then report it below
+                            w.proc.join(timeout=30)
+                    if message is not None:
+                        kind, payload = message
                         if kind == "epoch":
                             w.conn.send(asha.keep(payload["epoch"], payload.get(asha.metric)))
                         else:
                             w.task = None
                             for record in payload:
                                 on_record(record)
-                    elif w.proc.sentinel in ready and w.task:
+                    elif w.task and not w.proc.is_alive():
                         w.proc.join()
                         for trial_id, _ in w.task:
                             on_record({"id": trial_id, "status": "failed", "history": [],
