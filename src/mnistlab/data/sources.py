@@ -6,7 +6,6 @@ back to the package-shipped `mnist-sample` when no mirror can be reached.
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import importlib.util
 import logging
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, file_digest
 from .idx import read_idx
 
 ROLES = ("train-images", "train-labels", "test-images", "test-labels")
@@ -141,14 +140,6 @@ def _read_folder(info: SetInfo, files: dict[str, Path], source: str, folder: Pat
                    info.classes)
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def mirrors_for(info: SetInfo) -> tuple[str, ...]:
     """$MNISTLAB_MIRROR (a base URL, e.g. a local copy) replaces the public mirrors."""
     override = os.environ.get("MNISTLAB_MIRROR")
@@ -172,7 +163,7 @@ def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Pa
     files = {}
     for role, stem in IDX_FILES.items():
         target = folder / f"{stem}.gz"
-        if target.is_file() and _md5(target) == info.md5[role]:
+        if target.is_file() and file_digest(target, "md5") == info.md5[role]:
             files[role] = target
             continue
         problems = []
@@ -186,7 +177,7 @@ def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Pa
                         expected = response.headers.get("Content-Length")
                         if expected is not None and expected.isdigit() and out.tell() != int(expected):
                             raise ConnectionError(f"connection dropped after {out.tell()} of {expected} bytes")
-                    got = _md5(tmp)
+                    got = file_digest(tmp, "md5")
                     if got != info.md5[role]:
                         raise ChecksumError(f"checksum mismatch: MD5 {got}, expected {info.md5[role]}")
             except ChecksumError as exc:

@@ -4,7 +4,6 @@ Nothing executable is stored, so loading a run never unpickles code.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -18,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..errors import UserError
-from ..fileio import atomic_dir, check_output, exclusive, reserve, write_json
+from ..fileio import atomic_dir, check_output, exclusive, file_digest, reserve, write_json
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
 from .device import autocast_for, fast_bf16, resolve_device
@@ -89,14 +88,6 @@ def run_record(run) -> dict:
             "history": run.history, "final": run.final, "extras": run.extras}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _foreign(out: Path) -> str | None:
     """Why `out` is not a folder mnistlab may replace, or None: it must be empty, or hold exactly the files
     the manifest in its run.json lists, unchanged (a folder with figures or notes added to it is refused)."""
@@ -117,7 +108,7 @@ def _foreign(out: Path) -> str | None:
     for name, info in files.items():
         path = out / name
         if not path.is_file() or not isinstance(info, dict) or path.stat().st_size != info.get("bytes") \
-                or _sha256(path) != info.get("sha256"):
+                or file_digest(path, "sha256") != info.get("sha256"):
             return f"{name} was changed after mnistlab wrote it"
     return None
 
@@ -151,7 +142,7 @@ def save_run(run, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
         save_file(state, str(tmp / WEIGHTS))
-        files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": _sha256(tmp / WEIGHTS)}}
+        files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": file_digest(tmp / WEIGHTS, "sha256")}}
         write_json(tmp / META, {**run_record(run), "files": files})
     return out
 
