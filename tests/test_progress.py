@@ -8,6 +8,7 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 
 from mnistlab.cli import main
+from mnistlab.inspect.numbers import WHAT
 from mnistlab.progress import Progress, clock_text
 
 
@@ -78,7 +79,8 @@ def commands(tiny_idx_dir, tiny_run, tmp_path) -> dict[str, tuple[list, str]]:
                    "--max-epochs", "1", "--evals-per-epoch", "1", "--target", "0.5", "--no-warmup", *cpu, "--threads", "1"],
                   "run 2/2: fast-reference seed 0"),
         "scratch": (["scratch", "train", "--data-dir", tiny_idx_dir, "--epochs", "2"], "scratch train  epoch 2/2 step 6/6"),
-        "report": (["report", tiny_run.run_dir, "--out", tmp_path / "report.html"], "report  figure 8/8 (summary)"),
+        "report": (["report", tiny_run.run_dir, "--out", tmp_path / "report.html"],
+                   f"report  figure {len(WHAT)}/{len(WHAT)} ({WHAT[-1]})"),
     }
 
 

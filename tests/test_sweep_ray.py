@@ -115,14 +115,15 @@ def trial_processes(groups: list[int]) -> list[int]:
 
 def test_a_killed_ray_worker_is_retried_or_recorded_and_the_sweep_completes(cluster, tmp_path):
     out = tmp_path / "kill"
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *FAST, "--train-size", "3000", "--model", "f32", "--epochs", "12,1",
+    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *FAST, "--train-size", "3000", "--model", "f32", "--epochs", "400,1",
+           "--batch-size", "32",
            "--executor", "ray", "--address", cluster["address"], "--out", str(out), "--json"]
     driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     killed, deadline = [], time.time() + 180
     while not killed and time.time() < deadline and driver.poll() is None:
         pids = trial_processes(cluster["groups"])
         if pids:
-            time.sleep(3)  # well inside a trial
+            time.sleep(1)  # inside the 400-epoch trial (tens of seconds)
             for pid in trial_processes(cluster["groups"])[:1]:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
