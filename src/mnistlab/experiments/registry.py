@@ -58,8 +58,6 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     mod = module(name)
     out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
     check_output(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory; choose another path")
     ctx = Context(name, quick, out, resolve_device(device), seed, progress.printer(say), options=options, dataset=dataset,
                   data_dir=data_dir, capture=capture, progress=progress)
     if trainer is not None:
