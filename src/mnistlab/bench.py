@@ -23,7 +23,7 @@ from .data.sources import Dataset
 from .data.transforms import Normalizer
 from .models import build_model
 from .train.device import Stopwatch, resolve_device, set_threads
-from .train.engine import StepPlan
+from .train.engine import StepPlan, capture_refused, device_reason
 from .train.loop import train_recipe
 from .train.metrics import evaluate
 from .train.optim import make_optimizer, make_schedule
@@ -178,8 +178,8 @@ def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, targe
     if seeds < 1 or evals_per_epoch < 1 or max_epochs < 1:
         raise UserError("--seeds, --evals-per-epoch and --max-epochs must be at least 1")
     dev = resolve_device(device)
-    if capture == "on" and dev.type != "cuda":
-        raise UserError(f"--capture on: CUDA graphs need a CUDA device, not {dev.type}; use --capture auto or off")
+    if capture == "on" and device_reason(dev):
+        raise capture_refused(device_reason(dev))
     options = dict(data=data, device=dev.type, evals_per_epoch=evals_per_epoch, max_epochs=max_epochs, target=target,
                    capture=capture)
     if warmup:

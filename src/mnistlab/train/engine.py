@@ -176,11 +176,22 @@ def capture_all(functions: list[Callable]) -> tuple[list, list]:
     return [g for g, _ in captured], [out for _, out in captured]
 
 
+def device_reason(device: torch.device) -> str | None:
+    """Why nothing can be captured on `device`, or None on CUDA."""
+    return None if device.type == "cuda" else f"CUDA graphs need a CUDA device, not {device.type}"
+
+
+def capture_refused(reason: str) -> UserError:
+    """The one-line refusal of --capture on."""
+    return UserError(f"--capture on: {reason}; use --capture auto (eager where capture is impossible) or off")
+
+
 def capture_reason(device: torch.device, table: list[list[dict]] | None, optimizers: list[torch.optim.Optimizer],
                    plan: StepPlan) -> str | None:
     """Why this configuration cannot be captured, or None if it can."""
-    if device.type != "cuda":
-        return f"CUDA graphs need a CUDA device, not {device.type}"
+    reason = device_reason(device)
+    if reason is not None:
+        return reason
     if table is not None and any(k != "lr" for k in table[0][0]):
         return "the schedule cycles momentum, which torch's optimizers read on the host at every step"
     unscheduled = sorted({type(o).__name__ for o in optimizers} - TENSOR_LR)
@@ -240,7 +251,7 @@ class Engine:
         reason = capture_reason(self.device, self.table, self.optimizers, self.plan)
         if reason is not None:
             if capture == "on":
-                raise UserError(f"--capture on: {reason}; use --capture auto (eager where capture is impossible) or off")
+                raise capture_refused(reason)
             if self.device.type == "cuda":
                 self.capture_note = f"eager: {reason}"
             return False
@@ -307,9 +318,14 @@ class Engine:
             self._static_step(self.source.batch(i))
         elif self.graph is not None:
             self.graph.replay()
-        elif not self.capture or self.steps_done < WARMUP_STEPS or self.capture_note != "on":
-            with side_stream():  # warm-up steps are real steps, run where capture wants them
+        elif not self.capture or self.capture_note != "on":  # capture refused by torch: the static step, eagerly
+            with side_stream():
                 self._static_step()
+        elif self.steps_done < WARMUP_STEPS:  # real training steps, run where capture wants them; timed as warm-up
+            start = time.perf_counter()
+            with side_stream():
+                self._static_step()
+            self.capture_s += time.perf_counter() - start
         else:
             self._capture()
         self.steps_done += 1
@@ -321,8 +337,9 @@ class Engine:
         try:
             graph, _ = capture_graph(self._static_step)
         except RuntimeError as exc:
-            self.capture_note = f"eager: capture failed ({str(exc).splitlines()[0]})"
-            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {str(exc).splitlines()[0]}", stacklevel=2)
+            first_line = str(exc).splitlines()[0]
+            self.capture_note = f"eager: capture failed ({first_line})"
+            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {first_line}", stacklevel=2)
             with side_stream():
                 self._static_step()
         else:
