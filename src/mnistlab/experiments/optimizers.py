@@ -5,7 +5,7 @@ import numpy as np
 
 from ..models import build_model
 from ..mpl import pyplot
-from .batched import fit_many
+from ..train.many import fit_many
 from .context import Context
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train

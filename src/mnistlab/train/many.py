@@ -20,11 +20,11 @@ from torch.nn import functional as F
 from ..data.splits import Splits
 from ..errors import UserError
 from ..models import ACTIVATIONS, Net
-from ..train.config import TrainConfig
-from ..train.device import Stopwatch, resolve_device
-from ..train.engine import BatchSource, Engine, StepPlan, train
-from ..train.optim import default_loss, make_optimizer
-from ..train.run import Run
+from .config import TrainConfig
+from .device import Stopwatch, resolve_device
+from .engine import BatchSource, Engine, StepPlan, train
+from .optim import default_loss, make_optimizer
+from .run import Run
 
 PER_SAMPLE_LOSSES = {"nll": F.nll_loss, "ce": F.cross_entropy}
 HEAD_FUNCTIONS = {"logits": lambda z: z, "log_softmax": lambda z: torch.log_softmax(z, -1),

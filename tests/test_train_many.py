@@ -4,7 +4,7 @@ import torch
 
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.errors import UserError
-from mnistlab.experiments.batched import fit_many
+from mnistlab.train.many import fit_many
 
 
 @pytest.fixture(scope="module")
