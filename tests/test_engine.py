@@ -7,9 +7,9 @@ import torch
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.cli import main
 from mnistlab.errors import UserError
-from mnistlab.train.many import fit_many
 from mnistlab.train.device import Stopwatch
 from mnistlab.train.engine import BatchSource, Engine, StepPlan, capture_reason, schedule_table, train
+from mnistlab.train.many import fit_many
 from mnistlab.train.optim import make_loss, make_optimizer, make_schedule
 
 

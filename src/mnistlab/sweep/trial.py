@@ -128,8 +128,8 @@ def batch_key(options: dict) -> tuple | None:
 
 def run_batched(trials: list[tuple[str, dict]], prepared: Prepared, out: Path | None, device: str) -> list[dict]:
     """Train trials that share a `batch_key` as one program; each gets its own record and run directory."""
-    from ..train.many import fit_many
     from ..models import build_model
+    from ..train.many import fit_many
 
     start = time.perf_counter()
     try:
