@@ -14,7 +14,19 @@ import math
 import sys
 import time
 
-from .clitools import Parser, add_command, common_parser, data_options, device_option, notices_to_stderr, pct, report_predictions, say
+from .clitools import (
+    Parser,
+    add_command,
+    common_parser,
+    data_options,
+    device_option,
+    load_data,
+    notices_to_stderr,
+    pct,
+    read_options,
+    report_predictions,
+    say,
+)
 from .errors import UserError
 from .fileio import COMMITTED, release_all
 
@@ -24,13 +36,15 @@ EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.command
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:
-    from .data import load_dataset
     from .data.info import data_info
 
-    info = data_info(load_dataset(args.dataset, args.data_dir))
+    info = data_info(load_data(args))
+    colour = "gray" if info["channels"] == 1 else f"{info['channels']} channels"
     say(args,
-        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images from {info['source']} ({info['path']})",
-        f"image size {info['height']}x{info['width']}, pixels {info['pixel_min']}..{info['pixel_max']}",
+        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images from {info['source']} ({info['path']})"
+        + (f", read as {info['read']['format']}" if "read" in info else "")
+        + (f", test set: a stratified {info['split']['test_fraction']:.0%} (seed {info['split']['seed']})" if "split" in info else ""),
+        f"image size {info['height']}x{info['width']}, {colour}, pixels {info['pixel_min']}..{info['pixel_max']}",
         "class counts (train): " + ", ".join(f"{c}: {n}" for c, n in info["class_counts"].items()))
     return info
 
@@ -45,7 +59,6 @@ def epoch_line(row: dict, epochs: float) -> str:
 def cmd_train(args: argparse.Namespace) -> dict:
     from dataclasses import fields
 
-    from .data import load_dataset
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
     from .progress import Progress
@@ -65,7 +78,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     out = reserve_out_dir(args.out or default_run_dir())  # refused before training, held until the command ends
     device = resolve_device(cfg.device)
     started = time.perf_counter()
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
                             normalize=args.normalize, val=args.val, train_size=args.train_size, seed=cfg.seed,
                             device=cfg.device)
@@ -109,7 +122,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from .evaluate import evaluate_run
     from .train import load_run
 
-    result = evaluate_run(load_run(args.run_dir, args.device), args.dataset, args.data_dir)
+    result = evaluate_run(load_run(args.run_dir, args.device), args.dataset, args.data_dir, read_options(args))
     say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
               f"on {result['n_test']} {result['dataset']} test images",
         "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
@@ -123,11 +136,11 @@ def cmd_predict(args: argparse.Namespace) -> dict:
         from .export.onnxrun import cmd_predict_onnx
 
         return cmd_predict_onnx(args)
-    from .data.images import load_for_model
+    from .data.rgb import images_for
     from .train import load_run
 
     run = load_run(args.run_dir, args.device)
-    _, probs = run.predict(load_for_model(args.images))
+    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
     return report_predictions(args, args.images, run.classes, probs)
 
 
@@ -210,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
-    ev.add_argument("--data-dir", help="folder holding the set's four IDX files")
+    data_options(ev, dataset=False)
     device_option(ev, "cpu")
 
     pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
@@ -218,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
     pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
                                                    "of a run: needs only onnxruntime, not torch")
-    pr.add_argument("images", nargs="+", help="image files; brought to MNIST form (white on black, 20x20 box, centred)")
+    pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
+                                              "black, 20x20 box, centred), for any other run resized to its input")
     device_option(pr, "cpu")
 
     for module in EXTENSIONS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import SEED, add_command, bounded, device_option, say
+from ..clitools import SEED, add_command, bounded, data_options, device_option, load_data, read_options, say
 from ..fileio import check_output, save_figure, write_json
 from .numbers import WHAT
 
@@ -26,7 +26,7 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
     if any(w in ("featuremaps", "probs", "confusion", "errors", "attribution", "embedding") for w in chosen):
-        predictions = predict_test_set(run, args.dataset, args.data_dir)
+        predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
     figures, numbers_files = [], []
     for what in chosen:
         nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
@@ -59,7 +59,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
     try:
         progress.begin("report: classifying the test set")
         run = load_run(args.run_dir, args.device)
-        predictions = predict_test_set(run, args.dataset, args.data_dir)
+        predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
         progress.begin("report")
         path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure)
     finally:
@@ -69,12 +69,11 @@ def cmd_report(args: argparse.Namespace) -> dict:
 
 
 def cmd_data_explore(args: argparse.Namespace) -> dict:
-    from ..data import load_dataset
     from ..plots import EXPLORE
     from . import explore
 
     out = check_output(args.out)
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
             "means": explore.class_means(ds)}
     nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
@@ -94,7 +93,7 @@ def figure_options(parser: argparse.ArgumentParser) -> None:
                                                                  "(default 24), samples and mistakes for attribution (default 6 each)")
     parser.add_argument("--seed", type=SEED, default=0, help="seed for the random samples (default: 0)")
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
-    parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
+    data_options(parser, dataset=False)
     device_option(parser, "cpu")
 
 
