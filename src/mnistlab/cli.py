@@ -31,22 +31,9 @@ from .errors import UserError
 from .fileio import COMMITTED, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
-                               "mnistlab.experiments.cli", "mnistlab.sweep.cli", "mnistlab.export.cli")
-
-
-def cmd_data_info(args: argparse.Namespace) -> dict:
-    from .data.info import data_info
-
-    info = data_info(load_data(args))
-    colour = "gray" if info["channels"] == 1 else f"{info['channels']} channels"
-    say(args,
-        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images from {info['source']} ({info['path']})"
-        + (f", read as {info['read']['format']}" if "read" in info else "")
-        + (f", test set: a stratified {info['split']['test_fraction']:.0%} (seed {info['split']['seed']})" if "split" in info else ""),
-        f"image size {info['height']}x{info['width']}, {colour}, pixels {info['pixel_min']}..{info['pixel_max']}",
-        "class counts (train): " + ", ".join(f"{c}: {n}" for c, n in info["class_counts"].items()))
-    return info
+EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
+                               "mnistlab.serve.cli", "mnistlab.bench", "mnistlab.experiments.cli", "mnistlab.sweep.cli",
+                               "mnistlab.export.cli")
 
 
 def epoch_line(row: dict, epochs: float) -> str:
@@ -200,17 +187,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="mnistlab", description="Build, train, inspect and experiment with MNIST classifiers.")
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-
-    data = sub.add_parser("data", help="inspect data sets")
-    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
-    info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
-    data_options(info)
-    from .inspect.commands import cmd_data_explore, explore_options
-
-    explore = add_command(data_sub, "explore", cmd_data_explore, common,
-                          help="random digits, a digit as a vector, class means, correlations of one digit")
-    data_options(explore)
-    explore_options(explore)
 
     train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
                         description="Train a model and save it as a run directory (model.safetensors + run.json).")

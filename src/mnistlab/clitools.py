@@ -133,6 +133,22 @@ def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> N
                              "(default: auto)")
 
 
+MAX_N = 1000  # images in one figure; more would take minutes to draw and be unreadable
+
+
+def figure_options(parser: argparse.ArgumentParser) -> None:
+    """What `inspect` and `report` share: the run, which test images, the seed, another data set, the device."""
+    parser.add_argument("run_dir", help="a run directory written by mnistlab train")
+    parser.add_argument("--sample", type=bounded(int, 0, 10**9), nargs="+", metavar="I",
+                        help="test image indices for probs and attribution (all) and featuremaps (the first); default: random")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), help="random samples for probs (default 10), mistakes for errors "
+                                                                 "(default 24), samples and mistakes for attribution (default 6 each)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the random samples (default: 0)")
+    parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
+    data_options(parser, dataset=False)
+    device_option(parser, "cpu")
+
+
 def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:
     """What `predict` prints and returns for a run or an ONNX file: each file's class and probabilities, top 3 shown."""
     predictions = []

@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> dict:
     options = {"digit": args.digit} if args.name == "missing-class" else {}
     say_line = lambda line: say(args, line)  # noqa: E731
     if args.executor:
-        from ..sweep.experiments import run_experiment_on
+        from .replay import run_experiment_on
 
         result = run_experiment_on(args.executor, args.name, args.quick, args.out, args.device, args.seed, say_line,
                                    args.dataset, args.data_dir, jobs=args.jobs, threads=args.threads, address=args.address,
