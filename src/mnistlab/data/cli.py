@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import MAX_N, SEED, Parser, add_command, bounded, data_options, say
+from ..clitools import MAX_N, SEED, Parser, add_command, bounded, data_options, load_data, say
 from ..fileio import check_output, save_figure
 from .info import data_info
-from .sources import load_dataset
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:
-    info = data_info(load_dataset(args.dataset, args.data_dir))
+    info = data_info(load_data(args))
+    colour = "gray" if info["channels"] == 1 else f"{info['channels']} channels"
     say(args,
-        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images from {info['source']} ({info['path']})",
-        f"image size {info['height']}x{info['width']}, pixels {info['pixel_min']}..{info['pixel_max']}",
+        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images from {info['source']} ({info['path']})"
+        + (f", read as {info['read']['format']}" if "read" in info else "")
+        + (f", test set: a stratified {info['split']['test_fraction']:.0%} (seed {info['split']['seed']})" if "split" in info else ""),
+        f"image size {info['height']}x{info['width']}, {colour}, pixels {info['pixel_min']}..{info['pixel_max']}",
         "class counts (train): " + ", ".join(f"{c}: {n}" for c, n in info["class_counts"].items()))
     return info
 
@@ -24,7 +26,7 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
     from ..plots import EXPLORE
 
     out = check_output(args.out)
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
             "means": explore.class_means(ds)}
     nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)

@@ -54,7 +54,7 @@ def register(subparsers, common) -> None:
                                   "results.json and PNG figures to --out.")
     run.add_argument("name", choices=(*EXPERIMENTS, "all"), metavar="NAME",
                      help=", ".join(EXPERIMENTS) + "; or all (every one, --jobs at a time)")
-    data_options(run)
+    data_options(run, formats=False)
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
                                    "the folder that holds them)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import add_command, figure_options, say
+from ..clitools import add_command, figure_options, read_options, say
 from ..fileio import check_output, save_figure, write_json
 from .numbers import WHAT
 
@@ -23,7 +23,7 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
     if any(w in NEEDS_PREDICTIONS for w in chosen):
-        predictions = predict_test_set(run, args.dataset, args.data_dir)
+        predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
     figures, numbers_files = [], []
     for what in chosen:
         nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)

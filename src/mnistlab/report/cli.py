@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import add_command, figure_options, say
+from ..clitools import add_command, figure_options, read_options, say
 from ..fileio import check_output
 from ..progress import Progress
 from ..sweep.record import SWEEP
@@ -30,7 +30,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
     try:
         progress.begin("report: classifying the test set")
         run = load_run(args.run_dir, args.device)
-        predictions = predict_test_set(run, args.dataset, args.data_dir)
+        predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
         progress.begin("report")
         path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure)
     finally:
