@@ -22,7 +22,7 @@ from ..errors import UserError
 from ..models import ACTIVATIONS, Net
 from .config import TrainConfig
 from .device import Stopwatch, resolve_device
-from .engine import BatchSource, Engine, StepPlan, train
+from .engine import BatchSource, Engine, StepPlan, StepSpec, train
 from .optim import default_loss, make_optimizer
 from .run import Run
 
@@ -117,12 +117,12 @@ def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]
         if name in groups:
             groups[name].add_param_group(group)
         else:
-            groups[name] = make_optimizer(name, group["params"], lr)
+            groups[name] = make_optimizer(name, group["params"], lr, lean=True)
     K = len(models)
     plan = StepPlan.of(len(data.y_train), batch_size, epochs, drop_last)
     losses = lambda out, y: per_model_losses(loss_name, out, y).mean(1)  # noqa: E731
     engine = Engine(stack, [], list(groups.values()), BatchSource(data.x_train, data.y_train, plan, seed),
-                    loss=losses, capture=capture, models=K)
+                    StepSpec(loss=losses, capture=capture, models=K))
     tests = engine.evaluator(stack, losses, data.x_test, data.y_test)
     vals = engine.evaluator(stack, losses, data.x_val, data.y_val) if data.x_val is not None else None
 
