@@ -234,7 +234,7 @@ class StepSpec:
     augment: Callable | None = None
     table: list[list[dict]] | None = None
     capture: str = "auto"
-    models: int = 1
+    models: int = 0  # 0 for one model, K for K stacked ones
 
 
 class Engine:
@@ -250,7 +250,7 @@ class Engine:
         self.loss, self.amp, self.augment, self.table = spec.loss, spec.amp or contextlib.nullcontext, spec.augment, spec.table
         self.plan, self.device = source.plan, source.x.device
         self.groups = [g for o in optimizers for g in o.param_groups]
-        shape = () if spec.models == 1 else (spec.models,)
+        shape = (spec.models,) if spec.models else ()  # models: 0 for one model, K for K stacked ones
         self.loss_sum = torch.zeros(shape, device=self.device)
         self.correct = torch.zeros(shape, device=self.device, dtype=torch.int64)
         self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
@@ -307,7 +307,7 @@ class Engine:
         (loss.sum() if loss.dim() else loss).backward()
         for o in self.optimizers:
             o.step()
-        self.loss_sum.add_(loss.detach(), alpha=len(yb))
+        self.loss_sum.add_(loss.detach(), alpha=yb.shape[-1])  # images per model: labels are (B,) or (K, B)
         self.correct.add_((out.detach().argmax(-1) == yb).sum(-1))
 
     def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
