@@ -97,8 +97,10 @@ def one_cycle_fit(options: dict, total_steps: int) -> tuple[dict, int]:
     step, so the warm-up moves to the nearest length from 2 steps to all but one. A run under 3 steps takes the
     first steps of a 3-step cycle.
     """
-    total_steps = max(total_steps, 3)
-    warm = options.get("pct_start", 0.3) * total_steps
+    total_steps, pct = max(total_steps, 3), options.get("pct_start", 0.3)
+    if not isinstance(pct, (int, float)) or not 0 <= pct <= 1:  # torch refuses it in its own words
+        return options, total_steps
+    warm = pct * total_steps
     if 2 <= warm <= total_steps - 1:
         return options, total_steps
     return {**options, "pct_start": min(max(warm, 2), total_steps - 1) / total_steps}, total_steps
