@@ -2,7 +2,7 @@
 
 From the bottom: base (data/, models/, fileio, errors, progress, tables, scratch/'s NumPy engine) -> train/ ->
 insight (inspect/'s numbers, evaluate, robustness) -> figures (plots/, mpl, scratch/figures) -> commands (cli,
-clitools, every */cli.py, report/, serve/, sweep/, experiments/, export/, bench, tensorboard). A module imports
+clitools, every */cli.py, training, report/, serve/, sweep/, experiments/, export/, bench/, tensorboard). A module imports
 from its own layer or below. Among the commands, packages and */cli.py modules import each other without a
 circle (experiments -> sweep, report -> sweep.record, never back).
 
@@ -34,7 +34,7 @@ PLACES = {
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",
     "plots": "figures", "mpl": "figures", "scratch.figures": "figures",
     "cli": "commands", "clitools": "commands", "report": "commands", "serve": "commands", "sweep": "commands",
-    "experiments": "commands", "export": "commands", "bench": "commands", "tensorboard": "commands",
+    "experiments": "commands", "export": "commands", "bench": "commands", "tensorboard": "commands", "training": "commands",
 }
 
 
