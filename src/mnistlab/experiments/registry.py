@@ -16,6 +16,7 @@ from types import ModuleType
 
 import torch
 
+from ..display import Record
 from ..errors import UserError
 from ..fileio import check_output, write_json
 from ..progress import Progress
@@ -48,7 +49,8 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
                    **options) -> dict:
     """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
 
-    Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
+    Returns the results record plus `results_path` (a dict that Jupyter shows as its table and figures);
+    `options` are experiment-specific (e.g. digit=7).
     `say` receives the human-readable account (default: the `mnistlab.experiments` logger, at INFO);
     `progress` draws the status line of the command; `trainer` replaces `mnistlab.fit` for every `ctx.fit`
     (the executors' replay of runs trained elsewhere, mnistlab.sweep.experiments).
@@ -81,7 +83,7 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
                "notes": ctx.notes, "configurations": ctx.configurations}
     path = out / "results.json"
     write_json(path, results)
-    return {**results, "results_path": str(path)}
+    return Record({**results, "results_path": str(path)})
 
 
 def _suite_job(name: str, threads: int, kwargs: dict) -> dict:

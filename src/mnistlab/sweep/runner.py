@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..display import Record
 from ..errors import UserError
 from ..fileio import atomic_dir
 from .record import SweepRecord
@@ -181,9 +182,9 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
         figures = draw_figures(trials, record.settings, metric, out, top["id"] if top else None)
     extra = {"executor": executor, "seconds": round(seconds, 3), "best": best, "figures": figures}
     record.write(extra)
-    return {"sweep_dir": str(out), "executor": executor["executor"],
+    return Record({"sweep_dir": str(out), "executor": executor["executor"],
             "trials": [{k: t.get(k) for k in ("id", "config", "status", "reason", "metrics")} for t in trials],
-            "best": best, "figures": figures, "seconds": round(seconds, 3)}
+            "best": best, "figures": figures, "seconds": round(seconds, 3)})
 
 
 def table_text(trials, names: list[str]) -> str:
