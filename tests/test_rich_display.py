@@ -48,11 +48,14 @@ def test_results_show_their_table_and_figures(tmp_path):
     fig.subplots().plot([0, 1], [1, 0])
     (tmp_path / "fig.png").write_bytes(png_bytes(fig))
     result = Record({"name": "shifted", "title": "FFNs are not translation invariant", "seconds": 1.5,
+                     "summary": {"shifted": 0.3282},
                      "table": [{"condition": "ffn-shifted", "test_accuracy": 0.3282}], "figures": [str(tmp_path / "fig.png")]})
     html = result._repr_html_()
     assert "FFNs are not translation invariant" in html and "32.82%" in html
     assert html.count("data:image/png;base64,") == 1
     assert dict(result)["name"] == "shifted"  # still a plain dict to every other reader
+    pretty = pytest.importorskip("IPython.lib.pretty")
+    assert pretty.pretty(result).startswith("Record('shifted'") and "ffn-shifted" not in pretty.pretty(result)
 
 
 def test_sweep_results_list_their_trials():

@@ -20,7 +20,8 @@ from .fileio import COMMITTED, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
-                               "mnistlab.experiments.cli", "mnistlab.sweep.cli", "mnistlab.export.cli")
+                               "mnistlab.experiments.cli", "mnistlab.sweep.cli", "mnistlab.export.cli",
+                               "mnistlab.notebooks.cli")
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:
