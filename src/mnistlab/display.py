@@ -1,8 +1,8 @@
 """Rich display in Jupyter: compact HTML tables, inline images and a small SVG learning curve.
 
 Objects that a notebook shows as the last value of a cell (`Run`, a model, experiment and sweep
-results) get `_repr_html_` from here. Plain Python and the standard library only, so every layer can use
-it; the curve is drawn as SVG, not with matplotlib, so a `Run` displays without loading a plotting stack.
+results) get `_repr_html_` from here. The standard library only (Pillow to shrink embedded PNGs), so
+every layer can use it; the curve is SVG, not matplotlib, so a `Run` displays without a plotting stack.
 """
 from __future__ import annotations
 
@@ -12,22 +12,11 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
+from .tables import cell_text
+
 STYLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
 CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #ddd"
 COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}  # as plots.style.SPLIT_COLORS
-
-
-def cell_text(column: str, value) -> str:
-    """A value as the printed tables show it: accuracies as percentages, other floats to 4 significant digits."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if "accuracy" in column or column.startswith("fraction") or column.endswith("%"):
-            return f"{100 * value:.2f}%"
-        return f"{value:.4g}"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
-        return f"{value:,}"
-    return str(value)
 
 
 def table(rows: Sequence[dict], columns: Iterable[str] | None = None, caption: str | None = None) -> str:

@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> dict:
     options = {"digit": args.digit} if args.name == "missing-class" else {}
     say_line = lambda line: say(args, line)  # noqa: E731
     if args.executor:
-        from ..sweep.experiments import run_experiment_on
+        from .replay import run_experiment_on
 
         result = run_experiment_on(args.executor, args.name, args.quick, args.out, args.device, args.seed, say_line,
                                    args.dataset, args.data_dir, jobs=args.jobs, threads=args.threads, address=args.address,
@@ -59,7 +59,7 @@ def register(subparsers, common) -> None:
                                   "results.json and PNG figures to --out.")
     run.add_argument("name", choices=(*EXPERIMENTS, "all"), metavar="NAME",
                      help=", ".join(EXPERIMENTS) + "; or all (every one, --jobs at a time)")
-    data_options(run)
+    data_options(run, formats=False)
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
                                    "the folder that holds them)")

@@ -20,9 +20,9 @@ from ..display import Record
 from ..errors import UserError
 from ..fileio import check_output, write_json
 from ..progress import Progress
+from ..tables import format_table
 from ..train.device import resolve_device
 from .context import Context
-from .tables import format_table
 
 EXPERIMENTS = ("linear-relu-conv", "epochs", "conv-layers", "softmax", "binarized", "normalization",
                "weight-histograms", "breadth-depth", "optimizers", "scrambled", "shifted", "missing-class")
@@ -53,7 +53,7 @@ def run_experiment(name: str, quick: bool = False, out: str | Path | None = None
     `options` are experiment-specific (e.g. digit=7).
     `say` receives the human-readable account (default: the `mnistlab.experiments` logger, at INFO);
     `progress` draws the status line of the command; `trainer` replaces `mnistlab.fit` for every `ctx.fit`
-    (the executors' replay of runs trained elsewhere, mnistlab.sweep.experiments).
+    (the executors' replay of runs trained elsewhere, mnistlab.experiments.replay).
     """
     say = say or logging.getLogger(__name__.rpartition(".")[0]).info
     progress = progress or Progress(False)

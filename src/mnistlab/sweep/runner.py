@@ -12,6 +12,7 @@ from pathlib import Path
 from ..display import Record
 from ..errors import UserError
 from ..fileio import atomic_dir
+from ..tables import format_table
 from .record import SweepRecord
 from .search import ASHA, Search, maximize
 from .space import Choice, Space, flag, make_space
@@ -188,8 +189,6 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
 
 
 def table_text(trials, names: list[str]) -> str:
-    from ..experiments.tables import format_table
-
     rows = [{"id": t["id"], **{n: t["config"].get(n) for n in names}, "params": t.get("params"), "status": t["status"],
              "epochs": len(t["history"]), "val_accuracy": t["metrics"]["val_accuracy"], "val_loss": t["metrics"]["val_loss"],
              "seconds": t["metrics"]["seconds"]} for t in sorted(trials, key=lambda t: t["id"])]

@@ -27,9 +27,12 @@ import torch
 from ..data.splits import Splits
 from ..errors import UserError
 from ..models import Net
+from ..sweep.runner import make_executor
 from ..train.config import TrainConfig
+from ..train.device import resolve_device
 from ..train.loop import fit
 from ..train.run import Run, load_run
+from .registry import run_experiment
 
 # Experiments that call `fit_many` themselves: a planning pass would train them for real, so they stay in-process.
 BATCHED = ("breadth-depth", "optimizers")
@@ -60,8 +63,6 @@ def untrained_run(model: Net, splits: Splits, options: dict) -> Run:
 
 def plan(name: str, quick: bool, device: str, seed: int, dataset: str, data_dir: str | None, **options) -> list[Call | None]:
     """Every `ctx.fit` call of one pass of the experiment (None for a call that must train in-process)."""
-    from ..experiments.registry import run_experiment
-
     calls: list[Call | None] = []
 
     def planner(model: Net, splits: Splits, on_epoch=None, **fit_options) -> Run:  # on_epoch: progress only
@@ -131,10 +132,6 @@ def run_experiment_on(executor: str, name: str, quick: bool = False, out: str | 
                       jobs: int | None = None, threads: int | None = None, address: str | None = None,
                       cpus_per_trial: float = 1, gpus_per_trial: float = 0, **options) -> dict:
     """`run_experiment` with the configurations trained on the `local` or `ray` executor."""
-    from ..experiments.registry import run_experiment
-    from ..train.device import resolve_device
-    from .runner import make_executor
-
     device = resolve_device(device).type
     if name in BATCHED:
         say(f"{name} trains its configurations together through fit_many: it runs in this process")
