@@ -51,9 +51,10 @@ def test_results_show_their_table_and_figures(tmp_path):
                      "summary": {"shifted": 0.3282},
                      "table": [{"condition": "ffn-shifted", "test_accuracy": 0.3282}], "figures": [str(tmp_path / "fig.png")]})
     html = result._repr_html_()
-    assert "FFNs are not translation invariant" in html and "32.82%" in html
+    assert "FFNs are not translation invariant" in html and "32.82%" in html and "QUICK" not in html
     assert html.count("data:image/png;base64,") == 1
     assert dict(result)["name"] == "shifted"  # still a plain dict to every other reader
+    assert "QUICK settings" in Record({**result, "quick": True})._repr_html_()  # a small version says so
     pretty = pytest.importorskip("IPython.lib.pretty")
     assert pretty.pretty(result).startswith("Record('shifted'") and "ffn-shifted" not in pretty.pretty(result)
 

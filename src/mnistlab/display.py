@@ -119,7 +119,8 @@ class Record(dict):
         printer.text(f"{type(self).__name__}({name!r}, summary={summary!r}, keys={list(self)})")
 
     def _repr_html_(self) -> str:
-        parts = [heading(self.get("title") or self.get("name") or self.get("sweep_dir") or "results")]
+        title = self.get("title") or self.get("name") or self.get("sweep_dir") or "results"
+        parts = [heading(title + (" — QUICK settings (a small version, not the lecture's)" if self.get("quick") else ""))]
         if self.get("table"):
             parts.append(table(self["table"]))
         elif self.get("trials"):
