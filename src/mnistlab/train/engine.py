@@ -230,12 +230,12 @@ class Engine:
 
     def __init__(self, forward: Callable, modules: list[torch.nn.Module], optimizers: list[torch.optim.Optimizer],
                  source: BatchSource, *, loss: Callable, amp=None, augment: Callable | None = None,
-                 table: list[list[dict]] | None = None, capture: str = "auto", models: int = 1):
+                 table: list[list[dict]] | None = None, capture: str = "auto", models: int = 0):
         self.forward, self.modules, self.optimizers, self.source = forward, modules, optimizers, source
         self.loss, self.amp, self.augment, self.table = loss, amp or contextlib.nullcontext, augment, table
         self.plan, self.device = source.plan, source.x.device
         self.groups = [g for o in optimizers for g in o.param_groups]
-        shape = () if models == 1 else (models,)
+        shape = (models,) if models else ()  # models: 0 for one model, K for K stacked ones
         self.loss_sum = torch.zeros(shape, device=self.device)
         self.correct = torch.zeros(shape, device=self.device, dtype=torch.int64)
         self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
@@ -294,7 +294,7 @@ class Engine:
         if self.static:
             for o in self.optimizers:
                 o.zero_grad(set_to_none=False)
-        self.loss_sum += loss.detach() * len(yb)
+        self.loss_sum += loss.detach() * yb.shape[-1]  # images per model: labels are (B,) or (K, B)
         self.correct += (out.detach().argmax(-1) == yb).sum(-1)
 
     def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
