@@ -83,3 +83,13 @@ def test_a_returned_figure_displays_as_png_in_ipython():
     fig.subplots().imshow(np.eye(4))
     data, _ = shell.display_formatter.format(fig)
     assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cross_validation_shows_every_fold_and_the_spread():
+    from mnistlab import cross_validate
+
+    splits = make_splits(load_dataset("mnist-sample"), "unit", train_size=600)
+    cv = cross_validate("f8", splits, folds=3, epochs=1, batch_size=64, device="cpu")
+    html = cv._repr_html_()
+    assert "3-fold stratified cross-validation" in html and html.count("<tr>") == 1 + 3
+    assert f"{100 * cv.val_accuracies[0]:.2f}%" in html
