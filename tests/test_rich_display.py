@@ -92,4 +92,4 @@ def test_cross_validation_shows_every_fold_and_the_spread():
     cv = cross_validate("f8", splits, folds=3, epochs=1, batch_size=64, device="cpu")
     html = cv._repr_html_()
     assert "3-fold stratified cross-validation" in html and html.count("<tr>") == 1 + 3
-    assert f"{100 * cv.val_accuracies[0]:.2f}%" in html
+    assert f"{100 * cv.val_accuracies[0]:.2f}%" in html and repr(cv).startswith("CrossValidation(3 folds")

@@ -65,6 +65,10 @@ class CrossValidation:
                 "mean_val_accuracy": float(np.mean(acc)), "std_val_accuracy": float(np.std(acc)),
                 "seed": self.seed, "trained_together": self.batched, **({"note": self.note} if self.note else {})}
 
+    def __repr__(self) -> str:
+        acc = self.val_accuracies
+        return f"CrossValidation({len(self.runs)} folds, val_accuracy {100 * np.mean(acc):.2f}% ± {100 * np.std(acc):.2f})"
+
     def _repr_html_(self) -> str:
         """Jupyter: one row per fold, then the mean and spread of the validation accuracy."""
         d = self.to_dict()
