@@ -29,7 +29,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
                      data_dir=args.data_dir, val=args.val, train_size=args.train_size, executor=args.executor,
                      device=args.device, jobs=args.jobs, threads=args.threads, address=args.address,
                      cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, stop_early=args.stop_early,
-                     reduction_factor=args.reduction_factor, resume=args.resume, say=lambda line: say(args, line))
+                     reduction_factor=args.reduction_factor, resume=args.resume, folds=args.folds, say=lambda line: say(args, line))
 
 
 def register(subparsers, common) -> None:
@@ -59,6 +59,8 @@ def register(subparsers, common) -> None:
     data_options(sw)
     sw.add_argument("--val", type=int, help="validation images carved off the end of train (default: a sixth)")
     sw.add_argument("--train-size", type=int, help="train on the first N training images only")
+    sw.add_argument("--folds", type=int, metavar="K", help="score each trial by the mean validation figures of a "
+                                                           "stratified K-fold cross-validation of the training set")
     sw.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials run (default: local)")
     sw.add_argument("--jobs", type=int, help="local: trials at once (default: the cores)")
     sw.add_argument("--threads", type=int, help="torch threads per trial (default: cores / jobs)")

@@ -69,11 +69,12 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
               val: int | None = None, train_size: int | None = None, executor: str = "local", device: str = "cpu",
               jobs: int | None = None, threads: int | None = None, address: str | None = None,
               cpus_per_trial: float = 1, gpus_per_trial: float = 0, stop_early: bool = False, reduction_factor: int = 3,
-              resume: bool = False, say: Callable[[str], None] = print) -> dict:
+              resume: bool = False, folds: int | None = None, say: Callable[[str], None] = print) -> dict:
     """Search `values` (option name -> value as on the command line, see `space`) and keep the best run.
 
     Trials are judged on `metric` over a validation split carved off the training set (`val` images,
-    default a sixth); the test set only reports the best trial's accuracy at the end.
+    default a sixth), or with `folds` by the mean of a stratified K-fold cross-validation of the whole training
+    set; the test set only reports the best trial's accuracy at the end.
     """
     from ..data.sources import load_dataset
 
@@ -81,15 +82,18 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
         raise UserError(f"--metric {metric!r}: choose one of {', '.join(METRICS)} (the test set never chooses)")
     ds = load_dataset(dataset, data_dir)
     n_train = len(ds.train_labels)
-    val = n_train // 6 if val is None else val
-    if metric.startswith("val") and val < 1:
+    if folds is not None and (folds < 2 or val or stop_early):
+        raise UserError(f"--folds {folds}: needs at least 2 folds, and neither --val (the folds are the validation "
+                        f"sets) nor --stop-early (each trial's folds train to the end together)")
+    val = 0 if folds else n_train // 6 if val is None else val
+    if metric.startswith("val") and val < 1 and not folds:
         raise UserError(f"--val {val}: --metric {metric} needs a validation split; give --val N with N >= 1")
     space = make_space(values, tuple((1, *ds.train_images.shape[1:])), ds.n_classes)
     for spec, reason in space.rejected.items():
         say(f"left out model '{spec}': {reason}")
     check_options(space, recipe)
     out = Path(out)
-    data = {"dataset": dataset, "data_dir": data_dir, "val": val, "train_size": train_size}
+    data = {"dataset": dataset, "data_dir": data_dir, "val": val, "train_size": train_size, **({"folds": folds} if folds else {})}
     defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,
                 "search": search, "trials": trials, "seed": seed, "metric": metric, "recipe": recipe, "data": data,
                 "stop_early": stop_early and reduction_factor}
@@ -105,7 +109,7 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
     runner = make_executor(executor, data, out, device, jobs, threads, address, cpus_per_trial, gpus_per_trial)
     asha = ASHA(metric, reduction_factor) if stop_early else None
     say(f"sweep: {plan.total} trial(s), {search} search over {', '.join(space.params) or 'nothing'}; "
-        f"{executor} executor; metric {metric} on {val} validation images")
+        f"{executor} executor; metric {metric} " + (f"as the mean of {folds} folds" if folds else f"on {val} validation images"))
     configs: dict[str, dict] = {}
     start = time.perf_counter()
 
@@ -125,7 +129,8 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
                 break
             attempted.update(i for i, _ in batch)
             configs.update(batch)
-            runner.run([(i, {"recipe": recipe, **space.fixed, **c}) for i, c in batch], on_record, asha)
+            runner.run([(i, {"recipe": recipe, **space.fixed, **c, **({"folds": folds} if folds else {})}) for i, c in batch],
+                       on_record, asha)
         where = runner.info()
     finally:
         runner.close()
