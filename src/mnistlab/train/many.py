@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..models import Net
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
-from .engine import BatchSource, Engine, StepPlan, schedule_table, train
+from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .optim import check_loss, default_loss, make_optimizer
 from .run import Run
 from .stack import Stack, check_stackable
@@ -258,7 +258,7 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
 
     precision = resolve_precision(cfg.precision, dev, models[0].is_cnn)
     amp = autocast_for(dev, precision)
-    engine = Engine(stack, [], [optimizer], source, loss=loss, amp=amp, capture=cfg.capture, models=k)
+    engine = Engine(stack, [], [optimizer], source, StepSpec(loss=loss, amp=amp, capture=cfg.capture, models=k))
     scores = {"test": StackedScore(stack, plain, amp, data.x_test, data.y_test, k=k)
               if folds is None or folds.test else None}
     if folds is not None and folds.val is not None:
