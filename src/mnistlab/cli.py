@@ -33,7 +33,7 @@ from .fileio import COMMITTED, release_all
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
                                "mnistlab.serve.cli", "mnistlab.bench", "mnistlab.experiments.cli", "mnistlab.sweep.cli",
-                               "mnistlab.export.cli")
+                               "mnistlab.export.cli", "mnistlab.robustness.cli")
 
 
 def epoch_line(row: dict, epochs: float) -> str:
