@@ -22,7 +22,9 @@ TARGET = 4.0
 def timed(command: list[str]) -> tuple[float, dict]:
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return time.perf_counter() - start, json.loads(done.stdout)
+    seconds = time.perf_counter() - start
+    print(f"{seconds:.1f} s: {' '.join(command[3:])}", file=sys.stderr, flush=True)
+    return seconds, json.loads(done.stdout)
 
 
 def main() -> None:
