@@ -8,9 +8,8 @@ import argparse
 import json
 from dataclasses import fields
 
-from ..clitools import add_command, data_options, device_option, pct, read_options, report_predictions, say
+from ..clitools import add_command, data_options, device_option, load_data, pct, read_options, report_predictions, say
 from ..data.rgb import images_for
-from ..data.sources import load_dataset
 from ..data.transforms import NORMALIZATIONS
 from ..errors import UserError
 from ..evaluate import evaluate_run
@@ -49,7 +48,7 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
         raise UserError(f"--train-size {args.train_size}: must be at least 1")
     out = check_out(args.out or default_run_dir())
     reserve(out)
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     seed = given.get("seed", 0)
     splits, model = prepare(recipe, ds, Choices(args.model, args.activation, args.head, args.normalize,
                                                 train_size=args.train_size), seed, given.get("device", "auto"))
