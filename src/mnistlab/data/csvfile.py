@@ -115,6 +115,7 @@ def read_table(path: Path, options: ReadOptions) -> tuple[np.ndarray, np.ndarray
 
 def _parse(path: Path, header: bool, n_values: int) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 pixels (N, n_values - 1), int64 labels), block by block, memory bounded."""
+    # pyarrow: a large package, needed only when a CSV is read
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

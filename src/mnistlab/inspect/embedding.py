@@ -48,6 +48,7 @@ def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray | None:
     """t-SNE of the rows (scikit-learn), or None when scikit-learn is not installed."""
     if importlib.util.find_spec("sklearn") is None:
         return None
+    # scikit-learn: the optional embedding extra
     from sklearn.manifold import TSNE
 
     return TSNE(n_components=2, init="pca", perplexity=min(30.0, max(2.0, (len(features) - 1) / 3)),

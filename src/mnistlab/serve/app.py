@@ -33,8 +33,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..data.images import as_gray, open_image, to_mnist
 from ..errors import UserError
-from ..inspect import conv_feature_maps, first_layer_weights
+from ..inspect import conv_feature_maps, first_layer_weights, predict_test_set
 from ..inspect.attribution import responsible_units, top_class_attributions
+from ..inspect.predictions import confusion_cells
 from ..train.run import Run
 
 STATIC = Path(__file__).parent / "static"
@@ -288,7 +289,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
              responses={200: {"content": {"image/png": {}}}, 400: {"model": Error}, 422: {"model": Error}})
     def figure(what: Figure) -> Response:
         """PNG of `mnistlab inspect RUN --what curves|errors|confusion`; errors and confusion evaluate the test set once."""
-        from ..inspect import predict_test_set
+        # matplotlib loads when a figure is asked for, not when the app starts
         from ..plots import png_bytes, render
 
         with figure_lock:
@@ -302,8 +303,6 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     def confusion_images() -> dict:
         """Counts [true][predicted], and for each non-empty cell up to 24 of its test images (base64 uint8 pixels,
         most confident first) with their top-3 classes; the test set is evaluated once."""
-        from ..inspect.predictions import confusion_cells, predict_test_set
-
         with figure_lock:
             if not test_set:
                 test_set.append(predict_test_set(run, dataset, data_dir))

@@ -6,6 +6,7 @@ import socket
 
 from ..clitools import add_command, bounded, data_options, device_option, read_options, say
 from ..errors import UserError
+from ..train import load_run
 
 IDLE_SECONDS = 5  # an idle keep-alive connection is closed after this
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -35,6 +36,7 @@ def make_server(app, log_level: str = "warning", idle: float = IDLE_SECONDS):
     A connection that sends no complete request within `idle` seconds (idle keep-alive, or headers sent
     halfway) is closed, so slow clients cannot hold the server's connections.
     """
+    # uvicorn: the optional serve extra
     import uvicorn
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -64,11 +66,11 @@ def make_server(app, log_level: str = "warning", idle: float = IDLE_SECONDS):
 
 def cmd_serve(args: argparse.Namespace) -> dict:
     try:
+        # fastapi: the optional serve extra
         from .app import create_app
     except ImportError as exc:
         raise UserError(f"mnistlab serve needs fastapi and uvicorn ({exc.name} is missing): "
                         f"pip install 'mnistlab[serve]'") from None
-    from ..train import load_run
 
     run = load_run(args.run_dir, args.device)
     app = create_app(run, allowed_hosts=list(LOOPBACK) if args.host in LOOPBACK else None,

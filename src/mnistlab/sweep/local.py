@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+import torch
+
+from ..data.sources import load_dataset
 from .executors import executor
 from .search import ASHA
 from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
@@ -46,10 +51,6 @@ def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
 
 
 def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: bool) -> None:
-    import torch
-
-    from ..data.sources import load_dataset
-
     torch.set_num_threads(threads)
     loaded: list[Prepared] = []  # the sweep's data set, loaded on the first trial that needs it
 
@@ -118,10 +119,6 @@ class LocalExecutor:
         """Train every trial; call `on_record` with each record as it arrives. `splits` (key -> Splits) are the data of
         experiment jobs (options {"fit_job": {..., "splits": key}}): written once to a file each worker loads once."""
         if splits:
-            import tempfile
-
-            import torch
-
             folder = Path(tempfile.mkdtemp(prefix="mnistlab-splits-"))
             paths = {key: folder / f"{i}.pt" for i, key in enumerate(splits)}
             for key, path in paths.items():
@@ -168,8 +165,6 @@ class LocalExecutor:
         finally:
             self.close()
             if splits:
-                import shutil
-
                 shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:

@@ -12,23 +12,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from ..data.sources import load_dataset
 from ..errors import UserError
 from .executors import executor
 from .search import ASHA, maximize
-from .trial import trial_options
+from .trial import HISTORY_KEYS, trial_options
 
 INSTALL = "pip install 'mnistlab[ray]'"
 
 
 def _ray():
     try:
+        # ray: the optional ray extra
         import ray
+
+        # ray: the optional ray extra
         from ray import tune
     except ModuleNotFoundError:
         raise UserError(f"--executor ray needs Ray Tune: {INSTALL}") from None
@@ -38,7 +45,7 @@ def _ray():
 def _trainable(config: dict, dataset=None, splits=None) -> None:
     """One Tune trial: `config["trial"]` is (id, options); `dataset` and an experiment's `splits` come from the
     object store."""
-    import torch
+    # ray: this runs in a Ray worker (the optional ray extra)
     from ray import tune
 
     from .trial import Prepared, run_fit_job, run_trial
@@ -81,8 +88,6 @@ class RayExecutor:
         self._connect()
 
     def _connect(self) -> None:
-        import logging
-
         try:
             self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                           logging_level=logging.ERROR, configure_logging=True)
@@ -101,8 +106,6 @@ class RayExecutor:
     def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
             splits: dict | None = None) -> None:
         """Run every trial as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
-        from ..data.sources import load_dataset
-
         tune = self.tune
         dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"])
         trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
@@ -111,6 +114,7 @@ class RayExecutor:
                   "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
         scheduler = None
         if asha is not None:
+            # ray: the optional ray extra
             from ray.tune.schedulers import ASHAScheduler
 
             max_epochs = max(math.ceil(trial_options(o)[1]["epochs"]) for _, o in trials)
@@ -138,8 +142,6 @@ def _dirname(trial) -> str:
 
 
 def _stopped(trial_id: str, rows: list[dict], status: str, reason: str | None) -> dict:
-    from .trial import HISTORY_KEYS
-
     history = [{k: r.get(k) for k in HISTORY_KEYS} for r in rows]
     last = history[-1] if history else {}
     return {"id": trial_id, "status": status, "reason": reason, "history": history,

@@ -66,6 +66,7 @@ class Search:
     def resume(self, record: dict) -> None:
         """Teach TPE a trial finished in an earlier run of the sweep."""
         if self.kind == "tpe" and record["metrics"].get(self.metric) is not None:
+            # optuna: the optional tpe extra
             import optuna
 
             self.study.add_trial(optuna.trial.create_trial(params=record["config"], distributions=_distributions(self.space),
@@ -77,6 +78,7 @@ class Search:
         ask = self.asked.pop(record["id"])
         value = record["metrics"].get(self.metric)
         if value is None:
+            # optuna: the optional tpe extra
             import optuna
 
             self.study.tell(ask, state=optuna.trial.TrialState.FAIL)
@@ -86,6 +88,7 @@ class Search:
 
 def _optuna_study(seed: int, metric: str):
     try:
+        # optuna: the optional tpe extra
         import optuna
     except ModuleNotFoundError:
         raise UserError("--search tpe needs Optuna: pip install 'mnistlab[tpe]'") from None
@@ -95,6 +98,7 @@ def _optuna_study(seed: int, metric: str):
 
 
 def _distributions(space: Space) -> dict:
+    # optuna: the optional tpe extra
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     out = {}
