@@ -226,7 +226,7 @@ def summarize(results: list[dict], recipes: list[str]) -> dict:
                            "runs": len(runs),
                            "median_images_per_s": round(statistics.median(r["images_per_s"] for r in runs)),
                            "max_peak_mem_mb": max(r["peak_mem_mb"] for r in runs),
-                           "capture_s": [r["capture_s"] for r in runs]}
+                           "capture_s": [r.get("capture_s", 0.0) for r in runs]}
     ref = summary.get(REFERENCE, {}).get("median_time_to_target_s")
     for row in summary.values():
         mine = row["median_time_to_target_s"]
