@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, data_options, device_option, say
+from ..clitools import add_command, data_options, device_option, read_options, say
 from .space import OPTIONS, flag
 
 EXAMPLES = """examples:
@@ -26,7 +26,8 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     search = args.search or ("random" if args.trials else "grid")
     return run_sweep(values, out=args.out or default_run_dir("sweeps"), search=search, trials=args.trials,
                      seed=args.search_seed, metric=args.metric, recipe=args.recipe, dataset=args.dataset,
-                     data_dir=args.data_dir, val=args.val, train_size=args.train_size, executor=args.executor,
+                     data_dir=args.data_dir, read=read_options(args).to_dict() if read_options(args) else None,
+                     val=args.val, train_size=args.train_size, executor=args.executor,
                      device=args.device, jobs=args.jobs, threads=args.threads, address=args.address,
                      cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, stop_early=args.stop_early,
                      reduction_factor=args.reduction_factor, resume=args.resume, say=lambda line: say(args, line))

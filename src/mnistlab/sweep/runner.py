@@ -66,6 +66,7 @@ def describe_param(p) -> str | list:
 
 def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: int | None = None, seed: int = 0,
               metric: str = "val_accuracy", recipe: str = "default", dataset: str = "mnist", data_dir: str | None = None,
+              read: dict | None = None,
               val: int | None = None, train_size: int | None = None, executor: str = "local", device: str = "cpu",
               jobs: int | None = None, threads: int | None = None, address: str | None = None,
               cpus_per_trial: float = 1, gpus_per_trial: float = 0, stop_early: bool = False, reduction_factor: int = 3,
@@ -75,21 +76,23 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
     Trials are judged on `metric` over a validation split carved off the training set (`val` images,
     default a sixth); the test set only reports the best trial's accuracy at the end.
     """
+    from ..data.formats import ReadOptions
     from ..data.sources import load_dataset
 
     if metric not in METRICS:
         raise UserError(f"--metric {metric!r}: choose one of {', '.join(METRICS)} (the test set never chooses)")
-    ds = load_dataset(dataset, data_dir)
+    ds = load_dataset(dataset, data_dir, ReadOptions.from_dict(read))
     n_train = len(ds.train_labels)
     val = n_train // 6 if val is None else val
     if metric.startswith("val") and val < 1:
         raise UserError(f"--val {val}: --metric {metric} needs a validation split; give --val N with N >= 1")
-    space = make_space(values, tuple((1, *ds.train_images.shape[1:])), ds.n_classes)
+    space = make_space(values, ds.shape, ds.n_classes)
     for spec, reason in space.rejected.items():
         say(f"left out model '{spec}': {reason}")
     check_options(space, recipe)
     out = Path(out)
-    data = {"dataset": dataset, "data_dir": data_dir, "val": val, "train_size": train_size}
+    data = {"dataset": dataset, "data_dir": data_dir, "val": val, "train_size": train_size,
+            **({"read": ReadOptions.from_dict(read).to_dict()} if read else {})}
     defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,
                 "search": search, "trials": trials, "seed": seed, "metric": metric, "recipe": recipe, "data": data,
                 "stop_early": stop_early and reduction_factor}
