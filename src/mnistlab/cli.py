@@ -33,7 +33,7 @@ from .fileio import COMMITTED, release_all
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
                                "mnistlab.serve.cli", "mnistlab.bench", "mnistlab.experiments.cli", "mnistlab.sweep.cli",
-                               "mnistlab.export.cli")
+                               "mnistlab.export.cli", "mnistlab.robustness.cli", "mnistlab.notebooks.cli")
 
 
 def epoch_line(row: dict, epochs: float) -> str:
@@ -58,6 +58,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
     cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
     cfg.check()  # refuse bad options and layer tokens before loading anything
+    if args.folds is not None:
+        return cmd_cross_validate(args, recipe, given)
     for name in ("val", "train_size"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
@@ -103,6 +105,49 @@ def cmd_train(args: argparse.Namespace) -> dict:
     return {"run_dir": str(out), "recipe": recipe,
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(),
             "train": run.train, "history": run.history, "final": run.final, "train_seconds": total, "timing": timing}
+
+
+def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
+    """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
+    from .fileio import reserve
+    from .progress import Progress
+    from .train.cv import check_out, cross_validate
+    from .train.recipes import prepare
+    from .train.run import default_run_dir
+
+    if args.folds < 2:
+        raise UserError(f"--folds {args.folds}: cross-validation needs at least 2 folds (e.g. --folds 5)")
+    for name in ("val", "tensorboard", "record_weights"):
+        if getattr(args, name):
+            raise UserError(f"--{name.replace('_', '-')} cannot go with --folds: the folds are the validation sets, "
+                            f"and each fold is a run of its own; leave it out")
+    if args.train_size is not None and args.train_size < 1:
+        raise UserError(f"--train-size {args.train_size}: must be at least 1")
+    out = check_out(args.out or default_run_dir())
+    reserve(out)
+    ds = load_data(args)
+    seed = given.get("seed", 0)
+    splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
+                            normalize=args.normalize, train_size=args.train_size, seed=seed,
+                            device=given.get("device", "auto"))
+    say(args, f"{args.folds}-fold stratified cross-validation of '{model.config.spec}' on {splits.info['n_train']} "
+              f"{ds.name} training images (the test set is not used)")
+    progress = Progress.for_command(args)
+    progress.begin(f"{args.folds} folds")
+    try:
+        cv = cross_validate(model, splits, args.folds, recipe=recipe,
+                            on_epoch=lambda e, n: progress.show(f"epoch {e}/{n}", e / n), **given)
+    finally:
+        progress.close()
+    cv.save(out)
+    result = cv.to_dict()
+    together = ", ".join("+".join(map(str, g)) for g in result["trained_together"]) or "none"
+    say(args, *(f"fold {f['fold']}/{args.folds}: val accuracy {pct(f['val_accuracy'])} on {f['n_val']} images  "
+                f"({f['run_dir']})" for f in result["folds"]),
+        f"mean val accuracy {pct(result['mean_val_accuracy'])} ± {pct(result['std_val_accuracy'])} (std over folds); "
+        f"folds trained together: {together}" + (f" ({cv.note})" if cv.note else ""),
+        f"saved to {out} (fold-1..fold-{args.folds}, cv.json)")
+    return result
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
@@ -173,6 +218,9 @@ def train_options(parser: argparse.ArgumentParser) -> None:
         shown = json.dumps(default) if isinstance(default, dict) else "on" if default is True else "off" if default is False else default
         parser.add_argument("--" + f.name.replace("_", "-"), default=None,
                             help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **options)
+    parser.add_argument("--folds", type=int, metavar="K",
+                        help="stratified K-fold cross-validation on the training set instead of one run: K runs "
+                             "and cv.json in --out, the mean and std of the folds' validation accuracy")
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
     parser.add_argument("--record-weights", action="store_true",

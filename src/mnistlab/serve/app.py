@@ -245,10 +245,10 @@ def describe_run(run: Run) -> dict:
 
 
 def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None,
-               dataset: str | None = None, data_dir: str | Path | None = None) -> FastAPI:
+               dataset: str | None = None, data_dir: str | Path | None = None, read=None) -> FastAPI:
     """The web app for `run`. `allowed_hosts` (e.g. loopback names) guards against DNS rebinding;
-    `dataset`/`data_dir` say where the test images of the confusion and mistakes figures come from
-    (default: the run's data set, resolved as `mnistlab inspect` does)."""
+    `dataset`/`data_dir` (read with `read`, data.formats.ReadOptions) say where the test images of the confusion
+    and mistakes figures come from (default: the run's data set, resolved as `mnistlab inspect` does)."""
     shape = tuple(run.model.config.input_shape)
     digits = is_digit_input(shape, run.classes)  # draw a digit; any other run takes an uploaded image
     app = FastAPI(title="mnistlab serve", version=__version__, docs_url=None, redoc_url=None,
@@ -330,7 +330,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
         with figure_lock:
             if what not in figures:
                 if what != "curves" and not test_set:
-                    test_set.append(predict_test_set(run, dataset, data_dir))
+                    test_set.append(predict_test_set(run, dataset, data_dir, read))
                 figures[what] = png_bytes(render(run, what, predictions=test_set[0] if test_set else None))
         return Response(figures[what], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
@@ -342,7 +342,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
 
         with figure_lock:
             if not test_set:
-                test_set.append(predict_test_set(run, dataset, data_dir))
+                test_set.append(predict_test_set(run, dataset, data_dir, read))
             if "cells" not in confusion:
                 confusion["cells"] = confusion_cells(test_set[0])
         return confusion["cells"]
