@@ -48,6 +48,7 @@ def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
 def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: bool) -> None:
     import torch
 
+    from ..data.formats import ReadOptions
     from ..data.sources import load_dataset
     from ..train.reuse import reuse_captures
 
@@ -56,7 +57,8 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
 
     def prepared() -> Prepared:
         if not loaded:
-            loaded.append(Prepared(load_dataset(data["dataset"], data["data_dir"]), data["val"], data["train_size"]))
+            read = ReadOptions.from_dict(data.get("read"))
+            loaded.append(Prepared(load_dataset(data["dataset"], data["data_dir"], read), data["val"], data["train_size"]))
         return loaded[0]
 
     out_dir = Path(out) if out else None
