@@ -11,6 +11,8 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 
+from .threads import AUTO, threads_arg
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error (what, and where to look) and exit status 2."""
@@ -66,6 +68,10 @@ def pct(x: float | None) -> str:
 def common_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else there")
+    common.add_argument("--threads", type=threads_arg, default=AUTO, metavar="auto|N",
+                        help="torch CPU threads: auto takes the cores nothing else is busy on, measured at start "
+                             "(with another busy process on a 2-core machine, 2 threads run many times slower than 1); "
+                             "for sweeps and experiment executors, threads per trial (default: auto)")
     return common
 
 
@@ -73,6 +79,12 @@ def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], d
     parser = subparsers.add_parser(name, parents=[common], **kwargs)
     parser.set_defaults(handler=handler)
     return parser
+
+
+def per_trial_threads(args: argparse.Namespace) -> int | None:
+    """--threads for worker processes (sweep trials, experiment configurations): a count as given, or None
+    under auto, for the executor's own share of the cores."""
+    return None if args.threads == AUTO else args.threads
 
 
 def data_options(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import Parser, add_command, capture_option, data_options, device_option, say
+from ..clitools import Parser, add_command, capture_option, data_options, device_option, per_trial_threads, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -22,7 +22,6 @@ def brief(result: dict) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> dict:
     from ..progress import Progress
-    from ..train.device import set_threads
     from .registry import EXPERIMENTS, run_experiment, run_suite
 
     common = dict(quick=args.quick, device=args.device, seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
@@ -33,14 +32,13 @@ def cmd_run(args: argparse.Namespace) -> dict:
             f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {suite['jobs']} at a time "
             f"({suite['threads_per_job']} thread(s) each)")
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
-    set_threads(args.threads)
     options = {"digit": args.digit} if args.name == "missing-class" else {}
     say_line = lambda line: say(args, line)  # noqa: E731
     if args.executor:
         from ..sweep.experiments import run_experiment_on
 
         result = run_experiment_on(args.executor, args.name, args.quick, args.out, args.device, args.seed, say_line,
-                                   args.dataset, args.data_dir, jobs=args.jobs, threads=args.threads, address=args.address,
+                                   args.dataset, args.data_dir, jobs=args.jobs, threads=per_trial_threads(args), address=args.address,
                                    cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                                    capture=args.capture, **options)
         return {"executor": result.get("executor"), **brief(result)}
@@ -70,7 +68,6 @@ def register(subparsers, common) -> None:
     device_option(run)
     capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
-    run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--executor", choices=("local", "ray"),
                      help="train the configurations on worker processes (local) or a Ray cluster (ray), same results "
                           "at the same --threads (default: one after another in this process)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, data_options, device_option, say
+from ..clitools import add_command, data_options, device_option, per_trial_threads, say
 from .space import OPTIONS, flag
 
 EXAMPLES = """examples:
@@ -15,19 +15,17 @@ expands {a,b} braces, and specs that cannot work on the data are reported and le
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict:
-    from ..train.device import set_threads
     from ..train.run import default_run_dir
     from .runner import run_sweep
     from .space import load_toml
 
     values = load_toml(args.space) if args.space else {}
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
-    set_threads(args.threads)
     search = args.search or ("random" if args.trials else "grid")
     return run_sweep(values, out=args.out or default_run_dir("sweeps"), search=search, trials=args.trials,
                      seed=args.search_seed, metric=args.metric, recipe=args.recipe, dataset=args.dataset,
                      data_dir=args.data_dir, val=args.val, train_size=args.train_size, executor=args.executor,
-                     device=args.device, jobs=args.jobs, threads=args.threads, address=args.address,
+                     device=args.device, jobs=args.jobs, threads=per_trial_threads(args), address=args.address,
                      cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, stop_early=args.stop_early,
                      reduction_factor=args.reduction_factor, resume=args.resume, say=lambda line: say(args, line))
 
@@ -61,7 +59,6 @@ def register(subparsers, common) -> None:
     sw.add_argument("--train-size", type=int, help="train on the first N training images only")
     sw.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials run (default: local)")
     sw.add_argument("--jobs", type=int, help="local: trials at once (default: the cores)")
-    sw.add_argument("--threads", type=int, help="torch threads per trial (default: cores / jobs)")
     sw.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
     sw.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per trial (default: 1)")
     sw.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per trial (default: 0)")
