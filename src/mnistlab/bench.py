@@ -232,14 +232,13 @@ def _seconds(x: float | None) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
-    from .clitools import pct, say
-    from .data import load_dataset
+    from .clitools import load_data, pct, say
     from .errors import UserError
     from .progress import Progress
 
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
         f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}")
