@@ -62,7 +62,7 @@ def main() -> None:
                   "busy": measure(args.recipe, args.repeats, True, Path(tmp))}
     for load in ("quiet", "busy"):
         one = report[load]["1"]["median_train_s"]
-        for name, row in report[load].items():
+        for row in report[load].values():
             row["ratio_to_1_thread"] = round(row["median_train_s"] / one, 3)
     report["targets"] = {
         "busy: auto <= 1.5x one thread": report["busy"]["auto"]["ratio_to_1_thread"] <= 1.5,
