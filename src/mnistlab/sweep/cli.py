@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, data_options, device_option, say
+from ..clitools import add_command, data_options, device_option, read_options, say
 from ..train.recipes import RECIPES
 from ..train.run import default_run_dir
 from .executors import add_executor_options, executor_spec
@@ -24,9 +24,10 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
     spec = SweepSpec(out=args.out or default_run_dir("sweeps"), search=args.search or ("random" if args.trials else "grid"),
                      trials=args.trials, seed=args.search_seed, metric=args.metric, recipe=args.recipe,
-                     dataset=args.dataset, data_dir=args.data_dir, val=args.val, train_size=args.train_size,
+                     dataset=args.dataset, data_dir=args.data_dir, read=read_options(args) and read_options(args).to_dict(),
+                     val=args.val, train_size=args.train_size,
                      device=args.device, stop_early=args.stop_early, reduction_factor=args.reduction_factor,
-                     resume=args.resume)
+                     resume=args.resume, folds=args.folds)
     return run_sweep(values, spec, executor_spec(args), say=lambda line: say(args, line))
 
 
@@ -53,6 +54,8 @@ def register(subparsers, common) -> None:
     data_options(sw)
     sw.add_argument("--val", type=int, help="validation images carved off the end of train (default: a sixth)")
     sw.add_argument("--train-size", type=int, help="train on the first N training images only")
+    sw.add_argument("--folds", type=int, metavar="K", help="score each trial by the mean validation figures of a "
+                                                           "stratified K-fold cross-validation of the training set")
     add_executor_options(sw, "local", "where trials run (default: local)")
     device_option(sw, "cpu")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished trials")
