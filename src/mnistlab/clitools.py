@@ -36,6 +36,7 @@ def bounded(kind: type = int, low: float | None = None, high: float | None = Non
 
 
 SEED = bounded(int, 0, 2**32 - 1)  # every generator in the project (torch, NumPy) takes these
+COUNT = bounded(int, 1, 2**31 - 1)  # trials, jobs, threads: a count below 1 is refused, never read as 1
 
 
 def say(args: argparse.Namespace, *lines: str) -> None:
@@ -89,6 +90,13 @@ def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> Non
 
     parser.add_argument("--device", default=default, choices=DEVICES,
                         help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")
+
+
+def verify_option(parser: argparse.ArgumentParser) -> None:
+    """--no-verify: load a run whose weights no longer match the SHA-256 its run.json recorded."""
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="load the weights even if they were changed after the run was saved (their SHA-256 "
+                             "differs from run.json's); by default such a run is refused")
 
 
 def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import Parser, add_command, capture_option, data_options, device_option, say
+from ..clitools import COUNT, Parser, add_command, capture_option, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -63,14 +63,14 @@ def register(subparsers, common) -> None:
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
                                    "the folder that holds them)")
-    run.add_argument("--jobs", type=int,
+    run.add_argument("--jobs", type=COUNT,
                      help="with all: experiments side by side in separate processes, longest first, each with "
                           "cores/jobs threads (default: 1; 2 on a 2-core CPU); with --executor local: configurations "
                           "at once (default: the cores)")
     device_option(run)
     capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
-    run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--threads", type=COUNT, help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--executor", choices=("local", "ray"),
                      help="train the configurations on worker processes (local) or a Ray cluster (ray), same results "
                           "at the same --threads (default: one after another in this process)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import SEED, add_command, bounded, device_option, say
+from ..clitools import SEED, add_command, bounded, device_option, say, verify_option
 from ..fileio import check_output, save_figure, write_json
 from .numbers import WHAT
 
@@ -22,7 +22,7 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     from .predictions import predict_test_set
 
     out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
-    run = load_run(args.run_dir, args.device)
+    run = load_run(args.run_dir, args.device, verify=args.verify)
     chosen = WHAT if args.what == "all" else (args.what,)
     predictions = None
     if any(w in ("featuremaps", "probs", "confusion", "errors", "attribution", "embedding") for w in chosen):
@@ -58,7 +58,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
 
     try:
         progress.begin("report: classifying the test set")
-        run = load_run(args.run_dir, args.device)
+        run = load_run(args.run_dir, args.device, verify=args.verify)
         predictions = predict_test_set(run, args.dataset, args.data_dir)
         progress.begin("report")
         path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure)
@@ -96,6 +96,7 @@ def figure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
     parser.add_argument("--data-dir", help="folder holding the set's four IDX files")
     device_option(parser, "cpu")
+    verify_option(parser)
 
 
 def register(subparsers, common) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, data_options, device_option, say
+from ..clitools import COUNT, add_command, data_options, device_option, say
 from .space import OPTIONS, flag
 
 EXAMPLES = """examples:
@@ -50,7 +50,7 @@ def register(subparsers, common) -> None:
                     help="options outside the space come from this recipe (default: default)")
     sw.add_argument("--search", choices=SEARCHES,
                     help="grid, random or tpe (Optuna) (default: grid, or random where --trials is given)")
-    sw.add_argument("--trials", type=int, help="number of trials for random and tpe (grid: the first N)")
+    sw.add_argument("--trials", type=COUNT, help="number of trials for random and tpe (grid: the first N)")
     sw.add_argument("--search-seed", type=int, default=0, help="seed of the random and TPE samplers (default: 0)")
     sw.add_argument("--metric", default="val_accuracy", choices=METRICS,
                     help="what chooses the best trial, on the validation split (default: val_accuracy)")
@@ -60,8 +60,8 @@ def register(subparsers, common) -> None:
     sw.add_argument("--val", type=int, help="validation images carved off the end of train (default: a sixth)")
     sw.add_argument("--train-size", type=int, help="train on the first N training images only")
     sw.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials run (default: local)")
-    sw.add_argument("--jobs", type=int, help="local: trials at once (default: the cores)")
-    sw.add_argument("--threads", type=int, help="torch threads per trial (default: cores / jobs)")
+    sw.add_argument("--jobs", type=COUNT, help="local: trials at once (default: the cores)")
+    sw.add_argument("--threads", type=COUNT, help="torch threads per trial (default: cores / jobs)")
     sw.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
     sw.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per trial (default: 1)")
     sw.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per trial (default: 0)")

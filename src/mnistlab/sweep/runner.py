@@ -94,8 +94,8 @@ def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: 
                 "stop_early": stop_early and reduction_factor}
     settings = {**defining, "key": _key(defining), "rejected_models": space.rejected,
                 "source": ds.describe()}
+    plan = Search(space, search, trials, seed, metric)  # a space too large is refused here, before the folder is made
     record = SweepRecord(out, settings, resume)
-    plan = Search(space, search, trials, seed, metric)
     done = record.done()
     for trial in done.values():
         plan.resume(trial)

@@ -1,12 +1,15 @@
 """Search strategies: which configurations to try, and ASHA, which trials to stop early.
 
-Grid and random fix every configuration up front (so a resumed sweep and another
-executor see the same list); TPE asks Optuna for a few configurations at a time
-and tells it each result.
+Grid and random fix every configuration from the space and the seed alone (so a resumed
+sweep and another executor see the same list), generated lazily: the grid is counted, never
+built, and a plan over MAX_TRIALS is refused before any work. TPE asks Optuna for a few
+configurations at a time and tells it each result.
 """
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -14,6 +17,7 @@ from ..errors import UserError
 from .space import Choice, Range, Space
 
 SEARCHES = ("grid", "random", "tpe")
+MAX_TRIALS = 100_000  # trials one sweep may plan: at a second each, more than a day of training
 
 
 def maximize(metric: str) -> bool:
@@ -30,30 +34,38 @@ class Search:
     def __init__(self, space: Space, kind: str, trials: int | None, seed: int, metric: str):
         if kind not in SEARCHES:
             raise UserError(f"--search {kind!r}: choose one of {', '.join(SEARCHES)}")
-        self.space, self.kind, self.metric = space, kind, metric
-        names = list(space.params)
+        self.space, self.kind, self.metric, self.seed = space, kind, metric, seed
         if kind == "grid":
-            grids = [space.params[n].grid() for n in names]
-            configs = [dict(zip(names, combo)) for combo in itertools.product(*grids)]
-            if trials:
-                configs = configs[:trials]
+            sizes = [len(p.grid()) for p in space.params.values()]
+            self.total = min(math.prod(sizes), trials or math.inf)
+            if self.total > MAX_TRIALS:
+                raise UserError(f"--search grid: the space holds {math.prod(sizes):,} configurations "
+                                f"({' x '.join(map(str, sizes))}); at most {MAX_TRIALS:,} can be planned: use fewer points, "
+                                f"--trials N for the first N, or --search random --trials N")
         else:
             if not trials or trials < 1:
                 raise UserError(f"--search {kind} needs --trials N (N >= 1)")
-            if kind == "random":
-                rng = np.random.default_rng(seed)
-                configs = [{n: space.params[n].sample(rng) for n in names} for _ in range(trials)]
-            else:
-                configs = []
+            if trials > MAX_TRIALS:
+                raise UserError(f"--trials {trials:,}: at most {MAX_TRIALS:,} trials can be planned; give fewer")
+            self.total = trials
+            if kind == "tpe":
                 self.study = _optuna_study(seed, metric)
                 self.asked: dict[str, object] = {}
-        self.total = len(configs) if kind != "tpe" else trials
-        self.planned = [(trial_id(i), c) for i, c in enumerate(configs)]
+
+    def planned(self) -> Iterator[tuple[str, dict]]:
+        """Every grid or random trial, generated afresh each time from the space and the seed."""
+        names = list(self.space.params)
+        if self.kind == "grid":
+            configs = (dict(zip(names, combo)) for combo in itertools.product(*(self.space.params[n].grid() for n in names)))
+        else:
+            rng = np.random.default_rng(self.seed)
+            configs = ({n: self.space.params[n].sample(rng) for n in names} for _ in itertools.count())
+        return ((trial_id(i), c) for i, c in enumerate(itertools.islice(configs, self.total)))
 
     def next(self, n: int, done: dict[str, dict]) -> list[tuple[str, dict]]:
         """Up to `n` trials not yet done (all remaining ones for grid/random)."""
         if self.kind != "tpe":
-            return [(i, c) for i, c in self.planned if i not in done]
+            return [(i, c) for i, c in self.planned() if i not in done]
         batch, index = [], 0
         while len(batch) < n and len(done) + len(self.asked) < self.total:
             while trial_id(index) in done or trial_id(index) in self.asked:
