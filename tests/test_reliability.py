@@ -205,3 +205,137 @@ def test_changed_weights_are_refused_unless_no_verify(cli, tiny_run, tmp_path):
         assert_user_error(cli(*command), "the weights were changed after the run was saved", "--no-verify")
     result = cli("eval", run, "--no-verify", "--json")
     assert result.code == 0, result.err
+
+
+def test_a_huge_grid_is_refused_by_its_size_before_any_work(cli, tiny_idx_dir, tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text('lr = "1e-4..1e-1:log:1000"\nweight_decay = "1e-6..1e-2:log:1000"\nlabel_smoothing = "0..0.2:lin:1000"\n')
+    result = cli("sweep", "--space", space, "--data-dir", tiny_idx_dir, "--out", tmp_path / "s")
+    assert_user_error(result, "1,000,000,000 configurations", "1000 x 1000 x 1000", "100,000")
+    assert_user_error(cli("sweep", "--data-dir", tiny_idx_dir, "--lr", "1e-3..1e-1", "--trials", str(10**9),
+                          "--out", tmp_path / "s"), "--trials 1,000,000,000")
+    assert_user_error(cli("sweep", "--data-dir", tiny_idx_dir, "--lr", "1e-3..1e-1:log:1000000000", "--out", tmp_path / "s"),
+                      "grid points")
+    assert_user_error(cli("sweep", "--data-dir", tiny_idx_dir, "--model", "f{1,2,3,4,5,6,7,8,9,10} " * 4, "--out", tmp_path / "s"),
+                      "10,000 specs")
+    assert entries(tmp_path) == ["space.toml"]
+
+
+def test_the_first_trials_of_a_huge_grid_come_lazily_in_flat_memory():
+    import tracemalloc
+
+    from mnistlab.sweep.search import Search
+    from mnistlab.sweep.space import make_space
+
+    space = make_space({"lr": "1e-4..1e-1:log:1000", "weight_decay": "1e-6..1e-2:log:1000", "label_smoothing": "0..0.2:lin:1000"})
+    tracemalloc.start()
+    plan = Search(space, "grid", 5, 0, "val_accuracy")
+    batch = plan.next(2, {})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert plan.total == 5 and [i for i, _ in batch] == ["t000", "t001", "t002", "t003", "t004"]
+    assert batch[0][1] == {"lr": 1e-4, "weight_decay": 1e-6, "label_smoothing": 0.0}
+    assert peak < 5_000_000
+    random = Search(space, "random", 3, 7, "val_accuracy")
+    assert random.next(3, {}) == random.next(3, {}) and len(random.next(3, {"t001": {}})) == 2  # the same list, resumable
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """A folder on a 1 MB file system: a real tmpfs where this machine lets us mount one, else a folder whose
+    free space `shutil.disk_usage` reports as 1 MB (the writes themselves then fail by monkeypatch, per test)."""
+    import shutil
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = os.geteuid() == 0 and shutil.which("mount") is not None and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True).returncode == 0
+    if not mounted:
+        real = shutil.disk_usage
+        monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1 << 20)
+                            if str(os.path.abspath(p)).startswith(str(disk)) else real(p))
+    yield disk, mounted
+    if mounted:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_train_on_a_full_disk_is_refused_before_training(cli, tiny_idx_dir, small_disk):
+    disk, _ = small_disk
+    result = cli("train", "--data-dir", tiny_idx_dir, "--model", "f1000", "--max-steps", "2", "--out", disk / "a" / "run")
+    assert_user_error(result, "MB free on its device", "MB needed")
+    assert "epoch" not in result.out and entries(disk) == []
+
+
+def test_a_disk_that_fills_during_the_save_says_nothing_was_saved(cli, tiny_idx_dir, small_disk, monkeypatch):
+    disk, mounted = small_disk
+    monkeypatch.setattr("mnistlab.cli.check_space", lambda *a: None)  # the disk fills while it trains
+    monkeypatch.setattr("mnistlab.train.run.check_space", lambda *a: None)
+    if not mounted:
+        from safetensors import SafetensorError
+
+        def full(*args, **kwargs):
+            raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
+        monkeypatch.setattr("mnistlab.train.run.save_file", full)
+    result = cli("train", "--data-dir", tiny_idx_dir, "--model", "f1000", "--max-steps", "2", "--out", disk / "run")
+    assert_user_error(result, "nothing was saved", "the trained model is lost", "train again")
+    assert "epoch 1" in result.out and entries(disk) == []  # no partial run, no temporary, no lock
+
+
+def test_figures_on_a_full_disk_are_refused_before_drawing(cli, tiny_run, small_disk):
+    disk, _ = small_disk
+    assert_user_error(cli("inspect", tiny_run.run_dir, "--out", disk / "figs"), "MB free on its device")
+    assert_user_error(cli("report", tiny_run.run_dir, "--out", disk / "r.html"), "MB free on its device")
+    assert entries(disk) == []
+
+
+def test_a_write_that_fails_partway_leaves_no_figures(cli, tiny_run, tmp_path, monkeypatch):
+    import mnistlab.inspect.commands as commands
+
+    def fill_up(path, obj):  # the figure is written, then its numbers find the disk full
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    monkeypatch.setattr(commands, "write_json", fill_up)
+    result = cli("inspect", tiny_run.run_dir, "--what", "curves", "--out", tmp_path / "figs")
+    assert_user_error(result, "no space left on the device", "nothing half-written was kept")
+    assert entries(tmp_path) == []
+
+
+def test_bench_out_is_checked_before_the_work(cli, tmp_path):
+    (tmp_path / "results").mkdir()
+    assert_user_error(cli("bench", "--out", tmp_path / "results", "--recipes", "mnistlab-fast"), "is a folder")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once it is closed
+
+
+def test_a_ray_address_nothing_answers_on_is_one_line_at_once(cli, tiny_idx_dir, tmp_path):
+    import time
+
+    address = f"127.0.0.1:{_closed_port()}"
+    start = time.monotonic()
+    result = cli("sweep", "--data-dir", tiny_idx_dir, "--lr", "0.1,0.2", "--executor", "ray", "--address", address,
+                 "--connect-timeout", "5", "--out", tmp_path / "s")
+    assert_user_error(result, f"--address {address}", "no Ray cluster answered", "ray start --head")
+    result = cli("experiment", "run", "softmax", "--quick", "--executor", "ray", "--address", address, "--out", tmp_path / "e")
+    assert_user_error(result, f"--address {address}")
+    assert time.monotonic() - start < 10 and entries(tmp_path) == []
+
+
+def test_the_connect_timeout_bounds_an_address_that_never_answers(monkeypatch):
+    import socket
+    import time
+
+    from mnistlab.errors import UserError
+    from mnistlab.sweep.ray_tune import check_reachable
+
+    def silent(address, timeout):  # a host that drops packets: the connect waits out its timeout
+        time.sleep(min(timeout, 0.2))
+        raise TimeoutError("timed out")
+    monkeypatch.setattr(socket, "create_connection", silent)
+    with pytest.raises(UserError, match=r"within 0.2 s \(timed out\)"):
+        check_reachable("10.255.255.1:6379", 0.2)

@@ -27,7 +27,7 @@ from .clitools import (
     verify_option,
 )
 from .errors import UserError, os_error_line
-from .fileio import COMMITTED, check_output, release_all
+from .fileio import COMMITTED, check_output, check_space, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
@@ -63,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .tensorboard import tensorboard_log
     from .train import TrainConfig, fit, resolve_device
     from .train.recipes import get_recipe, prepare, settle
-    from .train.run import default_run_dir, reserve_out_dir
+    from .train.run import default_run_dir, reserve_out_dir, run_bytes
 
     recipe = args.recipe or "default"
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
@@ -83,6 +83,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
                             normalize=args.normalize, val=args.val, train_size=args.train_size, seed=cfg.seed,
                             device=cfg.device)
     info = splits.info
+    check_space(out, run_bytes(model))  # a full disk is found before training, not after
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
     progress = Progress.for_command(args)

@@ -309,6 +309,41 @@ def check_output(path: str | os.PathLike, what: str = "--out", folder: bool = Tr
     return path
 
 
+SPARE_BYTES = 1 << 20  # room kept free beyond an output's expected size (records, file system overhead)
+FIGURE_BYTES = 1 << 20  # a figure PNG with its numbers: the largest (embedding, at 150 dpi) is about 300 KB
+
+
+def check_space(path: str | os.PathLike, needed: int, what: str = "--out") -> None:
+    """Refuse, before the work, an output whose expected size (plus SPARE_BYTES) exceeds the free space where it
+    will be written (the nearest existing folder on its path)."""
+    existing = Path(os.path.abspath(path))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return  # the write itself will say what is wrong
+    if free < needed + SPARE_BYTES:
+        raise UserError(f"{what} {path}: {free / 1e6:.1f} MB free on its device, about {(needed + SPARE_BYTES) / 1e6:.1f} MB "
+                        f"needed; free some space or choose another place")
+
+
+@contextmanager
+def all_or_nothing(paths: list[Path]) -> Iterator[None]:
+    """For a command that writes several files one by one: if it fails partway (a full disk), the files it had
+    created and the folders made for them are removed; files it replaced keep their new, complete content."""
+    paths = [Path(os.path.abspath(p)) for p in paths]
+    new = [p for p in paths if not os.path.lexists(p)]
+    folders = sorted({d for p in new for d in p.parents if not os.path.lexists(d)}, key=lambda d: -len(d.parts))
+    try:
+        yield
+    except BaseException:
+        for p in new:
+            p.unlink(missing_ok=True)
+        remove_empty(folders)
+        raise
+
+
 def save_figure(fig, path: str | os.PathLike, **options) -> Path:
     """A matplotlib figure as a PNG file, written atomically; `options` go to savefig."""
     with atomic_path(path) as tmp:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import COUNT, Parser, add_command, capture_option, data_options, device_option, say
+from ..clitools import COUNT, Parser, add_command, capture_option, connect_timeout_option, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -38,6 +38,10 @@ def cmd_run(args: argparse.Namespace) -> dict:
     say_line = lambda line: say(args, line)  # noqa: E731
     if args.executor:
         from ..sweep.experiments import run_experiment_on
+        from ..sweep.ray_tune import check_reachable
+
+        if args.executor == "ray":
+            check_reachable(args.address, args.connect_timeout)
 
         result = run_experiment_on(args.executor, args.name, args.quick, args.out, args.device, args.seed, say_line,
                                    args.dataset, args.data_dir, jobs=args.jobs, threads=args.threads, address=args.address,
@@ -75,6 +79,7 @@ def register(subparsers, common) -> None:
                      help="train the configurations on worker processes (local) or a Ray cluster (ray), same results "
                           "at the same --threads (default: one after another in this process)")
     run.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
+    connect_timeout_option(run)
     run.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per configuration (default: 1)")
     run.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per configuration (default: 0)")
     run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..clitools import SEED, add_command, bounded, device_option, say, verify_option
-from ..fileio import check_output, save_figure, write_json
+from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure, write_json
 from .numbers import WHAT
 
 MAX_N = 1000  # images in one figure; more would take minutes to draw and be unreadable
@@ -22,17 +22,19 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     from .predictions import predict_test_set
 
     out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
-    run = load_run(args.run_dir, args.device, verify=args.verify)
     chosen = WHAT if args.what == "all" else (args.what,)
+    check_space(out, FIGURE_BYTES * len(chosen))
+    run = load_run(args.run_dir, args.device, verify=args.verify)
     predictions = None
     if any(w in ("featuremaps", "probs", "confusion", "errors", "attribution", "embedding") for w in chosen):
         predictions = predict_test_set(run, args.dataset, args.data_dir)
     figures, numbers_files = [], []
-    for what in chosen:
-        nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
-        figures.append(_save_png(FIGURES[what](nums), out / f"{what}.png"))
-        write_json(out / f"{what}.json", jsonable(nums))
-        numbers_files.append(str(out / f"{what}.json"))
+    with all_or_nothing([out / f"{what}.{ext}" for what in chosen for ext in ("png", "json")]):
+        for what in chosen:
+            nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
+            figures.append(_save_png(FIGURES[what](nums), out / f"{what}.png"))
+            write_json(out / f"{what}.json", jsonable(nums))
+            numbers_files.append(str(out / f"{what}.json"))
     say(args, *figures)
     return {"figures": figures, "numbers": numbers_files}
 
@@ -51,6 +53,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
         say(args, str(path))
         return {"report": str(path)}
     check_output(args.out or Path(args.run_dir) / "report.html", folder=False)
+    check_space(args.out or Path(args.run_dir) / "report.html", FIGURE_BYTES * len(WHAT))
     progress = Progress.for_command(args)
 
     def on_figure(i: int, count: int, what: str) -> None:
@@ -74,11 +77,13 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
     from . import explore
 
     out = check_output(args.out)
+    check_space(out, FIGURE_BYTES * len(EXPLORE))
     ds = load_dataset(args.dataset, args.data_dir)
     nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
             "means": explore.class_means(ds)}
     nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
-    figures = [_save_png(EXPLORE[name](nums[name]), out / f"{name}.png") for name in EXPLORE]
+    with all_or_nothing([out / f"{name}.png" for name in EXPLORE]):
+        figures = [_save_png(EXPLORE[name](nums[name]), out / f"{name}.png") for name in EXPLORE]
     corr = nums["correlations"]
     say(args, *figures, f"digit {corr['label']}: mean pairwise correlation {corr['pairs_mean']:.3f} "
                         f"over {corr['n_images']:,} images")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import COUNT, add_command, data_options, device_option, say
+from ..clitools import COUNT, add_command, connect_timeout_option, data_options, device_option, say
 from .space import OPTIONS, flag
 
 EXAMPLES = """examples:
@@ -23,6 +23,10 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     values = load_toml(args.space) if args.space else {}
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
     set_threads(args.threads)
+    if args.executor == "ray":
+        from .ray_tune import check_reachable
+
+        check_reachable(args.address, args.connect_timeout)
     search = args.search or ("random" if args.trials else "grid")
     return run_sweep(values, out=args.out or default_run_dir("sweeps"), search=search, trials=args.trials,
                      seed=args.search_seed, metric=args.metric, recipe=args.recipe, dataset=args.dataset,
@@ -63,6 +67,7 @@ def register(subparsers, common) -> None:
     sw.add_argument("--jobs", type=COUNT, help="local: trials at once (default: the cores)")
     sw.add_argument("--threads", type=COUNT, help="torch threads per trial (default: cores / jobs)")
     sw.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
+    connect_timeout_option(sw)
     sw.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per trial (default: 1)")
     sw.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per trial (default: 0)")
     device_option(sw, "cpu")

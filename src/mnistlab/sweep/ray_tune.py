@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,25 @@ from .search import ASHA, maximize
 from .trial import trial_options
 
 INSTALL = "pip install 'mnistlab[ray]'"
+CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster's --address; Ray itself retries a closed port for ever
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse within `timeout` seconds a HOST:PORT that nothing answers on, before Ray is asked to connect there.
+
+    None (start a local Ray), `auto` (Ray finds the local cluster or says there is none) and addresses
+    without a port are left to Ray."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+        raise UserError(f"--address {address}: no Ray cluster answered there within {timeout:g} s ({reason}); start one "
+                        f"with `ray start --head` or check HOST:PORT") from None
 
 
 def _ray():
@@ -70,6 +90,7 @@ class RayExecutor:
         self.data, self.out, self.device, self.address = data, out, device, address
         self.cpus, self.gpus = cpus_per_trial, gpus_per_trial
         self.rounds = 0
+        check_reachable(address)
         self._connect()
 
     def _connect(self) -> None:

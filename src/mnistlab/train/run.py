@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..errors import UserError
-from ..fileio import atomic_dir, check_output, exclusive, file_digest, reserve, write_json
+from ..fileio import atomic_dir, check_output, check_space, exclusive, file_digest, reserve, write_json
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
 from .device import autocast_for, fast_bf16, resolve_device
@@ -144,18 +145,34 @@ def reserve_out_dir(out: str | Path) -> Path:
     return check_out_dir(out)
 
 
+def run_bytes(model: torch.nn.Module) -> int:
+    """About the size of a saved run: its weights (run.json's size is in fileio's SPARE_BYTES)."""
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
 def save_run(run, out_dir: str | Path) -> Path:
-    """Write the run into a fresh folder that replaces `out_dir` whole, so no reader sees half a run."""
+    """Write the run into a fresh folder that replaces `out_dir` whole, so no reader sees half a run.
+
+    A write that fails (a full disk) leaves nothing behind and says so: the trained model is not kept anywhere."""
     state = {k: v.detach().to("cpu").contiguous() for k, v in run.model.state_dict().items()}
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()) \
             or not all(v is None or math.isfinite(v) for v in run.final.values()):
         raise UserError("training diverged: the weights or the loss became NaN or infinite, so the run was not saved; "
                         "try a smaller learning rate")
     out = Path(out_dir)
-    with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
-        save_file(state, str(tmp / WEIGHTS))
-        files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": file_digest(tmp / WEIGHTS, "sha256")}}
-        write_json(tmp / META, {**run_record(run), "files": files})
+    lost = f"{out}: nothing was saved: the trained model is lost, free some space or choose another --out and train again"
+    try:
+        check_space(out, run_bytes(run.model))
+    except UserError as exc:
+        raise UserError(f"{lost} ({str(exc).split(': ', 1)[1]})") from None
+    try:
+        with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
+            save_file(state, str(tmp / WEIGHTS))
+            files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": file_digest(tmp / WEIGHTS, "sha256")}}
+            write_json(tmp / META, {**run_record(run), "files": files})
+    except (OSError, SafetensorError) as exc:  # a full disk, as the OS or as safetensors reports it
+        reason = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+        raise UserError(f"{lost} (writing it failed: {reason})") from None
     return out
 
 
