@@ -8,7 +8,8 @@ from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.train.device import Stopwatch
-from mnistlab.train.engine import BatchSource, Engine, StepPlan, capture_reason, schedule_table, train
+from mnistlab.train.engine import BatchSource, Engine, StepPlan, StepSpec, capture_reason, schedule_table, train
+from mnistlab.train.graphcheck import strict_capture
 from mnistlab.train.many import fit_many
 from mnistlab.train.optim import make_loss, make_optimizer, make_schedule
 
@@ -22,11 +23,11 @@ def textbook_fit(spec, splits, *, epochs, batch_size, lr, schedule, options, smo
     """The loop of any tutorial: permutation, slice, forward, loss, backward, step, scheduler, on the CPU."""
     torch.manual_seed(seed)
     model = build_model(spec, seed=seed)
-    opt = make_optimizer("adam", model.parameters(), lr, betas=(0.7, 0.9))
+    opt = torch.optim.Adam(model.parameters(), lr, betas=(0.7, 0.9))
     n = len(splits.y_train)
     steps = math.ceil(n / batch_size)
     sched, per_batch = make_schedule(schedule, opt, lr, epochs, steps, **options)
-    loss_fn, order, history = make_loss("ce", 10, smoothing), torch.Generator().manual_seed(seed), []
+    loss_fn, order, history = torch.nn.CrossEntropyLoss(label_smoothing=smoothing), torch.Generator().manual_seed(seed), []
     for _ in range(epochs):
         model.train()
         perm, total, correct = torch.randperm(n, generator=order), 0.0, 0
@@ -46,7 +47,7 @@ def textbook_fit(spec, splits, *, epochs, batch_size, lr, schedule, options, smo
         model.eval()
         with torch.no_grad():
             test = model(splits.x_test)
-        history.append((total / n, correct / n, float(make_loss("ce", 10)(test, splits.y_test)),
+        history.append((total / n, correct / n, float(torch.nn.functional.cross_entropy(test, splits.y_test)),
                         float((test.argmax(1) == splits.y_test).float().mean())))
     return history, model
 
@@ -63,8 +64,10 @@ def test_engine_matches_a_textbook_eager_loop(splits, schedule, options):
         assert row["train_accuracy"] == pytest.approx(train_acc)
         assert row["test_loss"] == pytest.approx(test_loss, rel=1e-5)
         assert row["test_accuracy"] == pytest.approx(test_acc)
+    # the engine's fused Adam and one-sum smoothed loss round differently from torch's loop and loss (by ~1e-7);
+    # Adam's normalized update carries that to ~1e-6 in a few weights after 22 steps
     for a, b in zip(run.model.parameters(), reference.parameters()):
-        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-4, atol=1e-5)
     assert run.train["capture"] == "off" and run.train["capture_s"] == 0
 
 
@@ -128,11 +131,11 @@ def static_and_eager(splits, **options):
         model = build_model("c4k5s2 bn f16 d0.2", seed=1)
         plan = StepPlan.of(len(splits.y_train), options["batch_size"], options["epochs"])
         torch.manual_seed(1)
-        optimizer = make_optimizer(options["optimizer"], model.parameters(), 3e-3)
+        optimizer = make_optimizer(options["optimizer"], model.parameters(), 3e-3, lean=True)
         table = schedule_table(options["schedule"], optimizer, 3e-3, plan, {})
         loss = make_loss("ce", 10)
         engine = Engine(model, [model], [optimizer], BatchSource(splits.x_train, splits.y_train, plan, seed=1),
-                        loss=loss, table=table, capture="off")
+                        StepSpec(loss=loss, table=table, capture="off"))
         if static:
             engine.make_static()
         tests = engine.evaluator(model, loss, splits.x_test, splits.y_test)
@@ -214,42 +217,12 @@ def test_training_progress_shows_the_step_and_the_running_loss(splits):
     assert quiet.getvalue() == ""
 
 
-class RecordedStep:
-    """Stands in for a CUDA graph on the CPU: capturing records the function without running it (as CUDA does);
-    replay runs it and writes its outputs into the ones captured (as a graph refreshes its static outputs)."""
-
-    def __init__(self, function):
-        self.function, self.replays = function, 0
-        self.outputs = None
-
-    def replay(self):
-        self.replays += 1
-        if self.outputs is None:
-            self.function()
-            return
-        with torch.no_grad():
-            for static, fresh in zip(self.outputs, self.function()):
-                static.copy_(fresh)
-
-
 @pytest.fixture
-def cpu_graphs(monkeypatch):
-    """The capture path on the CPU: every configuration is capturable and graphs are RecordedSteps."""
-    import mnistlab.train.engine as engine
-
-    graphs = []
-
-    def capture_graph(function):
-        graph = RecordedStep(function)
-        graphs.append(graph)
-        if function.__name__ == "_static_step":
-            return graph, None
-        graph.outputs = function()  # an evaluation chunk: its static outputs
-        return graph, graph.outputs
-
-    monkeypatch.setattr(engine, "capture_reason", lambda *args: None)
-    monkeypatch.setattr(engine, "capture_graph", capture_graph)
-    return graphs
+def cpu_graphs():
+    """The capture path on the CPU under the strict graph check (train/graphcheck.py): graphs are StrictGraphs,
+    which fail on host reads and on replays that differ from their capture."""
+    with strict_capture() as graphs:
+        yield graphs
 
 
 @pytest.mark.parametrize("options", [dict(optimizer="adam", schedule="onecycle"), dict(optimizer="sgd", schedule="none")])
@@ -283,3 +256,15 @@ def test_a_refused_capture_goes_on_eagerly_and_says_why(splits, cpu_graphs, monk
         fell_back = fit("f16", splits, capture="auto", **common)
     assert fell_back.train["capture"] == "eager: capture failed (operation not permitted when stream is capturing)"
     assert fell_back.history[0]["train_loss"] == pytest.approx(eager.history[0]["train_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5])
+def test_max_steps_shorter_than_the_warm_up_trains(tmp_path, capsys, steps):
+    # the fast recipe warms up for 20% of its steps: OneCycleLR divided by zero at 5 steps (and ran odd rates below)
+    assert main(["train", "--dataset", "mnist-sample", "--recipe", "fast", "--max-steps", str(steps), "--device", "cpu",
+                 "--out", str(tmp_path / "run"), "--json"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    plan = StepPlan.of(n=4000, batch_size=256, epochs=0.8, max_steps=steps)
+    optimizer = make_optimizer("adam", [torch.zeros(1, requires_grad=True)], 1e-2)
+    rates = [row[0]["lr"] for row in schedule_table("onecycle", optimizer, 1e-2, plan, {"pct_start": 0.2})]  # warm-up from 4e-4
+    assert len(rates) == steps and all(0 < r <= 1e-2 for r in rates)

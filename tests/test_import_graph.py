@@ -1,23 +1,16 @@
-"""No import cycles among mnistlab's modules at import time.
+"""mnistlab's layers import one way, downward, and nothing closes a circle (docs/architecture.md).
 
-A cycle makes the import order matter (a name is missing when the other module is half-initialised) and
-ties two modules that should be layered: data -> models -> train -> run record -> inspect / plots /
-report / serve / experiments / scratch -> clitools / cli (docs/architecture.md).
+From the bottom: base (data/, models/, fileio, errors, progress, tables, scratch/'s NumPy engine) -> train/ ->
+insight (inspect/'s numbers, evaluate, robustness) -> figures (plots/, mpl, scratch/figures) -> commands (cli,
+clitools, every */cli.py, report/, serve/, sweep/, experiments/, export/, bench, tensorboard). A module imports
+from its own layer or below. Among the commands, packages and */cli.py modules import each other without a
+circle (experiments -> sweep, report -> sweep.record, never back).
 
-Module-level imports run when the module is imported: among them no cycle at all. Imports inside functions
-run when the function is called, after every module is complete, and are allowed where they keep a light
-import light; the second test checks that they close no cycle either (the old cli.py <-> inspect/commands.py
-cycle ran through one). Today they are:
-- the command modules (cli.py, bench.py's cmd_bench, experiments/cli.py, inspect/commands.py, scratch/cli.py,
-  serve/cli.py) import the feature behind each command in its handler, so `mnistlab --help` and one
-  command do not load torch, matplotlib and every other feature;
-- clitools.py imports data.sources, train.device and train.config when a parser adds --dataset, --device
-  or --capture;
-- report.py, serve/app.py and experiments/context.py import plots / inspect / mpl when drawing, so
-  matplotlib loads on the first figure only;
-- train/recipes.py imports the training loop and the device helpers inside train_recipe.
-Packages are not counted as imported by their own submodules (Python has already started the package by
-then), and imports under `if TYPE_CHECKING:` never run.
+Both kinds of import count: module-level ones (they run when the module is imported) and function-local ones
+(they run when the function is called; they keep optional extras and heavy features out of `mnistlab --help`).
+A cycle makes the import order matter (a name is missing while the other module is half-initialised).
+Packages are not counted as imported by their own submodules (Python has already started the package by then),
+and imports under `if TYPE_CHECKING:` never run.
 """
 from __future__ import annotations
 
@@ -27,6 +20,37 @@ from pathlib import Path
 import mnistlab
 
 PACKAGE = Path(mnistlab.__file__).parent
+
+
+LAYERS = ("base", "train", "insight", "figures", "commands")
+# Where each module belongs, by its dotted name under mnistlab (the longest matching prefix wins); every *.cli
+# module is a command. A new top-level module or package needs a line here: that is the decision of its layer.
+PLACES = {
+    "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "tables": "base",
+    "scratch": "base",
+    "train": "train",
+    "inspect": "insight", "evaluate": "insight", "robustness": "insight",
+    "plots": "figures", "mpl": "figures", "scratch.figures": "figures",
+    "cli": "commands", "clitools": "commands", "report": "commands", "serve": "commands", "sweep": "commands",
+    "experiments": "commands", "export": "commands", "bench": "commands", "tensorboard": "commands",
+}
+
+
+def layer(module: str) -> int:
+    """The index in LAYERS of a module (a dotted name such as mnistlab.train.loop)."""
+    name = module.removeprefix("mnistlab").removeprefix(".")
+    if not name or name.endswith(".cli") or name == "cli":
+        return LAYERS.index("commands")  # the package itself is the public facade: it may name anything
+    parts = name.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in PLACES:
+            return LAYERS.index(PLACES[".".join(parts[:n])])
+    raise AssertionError(f"{module} has no layer: add its top-level name to PLACES in tests/test_import_graph.py")
+
+
+def component(module: str) -> str:
+    """What circles are checked between: a *.cli module on its own, any other module as its top-level package."""
+    return module if module.endswith(".cli") else ".".join(module.split(".")[:2])
 
 
 def module_name(path: Path) -> str:
@@ -88,6 +112,21 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{a} ({LAYERS[layer(a)]}) imports {b} ({LAYERS[layer(b)]})"
+            for a in sorted(graph) for b in sorted(graph[a]) if layer(b) > layer(a)]
+
+
+def components(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    merged: dict[str, set[str]] = {}
+    for a, targets in graph.items():
+        merged.setdefault(component(a), set()).update(component(b) for b in targets if component(b) != component(a))
+    for targets in list(merged.values()):
+        for b in targets:
+            merged.setdefault(b, set())
+    return merged
+
+
 def test_no_import_cycles_among_mnistlab_modules():
     graph = import_graph()
     assert len(graph) > 50 and "mnistlab.train.loop" in graph["mnistlab.experiments.context"]  # the graph is real
@@ -96,8 +135,29 @@ def test_no_import_cycles_among_mnistlab_modules():
 
 def test_no_cycles_even_through_function_local_imports():
     graph = import_graph(lazy=True)
-    assert "mnistlab.inspect.commands" in graph["mnistlab.cli"]
+    assert "mnistlab.plots" in graph["mnistlab.inspect.cli"]  # a function-local import: the graph sees it
     assert cycles(graph) == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles(graph))
+
+
+def test_every_import_runs_downward_or_within_its_layer():
+    for lazy in (False, True):
+        found = upward(import_graph(lazy))
+        assert found == [], f"{len(found)} upward import(s){' (function-local included)' if lazy else ''}:\n" + "\n".join(found)
+
+
+def test_no_circles_between_packages_and_commands():
+    graph = components(import_graph(lazy=True))
+    assert "mnistlab.sweep" in graph["mnistlab.experiments"]  # experiments run their grids on the sweep executors
+    assert cycles(graph) == [], "circles between packages: " + "; ".join(" -> ".join(c) for c in cycles(graph))
+
+
+def test_the_layer_check_finds_an_upward_import():
+    assert layer("mnistlab.data.idx") < layer("mnistlab.train.loop") < layer("mnistlab.inspect.numbers")
+    assert layer("mnistlab.inspect.numbers") < layer("mnistlab.plots") < layer("mnistlab.inspect.cli")
+    assert layer("mnistlab.scratch.patches") == 0 and layer("mnistlab.scratch.figures") == LAYERS.index("figures")
+    assert upward({"mnistlab.plots": {"mnistlab.inspect.numbers"}, "mnistlab.inspect.numbers": {"mnistlab.plots"}}) == [
+        "mnistlab.inspect.numbers (insight) imports mnistlab.plots (figures)"]
+    assert component("mnistlab.inspect.cli") != component("mnistlab.inspect.numbers") == "mnistlab.inspect"
 
 
 def test_the_cycle_finder_finds_a_cycle():

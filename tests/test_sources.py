@@ -44,12 +44,12 @@ def test_env_then_cache(tmp_path, sample, monkeypatch):
 def test_unknown_dataset_and_missing_dir():
     with pytest.raises(UserError, match="unknown dataset 'emnist'; choose one of: mnist"):
         load_dataset("emnist")
-    with pytest.raises(UserError, match="data directory /no/such/dir does not exist"):
+    with pytest.raises(UserError, match="data path /no/such/dir does not exist"):
         load_dataset("mnist", "/no/such/dir")
 
 
 def test_folder_without_the_files(tmp_path):
-    with pytest.raises(UserError, match="does not hold the four mnist IDX files"):
+    with pytest.raises(UserError, match="holds no data set mnistlab reads; give an IDX folder"):
         load_dataset("mnist", tmp_path)
 
 
@@ -193,7 +193,7 @@ def test_bad_label_values_and_mixed_sizes_are_named(tmp_path, sample):
 def test_incomplete_env_folder_is_an_error(tmp_path, monkeypatch):
     (tmp_path / "mnist").mkdir()
     monkeypatch.setenv("MNISTLAB_DATA", str(tmp_path))
-    with pytest.raises(UserError, match="lacks some of the four IDX files"):
+    with pytest.raises(UserError, match="lacks some of the four mnist IDX files"):
         load_dataset("mnist")
 
 

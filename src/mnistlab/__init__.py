@@ -14,7 +14,7 @@ _PUBLIC = {
     "Splits": "mnistlab.data.splits", "make_splits": "mnistlab.data.splits",
     "build_model": "mnistlab.models", "parse_spec": "mnistlab.models", "summary_text": "mnistlab.models",
     "Run": "mnistlab.train", "fit": "mnistlab.train", "load_run": "mnistlab.train", "train_recipe": "mnistlab.train",
-    "TrainConfig": "mnistlab.train",
+    "TrainConfig": "mnistlab.train", "cross_validate": "mnistlab.train.cv",
     "evaluate_run": "mnistlab.evaluate", "data_info": "mnistlab.data.info", "load_for_model": "mnistlab.data.images",
 }
 __all__ = [*_PUBLIC, "__version__"]

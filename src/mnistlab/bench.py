@@ -232,8 +232,7 @@ def _seconds(x: float | None) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
-    from .clitools import pct, say
-    from .data import load_dataset
+    from .clitools import load_data, pct, say
     from .errors import UserError
     from .progress import Progress
 
@@ -245,7 +244,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         check_output(args.out, folder=False)
         check_space(args.out, 0)
     set_threads(args.threads)
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
         f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}")

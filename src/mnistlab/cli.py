@@ -20,8 +20,10 @@ from .clitools import (
     common_parser,
     data_options,
     device_option,
+    load_data,
     notices_to_stderr,
     pct,
+    read_options,
     report_predictions,
     say,
     verify_option,
@@ -30,20 +32,9 @@ from .errors import UserError, os_error_line
 from .fileio import COMMITTED, check_output, check_space, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
-EXTENSIONS: tuple[str, ...] = ("mnistlab.scratch.cli", "mnistlab.inspect.commands", "mnistlab.serve.cli", "mnistlab.bench",
-                               "mnistlab.experiments.cli", "mnistlab.sweep.cli", "mnistlab.export.cli")
-
-
-def cmd_data_info(args: argparse.Namespace) -> dict:
-    from .data import load_dataset
-    from .data.info import data_info
-
-    info = data_info(load_dataset(args.dataset, args.data_dir))
-    say(args,
-        f"{info['name']}: {info['n_train']} train / {info['n_test']} test images from {info['source']} ({info['path']})",
-        f"image size {info['height']}x{info['width']}, pixels {info['pixel_min']}..{info['pixel_max']}",
-        "class counts (train): " + ", ".join(f"{c}: {n}" for c, n in info["class_counts"].items()))
-    return info
+EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
+                               "mnistlab.serve.cli", "mnistlab.bench", "mnistlab.experiments.cli", "mnistlab.sweep.cli",
+                               "mnistlab.export.cli")
 
 
 def epoch_line(row: dict, epochs: float) -> str:
@@ -56,7 +47,6 @@ def epoch_line(row: dict, epochs: float) -> str:
 def cmd_train(args: argparse.Namespace) -> dict:
     from dataclasses import fields
 
-    from .data import load_dataset
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
     from .progress import Progress
@@ -69,6 +59,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
     cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
     cfg.check()  # refuse bad options and layer tokens before loading anything
+    if args.folds is not None:
+        return cmd_cross_validate(args, recipe, given)
     for name in ("val", "train_size"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
@@ -78,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     out = reserve_out_dir(args.out or default_run_dir())  # refused before training, held until the command ends
     device = resolve_device(cfg.device)
     started = time.perf_counter()
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
                             normalize=args.normalize, val=args.val, train_size=args.train_size, seed=cfg.seed,
                             device=cfg.device)
@@ -131,12 +123,56 @@ def warn_diverged(run, where) -> None:
         warnings.warn(divergence_warning(str(where), run.diverged), stacklevel=2)
 
 
+def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
+    """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
+    from .data import load_dataset
+    from .fileio import reserve
+    from .progress import Progress
+    from .train.cv import check_out, cross_validate
+    from .train.recipes import prepare
+    from .train.run import default_run_dir
+
+    if args.folds < 2:
+        raise UserError(f"--folds {args.folds}: cross-validation needs at least 2 folds (e.g. --folds 5)")
+    for name in ("val", "tensorboard", "record_weights"):
+        if getattr(args, name):
+            raise UserError(f"--{name.replace('_', '-')} cannot go with --folds: the folds are the validation sets, "
+                            f"and each fold is a run of its own; leave it out")
+    if args.train_size is not None and args.train_size < 1:
+        raise UserError(f"--train-size {args.train_size}: must be at least 1")
+    out = check_out(args.out or default_run_dir())
+    reserve(out)
+    ds = load_dataset(args.dataset, args.data_dir)
+    seed = given.get("seed", 0)
+    splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
+                            normalize=args.normalize, train_size=args.train_size, seed=seed,
+                            device=given.get("device", "auto"))
+    say(args, f"{args.folds}-fold stratified cross-validation of '{model.config.spec}' on {splits.info['n_train']} "
+              f"{ds.name} training images (the test set is not used)")
+    progress = Progress.for_command(args)
+    progress.begin(f"{args.folds} folds")
+    try:
+        cv = cross_validate(model, splits, args.folds, recipe=recipe,
+                            on_epoch=lambda e, n: progress.show(f"epoch {e}/{n}", e / n), **given)
+    finally:
+        progress.close()
+    cv.save(out)
+    result = cv.to_dict()
+    together = ", ".join("+".join(map(str, g)) for g in result["trained_together"]) or "none"
+    say(args, *(f"fold {f['fold']}/{args.folds}: val accuracy {pct(f['val_accuracy'])} on {f['n_val']} images  "
+                f"({f['run_dir']})" for f in result["folds"]),
+        f"mean val accuracy {pct(result['mean_val_accuracy'])} ± {pct(result['std_val_accuracy'])} (std over folds); "
+        f"folds trained together: {together}" + (f" ({cv.note})" if cv.note else ""),
+        f"saved to {out} (fold-1..fold-{args.folds}, cv.json)")
+    return result
+
+
 def cmd_eval(args: argparse.Namespace) -> dict:
     from .evaluate import evaluate_run
     from .train import load_run
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
-    result = {**evaluate_run(run, args.dataset, args.data_dir), "diverged": run.diverged is not None}
+    result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
     warn_diverged(run, args.run_dir)
     say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
               f"on {result['n_test']} {result['dataset']} test images",
@@ -151,11 +187,11 @@ def cmd_predict(args: argparse.Namespace) -> dict:
         from .export.onnxrun import cmd_predict_onnx
 
         return cmd_predict_onnx(args)
-    from .data.images import load_for_model
+    from .data.rgb import images_for
     from .train import load_run
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
-    _, probs = run.predict(load_for_model(args.images))
+    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
     return report_predictions(args, args.images, run.classes, probs)
 
 
@@ -201,6 +237,9 @@ def train_options(parser: argparse.ArgumentParser) -> None:
         shown = json.dumps(default) if isinstance(default, dict) else "on" if default is True else "off" if default is False else default
         parser.add_argument("--" + f.name.replace("_", "-"), default=None,
                             help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **options)
+    parser.add_argument("--folds", type=int, metavar="K",
+                        help="stratified K-fold cross-validation on the training set instead of one run: K runs "
+                             "and cv.json in --out, the mean and std of the folds' validation accuracy")
     parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
     parser.add_argument("--record-weights", action="store_true",
@@ -216,17 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
-    data = sub.add_parser("data", help="inspect data sets")
-    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
-    info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
-    data_options(info)
-    from .inspect.commands import cmd_data_explore, explore_options
-
-    explore = add_command(data_sub, "explore", cmd_data_explore, common,
-                          help="random digits, a digit as a vector, class means, correlations of one digit")
-    data_options(explore)
-    explore_options(explore)
-
     train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
                         description="Train a model and save it as a run directory (model.safetensors + run.json).")
     data_options(train)
@@ -238,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
-    ev.add_argument("--data-dir", help="folder holding the set's four IDX files")
+    data_options(ev, dataset=False)
     device_option(ev, "cpu")
     verify_option(ev)
 
@@ -247,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
     pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
                                                    "of a run: needs only onnxruntime, not torch")
-    pr.add_argument("images", nargs="+", help="image files; brought to MNIST form (white on black, 20x20 box, centred)")
+    pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
+                                              "black, 20x20 box, centred), for any other run resized to its input")
     device_option(pr, "cpu")
     verify_option(pr)
 

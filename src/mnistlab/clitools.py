@@ -11,6 +11,8 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 
+from .errors import UserError
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error (what, and where to look) and exit status 2."""
@@ -76,12 +78,42 @@ def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], d
     return parser
 
 
-def data_options(parser: argparse.ArgumentParser) -> None:
+def data_options(parser: argparse.ArgumentParser, formats: bool = True, dataset: bool = True) -> None:
+    """--dataset and --data (alias --data-dir); with `formats`, the options a CSV or image folder may need."""
     from .data.sources import NAMES
 
-    parser.add_argument("--dataset", default="mnist", help=f"registered data set: {', '.join(NAMES)} (default: mnist)")
-    parser.add_argument("--data-dir", help="folder holding the set's four IDX files (default: $MNISTLAB_DATA/<name>, "
-                                           "then ~/.cache/mnistlab, then download)")
+    if dataset:
+        parser.add_argument("--dataset", default="mnist", help=f"registered data set: {', '.join(NAMES)} (default: mnist)")
+    parser.add_argument("--data", "--data-dir", dest="data_dir", metavar="PATH",
+                        help="read this data set instead of --dataset's: an IDX folder, a CSV file (label first, then pixels), an image "
+                             "folder (PATH/<class>/* or PATH/train|test/<class>/*) or a CIFAR-10 binary archive; see "
+                             "docs/data.md (default: the --dataset from $MNISTLAB_DATA/<name>, then ~/.cache/mnistlab, "
+                             "then download)")
+    if formats:
+        parser.add_argument("--test-data", metavar="PATH", help="the test set for a CSV --data (same layout); without "
+                                                                "it a seeded stratified 10%% is held out")
+        parser.add_argument("--shape", metavar="CxHxW", help="image shape of a CSV whose pixel count is not square, "
+                                                             "channels first (e.g. 3x32x32)")
+        parser.add_argument("--image-size", metavar="HxW", help="resize every image of an image folder to HxW")
+
+
+def read_options(args: argparse.Namespace):
+    """The format options given on the command line, as data.formats.ReadOptions (None when there are none)."""
+    from .data.formats import ReadOptions, parse_shape
+
+    shape, size, test = getattr(args, "shape", None), getattr(args, "image_size", None), getattr(args, "test_data", None)
+    if shape is None and size is None and test is None:
+        return None
+    if args.data_dir is None:
+        raise UserError("--shape, --image-size and --test-data describe a --data PATH; give --data too")
+    return ReadOptions(parse_shape(shape, 3) if shape else None, test, parse_shape(size, 2) if size else None)
+
+
+def load_data(args: argparse.Namespace):
+    """The data set the command line names: --dataset, or --data PATH read with the format options."""
+    from .data import load_dataset
+
+    return load_dataset(args.dataset, args.data_dir, read_options(args))
 
 
 def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
@@ -112,6 +144,23 @@ def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> N
                         help=f"CUDA graphs for {what}: auto captures each step and evaluation on CUDA where the "
                              "configuration allows and runs eagerly elsewhere; on refuses where it cannot; off never "
                              "(default: auto)")
+
+
+MAX_N = 1000  # images in one figure; more would take minutes to draw and be unreadable
+
+
+def figure_options(parser: argparse.ArgumentParser) -> None:
+    """What `inspect` and `report` share: the run, which test images, the seed, another data set, the device."""
+    parser.add_argument("run_dir", help="a run directory written by mnistlab train")
+    parser.add_argument("--sample", type=bounded(int, 0, 10**9), nargs="+", metavar="I",
+                        help="test image indices for probs and attribution (all) and featuremaps (the first); default: random")
+    parser.add_argument("--n", type=bounded(int, 1, MAX_N), help="random samples for probs (default 10), mistakes for errors "
+                                                                 "(default 24), samples and mistakes for attribution (default 6 each)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the random samples (default: 0)")
+    parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
+    data_options(parser, dataset=False)
+    device_option(parser, "cpu")
+    verify_option(parser)
 
 
 def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:

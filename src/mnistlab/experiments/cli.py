@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import COUNT, Parser, add_command, capture_option, connect_timeout_option, data_options, device_option, say
+from ..clitools import COUNT, Parser, add_command, capture_option, data_options, device_option, say
+from ..progress import Progress
+from ..sweep.executors import add_executor_options, executor_spec
+from ..train.device import set_threads
+from .registry import EXPERIMENTS, Setup, describe, run_experiment, run_suite
+from .replay import run_experiment_on
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
-    from .registry import describe
-
     rows = describe()
     width = max(len(r["name"]) for r in rows)
     say(args, *(f"{r['name']:<{width}}  {r['title']}" for r in rows))
@@ -21,40 +24,28 @@ def brief(result: dict) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> dict:
-    from ..progress import Progress
-    from ..train.device import set_threads
-    from .registry import EXPERIMENTS, run_experiment, run_suite
-
-    common = dict(quick=args.quick, device=args.device, seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
-                  capture=args.capture)
+    setup = Setup(quick=args.quick, out=args.out, device=args.device, seed=args.seed, dataset=args.dataset,
+                  data_dir=args.data_dir, capture=args.capture)
     if args.name == "all":
-        suite = run_suite(list(EXPERIMENTS), args.jobs or 1, args.out, quiet=args.json, digit=args.digit, **common)
+        own = {key: getattr(args, key) for e in EXPERIMENTS.values() for key in e.options}
+        suite = run_suite(list(EXPERIMENTS), args.jobs or 1, args.out, quiet=args.json,
+                          **{k: v for k, v in vars(setup).items() if k != "out"}, **own)
         say(args, "", *(f"{r['name']:<18} {r['seconds']:>8.1f} s" for r in suite["experiments"]),
             f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {suite['jobs']} at a time "
             f"({suite['threads_per_job']} thread(s) each)")
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
     set_threads(args.threads)
-    options = {"digit": args.digit} if args.name == "missing-class" else {}
+    options = {key: getattr(args, key) for key in EXPERIMENTS[args.name].options}
     say_line = lambda line: say(args, line)  # noqa: E731
-    if args.executor:
-        from ..sweep.experiments import run_experiment_on
-        from ..sweep.ray_tune import check_reachable
-
-        if args.executor == "ray":
-            check_reachable(args.address, args.connect_timeout)
-
-        result = run_experiment_on(args.executor, args.name, args.quick, args.out, args.device, args.seed, say_line,
-                                   args.dataset, args.data_dir, jobs=args.jobs, threads=args.threads, address=args.address,
-                                   cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                                   capture=args.capture, **options)
+    executor = executor_spec(args)
+    if executor:
+        result = run_experiment_on(args.name, setup, executor, say=say_line, **options)
         return {"executor": result.get("executor"), **brief(result)}
-    result = run_experiment(args.name, out=args.out, say=say_line, progress=Progress.for_command(args), **common, **options)
+    result = run_experiment(args.name, setup, say=say_line, progress=Progress.for_command(args), **options)
     return brief(result)
 
 
 def register(subparsers, common) -> None:
-    from .registry import EXPERIMENTS
-
     exp = subparsers.add_parser("experiment", help="reproduce the lectures' findings")
     sub = exp.add_subparsers(dest="experiment_command", required=True, parser_class=Parser, metavar="ACTION")
     add_command(sub, "list", cmd_list, common, help="the experiments and what each reproduces")
@@ -63,7 +54,7 @@ def register(subparsers, common) -> None:
                                   "results.json and PNG figures to --out.")
     run.add_argument("name", choices=(*EXPERIMENTS, "all"), metavar="NAME",
                      help=", ".join(EXPERIMENTS) + "; or all (every one, --jobs at a time)")
-    data_options(run)
+    data_options(run, formats=False)
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
                                    "the folder that holds them)")
@@ -75,12 +66,9 @@ def register(subparsers, common) -> None:
     capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
     run.add_argument("--threads", type=COUNT, help="CPU threads for torch (default: torch's choice)")
-    run.add_argument("--executor", choices=("local", "ray"),
-                     help="train the configurations on worker processes (local) or a Ray cluster (ray), same results "
-                          "at the same --threads (default: one after another in this process)")
-    run.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
-    connect_timeout_option(run)
-    run.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per configuration (default: 1)")
-    run.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per configuration (default: 0)")
-    run.add_argument("--digit", type=int, default=7, choices=range(10), metavar="D",
-                     help="missing-class: the digit left out of training (default: 7)")
+    add_executor_options(run, None, "train the configurations on worker processes (local) or a Ray cluster (ray), same "
+                                    "results at the same --threads (default: one after another in this process)")
+    for e in EXPERIMENTS.values():
+        for key, option in e.options.items():
+            run.add_argument("--" + key.replace("_", "-"), type=option.type, default=option.default, choices=option.choices,
+                             metavar=option.metavar, help=f"{e.name}: {option.help} (default: {option.default})")

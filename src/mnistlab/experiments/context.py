@@ -43,7 +43,7 @@ class Context:
     dataset: str = "mnist"
     data_dir: str | None = None
     capture: str = "auto"  # CUDA graphs for every training run (TrainConfig.capture)
-    trainer: Callable[..., Run] = fit  # what `fit` trains with: `mnistlab.fit`, or an executor's (mnistlab.sweep.experiments)
+    trainer: Callable[..., Run] = fit  # what `fit` trains with: `mnistlab.fit`, or an executor's (mnistlab.experiments.replay)
     progress: Progress = field(default_factory=lambda: Progress(False))
     planned: int | None = None  # trainings the experiment will start (for "configuration 2/4" on the status line)
     started: int = 0

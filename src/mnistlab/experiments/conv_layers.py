@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import Context
 from .plots import curves
+from .registry import experiment
 from .settings import L1_MODEL, L1_TRAIN, L1_VAL, QUICK_TRAIN_IMAGES
 from .setups import full_mnist_splits
 
@@ -11,6 +12,7 @@ SEARCH = ("c10k5s2 c20k7s2 f64", "c20k5s2 c40k7s2 f64", "c32k5s2 c64k3s2 f64", "
 EPOCHS, TARGET = 10, 0.98
 
 
+@experiment("conv-layers", TITLE, cpu_seconds=230)
 def run(ctx: Context) -> None:
     splits = full_mnist_splits(ctx, L1_VAL, QUICK_TRAIN_IMAGES)
     epochs = ctx.pick(EPOCHS, 2)

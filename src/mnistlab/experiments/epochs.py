@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import Context
 from .plots import curves
+from .registry import experiment
 from .settings import L1_MODEL, L1_TRAIN, L1_VAL, L2_TRAIN, L2_TWO_CONV, QUICK_TRAIN_IMAGES
 from .setups import full_mnist_splits
 from .tables import at_epoch
@@ -10,6 +11,7 @@ from .tables import at_epoch
 TITLE = "L1's network at 10 vs 20 epochs; L2's 3 vs 10 epochs"
 
 
+@experiment("epochs", TITLE, cpu_seconds=189)
 def run(ctx: Context) -> None:
     l1 = full_mnist_splits(ctx, L1_VAL, QUICK_TRAIN_IMAGES)
     l2 = full_mnist_splits(ctx, 0, QUICK_TRAIN_IMAGES)

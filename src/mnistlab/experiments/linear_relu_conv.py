@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import Context
 from .plots import curves
+from .registry import experiment
 from .settings import L2_TRAIN, L2_TWO_CONV, QUICK_TRAIN_IMAGES
 from .setups import full_mnist_splits
 from .tables import at_epoch
@@ -15,6 +16,7 @@ MODELS = (("linear", dict(spec="f600 f600", activation="linear", head="logits"),
 LECTURE = {"linear": 0.80, "relu": 0.70, "one-conv": 0.86, "two-conv": 0.89, "two-conv-10": 0.95}
 
 
+@experiment("linear-relu-conv", TITLE, cpu_seconds=172)
 def run(ctx: Context) -> None:
     splits = full_mnist_splits(ctx, 0, QUICK_TRAIN_IMAGES)
     ctx.planned = len(MODELS)

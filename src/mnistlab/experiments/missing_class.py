@@ -9,14 +9,17 @@ from ..data.splits import make_splits
 from ..data.transforms import holdout
 from ..mpl import pyplot
 from .context import Context
+from .registry import Option, experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_train
 
 TITLE = "L5: train without 7 (--digit selects another), classify the held-out digit: distribution, examples, probabilities"
 
 
+@experiment("missing-class", TITLE, cpu_seconds=19,
+            options={"digit": Option(7, "the digit left out of training", choices=range(10), metavar="D")})
 def run(ctx: Context) -> None:
-    digit = int(ctx.options.get("digit", 7))
+    digit = int(ctx.options["digit"])
     ds = l5_dataset(ctx)
     # Train on every other digit of the training split; the test split (also without the digit) checks the model works.
     train_x, train_y = holdout(ds.train_images, ds.train_labels, digit)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import Context
 from .plots import curves
+from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
 from .tables import final_columns
@@ -12,6 +13,7 @@ CONDITIONS = (("train-unit-test-unit", "unit", "unit"), ("train-unit-test-raw", 
               ("train-raw-test-unit", "raw", "unit"))
 
 
+@experiment("normalization", TITLE, cpu_seconds=63)
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     ranges = {}

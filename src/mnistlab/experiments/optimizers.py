@@ -7,6 +7,7 @@ from ..models import build_model
 from ..mpl import pyplot
 from ..train.many import fit_many
 from .context import Context
+from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
 
@@ -16,6 +17,7 @@ RATES = tuple(float(r) for r in np.logspace(-4, -1, 6))
 LAST = 10
 
 
+@experiment("optimizers", TITLE, cpu_seconds=302, batched=True)
 def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     train = l5_train(ctx)

@@ -1,123 +1,172 @@
 """The experiment registry and the one function that runs any of them.
 
-Each experiment is a module `mnistlab.experiments.<name with underscores>` with
-a one-line `TITLE` and `run(ctx)`; this module turns a run into results.json,
-PNG figures and a printed table.
+Each experiment is a module of this package whose `run(ctx)` is registered with `@experiment(name, title,
+cpu_seconds, batched, options)`; the package imports every module, so `EXPERIMENTS` holds them all, in the
+lectures' order. `run_experiment` turns a run into results.json, PNG figures and a printed table.
 """
 from __future__ import annotations
 
-import importlib
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+from multiprocessing import get_context
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import torch
 
 from ..errors import UserError
 from ..fileio import check_output, write_json
 from ..progress import Progress
-from ..train.device import resolve_device
+from ..tables import format_table
+from ..train.device import resolve_device, set_threads
 from .context import Context
-from .tables import format_table
-
-EXPERIMENTS = ("linear-relu-conv", "epochs", "conv-layers", "softmax", "binarized", "normalization",
-               "weight-histograms", "breadth-depth", "optimizers", "scrambled", "shifted", "missing-class")
-# CPU seconds of each full run (one thread, docs/experiments.md): the suite starts the longest first, so the
-# last job to finish is a short one.
-CPU_SECONDS = {"linear-relu-conv": 172, "epochs": 189, "conv-layers": 230, "softmax": 43, "binarized": 42,
-               "normalization": 63, "weight-histograms": 37, "breadth-depth": 360, "optimizers": 302, "scrambled": 103,
-               "shifted": 55, "missing-class": 19}
 
 
-def module(name: str) -> ModuleType:
+@dataclass(frozen=True)
+class Option:
+    """An experiment's own option: `mnistlab experiment run` adds it as --NAME."""
+
+    default: Any
+    help: str
+    type: type = int
+    choices: Any = None
+    metavar: str | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    run: Callable[[Context], None]
+    cpu_seconds: float  # one full run on one thread (docs/experiments.md): `all` starts the longest first
+    batched: bool = False  # trains through fit_many itself: an executor cannot plan its calls, so it runs in-process
+    options: dict[str, Option] = field(default_factory=dict)
+
+
+EXPERIMENTS: dict[str, Experiment] = {}  # filled by @experiment as the package imports each module
+
+
+def experiment(name: str, title: str, cpu_seconds: float, batched: bool = False, options: dict[str, Option] | None = None):
+    """Register the decorated `run(ctx)` as experiment `name`."""
+    def register(run: Callable[[Context], None]) -> Callable[[Context], None]:
+        EXPERIMENTS[name] = Experiment(name, title, run, cpu_seconds, batched, options or {})
+        return run
+    return register
+
+
+def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise UserError(f"unknown experiment {name!r}; `mnistlab experiment list` shows: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(f"{__package__}.{name.replace('-', '_')}")
+    return EXPERIMENTS[name]
 
 
 def describe() -> list[dict]:
-    return [{"name": name, "title": module(name).TITLE} for name in EXPERIMENTS]
+    return [{"name": e.name, "title": e.title} for e in EXPERIMENTS.values()]
 
 
-def run_experiment(name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto", seed: int = 0,
-                   say: Callable[[str], None] | None = None, dataset: str = "mnist", data_dir: str | None = None,
-                   capture: str = "auto", progress: Progress | None = None, trainer: Callable | None = None,
-                   **options) -> dict:
-    """Run experiment `name`; write results.json and figures into `out` (default experiments/<name>[-quick]).
+@dataclass(frozen=True)
+class Setup:
+    """How any experiment runs: the lecture's size or --quick, where results go, device, seed, data, CUDA graphs."""
 
-    Returns the results record plus `results_path`; `options` are experiment-specific (e.g. digit=7).
-    `say` receives the human-readable account (default: the `mnistlab.experiments` logger, at INFO);
-    `progress` draws the status line of the command; `trainer` replaces `mnistlab.fit` for every `ctx.fit`
-    (the executors' replay of runs trained elsewhere, mnistlab.sweep.experiments).
+    quick: bool = False
+    out: str | Path | None = None  # default experiments/<name>[-quick]
+    device: str = "auto"
+    seed: int = 0
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    capture: str = "auto"
+
+
+SETUP_FIELDS = tuple(f.name for f in fields(Setup))
+
+
+def settle(name: str, setup: Setup | None, given: dict) -> tuple[Setup, dict]:
+    """Split keywords into Setup's fields and experiment `name`'s own options (their defaults filled in)."""
+    known = get(name).options
+    unknown = sorted(set(given) - set(SETUP_FIELDS) - set(known))
+    if unknown:
+        raise UserError(f"experiment {name}: no option {', '.join(unknown)} (its own: {', '.join(known) or 'none'})")
+    setup = replace(setup or Setup(), **{k: v for k, v in given.items() if k in SETUP_FIELDS})
+    return setup, {k: given.get(k, option.default) for k, option in known.items()}
+
+
+def run_experiment(name: str, setup: Setup | None = None, *, say: Callable[[str], None] | None = None,
+                   progress: Progress | None = None, trainer: Callable | None = None, **given) -> dict:
+    """Run experiment `name`; write results.json and figures into `setup.out` (default experiments/<name>[-quick]).
+
+    `given`: Setup's fields by keyword (quick=True, device="cpu", ...) and the experiment's own options (digit=7).
+    Returns the results record plus `results_path`. `say` receives the human-readable account (default: the
+    `mnistlab.experiments` logger, at INFO); `progress` draws the status line of the command; `trainer` replaces
+    `mnistlab.fit` for every `ctx.fit` (the executors' replay of runs trained elsewhere, experiments.replay).
     """
+    setup, options = settle(name, setup, given)
+    exp = get(name)
     say = say or logging.getLogger(__name__.rpartition(".")[0]).info
     progress = progress or Progress(False)
-    mod = module(name)
-    out = Path(out) if out is not None else Path("experiments") / (name + ("-quick" if quick else ""))
+    out = Path(setup.out) if setup.out is not None else Path("experiments") / (name + ("-quick" if setup.quick else ""))
     check_output(out)
-    ctx = Context(name, quick, out, resolve_device(device), seed, progress.printer(say), options=options, dataset=dataset,
-                  data_dir=data_dir, capture=capture, progress=progress)
+    ctx = Context(name, setup.quick, out, resolve_device(setup.device), setup.seed, progress.printer(say), options=options,
+                  dataset=setup.dataset, data_dir=setup.data_dir, capture=setup.capture, progress=progress)
     if trainer is not None:
         ctx.trainer = trainer
-    ctx.say(f"experiment {name}{' (quick)' if quick else ''}: {mod.TITLE}")
+    ctx.say(f"experiment {name}{' (quick)' if setup.quick else ''}: {exp.title}")
     start = time.perf_counter()
     try:
-        mod.run(ctx)
+        exp.run(ctx)
     finally:
         progress.close()
     seconds = time.perf_counter() - start
     table = format_table(ctx.table)
     for line in (table, f"figures: {', '.join(ctx.figures)}", f"{seconds:.1f}s on {ctx.device.type}"):
         ctx.say(line)
-    results = {"name": name, "title": mod.TITLE, "quick": quick, "seed": seed, "device": ctx.device.type,
-               "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": options, "capture": capture,
+    return _write_results(ctx, exp, setup, seconds, table)
+
+
+def _write_results(ctx: Context, exp: Experiment, setup: Setup, seconds: float, table: str) -> dict:
+    results = {"name": exp.name, "title": exp.title, "quick": setup.quick, "seed": setup.seed, "device": ctx.device.type,
+               "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": ctx.options,
+               "capture": setup.capture,
                "capture_s": round(sum(c["settings"].get("train", {}).get("capture_s", 0.0) for c in ctx.configurations), 4),
-               "dataset": dataset,
+               "dataset": setup.dataset,
                "versions": {"python": platform.python_version(), "torch": torch.__version__},
                "summary": ctx.summary, "table": ctx.table, "table_text": table, "figures": ctx.figures,
                "notes": ctx.notes, "configurations": ctx.configurations}
-    path = out / "results.json"
+    path = ctx.out / "results.json"
     write_json(path, results)
     return {**results, "results_path": str(path)}
 
 
-def _suite_job(name: str, threads: int, kwargs: dict) -> dict:
+def _suite_job(name: str, threads: int, quiet: bool, setup: Setup, options: dict) -> dict:
     """One experiment in a worker process, its lines prefixed with its name (jobs print side by side)."""
-    from ..train.device import set_threads
-
     set_threads(threads)
-    quiet = kwargs.pop("quiet")
-    if name != "missing-class":  # the one experiment-specific option
-        kwargs.pop("digit", None)
     say = (lambda text: None) if quiet else (lambda text: print(*(f"[{name}] {line}" for line in text.splitlines()),
                                                               sep="\n", flush=True))
-    return run_experiment(name, say=say, **kwargs)
+    return run_experiment(name, setup, say=say, **options)
 
 
-def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, quiet: bool = False, **kwargs) -> dict:
+def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, quiet: bool = False, **given) -> dict:
     """Run experiments `jobs` at a time in separate processes, longest first, each with cores // jobs torch threads.
 
-    Each writes its own results.json (in `out`/NAME, or the default folder); returns every result and the wall time.
+    `given`: Setup's fields and any experiment's own options (each experiment gets its own). Each writes its own
+    results.json (in `out`/NAME, or the default folder); returns every result and the wall time.
     """
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: must be at least 1")
-    for name in names:
-        module(name)
-    order = sorted(names, key=lambda n: -CPU_SECONDS.get(n, 0))
+    setup = Setup(**{k: v for k, v in given.items() if k in SETUP_FIELDS})
+    order = sorted(names, key=lambda n: -get(n).cpu_seconds)
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    quick = kwargs.get("quick", False)
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = {name: pool.submit(_suite_job, name, threads, {
-            **kwargs, "quiet": quiet,
-            "out": None if out is None else Path(out) / (name + ("-quick" if quick else ""))}) for name in order}
+        futures = {}
+        for name in order:
+            own = replace(setup, out=None if out is None else Path(out) / (name + ("-quick" if setup.quick else "")))
+            options = {k: v for k, v in given.items() if k in get(name).options}
+            futures[name] = pool.submit(_suite_job, name, threads, quiet, own, options)
         results = {name: futures[name].result() for name in order}
     wall = time.perf_counter() - start
     return {"experiments": [results[n] for n in names], "wall_seconds": round(wall, 3), "jobs": jobs,

@@ -8,6 +8,7 @@ from ..data.transforms import scramble
 from ..mpl import pyplot
 from .context import Context
 from .plots import bars
+from .registry import experiment
 from .settings import L5_CNN, L5_MODEL
 from .setups import l5_cnn_train, l5_dataset, l5_splits, l5_train
 from .tables import final_columns
@@ -16,6 +17,7 @@ TITLE = "L5: one fixed pixel permutation; FFN and CNN"
 PERMUTATION_SEED = 0
 
 
+@experiment("scrambled", TITLE, cpu_seconds=103)
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     mixed = Dataset(ds.name, ds.source, ds.path, scramble(ds.train_images, PERMUTATION_SEED), ds.train_labels,

@@ -6,6 +6,7 @@ from ..mpl import pyplot
 from ..train.run import Run
 from .context import Context
 from .plots import bars
+from .registry import experiment
 from .settings import L5_CNN, L5_MODEL
 from .setups import l5_cnn_train, l5_dataset, l5_splits, l5_train
 
@@ -18,6 +19,7 @@ def accuracy_of(run: Run, images, labels) -> float:
     return float((classes == labels).mean())
 
 
+@experiment("shifted", TITLE, cpu_seconds=55)
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     rolled = roll_horizontal(ds.test_images, MAX_SHIFT, SHIFT_SEED)

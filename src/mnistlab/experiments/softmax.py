@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .context import Context
 from .plots import curves
+from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
 from .tables import final_columns
@@ -10,6 +11,7 @@ from .tables import final_columns
 TITLE = "L5: softmax vs log-softmax outputs, same model and training"
 
 
+@experiment("softmax", TITLE, cpu_seconds=43)
 def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     ctx.planned = 2

@@ -1,4 +1,4 @@
-"""Table rows from runs, and the plain-text table an experiment prints."""
+"""Table rows from runs: the columns experiments share (the printed table is `mnistlab.tables`)."""
 from __future__ import annotations
 
 from ..train.run import Run
@@ -13,28 +13,3 @@ def final_columns(run: Run) -> dict:
 def at_epoch(run: Run, epoch: int) -> dict:
     """The history row after `epoch` epochs (without a schedule, a longer run passes through the shorter one)."""
     return run.history[min(epoch, len(run.history)) - 1]
-
-
-def format_table(rows: list[dict]) -> str:
-    """A plain text table; floats in [0, 1] under an accuracy column print as percentages."""
-    if not rows:
-        return ""
-    columns = list(rows[0])
-    for row in rows[1:]:
-        columns += [c for c in row if c not in columns]
-
-    def cell(column: str, value) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            if "accuracy" in column or column.startswith("fraction") or column.endswith("%"):
-                return f"{100 * value:.2f}%"
-            return f"{value:.4g}"
-        return str(value)
-
-    cells = [[cell(c, row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)

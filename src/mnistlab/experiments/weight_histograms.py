@@ -7,6 +7,7 @@ import torch
 from ..models import build_model
 from ..mpl import pyplot
 from .context import Context
+from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
 
@@ -21,6 +22,7 @@ def histogram(model: torch.nn.Module) -> np.ndarray:
     return np.histogram(values, BINS, RANGE)[0]
 
 
+@experiment("weight-histograms", TITLE, cpu_seconds=37)
 def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     model = build_model(**L5_MODEL, seed=ctx.seed)

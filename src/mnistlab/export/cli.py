@@ -11,7 +11,9 @@ def cmd_export(args: argparse.Namespace) -> dict:
     from .graph import export_run
 
     result = export_run(load_run(args.run_dir, verify=args.verify), args.format, args.out)
-    say(args, f"wrote {result['path']} ({result['format']}): raw pixels 0..255 (batch, 28, 28) in, class probabilities out",
+    c, h, w = result["input_shape"]
+    dims = f"{h}, {w}" if c == 1 else f"{c}, {h}, {w}"
+    say(args, f"wrote {result['path']} ({result['format']}): raw pixels 0..255 (batch, {dims}) in, class probabilities out",
         f"parity on {result['n_images']} test images against PyTorch (fp32): max |difference| {result['max_abs_diff']:.2g}, "
         f"argmax agreement {100 * result['argmax_agreement']:.2f}%, {result['images_per_s']:,.0f} images/s in the runtime")
     return result
@@ -21,7 +23,8 @@ def register(subparsers, common) -> None:
     from .graph import FORMATS
 
     ex = add_command(subparsers, "export", cmd_export, common, help="write a run as an ONNX or TorchScript file",
-                     description="Write the run as one file that takes raw 28x28 pixels (0..255, any batch size) and returns "
+                     description="Write the run as one file that takes raw pixels (0..255, any batch size; (batch, H, W) for gray, "
+                                 "(batch, C, H, W) for colour) and returns "
                                  "class probabilities, normalization inside. The file is kept only if it agrees with "
                                  "PyTorch on 1,000 test images. ONNX needs: pip install \"mnistlab[onnx]\".")
     ex.add_argument("run_dir", help="a run directory written by mnistlab train")

@@ -57,7 +57,13 @@ def metadata(run: Run) -> dict[str, str]:
     cfg = run.model.config
     return {"classes": json.dumps(list(run.classes)), "spec": cfg.spec, "activation": cfg.activation, "head": cfg.head,
             "normalize": json.dumps(run.normalizer.to_dict()), "run": str(run.run_dir or ""), "mnistlab": __version__,
-            "input": "float32 pixels 0..255, shape (batch, height, width); output: class probabilities (batch, classes)"}
+            "input": f"float32 pixels 0..255, shape {input_layout(run)}; output: class probabilities (batch, classes)"}
+
+
+def input_layout(run: Run) -> str:
+    """(batch, H, W) for a gray run, (batch, C, H, W) for colour, with the run's numbers."""
+    channels, height, width = run.model.config.input_shape
+    return f"(batch, {height}, {width})" if channels == 1 else f"(batch, {channels}, {height}, {width})"
 
 
 def write_onnx(module: PixelsToProbabilities, path: Path, run: Run) -> None:
@@ -130,4 +136,4 @@ def export_run(run: Run, fmt: str, out: str | Path | None = None, images: np.nda
             raise UserError(f"{path}: the {fmt} file disagrees with PyTorch on {report['n_images']} test images "
                             f"(max |difference| {report['max_abs_diff']:.2g}, argmax agreement "
                             f"{100 * report['argmax_agreement']:.2f}%), so it was not kept; please report this model spec")
-    return {"path": str(path), "format": fmt, **report}
+    return {"path": str(path), "format": fmt, "input_shape": list(run.model.config.input_shape), **report}

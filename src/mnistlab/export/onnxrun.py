@@ -45,6 +45,12 @@ class OnnxModel:
         n_out = self.session.get_outputs()[0].shape[-1]
         self.classes = tuple(json.loads(meta["classes"])) if "classes" in meta else tuple(str(k) for k in range(n_out))
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) the file takes: its input is (batch, H, W) for gray, (batch, C, H, W) for colour."""
+        dims = [int(d) for d in self.input.shape[1:]]
+        return (1, *dims) if len(dims) == 2 else tuple(dims)
+
     def probabilities(self, images) -> np.ndarray:
         x = np.asarray(images, dtype=np.float32)
         if len(self.input.shape) == 4 and x.ndim == 3:
@@ -53,17 +59,20 @@ class OnnxModel:
 
 
 def predict_onnx(path: str | os.PathLike, images) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Predicted classes, probabilities and class names for raw-pixel images (N, 28, 28) with an ONNX file."""
+    """Predicted classes, probabilities and class names for raw-pixel images (N, H, W) or (N, C, H, W) with an ONNX file."""
     model = OnnxModel(path)
     probs = model.probabilities(images)
     return probs.argmax(1), probs, model.classes
 
 
 def cmd_predict_onnx(args: argparse.Namespace) -> dict:
-    from ..data.images import load_for_model
+    from ..data.rgb import images_for
 
     images = [args.run_dir, *args.images] if args.run_dir else list(args.images)
-    _, probs, classes = predict_onnx(args.onnx, load_for_model(images))
+    model = OnnxModel(args.onnx)
+    x = images_for(images, model.shape, model.classes)
+    probs = model.probabilities(x[:, 0] if len(model.input.shape) == 3 and x.ndim == 4 else x)
+    classes = model.classes
     return report_predictions(args, images, classes, probs)
 
 

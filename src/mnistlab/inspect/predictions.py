@@ -35,9 +35,9 @@ class Predictions:
         return float((self.predicted == self.labels).mean())
 
 
-def predict_test_set(run: Run, dataset: str | None = None, data_dir: str | None = None) -> Predictions:
+def predict_test_set(run: Run, dataset: str | None = None, data_dir: str | None = None, read=None) -> Predictions:
     """Evaluate the run on the test split of its data set (or of `dataset`)."""
-    ds = load_run_dataset(run, dataset, data_dir)
+    ds = load_run_dataset(run, dataset, data_dir, read)
     _, probs = run.predict(ds.test_images)
     return Predictions(ds.test_images, ds.test_labels, probs, run.classes, ds.name, ds.source)
 

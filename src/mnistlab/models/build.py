@@ -1,4 +1,4 @@
-"""Turn a parsed spec into an `nn.Sequential`, checking every shape on the way."""
+"""Turn a parsed spec into an `nn.Sequential`, checking every shape on the way (each token builds itself: `layers`)."""
 from __future__ import annotations
 
 import math
@@ -10,10 +10,9 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from .grammar import BatchNorm, Conv, Crop, Dense, Dropout, Layer, Output, Pool, format_spec, parse_spec
+from .grammar import format_spec, parse_spec
+from .layers import ACTIVATIONS, Assembly, Token
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
-               "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
 HEADS = ("logits", "log_softmax", "softmax")
 
 
@@ -35,21 +34,6 @@ class ModelConfig:
         return cls(d["spec"], d["activation"], d["head"], tuple(d["input_shape"]), int(d["n_classes"]))
 
 
-class CropBorder(nn.Module):
-    """Drop `pixels` rows and columns on every side: the model still takes full-size images."""
-
-    def __init__(self, pixels: int):
-        super().__init__()
-        self.pixels = pixels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.pixels
-        return x[..., p:-p, p:-p]
-
-    def extra_repr(self) -> str:
-        return f"pixels={self.pixels}"
-
-
 class Net(nn.Sequential):
     """An `nn.Sequential` that remembers the config it was built from."""
 
@@ -67,10 +51,6 @@ class Net(nn.Sequential):
         """(C, H, W) of the image the first weight layer sees: the input, less any crop."""
         first = self.rows[0] if self.rows else None
         return tuple(first["output_shape"]) if first and first["name"] == "crop" else self.config.input_shape
-
-
-def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
 
 
 def build_model(spec: str = "", activation: str = "relu", head: str = "logits",
@@ -116,86 +96,12 @@ def check_memory(modules: OrderedDict[str, nn.Module], rows: list[dict], spec: s
                         f"but this machine has {have / 2**30:,.1f} GiB; use fewer units or channels")
 
 
-def _assemble(layers: list[Layer], config: ModelConfig):
-    channels, height, width = config.input_shape
-    features: int | None = None  # set once flattened
-    modules: OrderedDict[str, nn.Module] = OrderedDict()
-    rows: list[dict] = []
-    counts: dict[str, int] = {}
-    trail = [f"{height}x{width}"]
-
-    def add(kind: str, module: nn.Module, token: str) -> None:
-        counts[kind] = counts.get(kind, 0) + 1
-        name = f"{kind}{counts[kind]}" if kind not in ("crop", "flatten", "output", "head") else kind
-        modules[name] = module
-        shape = [features] if features is not None else [channels, height, width]
-        rows.append({"name": name, "token": token, "output_shape": shape,
-                     "params": sum(p.numel() for p in module.parameters())})
-
-    def flatten() -> None:
-        nonlocal features
-        if features is None:
-            features = channels * height * width
-            add("flatten", nn.Flatten(), "")
-
-    def activate(i: int) -> None:
-        if i + 1 < len(layers) and isinstance(layers[i + 1], BatchNorm):
-            return  # the batch norm that follows takes the activation after it
-        add("act", ACTIVATIONS[config.activation](), config.activation)
-
+def _assemble(layers: list[Token], config: ModelConfig) -> tuple[OrderedDict[str, nn.Module], list[dict]]:
+    net = Assembly(layers, config.activation, config.input_shape, config.n_classes)
     for i, layer in enumerate(layers):
-        where = f"layer {i + 1} {str(layer)!r}"
-        if isinstance(layer, Crop):
-            if features is not None or modules:
-                raise UserError(f"{where}: cropping works on the input image, so it must be the first token")
-            if min(height, width) <= 2 * layer.pixels:
-                raise UserError(f"{where}: cropping {layer.pixels} pixels off every side of a {height}x{width} image "
-                                f"leaves nothing; crop fewer pixels")
-            height, width = height - 2 * layer.pixels, width - 2 * layer.pixels
-            trail.append(f"{str(layer)} {height}x{width}")
-            add("crop", CropBorder(layer.pixels), str(layer))
-        elif isinstance(layer, (Conv, Pool)):
-            if features is not None:
-                raise UserError(f"{where}: a {'convolution' if isinstance(layer, Conv) else 'pooling'} layer cannot follow "
-                                f"a fully connected layer (the image is already flattened to {features}); put it earlier")
-            pad = layer.pad if isinstance(layer, Conv) else 0
-            stride = layer.stride or layer.kernel
-            if min(height, width) + 2 * pad < layer.kernel:
-                raise UserError(f"{where}: needs an input of at least {layer.kernel}x{layer.kernel} but gets "
-                                f"{height}x{width} ({' -> '.join(trail)}); use a smaller kernel or stride, or fewer layers")
-            height, width = _out_size(height, layer.kernel, stride, pad), _out_size(width, layer.kernel, stride, pad)
-            trail.append(f"{str(layer)} {height}x{width}")
-            if isinstance(layer, Conv):
-                module = nn.Conv2d(channels, layer.out, layer.kernel, stride, pad)
-                channels = layer.out
-                add("conv", module, str(layer))
-                activate(i)
-            else:
-                pool = nn.MaxPool2d if layer.kind == "max" else nn.AvgPool2d
-                add("pool", pool(layer.kernel, stride), str(layer))
-        elif isinstance(layer, Dense):
-            flatten()
-            module = nn.Linear(features, layer.units)
-            features = layer.units
-            add("fc", module, str(layer))
-            activate(i)
-        elif isinstance(layer, BatchNorm):
-            if i == 0 or not isinstance(layers[i - 1], (Conv, Dense)):
-                raise UserError(f"{where}: batch norm must follow a convolution or fully connected layer")
-            add("bn", nn.BatchNorm2d(channels) if features is None else nn.BatchNorm1d(features), "bn")
-            add("act", ACTIVATIONS[config.activation](), config.activation)
-        elif isinstance(layer, Dropout):
-            add("drop", nn.Dropout(layer.p), str(layer))
-        elif isinstance(layer, Output) and layer.units != config.n_classes:
-            raise UserError(f"{where}: the output layer has {layer.units} units but the data has {config.n_classes} "
-                            f"classes; the loss would be meaningless, use o{config.n_classes} or leave it out")
-    flatten()
-    output = nn.Linear(features, config.n_classes)
-    features = config.n_classes
-    add("output", output, f"o{config.n_classes}")
-    if config.head != "logits":
-        add("head", nn.LogSoftmax(dim=1) if config.head == "log_softmax" else nn.Softmax(dim=1), config.head)
-    return modules, rows
+        layer.build(net, i)
+    net.finish(config.head)
+    return net.modules, net.rows
 
 
 def pool_before_activation(net: Net) -> Net:

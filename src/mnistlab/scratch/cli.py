@@ -61,10 +61,10 @@ def register(subparsers, common) -> None:
 
     demo = add_command(sub, "demo", cmd_demo, common, help="write the walk-through's figures (PNG) into a folder")
     demo.add_argument("--out", required=True, help="folder for the figures (created if missing)")
-    data_options(demo)
+    data_options(demo, formats=False)
 
     train = add_command(sub, "train", cmd_train, common, help="train the NumPy CNN with hand-written backprop")
-    data_options(train)
+    data_options(train, formats=False)
     train.add_argument("--epochs", type=int, default=2, help="passes over the training set (default: 2)")
     train.add_argument("--batch-size", type=int, default=100, help="images per step (default: 100)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 0.001)")

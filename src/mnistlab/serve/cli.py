@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from ..clitools import add_command, bounded, device_option, say, verify_option
+from ..clitools import add_command, bounded, data_options, device_option, read_options, say, verify_option
 from ..errors import UserError
 
 IDLE_SECONDS = 5  # an idle keep-alive connection is closed after this
@@ -53,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> dict:
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
     app = create_app(run, allowed_hosts=list(LOOPBACK) if args.host in LOOPBACK else None,
-                     dataset=args.dataset, data_dir=args.data_dir)
+                     dataset=args.dataset, data_dir=args.data_dir, read=read_options(args))
     server = make_server(app)
     sock = listen(args.host, args.port)
     url = url_of(sock)
@@ -83,4 +83,4 @@ def register(subparsers, common) -> None:
     verify_option(parser)
     parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
                                           "set (default: the run's)")
-    parser.add_argument("--data-dir", help="folder holding that set's four IDX files")
+    data_options(parser, dataset=False)

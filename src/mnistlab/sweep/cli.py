@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import COUNT, add_command, connect_timeout_option, data_options, device_option, say
-from .space import OPTIONS, flag
+from ..clitools import COUNT, add_command, data_options, device_option, say
+from ..train.device import set_threads
+from ..train.recipes import RECIPES
+from ..train.run import default_run_dir
+from .executors import add_executor_options, executor_spec
+from .runner import METRICS, SweepSpec, run_sweep
+from .search import SEARCHES
+from .space import OPTIONS, flag, load_toml
 
 EXAMPLES = """examples:
   mnistlab sweep --model "c{8,16,32}k{3,5} m2 f{64,128}" --lr 1e-4..1e-1:log --search random --trials 24 --stop-early
@@ -15,32 +21,18 @@ expands {a,b} braces, and specs that cannot work on the data are reported and le
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict:
-    from ..train.device import set_threads
-    from ..train.run import default_run_dir
-    from .runner import run_sweep
-    from .space import load_toml
-
     values = load_toml(args.space) if args.space else {}
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
     set_threads(args.threads)
-    if args.executor == "ray":
-        from .ray_tune import check_reachable
-
-        check_reachable(args.address, args.connect_timeout)
-    search = args.search or ("random" if args.trials else "grid")
-    return run_sweep(values, out=args.out or default_run_dir("sweeps"), search=search, trials=args.trials,
-                     seed=args.search_seed, metric=args.metric, recipe=args.recipe, dataset=args.dataset,
-                     data_dir=args.data_dir, val=args.val, train_size=args.train_size, executor=args.executor,
-                     device=args.device, jobs=args.jobs, threads=args.threads, address=args.address,
-                     cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, stop_early=args.stop_early,
-                     reduction_factor=args.reduction_factor, resume=args.resume, say=lambda line: say(args, line))
+    spec = SweepSpec(out=args.out or default_run_dir("sweeps"), search=args.search or ("random" if args.trials else "grid"),
+                     trials=args.trials, seed=args.search_seed, metric=args.metric, recipe=args.recipe,
+                     dataset=args.dataset, data_dir=args.data_dir, val=args.val, train_size=args.train_size,
+                     device=args.device, stop_early=args.stop_early, reduction_factor=args.reduction_factor,
+                     resume=args.resume)
+    return run_sweep(values, spec, executor_spec(args), say=lambda line: say(args, line))
 
 
 def register(subparsers, common) -> None:
-    from ..train.recipes import RECIPES
-    from .runner import METRICS
-    from .search import SEARCHES
-
     sw = add_command(subparsers, "sweep", cmd_sweep, common, help="search training options and model specs",
                      description="Train many configurations, judge them on a validation split, keep the best as a run "
                                  "directory and write sweep.json, a table and figures.",
@@ -63,13 +55,7 @@ def register(subparsers, common) -> None:
     data_options(sw)
     sw.add_argument("--val", type=int, help="validation images carved off the end of train (default: a sixth)")
     sw.add_argument("--train-size", type=int, help="train on the first N training images only")
-    sw.add_argument("--executor", default="local", choices=("local", "ray"), help="where trials run (default: local)")
-    sw.add_argument("--jobs", type=COUNT, help="local: trials at once (default: the cores)")
-    sw.add_argument("--threads", type=COUNT, help="torch threads per trial (default: cores / jobs)")
-    sw.add_argument("--address", help="ray: HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)")
-    connect_timeout_option(sw)
-    sw.add_argument("--cpus-per-trial", type=float, default=1, help="ray: CPUs per trial (default: 1)")
-    sw.add_argument("--gpus-per-trial", type=float, default=0, help="ray: GPUs per trial (default: 0)")
+    add_executor_options(sw, "local", "where trials run (default: local)")
     device_option(sw, "cpu")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished trials")
     sw.add_argument("--out", help="sweep folder (default: sweeps/<date>-<time>)")

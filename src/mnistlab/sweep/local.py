@@ -12,9 +12,13 @@ import multiprocessing as mp
 import os
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from ..clitools import COUNT
+from ..errors import UserError
+from .executors import executor
 from .search import ASHA
 from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
 
@@ -88,16 +92,23 @@ class Worker:
         self.task: Task | None = None
 
 
+@dataclass(frozen=True)
+class LocalOptions:
+    jobs: int | None = field(default=None, metadata={"type": COUNT, "help": "trials at once (default: the cores)"})
+    threads: int | None = field(default=None, metadata={"type": COUNT, "help": "torch threads per trial (default: cores / jobs)"})
+
+
+@executor("local", LocalOptions)
 class LocalExecutor:
     """Runs tasks on `jobs` worker processes with `threads` torch threads each."""
 
-    name = "local"
-
-    def __init__(self, data: dict, out: Path | None, device: str = "cpu", jobs: int | None = None,
-                 threads: int | None = None, batch: bool = True):
-        self.jobs = max(1, jobs or cores())
-        self.threads = max(1, threads or cores() // self.jobs)
-        self.data, self.out, self.device, self.batch = data, out, device, batch
+    def __init__(self, data: dict, out: Path | None, device: str = "cpu", options: LocalOptions = LocalOptions()):
+        for name in ("jobs", "threads"):
+            if getattr(options, name) is not None and getattr(options, name) < 1:
+                raise UserError(f"--{name} {getattr(options, name)}: must be at least 1")
+        self.jobs = max(1, options.jobs or cores())
+        self.threads = max(1, options.threads or cores() // self.jobs)
+        self.data, self.out, self.device = data, out, device
         self.workers: list[Worker] = []
         self.context = mp.get_context("spawn")  # a fresh interpreter: no torch thread pool inherited from a fork
 
@@ -121,7 +132,7 @@ class LocalExecutor:
             for key, path in paths.items():
                 torch.save(splits[key], path)
             trials = [(i, {"fit_job": {**o["fit_job"], "splits": str(paths[o["fit_job"]["splits"]])}}) for i, o in trials]
-        pending = deque(group_tasks(trials, self.batch and asha is None and not splits))
+        pending = deque(group_tasks(trials, asha is None and not splits))
         ask = asha is not None
         self.close()
         self.workers = [self._start(ask) for _ in range(min(self.jobs, len(pending)))]

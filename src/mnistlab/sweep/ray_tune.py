@@ -16,9 +16,12 @@ import math
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..clitools import bounded
 from ..errors import UserError
+from .executors import executor
 from .search import ASHA, maximize
 from .trial import trial_options
 
@@ -78,20 +81,33 @@ def _trainable(config: dict, dataset=None, splits=None) -> None:
     tune.report({"epoch": len(record["history"]) or 1, "record": json.dumps(record)})
 
 
-class RayExecutor:
-    name = "ray"
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = field(default=None, metadata={
+        "type": str, "help": "HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)"})
+    cpus_per_trial: float = field(default=1, metadata={"type": float, "help": "CPUs per trial"})
+    gpus_per_trial: float = field(default=0, metadata={"type": float, "help": "GPUs per trial"})
+    connect_timeout: float = field(default=CONNECT_TIMEOUT, metadata={
+        "type": bounded(float, 0.1, 3600), "help": "seconds to reach --address before giving up, in one line"})
 
-    def __init__(self, data: dict, out: Path | None, device: str = "cpu", address: str | None = None,
-                 cpus_per_trial: float = 1, gpus_per_trial: float = 0):
+
+@executor("ray", RayOptions)
+class RayExecutor:
+    def __init__(self, data: dict, out: Path | None, device: str = "cpu", options: RayOptions = RayOptions()):
         self.ray, self.tune = _ray()
-        if cpus_per_trial <= 0 or gpus_per_trial < 0:
-            raise UserError(f"--cpus-per-trial {cpus_per_trial:g} / --gpus-per-trial {gpus_per_trial:g}: "
-                            f"need more than 0 CPUs and 0 or more GPUs per trial")
-        self.data, self.out, self.device, self.address = data, out, device, address
-        self.cpus, self.gpus = cpus_per_trial, gpus_per_trial
+        self.check(options)
+        self.data, self.out, self.device, self.address = data, out, device, options.address
+        self.cpus, self.gpus = options.cpus_per_trial, options.gpus_per_trial
         self.rounds = 0
-        check_reachable(address)
         self._connect()
+
+    @staticmethod
+    def check(options: RayOptions) -> None:
+        """What can be refused before any work: the resources per trial, and an address nothing answers on."""
+        if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
+            raise UserError(f"--cpus-per-trial {options.cpus_per_trial:g} / --gpus-per-trial {options.gpus_per_trial:g}: "
+                            f"need more than 0 CPUs and 0 or more GPUs per trial")
+        check_reachable(options.address, options.connect_timeout)
 
     def _connect(self) -> None:
         import logging

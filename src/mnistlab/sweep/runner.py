@@ -7,12 +7,21 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from ..data.sources import load_dataset
+from ..data.transforms import NORMALIZATIONS
 from ..errors import UserError
 from ..fileio import atomic_dir
+from ..models import ACTIVATIONS, HEADS
+from ..tables import format_table
+from ..train.config import TrainConfig
+from ..train.run import load_run
+from .executors import Executor, ExecutorSpec, check_executor, make_executor
+from .figures import draw_figures
 from .record import SweepRecord
-from .search import ASHA, Search, maximize
+from .search import ASHA, Search, maximize, plan_size
 from .space import Choice, Space, flag, make_space
 from .trial import trial_options
 
@@ -22,10 +31,6 @@ TRIALS, BEST = "trials", "best"
 
 def check_options(space: Space, recipe: str) -> None:
     """Refuse a bad value of any option before a trial starts: each choice and range end checked on its own."""
-    from ..data.transforms import NORMALIZATIONS
-    from ..models import ACTIVATIONS, HEADS
-    from ..train.config import TrainConfig
-
     candidates = [(name, v) for name, p in space.params.items()
                   for v in (p.values if isinstance(p, Choice) else (p.cast(p.low), p.cast(p.high)))]
     for name, value in [(None, None), *candidates]:
@@ -40,19 +45,6 @@ def check_options(space: Space, recipe: str) -> None:
             raise UserError((f"{flag(name)} {value!r}: " if name else "") + str(exc)) from None
 
 
-def make_executor(kind: str, data: dict, out: Path, device: str, jobs: int | None, threads: int | None,
-                  address: str | None, cpus_per_trial: float, gpus_per_trial: float):
-    if kind == "local":
-        from .local import LocalExecutor
-
-        return LocalExecutor(data, out / TRIALS, device, jobs, threads)
-    if kind == "ray":
-        from .ray_tune import RayExecutor
-
-        return RayExecutor(data, out / TRIALS, device, address, cpus_per_trial, gpus_per_trial)
-    raise UserError(f"--executor {kind!r}: choose local or ray")
-
-
 def _key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -63,80 +55,113 @@ def describe_param(p) -> str | list:
     return f"{p.low:g}..{p.high:g}:{'log' if p.log else 'lin'}" + (f":{p.points}" if p.points else "")
 
 
-def run_sweep(values: dict, *, out: str | Path, search: str = "random", trials: int | None = None, seed: int = 0,
-              metric: str = "val_accuracy", recipe: str = "default", dataset: str = "mnist", data_dir: str | None = None,
-              val: int | None = None, train_size: int | None = None, executor: str = "local", device: str = "cpu",
-              jobs: int | None = None, threads: int | None = None, address: str | None = None,
-              cpus_per_trial: float = 1, gpus_per_trial: float = 0, stop_early: bool = False, reduction_factor: int = 3,
-              resume: bool = False, say: Callable[[str], None] = print) -> dict:
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep besides its space: where it goes, how it searches and judges, on which data and device, how it stops."""
+
+    out: str | Path
+    search: str = "random"
+    trials: int | None = None
+    seed: int = 0
+    metric: str = "val_accuracy"
+    recipe: str = "default"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    val: int | None = None  # validation images carved off the end of train (default: a sixth)
+    train_size: int | None = None
+    device: str = "cpu"
+    stop_early: bool = False
+    reduction_factor: int = 3
+    resume: bool = False
+
+
+SPEC_FIELDS = tuple(f.name for f in fields(SweepSpec))
+
+
+def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpec | str | None = None, *,
+              say: Callable[[str], None] = print, **given) -> dict:
     """Search `values` (option name -> value as on the command line, see `space`) and keep the best run.
 
-    Trials are judged on `metric` over a validation split carved off the training set (`val` images,
-    default a sixth); the test set only reports the best trial's accuracy at the end.
+    `given`: SweepSpec's fields by keyword (out=..., search="grid"), and the executor's own options where
+    `executor` is a name (jobs=2, address=...). Trials are judged on `spec.metric` over a validation split carved
+    off the training set; the test set only reports the best trial's accuracy at the end.
     """
-    from ..data.sources import load_dataset
-
-    if metric not in METRICS:
-        raise UserError(f"--metric {metric!r}: choose one of {', '.join(METRICS)} (the test set never chooses)")
-    ds = load_dataset(dataset, data_dir)
-    n_train = len(ds.train_labels)
-    val = n_train // 6 if val is None else val
-    if metric.startswith("val") and val < 1:
-        raise UserError(f"--val {val}: --metric {metric} needs a validation split; give --val N with N >= 1")
-    space = make_space(values, tuple((1, *ds.train_images.shape[1:])), ds.n_classes)
-    for spec, reason in space.rejected.items():
-        say(f"left out model '{spec}': {reason}")
-    check_options(space, recipe)
-    out = Path(out)
-    data = {"dataset": dataset, "data_dir": data_dir, "val": val, "train_size": train_size}
-    defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,
-                "search": search, "trials": trials, "seed": seed, "metric": metric, "recipe": recipe, "data": data,
-                "stop_early": stop_early and reduction_factor}
-    settings = {**defining, "key": _key(defining), "rejected_models": space.rejected,
-                "source": ds.describe()}
-    plan = Search(space, search, trials, seed, metric)  # a space too large is refused here, before the folder is made
-    record = SweepRecord(out, settings, resume)
+    spec = replace(spec, **{k: v for k, v in given.items() if k in SPEC_FIELDS}) if spec else \
+        SweepSpec(**{k: v for k, v in given.items() if k in SPEC_FIELDS})
+    if not isinstance(executor, ExecutorSpec):
+        executor = ExecutorSpec.of(executor or "local", **{k: v for k, v in given.items() if k not in SPEC_FIELDS})
+    if spec.metric not in METRICS:
+        raise UserError(f"--metric {spec.metric!r}: choose one of {', '.join(METRICS)} (the test set never chooses)")
+    check_executor(executor)  # an address nothing answers on is refused before the data loads or the folder is made
+    space, record, data = prepare(values, spec, say)
+    plan = Search(space, spec.search, spec.trials, spec.seed, spec.metric)
     done = record.done()
     for trial in done.values():
         plan.resume(trial)
     if done:
         say(f"resuming: {len(done)} trial(s) already done are skipped")
-    runner = make_executor(executor, data, out, device, jobs, threads, address, cpus_per_trial, gpus_per_trial)
-    asha = ASHA(metric, reduction_factor) if stop_early else None
-    say(f"sweep: {plan.total} trial(s), {search} search over {', '.join(space.params) or 'nothing'}; "
-        f"{executor} executor; metric {metric} on {val} validation images")
-    configs: dict[str, dict] = {}
+    out = Path(spec.out)
+    runner = make_executor(executor, data, out / TRIALS, spec.device)
+    say(f"sweep: {plan.total} trial(s), {spec.search} search over {', '.join(space.params) or 'nothing'}; "
+        f"{executor.name} executor; metric {spec.metric} on {data['val']} validation images")
     start = time.perf_counter()
+    try:
+        run_trials(plan, record, runner, spec, space, say)
+        where = runner.info()
+    finally:
+        runner.close()
+    seconds = time.perf_counter() - start
+    result = finish(record, spec.metric, out, where, seconds)
+    say(table_text(record.trials.values(), list(space.params)))
+    best = result["best"]
+    if best:
+        say(f"best: {best['id']} {_config_text(best['config'])}: {spec.metric} {_fmt(best[spec.metric])}, "
+            f"test accuracy {_fmt(best['test_accuracy'])} (reported, not used to choose); run saved to {best['run_dir']}")
+    say(f"sweep saved to {out / 'sweep.json'} ({seconds:.1f} s)")
+    return result
+
+
+def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
+    """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
+    ds = load_dataset(spec.dataset, spec.data_dir)
+    val = len(ds.train_labels) // 6 if spec.val is None else spec.val
+    if spec.metric.startswith("val") and val < 1:
+        raise UserError(f"--val {val}: --metric {spec.metric} needs a validation split; give --val N with N >= 1")
+    space = make_space(values, tuple((1, *ds.train_images.shape[1:])), ds.n_classes)
+    for model, reason in space.rejected.items():
+        say(f"left out model '{model}': {reason}")
+    check_options(space, spec.recipe)
+    plan_size(space, spec.search, spec.trials)  # a space too large is refused before the folder is made
+    data = {"dataset": spec.dataset, "data_dir": spec.data_dir, "val": val, "train_size": spec.train_size}
+    defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,
+                "search": spec.search, "trials": spec.trials, "seed": spec.seed, "metric": spec.metric,
+                "recipe": spec.recipe, "data": data, "stop_early": spec.stop_early and spec.reduction_factor}
+    settings = {**defining, "key": _key(defining), "rejected_models": space.rejected, "source": ds.describe()}
+    return space, SweepRecord(Path(spec.out), settings, spec.resume), data
+
+
+def run_trials(plan: Search, record: SweepRecord, runner: Executor, spec: SweepSpec, space: Space,
+               say: Callable[[str], None]) -> None:
+    """Ask the search for trials, a round of `runner.jobs` at a time, until it has no more; record each as it ends."""
+    asha = ASHA(spec.metric, spec.reduction_factor) if spec.stop_early else None
+    configs: dict[str, dict] = {}
 
     def on_record(trial: dict) -> None:
         trial = {"id": trial["id"], "config": configs[trial["id"]], **trial}
         record.add(trial)
         plan.tell(trial)
         m = trial["metrics"]
-        detail = trial["reason"] if trial["status"] == "failed" else f"{metric} {_fmt(m.get(metric))}"
+        detail = trial["reason"] if trial["status"] == "failed" else f"{spec.metric} {_fmt(m.get(spec.metric))}"
         say(f"  {trial['id']} {_config_text(trial['config'])}: {trial['status']}, {detail}")
 
     attempted: set[str] = set()
-    try:
-        while True:
-            batch = [(i, c) for i, c in plan.next(runner.jobs, record.done()) if i not in attempted and i not in record.trials]
-            if not batch:
-                break
-            attempted.update(i for i, _ in batch)
-            configs.update(batch)
-            runner.run([(i, {"recipe": recipe, **space.fixed, **c}) for i, c in batch], on_record, asha)
-        where = runner.info()
-    finally:
-        runner.close()
-    seconds = time.perf_counter() - start
-    result = finish(record, metric, out, where, seconds)
-    say(table_text(record.trials.values(), list(space.params)))
-    best = result["best"]
-    if best:
-        say(f"best: {best['id']} {_config_text(best['config'])}: {metric} {_fmt(best[metric])}, "
-            f"test accuracy {_fmt(best['test_accuracy'])} (reported, not used to choose); run saved to {best['run_dir']}")
-    say(f"sweep saved to {out / 'sweep.json'} ({seconds:.1f} s)")
-    return result
+    while True:
+        batch = [(i, c) for i, c in plan.next(runner.jobs, record.done()) if i not in attempted and i not in record.trials]
+        if not batch:
+            return
+        attempted.update(i for i, _ in batch)
+        configs.update(batch)
+        runner.run([(i, {"recipe": spec.recipe, **space.fixed, **c}) for i, c in batch], on_record, asha)
 
 
 def _fmt(value) -> str:
@@ -161,8 +186,6 @@ def best_trial(trials, metric: str) -> dict | None:
 
 def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds: float) -> dict:
     """Copy the best trial's run to out/best, draw the figures, write the final sweep.json; the --json payload."""
-    from ..train.run import load_run
-
     trials = sorted(record.trials.values(), key=lambda t: t["id"])
     top = best_trial(trials, metric)
     best = None
@@ -176,8 +199,6 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
                 "run_dir": str(out / BEST)}
     figures = []
     if trials:
-        from .figures import draw_figures
-
         figures = draw_figures(trials, record.settings, metric, out, top["id"] if top else None)
     extra = {"executor": executor, "seconds": round(seconds, 3), "best": best, "figures": figures}
     record.write(extra)
@@ -187,8 +208,6 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
 
 
 def table_text(trials, names: list[str]) -> str:
-    from ..experiments.tables import format_table
-
     rows = [{"id": t["id"], **{n: t["config"].get(n) for n in names}, "params": t.get("params"), "status": t["status"],
              "epochs": len(t["history"]), "val_accuracy": t["metrics"]["val_accuracy"], "val_loss": t["metrics"]["val_loss"],
              "seconds": t["metrics"]["seconds"]} for t in sorted(trials, key=lambda t: t["id"])]

@@ -28,6 +28,24 @@ def trial_id(index: int) -> str:
     return f"t{index:03d}"
 
 
+def plan_size(space: Space, kind: str, trials: int | None) -> int:
+    """How many trials the search plans, counted without building them; over MAX_TRIALS is refused."""
+    if kind not in SEARCHES:
+        raise UserError(f"--search {kind!r}: choose one of {', '.join(SEARCHES)}")
+    if kind == "grid":
+        sizes = [len(p.grid()) for p in space.params.values()]
+        if min(math.prod(sizes), trials or math.inf) > MAX_TRIALS:
+            raise UserError(f"--search grid: the space holds {math.prod(sizes):,} configurations "
+                            f"({' x '.join(map(str, sizes))}); at most {MAX_TRIALS:,} can be planned: use fewer points, "
+                            f"--trials N for the first N, or --search random --trials N")
+        return min(math.prod(sizes), trials or math.prod(sizes))
+    if not trials or trials < 1:
+        raise UserError(f"--search {kind} needs --trials N (N >= 1)")
+    if trials > MAX_TRIALS:
+        raise UserError(f"--trials {trials:,}: at most {MAX_TRIALS:,} trials can be planned; give fewer")
+    return trials
+
+
 class Search:
     """Yields (id, config) batches; `tell` feeds a finished trial's metric back."""
 
@@ -35,22 +53,10 @@ class Search:
         if kind not in SEARCHES:
             raise UserError(f"--search {kind!r}: choose one of {', '.join(SEARCHES)}")
         self.space, self.kind, self.metric, self.seed = space, kind, metric, seed
-        if kind == "grid":
-            sizes = [len(p.grid()) for p in space.params.values()]
-            self.total = min(math.prod(sizes), trials or math.inf)
-            if self.total > MAX_TRIALS:
-                raise UserError(f"--search grid: the space holds {math.prod(sizes):,} configurations "
-                                f"({' x '.join(map(str, sizes))}); at most {MAX_TRIALS:,} can be planned: use fewer points, "
-                                f"--trials N for the first N, or --search random --trials N")
-        else:
-            if not trials or trials < 1:
-                raise UserError(f"--search {kind} needs --trials N (N >= 1)")
-            if trials > MAX_TRIALS:
-                raise UserError(f"--trials {trials:,}: at most {MAX_TRIALS:,} trials can be planned; give fewer")
-            self.total = trials
-            if kind == "tpe":
-                self.study = _optuna_study(seed, metric)
-                self.asked: dict[str, object] = {}
+        self.total = plan_size(space, kind, trials)
+        if kind == "tpe":
+            self.study = _optuna_study(seed, metric)
+            self.asked: dict[str, object] = {}
 
     def planned(self) -> Iterator[tuple[str, dict]]:
         """Every grid or random trial, generated afresh each time from the space and the seed."""

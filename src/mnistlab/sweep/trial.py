@@ -110,6 +110,7 @@ def batch_key(options: dict) -> tuple | None:
     trained with plain options); None for a trial that must train alone."""
     from ..models import parse_spec
     from ..models.grammar import Dense
+    from ..train.stackopt import OPTIONS as STACKED_OPTIMIZERS
 
     try:
         model_args, train, normalize = trial_options(options)
@@ -117,6 +118,7 @@ def batch_key(options: dict) -> tuple | None:
     except UserError:
         return None
     plain = (all(isinstance(layer, Dense) for layer in layers) and train["schedule"] == "none"
+             and train["optimizer"].lower() in STACKED_OPTIMIZERS
              and not train["weight_decay"] and not train["label_smoothing"] and not train["optimizer_options"]
              and train["augment"] == "none" and not train["max_steps"] and train["loss"] is None
              and float(train["epochs"]).is_integer())

@@ -13,7 +13,7 @@ from ..data.transforms import Normalizer
 AUGMENTATIONS = ("none", "affine")
 
 
-def random_affine(x: torch.Tensor, generator: torch.Generator | None, background: float, degrees: float = 10.0,
+def random_affine(x: torch.Tensor, generator: torch.Generator | None, background: float | torch.Tensor, degrees: float = 10.0,
                   shift: float = 0.1, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
     """Rotate by up to ±`degrees`, scale within `scale`, shift by up to `shift` of the width, per image.
 
@@ -38,7 +38,9 @@ def make_augment(name: str, normalizer: Normalizer, device: torch.device,
                  seed: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
     if name == "none":
         return None
-    background = float(normalizer(np.zeros((1, 1, 1), dtype=np.uint8), "cpu").item())
+    channels = len(normalizer.mean) if isinstance(normalizer.mean, tuple) else 1
+    black = normalizer(np.zeros((1, channels, 1, 1), dtype=np.uint8), device)  # per channel for colour
+    background = float(black.item()) if channels == 1 else black
     # On the CPU a generator of its own (seed + 1); on CUDA the device's default generator (seeded by `fit`),
     # the one a captured step replays with fresh numbers every time: drawing on the host could not be captured.
     generator = torch.Generator().manual_seed(seed + 1) if device.type == "cpu" else None

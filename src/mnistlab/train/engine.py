@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.optim import optimizer as optimizer_module
 
 from ..errors import UserError
 from ..progress import Progress
@@ -88,7 +89,8 @@ def schedule_table(name: str | None, optimizer: torch.optim.Optimizer, lr: float
             rows.append([{k: g[k] for k in keys} for g in stand_in.param_groups])
             if per_batch or (step + 1) % plan.steps_per_epoch == 0:
                 scheduler.step()
-    varying = [k for k in keys if any(row[i][k] != rows[0][i][k] for row in rows for i in range(len(groups)))]
+    # a key is in the table if the schedule ever sets it to other than the optimizer's own value
+    varying = [k for k in keys if any(row[i][k] != groups[i][k] for row in rows for i in range(len(groups)))]
     return [[{k: g[k] for k in varying} for g in row] for row in rows] if varying else None
 
 
@@ -221,25 +223,38 @@ class RunningLoss:
         return value
 
 
+@dataclass
+class StepSpec:
+    """What a step computes besides the model and its optimizers: the training loss (one value, or one per
+    model), mixed precision (a context factory), augmentation, the schedule table (`schedule_table`), whether to
+    capture (auto, on, off) and how many models are stepped together."""
+
+    loss: Callable
+    amp: Callable | None = None
+    augment: Callable | None = None
+    table: list[list[dict]] | None = None
+    capture: str = "auto"
+    models: int = 0  # 0 for one model, K for K stacked ones
+
+
 class Engine:
     """One training run of one model, or of K models stepped together (outputs stacked on dim 0).
 
-    `forward(x)` gives outputs (B, C) or (K, B, C); `loss(out, y)` the training loss, one value or K;
-    `modules` are switched between train and eval mode; `table` comes from `schedule_table`.
+    `forward(x)` gives outputs (B, C) or (K, B, C); `modules` are switched between train and eval mode; the
+    rest of the step is `spec`.
     """
 
     def __init__(self, forward: Callable, modules: list[torch.nn.Module], optimizers: list[torch.optim.Optimizer],
-                 source: BatchSource, *, loss: Callable, amp=None, augment: Callable | None = None,
-                 table: list[list[dict]] | None = None, capture: str = "auto", models: int = 1):
+                 source: BatchSource, spec: StepSpec):
         self.forward, self.modules, self.optimizers, self.source = forward, modules, optimizers, source
-        self.loss, self.amp, self.augment, self.table = loss, amp or contextlib.nullcontext, augment, table
+        self.loss, self.amp, self.augment, self.table = spec.loss, spec.amp or contextlib.nullcontext, spec.augment, spec.table
         self.plan, self.device = source.plan, source.x.device
         self.groups = [g for o in optimizers for g in o.param_groups]
-        shape = () if models == 1 else (models,)
+        shape = (spec.models,) if spec.models else ()  # models: 0 for one model, K for K stacked ones
         self.loss_sum = torch.zeros(shape, device=self.device)
         self.correct = torch.zeros(shape, device=self.device, dtype=torch.int64)
         self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
-        self.capture = self._static_state(capture)  # capture on CUDA: every step reads its batch and rate from the device
+        self.capture = self._static_state(spec.capture)  # capture: every step reads its batch and rate from the device
 
     def _static_state(self, capture: str) -> bool:
         """Decide whether to capture; if so, make every step read its batch and rate from the device."""
@@ -260,52 +275,47 @@ class Engine:
         return True
 
     def make_static(self) -> None:
-        """Device-side step and row counters, the rate table as a device tensor, optimizers that keep their step
-        counts on the device: what a captured step needs. (Runs eagerly too, which is how the CPU tests check it.)"""
+        """Device-side counters, the rate table as a device tensor that every group's lr is a view of, optimizers
+        on their capturable path (state and step counts on the device): what a captured step needs. Runs eagerly
+        too, which is how the CPU tests check it."""
         if self.table is not None:
             self.rates = torch.tensor([[g["lr"] for g in row] for row in self.table], dtype=torch.float32, device=self.device)
-            for g in self.groups:
-                if not isinstance(g["lr"], torch.Tensor):
-                    g["lr"] = torch.tensor(float(g["lr"]), device=self.device)
-        if self.device.type == "cuda":
-            for o in self.optimizers:
-                if "capturable" in o.defaults:
-                    for g in o.param_groups:
-                        g["capturable"] = True
-        self.row_t = torch.zeros(1, dtype=torch.int64, device=self.device)
-        self.step_t = torch.zeros(1, dtype=torch.int64, device=self.device)
+            self.lr_now = self.rates[0].clone()
+            for k, g in enumerate(self.groups):
+                g["lr"] = self.lr_now[k]
+        capturable = self.device.type in optimizer_module._get_capturable_supported_devices()
+        for o in self.optimizers:
+            if capturable and "capturable" in o.defaults and not o.defaults.get("fused"):
+                for g in o.param_groups:
+                    g["capturable"] = True
+        self.counters = torch.zeros(2, dtype=torch.int64, device=self.device)  # this epoch's batch row, the step
+        self.row_t, self.step_t = self.counters[:1], self.counters[1:]
         self.static = True
 
     # -- one step ------------------------------------------------------------------------------------------------
     def _core(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
-        """Forward, loss, backward, optimizer, accumulators. A static step keeps its gradient tensors (zeroed
-        after the step, never set to None) because a captured graph holds their addresses."""
+        """Forward, loss, backward, optimizer, accumulators. Gradients are set to None first, so backward writes
+        fresh ones instead of adding into zeroed ones (no zero_ and add_ per parameter; a captured graph keeps
+        the addresses it wrote them to)."""
         if self.augment is not None:
             xb = self.augment(xb)
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=True)
         with self.amp():
             out = self.forward(xb)
         loss = self.loss(out, yb)
-        if not self.static:
-            for o in self.optimizers:
-                o.zero_grad(set_to_none=True)
         (loss.sum() if loss.dim() else loss).backward()
         for o in self.optimizers:
             o.step()
-        if self.static:
-            for o in self.optimizers:
-                o.zero_grad(set_to_none=False)
-        self.loss_sum += loss.detach() * len(yb)
-        self.correct += (out.detach().argmax(-1) == yb).sum(-1)
+        self.loss_sum.add_(loss.detach(), alpha=yb.shape[-1])  # images per model: labels are (B,) or (K, B)
+        self.correct.add_((out.detach().argmax(-1) == yb).sum(-1))
 
     def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         """The capturable step: batch row, learning rate and counters all read and advanced on the device."""
         if self.rates is not None:
-            rates = self.rates.index_select(0, self.step_t).view(-1)
-            for k, g in enumerate(self.groups):
-                g["lr"].copy_(rates[k])
+            torch.index_select(self.rates, 0, self.step_t, out=self.lr_now.view(1, -1))
         self._core(*(batch or self.source.row(self.row_t)))
-        self.row_t += 1
-        self.step_t += 1
+        self.counters.add_(1)
 
     def step(self, i: int) -> None:
         """Optimizer step `i` (0-based) of the current epoch."""

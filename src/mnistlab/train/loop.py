@@ -16,7 +16,7 @@ from ..progress import Progress
 from .augment import make_augment
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
-from .engine import BatchSource, Engine, StepPlan, schedule_table, train
+from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .optim import check_loss, default_loss, make_loss, make_optimizer
 from .recipes import prepare, settle
 from .run import Run
@@ -58,11 +58,12 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
         decay = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
-        optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **decay, **cfg.optimizer_options)
+        optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, lean=True, **decay, **cfg.optimizer_options)
         source = BatchSource(data.x_train.contiguous(memory_format=memory_format), data.y_train, plan, cfg.seed)
-        engine = Engine(model, [model], [optimizer], source, loss=lambda out, y: train_loss(out.float(), y),
-                        amp=autocast_for(device, precision), augment=make_augment(cfg.augment, data.normalizer, device, cfg.seed),
+        spec = StepSpec(loss=lambda out, y: train_loss(out.float(), y), amp=autocast_for(device, precision),
+                        augment=make_augment(cfg.augment, data.normalizer, device, cfg.seed),
                         table=schedule_table(cfg.schedule, optimizer, cfg.lr, plan, cfg.schedule_options), capture=cfg.capture)
+        engine = Engine(model, [model], [optimizer], source, spec)
         tests = engine.evaluator(model, test_loss, data.x_test, data.y_test)
         vals = engine.evaluator(model, test_loss, data.x_val, data.y_val) if data.x_val is not None else None
 

@@ -1,152 +1,301 @@
-"""Train many fully connected models at once: one program steps them all, through the training engine.
+"""Train many models at once: K models stepped as one stacked program through the training engine.
 
-A sweep of small FFNs on a CPU is bound by per-step overhead and, for wide layers, arithmetic. Stacking K
-models into one forward pass turns K passes into one chain of matrix products per step, without padding: the
-first layer of every model reads the same input, so all K first layers are one product with their weights
-side by side (x @ [W1 | W2 | ...]); later layers of one shape are one batched product (bmm), and layers whose
-shapes differ run as K small products. Every model keeps its own parameter tensors and its own optimizer
-parameter group (own optimizer, own learning rate); batch order, initial weights and loss are those `fit` uses,
-so each model follows the trajectory `fit` would give it (tests check this).
+A sweep of small networks, an experiment's grid or the folds of a cross-validation is bound on a CPU by
+per-step overhead, and on a GPU by kernel launches. Stacking turns K models into one set of tensors
+(train/stack.py: a (K, in, out) leaf per layer, widths padded to the widest, convolutions grouped) and one
+optimizer (train/stackopt.py: per-model learning rates on the device), so a step is the same handful of
+operations whatever K is. Batch order, initial weights, loss and optimizer formulas are those `fit` uses, so
+each model follows the trajectory `fit` would give it (the tests compare them step for step).
+
+Models may share one training set, or each draw its batches from its own subset of it (`Folds`: what
+cross-validation needs); the data stays resident once either way.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from ..data.splits import Splits
 from ..errors import UserError
-from ..models import ACTIVATIONS, Net
+from ..models import Net
 from .config import TrainConfig
-from .device import Stopwatch, resolve_device
-from .engine import BatchSource, Engine, StepPlan, train
-from .optim import default_loss, make_optimizer
+from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
+from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from .optim import check_loss, default_loss, make_optimizer
 from .run import Run
+from .stack import Stack, check_stackable
+from .stackopt import StackedOptimizer, family_defaults
 
-PER_SAMPLE_LOSSES = {"nll": F.nll_loss, "ce": F.cross_entropy}
-HEAD_FUNCTIONS = {"logits": lambda z: z, "log_softmax": lambda z: torch.log_softmax(z, -1),
-                  "softmax": lambda z: torch.softmax(z, -1)}
-
-
-def linear_layers(model: Net) -> list[nn.Linear]:
-    """The model's linear layers, refusing anything a stacked MLP cannot express."""
-    allowed = (nn.Linear, nn.Flatten, nn.LogSoftmax, nn.Softmax, *ACTIVATIONS.values())
-    if not all(isinstance(m, allowed) for m in model):
-        raise UserError(f"model '{model.config.spec}': batched training takes fully connected models only")
-    return [m for m in model if isinstance(m, nn.Linear)]
+IGNORE = -100  # the label of a padding row: no loss, never correct
+# fit_many without a config trains plainly, as the lectures do: a constant rate, torch's optimizer defaults,
+# the plain loss (not the default recipe's schedule and label smoothing).
+PLAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0)
 
 
-class Stack:
-    """K same-depth MLPs as per-model weight tensors (in, out) and biases (out,), stepped as one program."""
+@dataclass
+class Folds:
+    """Per-model index subsets of one resident training set: model k trains on x_train[train[k]], is validated
+    on x_train[val[k]] when `val` is given, and on the test set only if `test`."""
 
-    def __init__(self, models: list[Net], device: torch.device):
-        layers = [linear_layers(m) for m in models]
-        self.depth = len(layers[0])
-        cfg = models[0].config
-        if any(len(ls) != self.depth for ls in layers) or any(
-                (m.config.activation, m.config.head) != (cfg.activation, cfg.head) for m in models):
-            raise UserError("batched training needs models of one depth, activation and head")
-        self.activation, self.head = ACTIVATIONS[cfg.activation](), HEAD_FUNCTIONS[cfg.head]
-        self.weights = [[layer.weight.detach().T.contiguous().to(device).requires_grad_() for layer in ls] for ls in layers]
-        self.biases = [[layer.bias.detach().clone().to(device).requires_grad_() for layer in ls] for ls in layers]
-        self.widths = [[ls[i].out_features for ls in layers] for i in range(self.depth)]
-        self.same_shape = [len({(ls[i].in_features, ls[i].out_features) for ls in layers}) == 1 for i in range(self.depth)]
-
-    def parameters(self, k: int) -> list[torch.Tensor]:
-        return [*self.weights[k], *self.biases[k]]
-
-    def _layer(self, i: int, h: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
-        """Layer i of every model: h is the shared input (B, in), the stacked (K, B, in) or a list of (B, in_k)."""
-        ws, bs = [w[i] for w in self.weights], [b[i] for b in self.biases]
-        if isinstance(h, torch.Tensor) and h.dim() == 2:  # the shared input: one product for all K
-            if self.same_shape[i]:
-                return torch.matmul(h, torch.stack(ws)) + torch.stack(bs)[:, None, :]
-            return list(torch.addmm(torch.cat(bs), h, torch.cat(ws, 1)).split(self.widths[i], dim=1))
-        if self.same_shape[i]:
-            return torch.baddbmm(torch.stack(bs)[:, None, :], torch.stack(list(h)), torch.stack(ws))
-        return [torch.addmm(b, hk, w) for hk, w, b in zip(h, ws, bs)]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, ...) shared by all models → outputs (K, B, classes)."""
-        h = x.flatten(1)
-        for i in range(self.depth):
-            h = self._layer(i, h)
-            if i < self.depth - 1:
-                h = self.activation(h) if isinstance(h, torch.Tensor) else [self.activation(t) for t in h]
-        return self.head(h if isinstance(h, torch.Tensor) else torch.stack(h))
-
-    def copy_into(self, models: list[Net]) -> None:
-        with torch.no_grad():
-            for k, model in enumerate(models):
-                for i, layer in enumerate(linear_layers(model)):
-                    layer.weight.copy_(self.weights[k][i].T)
-                    layer.bias.copy_(self.biases[k][i])
+    train: list[torch.Tensor]
+    val: list[torch.Tensor] | None = None
+    test: bool = False
 
 
-def per_model_losses(loss: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(K, B) losses of outputs (K, B, C) against labels (B,)."""
-    k, b, c = out.shape
-    return PER_SAMPLE_LOSSES[loss](out.float().reshape(k * b, c), y.repeat(k), reduction="none").view(k, b)
+def sample_losses(name: str, smoothing: float = 0.0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(K, B) per-sample losses of outputs (K, B, C) against labels (B,) or (K, B); IGNORE labels give 0.
+    The same losses as `optim.make_loss`, sample by sample."""
+    def losses(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        k, b, c = out.shape
+        flat, target = out.float().reshape(k * b, c), y.expand(k, b).reshape(k * b)
+        if name == "ce":
+            return F.cross_entropy(flat, target, reduction="none", label_smoothing=smoothing).view(k, b)
+        loss = F.nll_loss(flat, target, reduction="none")
+        if smoothing:
+            loss = (1 - smoothing) * loss - smoothing * flat.mean(1) * (target != IGNORE)
+        return loss.view(k, b)
+    if name not in ("ce", "nll"):
+        raise UserError(f"--loss {name}: stacked training takes ce or nll")
+    return losses
+
+
+class SubsetSource(BatchSource):
+    """Model k's batches drawn from its own subset of the resident set, in the order `fit` would draw them
+    from that subset alone (its own generator, seeded alike). Batch rows hold (B, K) indices; a model whose
+    subset is smaller gets padding rows (image 0, label IGNORE) in the last, eager batch of an epoch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, subsets: list[torch.Tensor], plan: StepPlan, seed: int):
+        self.x, self.y, self.plan, self.subsets = x, y, plan, [s.to(x.device) for s in subsets]
+        self.sizes = [len(s) for s in subsets]
+        self.orders = [torch.Generator().manual_seed(seed) for _ in subsets]
+        k, b = len(subsets), plan.batch_size
+        self.perm = torch.zeros(plan.n, k, dtype=torch.int64, device=x.device)
+        self.labels = torch.full((plan.n, k), IGNORE, dtype=torch.int64, device=x.device)
+        full = min(self.sizes) // b
+        self.rows, self.label_rows = self.perm[:full * b].view(full, b, k), self.labels[:full * b].view(full, b, k)
+        self.counts = None  # real rows per model in the current eager batch, where some are padding
+
+    def new_epoch(self) -> None:
+        for k, (subset, order) in enumerate(zip(self.subsets, self.orders)):
+            picked = subset[torch.randperm(len(subset), generator=order).to(subset.device)]
+            self.perm[:len(picked), k] = picked
+            self.labels[:len(picked), k] = self.y[picked]
+
+    def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        b = self.plan.batch_size
+        counts = [min(b, max(0, n - i * b)) for n in self.sizes]
+        idx, labels = self.perm[i * b:(i + 1) * b], self.labels[i * b:(i + 1) * b]
+        self.counts = None if len(set(counts)) == 1 and counts[0] == len(idx) else torch.tensor(counts, device=idx.device)
+        return self.x[idx], labels.T
+
+    def row(self, counter: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, k = self.rows.shape[1:]
+        self.counts = None  # full rows only: no padding
+        idx = self.rows.index_select(0, counter).view(-1)
+        x = self.x.index_select(0, idx).view(b, k, *self.x.shape[1:])
+        return x, self.label_rows.index_select(0, counter).view(b, k).T
+
+
+def padded_columns(subsets: list[torch.Tensor], y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K) indices and labels of K subsets of different sizes, padded with image 0 and label IGNORE."""
+    n = max(len(s) for s in subsets)
+    idx = torch.zeros(n, len(subsets), dtype=torch.int64, device=y.device)
+    labels = torch.full((n, len(subsets)), IGNORE, dtype=torch.int64, device=y.device)
+    for k, s in enumerate(subsets):
+        s = s.to(y.device)
+        idx[:len(s), k], labels[:len(s), k] = s, y[s]
+    return idx, labels
+
+
+class StackedScore:
+    """Loss and accuracy of every model over one set: shared by all (x, y) or one subset each (`subsets` of x)."""
+
+    def __init__(self, forward: Callable, losses: Callable, amp, x: torch.Tensor, y: torch.Tensor,
+                 subsets: list[torch.Tensor] | None = None, k: int = 1):
+        self.forward, self.losses, self.amp, self.x = forward, losses, amp or _no_amp, x
+        chunk = max(256, 10_000 // k)
+        if subsets is None:
+            self.parts = [(x[i:i + chunk], y[i:i + chunk]) for i in range(0, len(y), chunk)]
+            self.n = torch.full((k,), float(len(y)), device=y.device)
+        else:
+            idx, labels = padded_columns(subsets, y)
+            self.parts = [(idx[i:i + chunk], labels[i:i + chunk].T) for i in range(0, len(idx), chunk)]
+            self.n = torch.tensor([float(len(s)) for s in subsets], device=y.device)
+        self.subsets = subsets is not None
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, correct = 0.0, 0
+        with torch.inference_mode():
+            for x, y in self.parts:
+                if self.subsets:
+                    x = self.x[x]
+                with self.amp():
+                    out = self.forward(x)
+                loss = loss + self.losses(out, y).sum(-1)
+                correct = correct + (out.argmax(-1) == y).sum(-1)
+        return loss / self.n, correct.double() / self.n
+
+
+def _no_amp():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def family_order(names: list[str]) -> list[int]:
+    """Model indices reordered so that each optimizer family's models are contiguous (first seen, first)."""
+    families = list(dict.fromkeys(names))
+    return sorted(range(len(names)), key=lambda k: families.index(names[k]))
+
+
+def learning_rates(cfg: TrainConfig, settings: list[tuple[str, float, dict]], plan: StepPlan,
+                   device: torch.device) -> torch.Tensor:
+    """(steps, K) rates from the schedule `cfg` names, or (1, K) constant rates."""
+    columns, cache = [], {}
+    for name, lr, options in settings:
+        key = (name, lr)
+        if key not in cache:
+            table = schedule_table(cfg.schedule, make_optimizer(name, [torch.zeros(1, requires_grad=True)], lr, **options),
+                                   lr, plan, cfg.schedule_options)
+            if table is not None and any(k != "lr" for k in table[0][0]):
+                raise UserError("stacked training cannot cycle momentum; use a schedule that varies the rate only")
+            cache[key] = [lr] if table is None else [row[0]["lr"] for row in table]
+        columns.append(cache[key])
+    steps = max(len(c) for c in columns)
+    return torch.tensor([[c[min(i, len(c) - 1)] for c in columns] for i in range(steps)], dtype=torch.float32,
+                        device=device)
+
+
+def settle_many(cfg: TrainConfig, optimizers: list[tuple[str, float]] | None, k: int) -> list[tuple[str, float, dict]]:
+    """(optimizer, lr, options) per model: the config's options go with the config's optimizer only."""
+    cfg.check()
+    if cfg.augment != "none" or cfg.eval_every:
+        raise UserError("stacked training takes neither augmentation nor --eval-every; train these models with fit")
+    pairs = optimizers or [(cfg.optimizer, cfg.lr)] * k
+    if len(pairs) != k:
+        raise UserError(f"{k} models but {len(pairs)} optimizer settings")
+    decay = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
+    return [(name.lower(), lr, {**decay, **(cfg.optimizer_options if name.lower() == cfg.optimizer.lower() else {})})
+            for name, lr in pairs]
+
+
+def stack_refusal(models: list[Net], cfg: TrainConfig) -> str | None:
+    """Why `models` cannot train as one stacked program under `cfg`, or None if they can."""
+    try:
+        check_stackable(models)
+        for name, lr, options in settle_many(cfg, None, len(models)):
+            family_defaults(name, lr, options)
+        sample_losses(cfg.loss or default_loss(models[0].config.head))
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]] | None = None,
+             config: TrainConfig | None = None, *, folds: Folds | None = None,
+             on_epoch: Callable[[int, int], None] | None = None, **options) -> list[Run]:
+    """Train `models` together, model k with `optimizers[k]` = (name, lr) (default: the config's for all).
+
+    `config` (default: plain training, see PLAIN) and `options` (TrainConfig fields, overriding it) are shared
+    by all models. Models must share a layer skeleton (train/stack.py); fully connected widths may differ.
+    `folds` gives each model its own training (and validation) subset. Returns one Run per model, as `fit`
+    would, with `train["batched"]` = K. A model whose loss stops being finite is marked `diverged` (its
+    losses become None); the others are unaffected. `on_epoch(epoch, epochs)` is called after each epoch.
+    """
+    if not models:
+        raise UserError("fit_many needs at least one model")
+    try:
+        cfg = replace(config or TrainConfig(**PLAIN), **options)
+    except TypeError as exc:  # an option TrainConfig does not have
+        raise UserError(f"fit_many: {exc}; the options are the fields of mnistlab.train.TrainConfig") from None
+    settings = settle_many(cfg, optimizers, len(models))
+    order = family_order([name for name, _, _ in settings])
+    models, settings = [models[k] for k in order], [settings[k] for k in order]
+    if folds is not None:
+        folds = Folds([folds.train[k] for k in order], folds.val and [folds.val[k] for k in order], folds.test)
+    dev = resolve_device(cfg.device)
+    runs = _train_stacked(models, data.to(dev), cfg, settings, folds, dev, on_epoch)
+    back = [0] * len(order)
+    for position, k in enumerate(order):
+        back[k] = runs[position]
+    return back
+
+
+def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: list[tuple[str, float, dict]],
+                   folds: Folds | None, dev: torch.device, on_epoch) -> list[Run]:
+    """Build the stack, its optimizer, batches and scores; train; hand back one Run per model (in this order)."""
+    head, k = models[0].config.head, len(models)
+    loss_name = cfg.loss or default_loss(head)
+    check_loss(loss_name, head, cfg.label_smoothing)
+    sizes = [len(data.y_train)] * k if folds is None else [len(s) for s in folds.train]
+    plans = {StepPlan.of(n, cfg.batch_size, cfg.epochs, cfg.drop_last, cfg.max_steps).steps_per_epoch for n in sizes}
+    if len(plans) > 1:
+        raise UserError(f"stacked models must take the same number of steps per epoch; their training sets of "
+                        f"{min(sizes)}..{max(sizes)} images at batch {cfg.batch_size} do not")
+    plan = StepPlan.of(max(sizes), cfg.batch_size, cfg.epochs, cfg.drop_last, cfg.max_steps)
+    stack = Stack(models, dev)
+    families, start = [], 0
+    for name in dict.fromkeys(s[0] for s in settings):
+        rows = [s for s in settings if s[0] == name]
+        families.append((name, slice(start, start + len(rows)), family_defaults(name, rows[0][1], rows[0][2])))
+        start += len(rows)
+    optimizer = StackedOptimizer(stack.parameters(), families, learning_rates(cfg, settings, plan, dev))
+    source = (BatchSource(data.x_train, data.y_train, plan, cfg.seed) if folds is None
+              else SubsetSource(data.x_train, data.y_train, folds.train, plan, cfg.seed))
+    train_losses, plain = sample_losses(loss_name, cfg.label_smoothing), sample_losses(loss_name)
+
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        per = train_losses(out, y)
+        counts = getattr(source, "counts", None)
+        if counts is None:
+            return per.mean(1)
+        total = per.sum(1)  # a padded last batch: the mean over each model's real rows drives the gradient,
+        mean = total / counts  # the engine accumulates value x batch rows, which must come to that total
+        return mean + (total / per.shape[1] - mean).detach()
+
+    precision = resolve_precision(cfg.precision, dev, models[0].is_cnn)
+    amp = autocast_for(dev, precision)
+    engine = Engine(stack, [], [optimizer], source, StepSpec(loss=loss, amp=amp, capture=cfg.capture, models=k))
+    scores = {"test": StackedScore(stack, plain, amp, data.x_test, data.y_test, k=k)
+              if folds is None or folds.test else None}
+    if folds is not None and folds.val is not None:
+        scores["val"] = StackedScore(stack, plain, amp, data.x_train, data.y_train, folds.val, k)
+    elif data.x_val is not None:
+        scores["val"] = StackedScore(stack, plain, amp, data.x_val, data.y_val, k=k)
+    progress = (lambda row: on_epoch(row["epoch"], plan.epochs)) if on_epoch is not None else None
+    rows = train(engine, lambda *_: {name: s() if s else None for name, s in scores.items()}, Stopwatch(dev),
+                 on_epoch=progress)
+    stack.copy_into(models)
+    seen = [[min(n, plan.steps_in(r["epoch"]) * plan.batch_size) / plan.images_in(r["epoch"]) for n in sizes] for r in rows]
+    record = {"loss": loss_name, "device": dev.type, "precision": precision, "epochs_trained": plan.epochs_trained,
+              "batched": k, "capture": engine.capture_note, "capture_s": round(engine.capture_s, 4)}
+    runs = []
+    for i, model in enumerate(models):
+        name, lr, opts = settings[i]
+        history = [model_row(r, i, s[i]) for r, s in zip(rows, seen)]
+        train_record = {**asdict(replace(cfg, optimizer=name, lr=lr, optimizer_options=opts)), **record,
+                        "diverged": any(row["train_loss"] is None for row in history)}
+        info = dict(data.info)
+        if folds is not None:
+            info.update(n_train=sizes[i], n_val=0 if folds.val is None else len(folds.val[i]))
+        runs.append(Run(model.to(dev).eval(), data.normalizer, train_record, info, history, tuple(data.classes)))
+    return runs
 
 
 def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]], *, epochs: int,
-             batch_size: int, drop_last: bool = False, seed: int = 0, device: str = "auto", capture: str = "auto",
-             on_epoch=None) -> list[Run]:
-    """Train `models` (FFNs of one depth, activation and head) together; model k uses `optimizers[k]` = (name, lr).
-
-    Returns one Run per model, as `fit` would, with `train["batched"]` = K. A model whose loss stops being
-    finite is marked `diverged` (its losses become None, its accuracy is whatever its NaN outputs give); the
-    others are unaffected. `on_epoch(epoch, epochs)` is called after each epoch (progress).
-    """
-    if len(optimizers) != len(models):
-        raise UserError(f"{len(models)} models but {len(optimizers)} optimizer settings")
-    dev = resolve_device(device)
-    data = data.to(dev)
-    stack = Stack(models, dev)
-    loss_name = default_loss(models[0].config.head)
-    groups: dict[str, torch.optim.Optimizer] = {}
-    for k, (name, lr) in enumerate(optimizers):
-        group = {"params": stack.parameters(k), "lr": lr}
-        if name in groups:
-            groups[name].add_param_group(group)
-        else:
-            groups[name] = make_optimizer(name, group["params"], lr)
-    K = len(models)
-    plan = StepPlan.of(len(data.y_train), batch_size, epochs, drop_last)
-    losses = lambda out, y: per_model_losses(loss_name, out, y).mean(1)  # noqa: E731
-    engine = Engine(stack, [], list(groups.values()), BatchSource(data.x_train, data.y_train, plan, seed),
-                    loss=losses, capture=capture, models=K)
-    tests = engine.evaluator(stack, losses, data.x_test, data.y_test)
-    vals = engine.evaluator(stack, losses, data.x_val, data.y_val) if data.x_val is not None else None
-
-    def evaluate(epoch: float, step: int, epoch_end: bool) -> dict:
-        loss, acc = tests()
-        val_loss, val_acc = vals() if vals is not None else (None, None)
-        return {"test": (loss.tolist(), acc.tolist()), "val": None if vals is None else (val_loss.tolist(), val_acc.tolist())}
-
-    progress = (lambda row: on_epoch(row["epoch"], plan.epochs)) if on_epoch is not None else None
-    rows = train(engine, evaluate, Stopwatch(dev), on_epoch=progress)
-    stack.copy_into(models)
-    runs = []
-    for k, model in enumerate(models):
-        name, lr = optimizers[k]
-        history = [{"epoch": r["epoch"], "train_loss": finite_or_none(r["train_loss"][k]),
-                    "train_accuracy": r["train_accuracy"][k],
-                    "val_loss": None if r["evals"]["val"] is None else finite_or_none(r["evals"]["val"][0][k]),
-                    "val_accuracy": None if r["evals"]["val"] is None else r["evals"]["val"][1][k],
-                    "test_loss": finite_or_none(r["evals"]["test"][0][k]), "test_accuracy": r["evals"]["test"][1][k],
-                    "seconds": r["seconds"], "eval_seconds": r["eval_seconds"]} for r in rows]
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=name, lr=lr, seed=seed, device=dev.type,
-                          precision="fp32", channels_last=False, drop_last=drop_last, capture=capture)
-        train_record = {**asdict(cfg), "loss": loss_name, "batched": K,
-                        "diverged": any(not math.isfinite(r["train_loss"][k]) for r in rows),
-                        "capture": engine.capture_note, "capture_s": round(engine.capture_s, 4)}
-        runs.append(Run(model.to(dev).eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes)))
-    return runs
+def model_row(raw: dict, k: int, seen: float) -> dict:
+    """Model k's history row from the stacked row; `seen` rescales the training means to its own image count."""
+    row = {"epoch": raw["epoch"], "train_loss": finite_or_none(raw["train_loss"][k] / seen),
+           "train_accuracy": raw["train_accuracy"][k] / seen}
+    for name in ("val", "test"):
+        result = raw["evals"].get(name)
+        row[f"{name}_loss"] = None if result is None else finite_or_none(float(result[0][k]))
+        row[f"{name}_accuracy"] = None if result is None else float(result[1][k])
+    return {**row, "seconds": raw["seconds"], "eval_seconds": raw["eval_seconds"]}

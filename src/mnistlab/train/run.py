@@ -55,7 +55,7 @@ class Run:
         return next(self.model.parameters()).device
 
     def prepare(self, images) -> torch.Tensor:
-        """Raw pixels (N, 28, 28) / (N, 784), uint8 or 0..255 → the model's input, normalized as in training."""
+        """Raw pixels (N, H, W) / (N, C, H, W) / (N, 784), uint8 or 0..255 → the model's input, normalized as in training."""
         return self.normalizer(images, self.device)
 
     def outputs(self, images) -> torch.Tensor:
@@ -185,6 +185,13 @@ def _number(value, lo: float = -math.inf, hi: float = math.inf, whole: bool = Fa
     return isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
 
 
+def _constants(value, channels: int, lo: float = -math.inf) -> bool:
+    """A normalization constant: one number, or one per channel."""
+    if isinstance(value, list):
+        return len(value) == channels and all(_number(v, lo) for v in value)
+    return _number(value, lo)
+
+
 def _record_problem(meta) -> str | None:
     """What is wrong with a parsed run.json, checked before anything is built from it; None if it is sound."""
     if not isinstance(meta, dict):
@@ -201,8 +208,8 @@ def _record_problem(meta) -> str | None:
     if not _number(model.get("n_classes"), 1, MAX_CLASSES, True):
         return f"'model.n_classes' must be a whole number from 1 to {MAX_CLASSES}"
     if not (isinstance(norm, dict) and set(norm) <= {"mode", "mean", "std"} and norm.get("mode") in NORMALIZATIONS
-            and _number(norm.get("mean", 0.0)) and _number(norm.get("std", 1.0), 1e-12)):
-        return "'normalize' must hold a known mode, a finite mean and a positive std"
+            and _constants(norm.get("mean", 0.0), shape[0]) and _constants(norm.get("std", 1.0), shape[0], 1e-12)):
+        return "'normalize' must hold a known mode, a finite mean and a positive std (one per channel for colour)"
     classes = meta.get("classes", [str(d) for d in range(model["n_classes"])])
     if not (isinstance(classes, list) and len(classes) == model["n_classes"] and all(isinstance(c, str) for c in classes)):
         return "'classes' must list one name per class"

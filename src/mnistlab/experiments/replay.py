@@ -11,15 +11,14 @@ goes, so it cannot simply be handed to a pool. Three passes instead:
 
 A call whose options hold a callback (an `on_epoch` recorder) trains in-process, as does everything
 after the experiment's code takes a branch the plan did not see: the results are those of `fit`
-either way. Experiments that train through `fit_many` directly (breadth-depth, optimizers) run
-in-process.
+either way. Experiments that train through `fit_many` directly (registered `batched`) run in-process.
 """
 from __future__ import annotations
 
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -27,12 +26,12 @@ import torch
 from ..data.splits import Splits
 from ..errors import UserError
 from ..models import Net
+from ..sweep.executors import ExecutorSpec, make_executor
 from ..train.config import TrainConfig
+from ..train.device import resolve_device
 from ..train.loop import fit
 from ..train.run import Run, load_run
-
-# Experiments that call `fit_many` themselves: a planning pass would train them for real, so they stay in-process.
-BATCHED = ("breadth-depth", "optimizers")
+from .registry import Setup, get, run_experiment
 
 
 @dataclass
@@ -58,10 +57,8 @@ def untrained_run(model: Net, splits: Splits, options: dict) -> Run:
     return Run(model.eval(), splits.normalizer, train, dict(splits.info), history, tuple(splits.classes))
 
 
-def plan(name: str, quick: bool, device: str, seed: int, dataset: str, data_dir: str | None, **options) -> list[Call | None]:
+def plan(name: str, setup: Setup, options: dict) -> list[Call | None]:
     """Every `ctx.fit` call of one pass of the experiment (None for a call that must train in-process)."""
-    from ..experiments.registry import run_experiment
-
     calls: list[Call | None] = []
 
     def planner(model: Net, splits: Splits, on_epoch=None, **fit_options) -> Run:  # on_epoch: progress only
@@ -74,8 +71,7 @@ def plan(name: str, quick: bool, device: str, seed: int, dataset: str, data_dir:
 
     with tempfile.TemporaryDirectory(prefix="mnistlab-plan-") as tmp:
         try:
-            run_experiment(name, quick, Path(tmp) / name, device, seed, lambda line: None, dataset, data_dir, trainer=planner,
-                           **options)
+            run_experiment(name, replace(setup, out=Path(tmp) / name), say=lambda line: None, trainer=planner, **options)
         except UserError:
             raise
         except Exception:  # code that cannot run on untrained results: what was planned so far still holds
@@ -126,28 +122,22 @@ def replayer(calls: list[Call | None], done: dict[int, Path]) -> Callable[..., R
     return trainer
 
 
-def run_experiment_on(executor: str, name: str, quick: bool = False, out: str | Path | None = None, device: str = "auto",
-                      seed: int = 0, say: Callable[[str], None] = print, dataset: str = "mnist", data_dir: str | None = None,
-                      jobs: int | None = None, threads: int | None = None, address: str | None = None,
-                      cpus_per_trial: float = 1, gpus_per_trial: float = 0, **options) -> dict:
-    """`run_experiment` with the configurations trained on the `local` or `ray` executor."""
-    from ..experiments.registry import run_experiment
-    from ..train.device import resolve_device
-    from .runner import make_executor
-
-    device = resolve_device(device).type
-    if name in BATCHED:
+def run_experiment_on(name: str, setup: Setup, executor: ExecutorSpec, *, say: Callable[[str], None] = print,
+                      **options) -> dict:
+    """`run_experiment` with the configurations trained on `executor` (local worker processes or Ray)."""
+    setup = replace(setup, device=resolve_device(setup.device).type)
+    if get(name).batched:
         say(f"{name} trains its configurations together through fit_many: it runs in this process")
-        return {**run_experiment(name, quick, out, device, seed, say, dataset, data_dir, **options),
+        return {**run_experiment(name, setup, say=say, **options),
                 "executor": {"executor": "in-process", "configurations": None, "trained_on_executor": 0}}
-    calls = plan(name, quick, device, seed, dataset, data_dir, **options)
+    calls = plan(name, setup, options)
     with tempfile.TemporaryDirectory(prefix="mnistlab-runs-") as tmp:
-        runner = make_executor(executor, {}, Path(tmp), device, jobs, threads, address, cpus_per_trial, gpus_per_trial)
+        runner = make_executor(executor, {}, Path(tmp) / "trials", setup.device)
         try:
             done = execute(calls, runner, say)
             where = runner.info()
         finally:
             runner.close()
-        result = run_experiment(name, quick, out, device, seed, say, dataset, data_dir, trainer=replayer(calls, done), **options)
+        result = run_experiment(name, setup, say=say, trainer=replayer(calls, done), **options)
     result["executor"] = {**where, "configurations": len(calls), "trained_on_executor": len(done)}
     return result

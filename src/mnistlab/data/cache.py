@@ -1,0 +1,34 @@
+"""Decoded arrays kept in the user cache, so a CSV or image folder is parsed once, not on every command.
+
+An entry is an uncompressed .npz (no pickles) named by a key that changes whenever the source does: a CSV's
+SHA-256, a folder's listing of names, sizes and modification times. A damaged or unwritable cache only costs
+the time of reading the source again.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..fileio import atomic_path
+from .sources import cache_dir
+
+VERSION = 1  # bump when what a reader stores changes
+
+
+def cached(kind: str, key: str, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    path = cache_dir() / kind / f"v{VERSION}-{key}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError):
+            pass
+    arrays = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    except OSError:
+        pass
+    return arrays

@@ -1,0 +1,108 @@
+"""The registry of data formats `--data PATH` reads: IDX folders, CSV files, image folders, CIFAR-10 archives.
+
+Each format registers itself where it is defined (`register(Format(...))` at the bottom of its module); this
+module only holds the registry, the options every reader takes, and the dispatch by what PATH looks like.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import UserError
+
+if TYPE_CHECKING:
+    from .sources import Dataset
+
+# The modules that define formats, in the order their detectors are asked: the first that claims PATH reads it.
+MODULES = ("mnistlab.data.sources", "mnistlab.data.cifar", "mnistlab.data.csvfile", "mnistlab.data.folder")
+TEST_FRACTION = 0.1  # the held-out share when a file or folder brings no test set of its own (L5: 90/10)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader needs beyond PATH; recorded in run.json so `eval`, `inspect` and `serve` read the same data.
+
+    shape: (C, H, W) for CSV rows whose pixel count is not square; test_data: a second file or folder for the
+    test set; image_size: (H, W) every image of a folder is resized to; split_seed: the seeded stratified
+    90/10 split used when there is no test set of its own.
+    """
+
+    shape: tuple[int, int, int] | None = None
+    test_data: str | None = None
+    image_size: tuple[int, int] | None = None
+    split_seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> ReadOptions:
+        d = d or {}
+        tup = lambda v: None if v is None else tuple(int(x) for x in v)  # noqa: E731
+        return cls(tup(d.get("shape")), d.get("test_data"), tup(d.get("image_size")), int(d.get("split_seed", 0)))
+
+
+@dataclass(frozen=True)
+class Format:
+    """A readable layout: `detect(path)` claims a path, `read(path, options)` turns it into a Dataset."""
+
+    name: str
+    detect: Callable[[Path], bool]
+    read: Callable[[Path, ReadOptions], Dataset]
+    example: str  # one line for --help and the docs
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(fmt: Format) -> Format:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def formats() -> dict[str, Format]:
+    """Every registered format, its defining modules imported first."""
+    for module in MODULES:
+        importlib.import_module(module)
+    return FORMATS
+
+
+def detect(path: str | os.PathLike) -> Format:
+    """The format of PATH, or a one-line refusal that lists what would have been read."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"data path {path} does not exist; give {what_reads()}")
+    for fmt in formats().values():
+        if fmt.detect(path):
+            return fmt
+    raise UserError(f"{path}: holds no data set mnistlab reads; give {what_reads()}")
+
+
+def what_reads() -> str:
+    return "; or ".join(f.example for f in formats().values())
+
+
+def read_path(path: str | os.PathLike, options: ReadOptions | None = None) -> Dataset:
+    """Read the data set at PATH in whatever registered format it is; its record says how to read it again."""
+    path = Path(path).expanduser()
+    options = options or ReadOptions()
+    fmt = detect(path)
+    ds = fmt.read(path, options)
+    ds.read = {"format": fmt.name, **options.to_dict()}
+    return ds
+
+
+def parse_shape(text: str, parts: int) -> tuple[int, ...]:
+    """'3x32x32' → (3, 32, 32): whole positive numbers, `parts` of them."""
+    try:
+        values = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        values = ()
+    if len(values) != parts or min(values) < 1:
+        raise UserError(f"{text!r} is not a size of {parts} positive whole numbers such as "
+                        f"{'3x32x32' if parts == 3 else '32x32'}")
+    return values

@@ -1,0 +1,27 @@
+"""The plain-text table that experiments and sweeps print."""
+from __future__ import annotations
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain text table; floats in [0, 1] under an accuracy column print as percentages."""
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    for row in rows[1:]:
+        columns += [c for c in row if c not in columns]
+
+    def cell(column: str, value) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            if "accuracy" in column or column.startswith("fraction") or column.endswith("%"):
+                return f"{100 * value:.2f}%"
+            return f"{value:.4g}"
+        return str(value)
+
+    cells = [[cell(c, row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)

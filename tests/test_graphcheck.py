@@ -1,0 +1,131 @@
+"""The strict graph check: every recipe's real capture path passes it on the CPU, and the graph bugs it exists
+for (a host-set learning rate, a host read, a batch cut on the host, an optimizer off its capturable path) fail it."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnistlab import build_model, fit, make_splits
+from mnistlab.experiments.settings import L5_MODEL, L5_TRAIN, LECTURE_TRAIN
+from mnistlab.train.device import Stopwatch
+from mnistlab.train.engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from mnistlab.train.graphcheck import GraphSafetyError, StrictGraph, strict_capture
+from mnistlab.train.loop import train_recipe
+from mnistlab.train.many import fit_many
+from mnistlab.train.optim import make_optimizer
+
+STEPS = 7  # three warm-up steps, the capture, three checked replays
+
+
+@pytest.fixture(scope="module")
+def small(sample):
+    return make_splits(sample, val=0, train_size=32 * STEPS)
+
+
+@pytest.mark.parametrize("recipe", ["default", "fast", "best-short"])
+def test_every_recipes_captured_step_is_graph_safe(sample, recipe):  # in bf16, as on a GPU; batch 64 for speed
+    with strict_capture() as graphs:
+        run = train_recipe(recipe, sample, device="cpu", precision="bf16", capture="on", max_steps=STEPS, batch_size=64)
+    step = graphs[0]
+    assert run.train["capture"] == "on" and step.replays == STEPS - 3 and step.kernels > 20
+
+
+def test_the_l5_ffn_and_fit_many_are_graph_safe(small):
+    with strict_capture() as graphs:
+        run = fit(build_model(**L5_MODEL), small, **{**L5_TRAIN, **LECTURE_TRAIN, "epochs": 1}, device="cpu", capture="on")
+    assert run.train["capture"] == "on" and graphs[0].replays == STEPS - 3
+    with strict_capture() as graphs:
+        runs = fit_many([build_model(**L5_MODEL, seed=s) for s in range(3)], small,
+                        [("sgd", 0.01), ("rmsprop", 1e-3), ("adam", 1e-3)], epochs=1, batch_size=32, drop_last=True,
+                        device="cpu", capture="on")
+    assert runs[0].train["capture"] == "on" and graphs[0].replays == STEPS - 3
+
+
+def engine_for(splits, *, optimizer="adam", loss=None, lean=True):
+    """An engine on the capture path for a small FFN, trained one epoch (7 steps of 32) under the strict check."""
+    model = build_model("f16", seed=0)
+    plan = StepPlan.of(len(splits.y_train), 32, 1, drop_last=True)
+    opt = make_optimizer(optimizer, model.parameters(), 1e-2, lean=lean)
+    table = schedule_table("onecycle", opt, 1e-2, plan, {})
+    spec = StepSpec(loss=loss or F.cross_entropy, table=table, capture="on")
+    return Engine(model, [model], [opt], BatchSource(splits.x_train, splits.y_train, plan, seed=0), spec)
+
+
+def run_engine(engine):
+    return train(engine, lambda epoch, step, end: {}, Stopwatch(torch.device("cpu")))
+
+
+def test_the_correct_engine_passes(small):
+    with strict_capture() as graphs:
+        run_engine(engine_for(small))
+    assert graphs[0].replays == STEPS - 3
+
+
+def test_a_learning_rate_set_from_the_host_fails(small, monkeypatch):
+    def host_lr_step(self, batch=None):
+        for g in self.groups:
+            g["lr"] = self.table[self.steps_done][0]["lr"]  # a float: the captured kernel keeps the first one
+        self._core(*(batch or self.source.row(self.row_t)))
+        self.counters.add_(1)
+
+    monkeypatch.setattr(Engine, "_static_step", host_lr_step)
+    with strict_capture(), pytest.raises(GraphSafetyError, match="replay 2 ran other ops or constants.*fused_adam"):
+        run_engine(engine_for(small))
+
+
+def test_an_item_in_the_step_fails(small):
+    def loss(out, y):
+        return F.cross_entropy(out, y) * (2.0 if y[0].item() > 4 else 1.0)  # a host decision on a device value
+
+    with strict_capture(), pytest.raises(GraphSafetyError, match=r"host read during capture: Tensor.item\(\)"):
+        run_engine(engine_for(small, loss=loss))
+
+
+def test_a_batch_cut_on_the_host_fails(small, monkeypatch):
+    def host_batch_step(self, batch=None):
+        self._core(*self.source.batch(self.steps_done))  # a Python slice: the graph would replay batch 3 forever
+        self.counters.add_(1)
+
+    monkeypatch.setattr(Engine, "_static_step", host_batch_step)
+    with strict_capture(), pytest.raises(GraphSafetyError, match="replay 2 ran other ops or constants"):
+        run_engine(engine_for(small))
+
+
+def test_optimizers_pass_on_their_capturable_path_and_fail_off_it():
+    def check(**options):
+        p = torch.zeros(3, requires_grad=True)
+        opt = torch.optim.Adam([p], lr=0.1, **options)
+
+        def step():
+            p.grad = torch.ones(3)
+            opt.step()
+
+        step()  # its state exists before the capture, as after the engine's warm-up steps
+        graph = StrictGraph()
+        graph.capture(step)
+        for _ in range(3):
+            graph.replay()
+
+    with strict_capture():
+        check(capturable=True, foreach=True)
+        check(fused=True)
+        with pytest.raises(GraphSafetyError, match="host read"):
+            check(capturable=False, foreach=True)  # torch's CPU default: bias corrections from step.item()
+
+
+def test_printing_or_reading_a_tensor_in_a_step_fails():
+    t = torch.ones(3)
+    for read in (lambda: print(t), lambda: t.tolist(), lambda: t.numpy(), lambda: float(t.sum()), lambda: bool(t[0]),
+                 lambda: t.cpu()):
+        with pytest.raises(GraphSafetyError, match="host read"):
+            StrictGraph().capture(read)
+
+
+def test_replays_must_repeat_the_captured_constants():
+    t, scale = torch.ones(3), [1.0]
+    graph = StrictGraph()
+    graph.capture(lambda: t.mul_(scale[0]))
+    graph.replay()  # the capture's own run
+    graph.replay()
+    scale[0] = 2.0
+    with pytest.raises(GraphSafetyError, match=r"replay 3 .* aten::mul_"):
+        graph.replay()
