@@ -84,6 +84,12 @@ def test_negative_counts_are_refused(cli, tiny_idx_dir, tmp_path, option, value)
     assert entries(tmp_path) == []
 
 
+def test_a_negative_fold_count_is_refused(cli, tiny_idx_dir, tmp_path):
+    result = cli("train", "--data-dir", tiny_idx_dir, *QUICK, "--folds", "-3", "--out", tmp_path / "cv")
+    assert_user_error(result, "--folds -3", "at least 2 folds")
+    assert entries(tmp_path) == []
+
+
 @pytest.fixture(scope="module")
 def one_pixel_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("one-pixel")
@@ -108,8 +114,10 @@ def test_predict_and_eval_of_a_run_of_another_image_size(cli, one_pixel_dir, tin
     digit = np.zeros((28, 28), np.uint8)
     digit[6:22, 12:16] = 255
     Image.fromarray(digit).save(tmp_path / "d.png")
-    assert_user_error(cli("predict", run, tmp_path / "d.png"), "1x1x1", "1x28x28")
+    predicted = cli("predict", run, tmp_path / "d.png", "--json")  # an image is brought to the run's own size
+    assert predicted.code == 0 and len(predicted.json()["predictions"]) == 1, predicted.err
     assert_user_error(cli("eval", run, "--data-dir", tiny_idx_dir), "1x1x1", "1x28x28")
+    assert_user_error(cli("inspect", run, "--data-dir", tiny_idx_dir, "--what", "probs", "--out", tmp_path / "f"), "1x1x1")
     assert cli("eval", run, "--data-dir", one_pixel_dir).code == 0  # its own data still works
 
 
@@ -290,7 +298,7 @@ def test_figures_on_a_full_disk_are_refused_before_drawing(cli, tiny_run, small_
 
 
 def test_a_write_that_fails_partway_leaves_no_figures(cli, tiny_run, tmp_path, monkeypatch):
-    import mnistlab.inspect.commands as commands
+    import mnistlab.inspect.cli as commands
 
     def fill_up(path, obj):  # the figure is written, then its numbers find the disk full
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
