@@ -1,5 +1,10 @@
-"""The strict graph check: every recipe's real capture path passes it on the CPU, and the graph bugs it exists
-for (a host-set learning rate, a host read, a batch cut on the host, an optimizer off its capturable path) fail it."""
+"""The strict graph check: every recipe's real capture path passes it on the CPU within its kernel budget
+(benchmarks/kernels.py: counts are deterministic and do not depend on the batch size), and the graph bugs it
+exists for (a host-set learning rate, a host read, a batch cut on the host or into new buffers, an optimizer off
+its capturable path) fail it."""
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,6 +19,10 @@ from mnistlab.train.many import fit_many
 from mnistlab.train.optim import make_optimizer
 
 STEPS = 7  # three warm-up steps, the capture, three checked replays
+spec = importlib.util.spec_from_file_location("kernels", Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py")
+kernels = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(kernels)
+BUDGET = {"default": kernels.BUDGETS["fast"], "fast": kernels.BUDGETS["fast"], "best-short": kernels.BUDGETS["best"]}
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +35,13 @@ def test_every_recipes_captured_step_is_graph_safe(sample, recipe):  # in bf16, 
     with strict_capture() as graphs:
         run = train_recipe(recipe, sample, device="cpu", precision="bf16", capture="on", max_steps=STEPS, batch_size=64)
     step = graphs[0]
-    assert run.train["capture"] == "on" and step.replays == STEPS - 3 and step.kernels > 20
+    assert run.train["capture"] == "on" and step.replays == STEPS - 3 and 20 < step.kernels <= BUDGET[recipe]
 
 
 def test_the_l5_ffn_and_fit_many_are_graph_safe(small):
     with strict_capture() as graphs:
         run = fit(build_model(**L5_MODEL), small, **{**L5_TRAIN, **LECTURE_TRAIN, "epochs": 1}, device="cpu", capture="on")
-    assert run.train["capture"] == "on" and graphs[0].replays == STEPS - 3
+    assert run.train["capture"] == "on" and graphs[0].replays == STEPS - 3 and graphs[0].kernels <= kernels.BUDGETS["ffn"]
     with strict_capture() as graphs:
         runs = fit_many([build_model(**L5_MODEL, seed=s) for s in range(3)], small,
                         [("sgd", 0.01), ("rmsprop", 1e-3), ("adam", 1e-3)], epochs=1, batch_size=32, drop_last=True,
@@ -40,10 +49,10 @@ def test_the_l5_ffn_and_fit_many_are_graph_safe(small):
     assert runs[0].train["capture"] == "on" and graphs[0].replays == STEPS - 3
 
 
-def engine_for(splits, *, optimizer="adam", loss=None, lean=True):
-    """An engine on the capture path for a small FFN, trained one epoch (7 steps of 32) under the strict check."""
+def engine_for(splits, *, optimizer="adam", loss=None, lean=True, epochs=1):
+    """An engine on the capture path for a small FFN, 7 steps of 32 an epoch, to run under the strict check."""
     model = build_model("f16", seed=0)
-    plan = StepPlan.of(len(splits.y_train), 32, 1, drop_last=True)
+    plan = StepPlan.of(len(splits.y_train), 32, epochs, drop_last=True)
     opt = make_optimizer(optimizer, model.parameters(), 1e-2, lean=lean)
     table = schedule_table("onecycle", opt, 1e-2, plan, {})
     spec = StepSpec(loss=loss or F.cross_entropy, table=table, capture="on")
@@ -88,6 +97,18 @@ def test_a_batch_cut_on_the_host_fails(small, monkeypatch):
     monkeypatch.setattr(Engine, "_static_step", host_batch_step)
     with strict_capture(), pytest.raises(GraphSafetyError, match="replay 2 ran other ops or constants"):
         run_engine(engine_for(small))
+
+
+def test_batch_buffers_made_anew_each_epoch_fail(small, monkeypatch):
+    staged = BatchSource.new_epoch
+
+    def new_buffers(self):
+        self.x_rows = None  # the graph would go on reading the first epoch's buffer
+        staged(self)
+
+    monkeypatch.setattr(BatchSource, "new_epoch", new_buffers)
+    with strict_capture(), pytest.raises(GraphSafetyError, match="replay 5 ran other ops"):
+        run_engine(engine_for(small, epochs=2))
 
 
 def test_optimizers_pass_on_their_capturable_path_and_fail_off_it():

@@ -27,12 +27,12 @@ LAYERS = ("base", "train", "insight", "figures", "commands")
 # module is a command. A new top-level module or package needs a line here: that is the decision of its layer.
 PLACES = {
     "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "tables": "base",
-    "scratch": "base",
+    "scratch": "base", "display": "base",
     "train": "train",
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",
     "plots": "figures", "mpl": "figures", "scratch.figures": "figures",
     "cli": "commands", "clitools": "commands", "report": "commands", "serve": "commands", "sweep": "commands",
-    "experiments": "commands", "export": "commands", "bench": "commands", "tensorboard": "commands",
+    "experiments": "commands", "export": "commands", "bench": "commands", "tensorboard": "commands", "notebooks": "commands",
 }
 
 

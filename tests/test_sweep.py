@@ -18,6 +18,7 @@ from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.sweep.search import ASHA
 from mnistlab.sweep.space import make_space, parse_value
+from mnistlab.train import load_run
 
 # Small and fast: 640 training images of mnist-sample (10 steps an epoch), one thread per trial.
 FAST = ["--dataset", "mnist-sample", "--train-size", "640", "--device", "cpu", "--threads", "1", "--batch-size", "64"]
@@ -223,3 +224,15 @@ def test_an_experiment_on_the_local_executor_gives_the_in_process_results(tmp_pa
     pool = json.loads(capsys.readouterr().out)
     assert pool["executor"]["trained_on_executor"] == pool["executor"]["configurations"] == 2
     assert pool["summary"] == here["summary"] and pool["table"] == here["table"]
+
+
+def test_sweep_folds_scores_each_trial_by_its_cross_validation_mean(tmp_path, capsys):
+    args = [*FAST, "--model", "f8", "--lr", "0.01,0.1", "--optimizer", "sgd", "--schedule", "none", "--epochs", "1",
+            "--folds", "2", "--jobs", "1", "--out", str(tmp_path / "s")]
+    result = sweep(args, capsys)
+    for trial in result["trials"]:
+        cv = load_run(tmp_path / "s" / "trials" / trial["id"]).extras["cv"]
+        assert [f["fold"] for f in cv["folds"]] == [1, 2]
+        assert trial["metrics"]["val_accuracy"] == pytest.approx(cv["mean_val_accuracy"])
+    assert main(["sweep", *args[:-2], "--folds", "1", "--out", str(tmp_path / "t")]) == 2
+    assert "--folds 1" in capsys.readouterr().err

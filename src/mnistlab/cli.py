@@ -34,7 +34,7 @@ from .fileio import COMMITTED, check_output, check_space, release_all
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
                                "mnistlab.serve.cli", "mnistlab.bench", "mnistlab.experiments.cli", "mnistlab.sweep.cli",
-                               "mnistlab.export.cli")
+                               "mnistlab.export.cli", "mnistlab.robustness.cli", "mnistlab.notebooks.cli")
 
 
 def epoch_line(row: dict, epochs: float) -> str:
@@ -125,7 +125,6 @@ def warn_diverged(run, where) -> None:
 
 def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
     """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
-    from .data import load_dataset
     from .fileio import reserve
     from .progress import Progress
     from .train.cv import check_out, cross_validate
@@ -142,7 +141,7 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
         raise UserError(f"--train-size {args.train_size}: must be at least 1")
     out = check_out(args.out or default_run_dir())
     reserve(out)
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = load_data(args)
     seed = given.get("seed", 0)
     splits, model = prepare(recipe, ds, model=args.model, activation=args.activation, head=args.head,
                             normalize=args.normalize, train_size=args.train_size, seed=seed,

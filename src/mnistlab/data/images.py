@@ -5,6 +5,7 @@ kept) and placed in a 28x28 frame with its centre of mass at pixel (14, 14), whe
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -102,17 +103,112 @@ def as_gray(array, where: str = "array") -> np.ndarray:
     return a / 255.0 if a.max() > 1.0 else a
 
 
-def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
-    """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass."""
+BLANK = 0.05  # ink this far from the background at most (on a 0..1 scale): nothing drawn, or no contrast
+ALL_INK = 0.6  # more of the image than this differs from the paper at its border: no background to find a digit on
+MASK, BOX = 0.25, 0.1  # a component is ink brighter than this share of the peak; the box keeps its fainter rim
+KEEP_INSIDE, KEEP_NEAR, NEAR = 0.03, 0.15, 0.08  # keep another component lying within the main one's box if it
+# holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
+UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
+TILES, PAPER_PERCENTILE = 4, 10  # the paper's level: a low percentile of each of 4x4 tiles, interpolated between
+WORK_SIDE = 64  # the paper's level is measured on at most about this many pixels a side (it varies slowly)
+
+
+def box2(a: np.ndarray) -> np.ndarray:
+    """Means of 2x2 neighbourhoods: a lone bright or dark speck counts a quarter."""
+    return (a[:-1, :-1] + a[1:, :-1] + a[:-1, 1:] + a[1:, 1:]) / 4
+
+
+def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
+    """Ink as floats in [0, 1] (0 on the paper), whichever way round the image is and whatever its paper.
+
+    The paper's level comes from the border (the digit sits inside). Where the border is even, the paper is
+    that level everywhere and the ink is the side of it the image reaches furthest (bright strokes on gray,
+    dark strokes on white). Where it is uneven (a shadow, a vignette, fog), the paper is measured locally
+    (`paper_field`) for both readings, and the ink is the one that stands out further from its paper.
+    """
     a = np.asarray(image, dtype=np.float64)
+    smooth = box2(a)  # lone specks (salt and pepper) count a quarter
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    background = float(np.median(border))
-    ink = (1.0 - a) if background > 0.5 else a.copy()
-    ink = np.clip(ink - min(background, 1.0 - background), 0.0, None)
-    if ink.max() < 0.1:
+    paper = float(np.median(border))
+    up, down = smooth.max() - paper, paper - smooth.min()
+    if max(up, down) < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
+    if np.mean(np.abs(a - paper) > 0.5 * max(up, down)) > ALL_INK:
+        raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
+                        f"border); crop it so the digit has paper around it")
+    low, high = np.percentile(border, [10, 90])
+    if high - low < UNEVEN:
+        return np.clip(a - paper, 0.0, 1.0) if up >= down else np.clip(paper - a, 0.0, 1.0)
+    inks = [np.clip(o - paper_field(o), 0.0, 1.0) for o in (a, 1.0 - a)]
+    return max(inks, key=lambda ink: box2(ink).max())
+
+
+def paper_field(o: np.ndarray) -> np.ndarray:
+    """The paper's level under every pixel of `o` (ink high): a low percentile of each tile of a 4x4 grid,
+    interpolated linearly between the tiles' centres."""
+    h, w = o.shape
+    step = max(1, max(h, w) // WORK_SIDE)
+    sub = o[::step, ::step]
+    g = max(1, min(TILES, sub.shape[0] // 4, sub.shape[1] // 4))
+    th, tw = sub.shape[0] // g, sub.shape[1] // g
+    tiles = sub[: g * th, : g * tw].reshape(g, th, g, tw).transpose(0, 2, 1, 3).reshape(g, g, th * tw)
+    k = th * tw * PAPER_PERCENTILE // 100
+    level = np.pad(np.partition(tiles, k, axis=-1)[..., k], 1, mode="edge")
+    # The median of the tile and its eight neighbours: a tile that a thick stroke fills takes its neighbours'
+    # paper, while a haze that varies smoothly is followed.
+    level = np.median([level[i:i + g, j:j + g] for i in range(3) for j in range(3)], axis=0)
+    return interpolation(h, g, th * step) @ level @ interpolation(w, g, tw * step).T
+
+
+@functools.lru_cache(maxsize=64)
+def interpolation(n: int, g: int, tile: int) -> np.ndarray:
+    """(n, g) weights that spread g tile values, each at its tile's centre, linearly over n pixels."""
+    centres = (np.arange(g) + 0.5) * tile - 0.5
+    return np.stack([np.interp(np.arange(n), centres, np.eye(g)[j]) for j in range(g)], axis=1)
+
+
+def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
+    """False on the marks that are not the digit, True elsewhere (the faintest ink stays as it was): the digit
+    is the main ink component (the most ink; ink one pixel apart
+    counts as joined), the pieces inside its box that carry some ink and those close beside it that carry a fair
+    share (a 5's detached bar); not specks, a line a few pixels beside it or a blot in a corner."""
+    from scipy import ndimage
+
+    peak = float(box2(ink).max())  # a lone bright speck does not set the scale
+    if peak < BLANK:
+        raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
+    bridge = np.array([[0, 0, 0], [0, 1, 1], [0, 1, 1]], dtype=bool)  # one pixel right and down: closes 1-pixel gaps
+    labels, count = ndimage.label(ndimage.binary_dilation(ink > MASK * peak, structure=bridge), structure=np.ones((3, 3)))
+    masses = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
+    main = int(np.argmax(masses))
+    boxes = ndimage.find_objects(labels)
+    (r0, r1), (c0, c1) = ((s.start, s.stop) for s in boxes[main])
+    near = NEAR * max(r1 - r0, c1 - c0)
+
+    def kept(k: int, rows: slice, cols: slice) -> bool:
+        gap = max(r0 - rows.stop, rows.start - r1, c0 - cols.stop, cols.start - c1)  # negative: overlapping
+        inside = rows.start >= r0 and rows.stop <= r1 and cols.start >= c0 and cols.stop <= c1
+        return k == main or masses[k] >= (KEEP_INSIDE if inside else KEEP_NEAR if gap <= near else 2) * masses[main]
+
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[1:] = [kept(k, rows, cols) for k, (rows, cols) in enumerate(boxes)]
+    chosen = keep[labels]
+    rims, _ = ndimage.label(ink > BOX * peak, structure=np.ones((3, 3)))  # the strokes with their faint rims
+    digit = chosen | np.isin(rims, np.unique(rims[chosen & (rims > 0)]))
+    others = ndimage.binary_dilation((rims > 0) & ~digit, structure=np.ones((3, 3))) & ~digit
+    return ~others
+
+
+def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
+    """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass.
+
+    The digit is found first (`ink_of`, `digit_mask`); marks beside it are left out, faint ink is brought to
+    full strength, and the digit's box is scaled to fit 20x20 as MNIST's are.
+    """
+    ink = ink_of(image, where)
+    ink = ink * digit_mask(ink, where)
     ink /= ink.max()
-    rows, cols = np.nonzero(ink > 0.1)
+    rows, cols = np.nonzero(ink > BOX)
     box = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     h, w = box.shape
     scale = 20.0 / max(h, w)

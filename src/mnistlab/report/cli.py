@@ -34,11 +34,27 @@ def cmd_report(args: argparse.Namespace) -> dict:
         run = load_run(args.run_dir, args.device, verify=args.verify)
         predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
         progress.begin("report")
-        path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure)
+        path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure,
+                            robustness=robustness_of(args.robustness, args.run_dir) if args.robustness else None)
     finally:
         progress.close()
     say(args, str(path))
     return {"report": str(path)}
+
+
+def robustness_of(path: str, run_dir: str) -> dict:
+    """This run's entry in a robustness.json written by `mnistlab robustness`."""
+    import json
+
+    from ..errors import UserError
+
+    try:
+        runs = json.loads(Path(path).read_text())["runs"]
+        return next(r for r in runs if Path(r["run_dir"]).resolve() == Path(run_dir).resolve())
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"--robustness {path}: not a robustness.json written by `mnistlab robustness`") from None
+    except StopIteration:
+        raise UserError(f"--robustness {path}: holds no results for {run_dir}; run `mnistlab robustness {run_dir}`") from None
 
 
 def register(subparsers, common) -> None:
@@ -46,3 +62,5 @@ def register(subparsers, common) -> None:
                       description="Write one HTML file (figures embedded, nothing fetched) and print its path.")
     figure_options(rep)
     rep.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
+    rep.add_argument("--robustness", metavar="FILE", help="add the corruption benchmark from a robustness.json written "
+                                                          "by `mnistlab robustness RUN_DIR`")

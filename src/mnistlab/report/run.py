@@ -90,9 +90,30 @@ def _tables(run: Run, predictions: Predictions) -> list[str]:
             "</section>"]
 
 
+def robustness_section(result: dict) -> list[str]:
+    """The corruption benchmark's numbers for this run (from `mnistlab robustness`) and its example figure."""
+    from ..plots.robustness import examples
+    from ..robustness.corruptions import CORRUPTIONS
+
+    rows = [[name, CORRUPTIONS[name].family if name in CORRUPTIONS else "?", *(pct(a) for a in sev["raw"]),
+             *(pct(a) for a in sev["prepared"])] for name, sev in result["severities"].items()]
+    png = png_bytes(examples(result))
+    return ['<section id="robustness"><h2>Robustness</h2>',
+            f"<p>Corrupted {escape(str(result.get('source', 'test')))} digits (seed {result.get('seed', 0)}): clean "
+            f"{pct(result['clean_accuracy'])}, mean through predict's preparation {pct(result['mean_accuracy'])}, worst "
+            f"{escape(result['worst']['name'])} {pct(result['worst']['accuracy'])}.</p>",
+            table(rows, ["corruption", "family", "raw 1", "raw 2", "raw 3", "prepared 1", "prepared 2", "prepared 3"],
+                  set(range(2, 8))),
+            f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="robustness examples">'
+            "<figcaption>One test digit per corruption at each severity, as the file was and after predict's "
+            "preparation, with the model's answers (green right, red wrong).</figcaption></figure></section>"]
+
+
 def report_html(run: Run, *, predictions: Predictions | None = None, sample: list[int] | None = None,
-                n: int | None = None, on_figure: Callable[[int, int, str], None] | None = None) -> str:
-    """The report page as a string; `predictions` reuses a test-set evaluation, `sample`/`n` go to the figures.
+                n: int | None = None, on_figure: Callable[[int, int, str], None] | None = None,
+                robustness: dict | None = None) -> str:
+    """The report page as a string; `predictions` reuses a test-set evaluation, `sample`/`n` go to the figures;
+    `robustness` (this run's entry of a robustness.json) adds the corruption benchmark.
 
     `on_figure(i, count, what)` is called before figure i (1-based) of `count` is drawn (for progress).
     """
@@ -109,6 +130,8 @@ def report_html(run: Run, *, predictions: Predictions | None = None, sample: lis
         if what == "confusion":
             parts.append(confusion_explorer(predictions))
     parts.append("</section>")
+    if robustness is not None:
+        parts += robustness_section(robustness)
     return document(f"mnistlab report: {name}", parts)
 
 

@@ -28,7 +28,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
                      trials=args.trials, seed=args.search_seed, metric=args.metric, recipe=args.recipe,
                      dataset=args.dataset, data_dir=args.data_dir, val=args.val, train_size=args.train_size,
                      device=args.device, stop_early=args.stop_early, reduction_factor=args.reduction_factor,
-                     resume=args.resume)
+                     resume=args.resume, folds=args.folds)
     return run_sweep(values, spec, executor_spec(args), say=lambda line: say(args, line))
 
 
@@ -55,6 +55,8 @@ def register(subparsers, common) -> None:
     data_options(sw)
     sw.add_argument("--val", type=int, help="validation images carved off the end of train (default: a sixth)")
     sw.add_argument("--train-size", type=int, help="train on the first N training images only")
+    sw.add_argument("--folds", type=int, metavar="K", help="score each trial by the mean validation figures of a "
+                                                           "stratified K-fold cross-validation of the training set")
     add_executor_options(sw, "local", "where trials run (default: local)")
     device_option(sw, "cpu")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished trials")

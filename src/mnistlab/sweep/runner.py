@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..data.sources import load_dataset
 from ..data.transforms import NORMALIZATIONS
+from ..display import Record
 from ..errors import UserError
 from ..fileio import atomic_dir
 from ..models import ACTIVATIONS, HEADS
@@ -68,6 +69,7 @@ class SweepSpec:
     dataset: str = "mnist"
     data_dir: str | None = None
     val: int | None = None  # validation images carved off the end of train (default: a sixth)
+    folds: int | None = None  # instead: score each trial by the mean of a stratified K-fold cross-validation
     train_size: int | None = None
     device: str = "cpu"
     stop_early: bool = False
@@ -103,7 +105,8 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
     out = Path(spec.out)
     runner = make_executor(executor, data, out / TRIALS, spec.device)
     say(f"sweep: {plan.total} trial(s), {spec.search} search over {', '.join(space.params) or 'nothing'}; "
-        f"{executor.name} executor; metric {spec.metric} on {data['val']} validation images")
+        f"{executor.name} executor; metric {spec.metric} "
+        + (f"as the mean of {spec.folds} folds" if spec.folds else f"on {data['val']} validation images"))
     start = time.perf_counter()
     try:
         run_trials(plan, record, runner, spec, space, say)
@@ -124,15 +127,19 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
 def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
     """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
     ds = load_dataset(spec.dataset, spec.data_dir)
-    val = len(ds.train_labels) // 6 if spec.val is None else spec.val
-    if spec.metric.startswith("val") and val < 1:
+    if spec.folds is not None and (spec.folds < 2 or spec.val or spec.stop_early):
+        raise UserError(f"--folds {spec.folds}: needs at least 2 folds, and neither --val (the folds are the "
+                        f"validation sets) nor --stop-early (each trial's folds train to the end together)")
+    val = 0 if spec.folds else len(ds.train_labels) // 6 if spec.val is None else spec.val
+    if spec.metric.startswith("val") and val < 1 and not spec.folds:
         raise UserError(f"--val {val}: --metric {spec.metric} needs a validation split; give --val N with N >= 1")
     space = make_space(values, tuple((1, *ds.train_images.shape[1:])), ds.n_classes)
     for model, reason in space.rejected.items():
         say(f"left out model '{model}': {reason}")
     check_options(space, spec.recipe)
     plan_size(space, spec.search, spec.trials)  # a space too large is refused before the folder is made
-    data = {"dataset": spec.dataset, "data_dir": spec.data_dir, "val": val, "train_size": spec.train_size}
+    data = {"dataset": spec.dataset, "data_dir": spec.data_dir, "val": val, "train_size": spec.train_size,
+            **({"folds": spec.folds} if spec.folds else {})}
     defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,
                 "search": spec.search, "trials": spec.trials, "seed": spec.seed, "metric": spec.metric,
                 "recipe": spec.recipe, "data": data, "stop_early": spec.stop_early and spec.reduction_factor}
@@ -161,7 +168,8 @@ def run_trials(plan: Search, record: SweepRecord, runner: Executor, spec: SweepS
             return
         attempted.update(i for i, _ in batch)
         configs.update(batch)
-        runner.run([(i, {"recipe": spec.recipe, **space.fixed, **c}) for i, c in batch], on_record, asha)
+        folds = {"folds": spec.folds} if spec.folds else {}
+        runner.run([(i, {"recipe": spec.recipe, **space.fixed, **c, **folds}) for i, c in batch], on_record, asha)
 
 
 def _fmt(value) -> str:
@@ -202,9 +210,9 @@ def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds:
         figures = draw_figures(trials, record.settings, metric, out, top["id"] if top else None)
     extra = {"executor": executor, "seconds": round(seconds, 3), "best": best, "figures": figures}
     record.write(extra)
-    return {"sweep_dir": str(out), "executor": executor["executor"],
+    return Record({"sweep_dir": str(out), "executor": executor["executor"],
             "trials": [{k: t.get(k) for k in ("id", "config", "status", "reason", "metrics")} for t in trials],
-            "best": best, "figures": figures, "seconds": round(seconds, 3)}
+            "best": best, "figures": figures, "seconds": round(seconds, 3)})
 
 
 def table_text(trials, names: list[str]) -> str:

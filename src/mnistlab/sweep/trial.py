@@ -21,7 +21,7 @@ from ..errors import UserError
 
 # What a trial needs beyond TrainConfig: how to build the model and prepare the data.
 MODEL_KEYS = ("model", "activation", "head")
-DATA_KEYS = ("normalize",)
+DATA_KEYS = ("normalize", "folds")  # folds: score the trial by the mean of a K-fold cross-validation
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -91,7 +91,10 @@ def run_trial(trial_id: str, options: dict, prepared: Prepared, out: Path | None
         model = build_model(model_args["model"], model_args["activation"], model_args["head"],
                             tuple(splits.x_train.shape[1:]), len(splits.classes), train["seed"])
         params = sum(r["params"] for r in model.rows)
-        run = fit(model, splits, on_epoch=on_epoch, **{**train, "device": device})
+        if options.get("folds"):
+            run = cross_validated(model, splits, options, {**train, "device": device})
+        else:
+            run = fit(model, splits, on_epoch=on_epoch, **{**train, "device": device})
     except StopTrial:
         return _record(trial_id, history, "stopped_early", None, time.perf_counter() - start, params)
     except UserError as exc:
@@ -103,6 +106,22 @@ def run_trial(trial_id: str, options: dict, prepared: Prepared, out: Path | None
     if out is not None:
         run.save(out / trial_id)
     return _record(trial_id, run.history, "finished", None, time.perf_counter() - start, params)
+
+
+def cross_validated(model, splits: Splits, options: dict, train: dict):
+    """A trial scored by K-fold cross-validation: fold 1's run, its history the folds' mean epoch by epoch
+    (what the sweep compares), every fold's score in extras["cv"]."""
+    import numpy as np
+
+    from ..train.cv import cross_validate
+
+    cv = cross_validate(model, splits, options["folds"], recipe=options.get("recipe", "default"), **train)
+    run, scores = cv.runs[0], cv.to_dict()
+    mean = lambda key, rows: None if any(r[key] is None for r in rows) else float(np.mean([r[key] for r in rows]))  # noqa: E731
+    run.history = [{**rows[0], **{k: mean(k, rows) for k in HISTORY_KEYS if k != "epoch"}}
+                   for rows in zip(*(r.history for r in cv.runs))]
+    run.extras["cv"] = scores
+    return run
 
 
 def batch_key(options: dict) -> tuple | None:
@@ -117,7 +136,7 @@ def batch_key(options: dict) -> tuple | None:
         layers = parse_spec(model_args["model"])
     except UserError:
         return None
-    plain = (all(isinstance(layer, Dense) for layer in layers) and train["schedule"] == "none"
+    plain = (not options.get("folds") and all(isinstance(layer, Dense) for layer in layers) and train["schedule"] == "none"
              and train["optimizer"].lower() in STACKED_OPTIMIZERS
              and not train["weight_decay"] and not train["label_smoothing"] and not train["optimizer_options"]
              and train["augment"] == "none" and not train["max_steps"] and train["loss"] is None

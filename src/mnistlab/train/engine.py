@@ -98,7 +98,8 @@ class BatchSource:
     """The training set resident on the device; every epoch a new permutation cut into batches.
 
     The permutation comes from a CPU generator seeded once (the same order on every device) and is copied into
-    one device buffer, so a captured step that reads the buffer sees each epoch's new order.
+    one device buffer. A captured step (after `stage`) reads its batch from a copy of the set laid out in that
+    order each epoch, one index per tensor, so every replay sees the epoch's new order.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, plan: StepPlan, seed: int):
@@ -107,9 +108,22 @@ class BatchSource:
         self.perm = torch.empty(plan.n, dtype=torch.int64, device=x.device)
         full = plan.n // plan.batch_size
         self.rows = self.perm[: full * plan.batch_size].view(full, plan.batch_size)  # full batches, one per row
+        self.staged, self.x_rows, self.y_rows = False, None, None
+
+    def stage(self) -> None:
+        """From the next epoch on, keep the set's full batches in this epoch's order for `row`: two index ops per
+        step instead of three, for one copy of the set per epoch (outside the captured step)."""
+        self.staged = True
 
     def new_epoch(self) -> None:
         self.perm.copy_(torch.randperm(self.plan.n, generator=self.order))
+        if self.staged:  # into the same buffers every epoch: a captured step holds their addresses
+            rows, b = self.rows.shape
+            if self.x_rows is None:
+                self.x_rows = torch.empty((rows, b, *self.x.shape[1:]), dtype=self.x.dtype, device=self.x.device)
+                self.y_rows = torch.empty((rows, b), dtype=self.y.dtype, device=self.y.device)
+            torch.index_select(self.x, 0, self.rows.view(-1), out=self.x_rows.view(rows * b, *self.x.shape[1:]))
+            torch.index_select(self.y, 0, self.rows.view(-1), out=self.y_rows.view(-1))
 
     def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch `i` of this epoch, cut on the host (the eager path)."""
@@ -118,6 +132,8 @@ class BatchSource:
 
     def row(self, counter: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The full batch whose row a one-element device counter names (the captured path: no host read)."""
+        if self.x_rows is not None:
+            return self.x_rows.index_select(0, counter)[0], self.y_rows.index_select(0, counter)[0]
         idx = self.rows.index_select(0, counter).view(-1)
         return self.x.index_select(0, idx), self.y.index_select(0, idx)
 
@@ -252,7 +268,8 @@ class Engine:
         self.groups = [g for o in optimizers for g in o.param_groups]
         shape = (spec.models,) if spec.models else ()  # models: 0 for one model, K for K stacked ones
         self.loss_sum = torch.zeros(shape, device=self.device)
-        self.correct = torch.zeros(shape, device=self.device, dtype=torch.int64)
+        self.hits = torch.zeros((*shape, self.plan.batch_size), device=self.device, dtype=torch.int64)  # per batch slot
+        self.seed = None  # backward's seed, ones like the loss: made once, not by every step
         self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
         self.capture = self._static_state(spec.capture)  # capture: every step reads its batch and rate from the device
 
@@ -290,13 +307,19 @@ class Engine:
                     g["capturable"] = True
         self.counters = torch.zeros(2, dtype=torch.int64, device=self.device)  # this epoch's batch row, the step
         self.row_t, self.step_t = self.counters[:1], self.counters[1:]
+        self.source.stage()
         self.static = True
+
+    @property
+    def correct(self) -> torch.Tensor:
+        """Correct predictions this epoch (one count, or one per model)."""
+        return self.hits.sum(-1)
 
     # -- one step ------------------------------------------------------------------------------------------------
     def _core(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         """Forward, loss, backward, optimizer, accumulators. Gradients are set to None first, so backward writes
         fresh ones instead of adding into zeroed ones (no zero_ and add_ per parameter; a captured graph keeps
-        the addresses it wrote them to)."""
+        the addresses it wrote them to). Hits are counted per batch slot and summed when read."""
         if self.augment is not None:
             xb = self.augment(xb)
         for o in self.optimizers:
@@ -304,11 +327,14 @@ class Engine:
         with self.amp():
             out = self.forward(xb)
         loss = self.loss(out, yb)
-        (loss.sum() if loss.dim() else loss).backward()
+        if self.seed is None:
+            self.seed = torch.ones_like(loss)
+        loss.backward(self.seed)  # K losses: the gradient of their sum
         for o in self.optimizers:
             o.step()
-        self.loss_sum.add_(loss.detach(), alpha=yb.shape[-1])  # images per model: labels are (B,) or (K, B)
-        self.correct.add_((out.detach().argmax(-1) == yb).sum(-1))
+        images = yb.shape[-1]  # per model: labels are (B,) or (K, B)
+        self.loss_sum.add_(loss.detach(), alpha=images)
+        self.hits[..., :images].add_(out.detach().argmax(-1) == yb)
 
     def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         """The capturable step: batch row, learning rate and counters all read and advanced on the device."""
@@ -362,7 +388,7 @@ class Engine:
         self.train_mode(True)
         self.source.new_epoch()
         self.loss_sum.zero_()
-        self.correct.zero_()
+        self.hits.zero_()
         if self.static:
             self.row_t.zero_()
 

@@ -154,7 +154,7 @@ def family_order(names: list[str]) -> list[int]:
 
 def learning_rates(cfg: TrainConfig, settings: list[tuple[str, float, dict]], plan: StepPlan,
                    device: torch.device) -> torch.Tensor:
-    """(steps, K) rates from the schedule `cfg` names, or (1, K) constant rates."""
+    """(steps, K): every step's rate for each model, from the schedule `cfg` names or constant."""
     columns, cache = [], {}
     for name, lr, options in settings:
         key = (name, lr)
@@ -165,8 +165,7 @@ def learning_rates(cfg: TrainConfig, settings: list[tuple[str, float, dict]], pl
                 raise UserError("stacked training cannot cycle momentum; use a schedule that varies the rate only")
             cache[key] = [lr] if table is None else [row[0]["lr"] for row in table]
         columns.append(cache[key])
-    steps = max(len(c) for c in columns)
-    return torch.tensor([[c[min(i, len(c) - 1)] for c in columns] for i in range(steps)], dtype=torch.float32,
+    return torch.tensor([[c[min(i, len(c) - 1)] for c in columns] for i in range(plan.total)], dtype=torch.float32,
                         device=device)
 
 

@@ -1,0 +1,87 @@
+"""`mnistlab robustness RUN [RUN ...]`: the corruption benchmark, runs side by side."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..clitools import SEED, add_command, data_options, device_option, pct, say
+from ..errors import UserError
+
+
+def table(results: list[dict], names: list[str]) -> list[str]:
+    """The text table: a row per corruption (raw / prepared, mean over severities), then families and means."""
+    width = max(16, *(len(n) for n in names))
+    head = f"{'corruption':<16} {'family':<12} " + " ".join(f"{n[-width:]:>{width}}" for n in names)
+    lines = [head, f"{'':<29} " + " ".join(f"{'raw / prepared':>{width}}" for _ in names)]
+
+    def row(label: str, family: str, cells: list[str]) -> None:
+        lines.append(f"{label:<16} {family:<12} " + " ".join(f"{c:>{width}}" for c in cells))
+
+    from .corruptions import CORRUPTIONS
+
+    row("clean", "", [f"{pct(r['clean_accuracy'])} / {pct(r['clean_prepared'])}" for r in results])
+    for name in results[0]["corruptions"]:
+        row(name, CORRUPTIONS[name].family,
+            [f"{pct(r['corruptions'][name]['raw'])} / {pct(r['corruptions'][name]['prepared'])}" for r in results])
+    for family in results[0]["families"]:
+        row(f"[{family}]", "family", [pct(r["families"][family]) for r in results])
+    row("mean", "", [f"{pct(r['mean_raw'])} / {pct(r['mean_accuracy'])}" for r in results])
+    row("worst", "", [f"{r['worst']['name']} {pct(r['worst']['accuracy'])}" for r in results])
+    return lines
+
+
+def cmd_robustness(args: argparse.Namespace) -> dict:
+    from ..data import load_dataset
+    from ..fileio import check_output, save_figure, write_json
+    from ..plots.robustness import examples, families
+    from ..progress import Progress
+    from ..train import load_run
+    from .corruptions import check_names
+    from .score import Suite, json_view, score
+
+    names = check_names(args.corruptions.split(",")) if args.corruptions else None
+    out = check_output(args.out)
+    runs = [load_run(r, args.device) for r in args.runs]  # every run checked before the long work starts
+    for path, run in zip(args.runs, runs):
+        if tuple(run.model.config.input_shape) != (1, 28, 28):
+            raise UserError(f"{path}: the benchmark corrupts 1x28x28 digits; this run takes "
+                            f"{'x'.join(map(str, run.model.config.input_shape))} inputs")
+    suite = Suite.of(load_dataset(args.dataset or runs[0].data.get("name", "mnist"), args.data_dir), names,
+                     args.quick, args.seed)
+    progress = Progress.for_command(args)
+    results = []
+    try:
+        for path, run in zip(args.runs, runs):
+            progress.begin(f"robustness {path}")
+            result = score(run, suite, on_step=lambda i, n, what: progress.show(what, i / n))
+            results.append({"run_dir": str(path), **result})
+    finally:
+        progress.close()
+    labels = [Path(r).name or str(r) for r in args.runs]
+    figures = [str(save_figure(examples(r, f"{label}: corrupted test digits and its answers (raw | prepared)"),
+                               out / f"examples-{label}.png")) for r, label in zip(results, labels)]
+    figures.append(str(save_figure(families(results, labels), out / "families.png")))
+    write_json(out / "robustness.json", {"suite": suite.source, "seed": suite.seed, "runs": results})
+    say(args, f"corruption benchmark on the {suite.source}, seed {suite.seed}: accuracy raw / through predict's "
+              f"preparation, mean over severities 1-3", *table(results, labels), *figures, str(out / "robustness.json"))
+    return {"runs": [json_view(r) for r in results]}
+
+
+def register(subparsers, common) -> None:
+    from .corruptions import CORRUPTIONS
+
+    parser = add_command(subparsers, "robustness", cmd_robustness, common,
+                         help="accuracy on corrupted digits (noise, blur, rotation, gray paper, stray marks, ...)",
+                         description="Score runs on mnistlab's corruption suite: every test digit corrupted at "
+                                     "three severities, scored raw and through predict's preparation. Corruptions: "
+                                     + "; ".join(f"{c.name} ({c.family}): {c.about}" for c in CORRUPTIONS.values())
+                                     .replace("%", "%%"))
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories written by mnistlab train")
+    parser.add_argument("--quick", action="store_true", help="the first 1,000 test images instead of all")
+    parser.add_argument("--corruptions", metavar="A,B", help="only these corruptions, comma-separated (default: all)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the corruptions' random numbers (default: 0)")
+    parser.add_argument("--out", default="robustness", help="folder for robustness.json and the figures "
+                                                            "(default: ./robustness)")
+    data_options(parser)
+    parser.set_defaults(dataset=None)
+    device_option(parser, "cpu")

@@ -1,0 +1,93 @@
+"""Score runs on the corruption suite: accuracy raw and through `predict`'s preparation, per corruption and
+severity, with a few examples per corruption for the figure."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corruptions import CORRUPTIONS, QUICK, SEVERITIES, check_names, corrupt, families, prepared
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What a benchmark runs: the test images (uint8 (N, 28, 28)) and labels, the corruptions, the seed."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    names: tuple[str, ...]
+    seed: int = 0
+    source: str = ""
+
+    @classmethod
+    def of(cls, dataset, names=None, quick: bool = False, seed: int = 0) -> Suite:
+        """The suite on a data set's test images: all of them, or the first QUICK with `quick`."""
+        n = QUICK if quick else len(dataset.test_labels)
+        return cls(np.asarray(dataset.test_images[:n]), np.asarray(dataset.test_labels[:n]),
+                   tuple(check_names(names or CORRUPTIONS)), seed, f"{dataset.name} test set ({n:,} images)")
+
+
+def example_index(name: str, n: int) -> int:
+    """The test image a corruption's row of the figure shows: fixed per name, different across names."""
+    return sum(map(ord, name)) * 7919 % n
+
+
+def score(run, suite: Suite, on_step: Callable[[int, int, str], None] | None = None) -> dict:
+    """Accuracy of `run` on every corruption and severity of `suite`, raw and prepared.
+
+    Returns clean_accuracy (raw clean images), clean_prepared, severities {name: {raw: [a1, a2, a3],
+    prepared: [...]}}, corruptions {name: {raw, prepared}} (means over severities), families {family: prepared
+    mean}, mean_accuracy (prepared, over every corruption and severity), worst {name, accuracy} and examples
+    {name: [{image, raw, prepared} per severity], plus clean and label}. `on_step(i, total, label)` reports progress.
+    """
+    labels = suite.labels
+
+    def accuracy(images: np.ndarray) -> tuple[float, np.ndarray]:
+        predicted = np.asarray(run.predict(images)[0])
+        return float((predicted == labels).mean()), predicted
+
+    clean, clean_pred = accuracy(suite.images)
+    clean_prepared, _ = accuracy(prepared(suite.images))
+    severities, examples = {}, {}
+    total, step = len(suite.names) * len(SEVERITIES), 0
+    for name in suite.names:
+        k = example_index(name, len(labels))
+        severities[name] = {"raw": [], "prepared": []}
+        examples[name] = {"label": int(labels[k]), "clean": suite.images[k].tolist(), "clean_answer": int(clean_pred[k]),
+                          "severities": []}
+        for s in SEVERITIES:
+            if on_step is not None:
+                on_step(step, total, f"{name} {s}")
+            step += 1
+            images = corrupt(suite.images, name, s, suite.seed)
+            raw, raw_pred = accuracy(images)
+            ready = prepared(images)
+            prep, prep_pred = accuracy(ready)
+            severities[name]["raw"].append(raw)
+            severities[name]["prepared"].append(prep)
+            examples[name]["severities"].append({"image": images[k].tolist(), "prepared_image": ready[k].tolist(),
+                                                 "raw": int(raw_pred[k]), "prepared": int(prep_pred[k])})
+    return summarize({"clean_accuracy": clean, "clean_prepared": clean_prepared, "severities": severities,
+                      "examples": examples, "n_images": len(labels), "source": suite.source, "seed": suite.seed})
+
+
+def summarize(result: dict) -> dict:
+    """Add the means the table and the JSON show to a result holding `severities`."""
+    sev = result["severities"]
+    corruptions = {n: {k: float(np.mean(v[k])) for k in ("raw", "prepared")} for n, v in sev.items()}
+    worst = min(corruptions, key=lambda n: corruptions[n]["prepared"])
+    fams = {f: float(np.mean([corruptions[n]["prepared"] for n in names if n in corruptions]))
+            for f, names in families().items() if any(n in corruptions for n in names)}
+    return {**result, "corruptions": corruptions, "families": fams,
+            "mean_accuracy": float(np.mean([a for v in sev.values() for a in v["prepared"]])),
+            "mean_raw": float(np.mean([a for v in sev.values() for a in v["raw"]])),
+            "worst": {"name": worst, "accuracy": corruptions[worst]["prepared"]}}
+
+
+JSON_KEYS = ("run_dir", "clean_accuracy", "mean_accuracy", "worst", "corruptions")
+
+
+def json_view(result: dict) -> dict:
+    """The object `robustness --json` prints for one run: exactly the documented keys."""
+    return {k: result[k] for k in JSON_KEYS}

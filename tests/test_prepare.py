@@ -1,0 +1,115 @@
+"""Preparation finds the digit: constructed cases (a line beside it, gray paper, uneven light, faint ink) and
+clean digits and fonts that must come out as the plain bounding-box preparation made them."""
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from mnistlab.data.images import to_mnist
+from mnistlab.errors import UserError
+
+
+def correlation(a, b) -> float:
+    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
+
+
+def bounding_box_preparation(ink: np.ndarray) -> np.ndarray:
+    """The preparation as it was before the digit finder: the box of all ink over 0.1, scaled to 20x20, centred
+    by mass. Clean digits must come out of the new one as they came out of this."""
+    ink = ink / ink.max()
+    rows, cols = np.nonzero(ink > 0.1)
+    box = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    scale = 20.0 / max(box.shape)
+    size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
+    digit = np.asarray(Image.fromarray((box * 255).astype(np.uint8)).resize(size, Image.LANCZOS), dtype=float)
+    frame = np.zeros((28, 28))
+    cy = (digit.sum(1) * np.arange(digit.shape[0])).sum() / digit.sum()
+    cx = (digit.sum(0) * np.arange(digit.shape[1])).sum() / digit.sum()
+    top, left = int(np.clip(round(14 - cy), 0, 28 - digit.shape[0])), int(np.clip(round(14 - cx), 0, 28 - digit.shape[1]))
+    frame[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
+    return frame
+
+
+def on_paper(digit: np.ndarray, factor: int = 4, margin: int = 30) -> np.ndarray:
+    """An MNIST digit scaled up, as ink in [0, 1] on a wider sheet (0 = paper)."""
+    big = np.asarray(Image.fromarray(digit).resize((28 * factor, 28 * factor), Image.BILINEAR), float) / 255
+    sheet = np.zeros((28 * factor + 2 * margin, 28 * factor + 2 * margin))
+    sheet[margin:-margin, margin:-margin] = big
+    return sheet
+
+
+@pytest.fixture(scope="module")
+def digits(sample):
+    return sample.test_images[:40]
+
+
+def test_clean_digits_come_out_as_before(digits):
+    for d in digits:
+        assert correlation(to_mnist(d / 255.0), bounding_box_preparation(d / 255.0)) > 0.98
+
+
+def test_fonts_come_out_as_before():
+    font = ImageFont.load_default(size=60)
+    for k in range(10):
+        img = Image.new("L", (80, 100), 255)
+        ImageDraw.Draw(img).text((20, 10), str(k), fill=0, font=font)
+        paper = np.asarray(img, float) / 255
+        assert correlation(to_mnist(paper), bounding_box_preparation(1 - paper)) > 0.98, k
+
+
+def test_a_line_beside_the_digit_is_left_out(digits):
+    for d in digits[:10]:
+        sheet = on_paper(d)
+        clean = to_mnist(1 - sheet)
+        marked = sheet.copy()
+        marked[20:-20, 12:16] = 1.0  # a pen line down the side, well clear of the digit
+        marked[-12:-9, 40:-40:6] = 1.0  # and a dotted one under it
+        prepared = to_mnist(1 - marked)  # dark ink on white paper, as a scan
+        assert correlation(prepared, clean) > 0.97
+        assert correlation(bounding_box_preparation(marked), clean) < 0.9  # the old way lost the digit's scale
+
+
+@pytest.mark.parametrize("paper, ink", [(0.55, 1.0), (0.6, 0.05), (0.35, 0.8)])
+def test_gray_paper_either_way_round(digits, paper, ink):
+    """Light ink on gray and dark ink on gray: the side the image reaches furthest from its paper is ink."""
+    for d in digits[:10]:
+        sheet = on_paper(d)
+        image = paper + (ink - paper) * sheet
+        assert correlation(to_mnist(image), to_mnist(sheet)) > 0.97
+
+
+def test_uneven_light_and_vignette(digits):
+    h, w = on_paper(digits[0]).shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    light = 0.95 - 0.25 * (((ys - h / 2) / h) ** 2 + ((xs - w / 2) / w) ** 2) * 2 - 0.15 * xs / w  # dark corners, a side shadow
+    for d in digits[:10]:
+        sheet = on_paper(d)
+        image = light * (1 - 0.8 * sheet)  # dark ink on paper under uneven light
+        assert correlation(to_mnist(image), to_mnist(sheet)) > 0.85
+
+
+def test_faint_ink_is_kept_at_full_strength(digits):
+    for d in digits[:10]:
+        sheet = on_paper(d)
+        faint = 0.92 - 0.08 * sheet  # pencil pressed lightly on white paper: 8% contrast
+        prepared = to_mnist(faint)
+        assert prepared.max() == 255 and correlation(prepared, to_mnist(sheet)) > 0.97
+
+
+def test_impulse_specks_do_not_move_the_box(digits):
+    rng = np.random.default_rng(0)
+    for d in digits[:10]:
+        specks = d / 255.0
+        noise = rng.random(specks.shape)
+        specks = np.where(noise < 0.03, 1.0, specks)
+        clean = to_mnist(d / 255.0)
+        assert correlation(to_mnist(specks), clean) > 0.6 > correlation(bounding_box_preparation(specks), clean)
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.full((40, 40), 0.5), "no digit found"),
+    (np.full((40, 40), 0.5) + np.random.default_rng(0).normal(0, 0.005, (40, 40)), "no digit found"),
+    (np.pad(np.ones((36, 36)), 2), "almost all ink"),
+])
+def test_blank_flat_and_all_ink_images_are_refused(image, message):
+    with pytest.raises(UserError, match=message):
+        to_mnist(image, "photo.png")

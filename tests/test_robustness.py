@@ -1,0 +1,43 @@
+"""The corruption benchmark: fixed seeds, severities that hurt more as they rise, the command and its JSON."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_user_error
+from mnistlab.robustness import CORRUPTIONS, corrupt, families
+
+FAMILIES = {"noise", "blur", "geometry", "contrast", "occlusion", "stray marks", "stroke", "resolution", "outline"}
+
+
+def test_every_family_of_the_issue_is_there():
+    assert set(families()) == FAMILIES and len(CORRUPTIONS) == 19
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_corruptions_are_seeded_and_grow_with_severity(sample, name):
+    images = sample.test_images[:64]
+    once, again = corrupt(images, name, 2, seed=3), corrupt(images, name, 2, seed=3)
+    assert once.shape == images.shape and once.dtype == np.uint8 and np.array_equal(once, again)
+    change = [np.abs(corrupt(images, name, s).astype(float) - images).mean() for s in (1, 2, 3)]
+    assert 0 < change[0] <= change[2], change  # the hardest severity changes the digits at least as much as the mildest
+
+
+def test_command_table_figures_and_json(cli, tiny_run, tmp_path):
+    result = cli("robustness", tiny_run.run_dir, "--quick", "--corruptions", "dotted_line", "--out", tmp_path / "rb", "--json")
+    assert result.code == 0, result.err
+    (run,) = result.json()["runs"]
+    assert set(run) == {"run_dir", "clean_accuracy", "mean_accuracy", "worst", "corruptions"}
+    assert set(run["corruptions"]) == {"dotted_line"} and set(run["corruptions"]["dotted_line"]) == {"raw", "prepared"}
+    assert run["worst"]["name"] == "dotted_line" and 0 <= run["mean_accuracy"] <= 1
+    detail = json.loads((tmp_path / "rb" / "robustness.json").read_text())["runs"][0]
+    assert len(detail["severities"]["dotted_line"]["prepared"]) == 3
+    assert run["mean_accuracy"] == pytest.approx(np.mean(detail["severities"]["dotted_line"]["prepared"]))
+    assert (tmp_path / "rb" / "examples-tiny.png").stat().st_size > 1000 and (tmp_path / "rb" / "families.png").is_file()
+    human = cli("robustness", tiny_run.run_dir, tiny_run.run_dir, "--quick", "--corruptions", "faint_ink", "--out", tmp_path / "rb2")
+    assert human.code == 0 and "faint_ink" in human.out and "[contrast]" in human.out
+
+
+def test_unknown_corruption_is_one_line(cli, tiny_run, tmp_path):
+    assert_user_error(cli("robustness", tiny_run.run_dir, "--corruptions", "rain", "--out", tmp_path / "x"),
+                      "unknown corruption 'rain'")
