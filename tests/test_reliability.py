@@ -74,10 +74,11 @@ def test_a_successful_train_keeps_the_folders_it_made(cli, tiny_idx_dir, tmp_pat
     assert entries(tmp_path) == ["a", "a/b", "a/b/run", "a/b/run/model.safetensors", "a/b/run/run.json"]
 
 
-@pytest.mark.parametrize("option, value", [("--jobs", "-5"), ("--jobs", "0"), ("--trials", "-1"), ("--threads", "0")])
+@pytest.mark.parametrize("option, value", [("--jobs", "-5"), ("--jobs", "0"), ("--trials", "-1"), ("--threads", "0"),
+                                           ("--folds", "-1")])
 def test_negative_counts_are_refused(cli, tiny_idx_dir, tmp_path, option, value):
     result = cli("sweep", "--data-dir", tiny_idx_dir, "--lr", "0.1,0.2", option, value, "--out", tmp_path / "s")
-    assert_user_error(result, option, "out of range")
+    assert_user_error(result, f"{option}", value)
     result = cli("experiment", "run", "softmax", "--quick", option, value, "--out", tmp_path / "e") \
         if option in ("--jobs", "--threads") else result
     assert_user_error(result, option)
