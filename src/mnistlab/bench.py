@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .data.sources import Dataset
 from .data.transforms import Normalizer
 from .models import build_model
-from .train.device import Stopwatch, resolve_device, set_threads
+from .train.device import Stopwatch, resolve_device
 from .train.engine import StepPlan, capture_refused, device_reason
 from .train.loop import train_recipe
 from .train.metrics import evaluate
@@ -250,7 +250,6 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
         check_output(args.out, folder=False)
         check_space(args.out, 0)
-    set_threads(args.threads)
     ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
@@ -309,6 +308,5 @@ def register(subparsers, common) -> None:
                    help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
                         "(whose schedule then fits the cap) (default: 14, the examples' own count)")
     p.add_argument("--evals-per-epoch", type=int, default=10, help="test evaluations per epoch (default: 10)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for every recipe (default: torch's choice)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up steps of each recipe")
     p.add_argument("--out", help="also write the JSON report to this file")

@@ -9,7 +9,6 @@ fresh worker takes the next one.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from ..clitools import COUNT
 from ..errors import UserError
+from ..threads import allowed_cores
 from .executors import executor
 from .search import ASHA
 from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
@@ -26,7 +26,7 @@ Task = list[tuple[str, dict]]  # one trial, or trials that train together
 
 
 def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return len(allowed_cores())
 
 
 def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
