@@ -245,6 +245,11 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
+    if args.out:  # checked before minutes of work, as every --out is
+        from .fileio import check_output, check_space
+
+        check_output(args.out, folder=False)
+        check_space(args.out, 0)
     ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
