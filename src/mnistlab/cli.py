@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .clitools import Parser, common_parser, notices_to_stderr
-from .errors import UserError
+from .errors import UserError, os_error_line
 from .export.onnxrun import onnx_predict_parser, wants_onnx_predict
 from .fileio import COMMITTED, release_all
 
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
     try:
+        if hasattr(args, "threads"):  # predict --onnx has none: it never loads torch
+            # torch: not on predict --onnx's path
+            from .train.device import set_threads
+
+            set_threads(args.threads)
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
         with warnings.catch_warnings(record=True) as caught, notices_to_stderr():
             warnings.simplefilter("default")
@@ -65,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mnistlab: {interrupted_message(saved_before)}", file=sys.stderr)
         return 130
+    except OSError as exc:
+        line = os_error_line(exc)
+        if line is None:
+            raise
+        print(f"mnistlab: error: {line}", file=sys.stderr)
+        return 2
     finally:
         release_all()  # output places the command reserved
     for note in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if str(w.message)):

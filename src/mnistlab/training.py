@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,15 @@ from .clitools import pct
 from .data.formats import ReadOptions
 from .data.sources import load_dataset
 from .errors import UserError
+from .fileio import check_output, check_space
 from .inspect.histograms import WeightRecorder
 from .models import summary_text
 from .progress import Progress
 from .tensorboard import tensorboard_log
 from .train import TrainConfig, fit
+from .train.divergence import divergence_warning
 from .train.recipes import Choices, get_recipe, prepare, settle
-from .train.run import Run, default_run_dir, reserve_out_dir
+from .train.run import Run, default_run_dir, reserve_out_dir, run_bytes
 
 
 @dataclass
@@ -61,12 +64,15 @@ def epoch_line(row: dict, epochs: float) -> str:
 def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, progress: Progress | None = None) -> dict:
     """Train `job` and save the run directory; the command's --json payload (run_dir, data, model, train, history...)."""
     cfg = job.config()
+    if job.tensorboard:
+        check_output(job.tensorboard, "--tensorboard")
     out = reserve_out_dir(job.out or default_run_dir())  # refused before training, held until the process ends
     progress = progress or Progress(False)
     started = time.perf_counter()
     ds = load_dataset(job.dataset, job.data_dir, job.read)
     splits, model = prepare(job.recipe, ds, job.choices, cfg.seed, cfg.device)
     info = splits.info
+    check_space(out, run_bytes(model))  # a full disk is found before training, not after
     say(f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
         f"{info['n_test']} test images, normalize {splits.normalizer.mode}")
     say(summary_text(model))
@@ -90,6 +96,7 @@ def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, 
     trained = time.perf_counter()
     run.extras["weight_histograms"] = weights.record
     run.save(out)
+    warn_diverged(run, out)
     timing = {"data_s": round(prepared - started, 3), "fit_s": round(trained - prepared, 3),
               "save_s": round(time.perf_counter() - trained, 3)}  # fit_s: warm-up, capture, training and evaluation
     return _finished(run, out, job.recipe, info, timing, say)
@@ -106,5 +113,11 @@ def _finished(run: Run, out: Path, recipe: str, info: dict, timing: dict, say: C
     return {"run_dir": str(out), "recipe": recipe,
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
             "model": run.model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
-            "train_seconds": total, "timing": timing}
+            "diverged": run.diverged is not None, "train_seconds": total, "timing": timing}
 
+
+
+def warn_diverged(run: Run, where) -> None:
+    """A diverged run is kept, with a warning wherever its numbers are shown (`train`, `eval`)."""
+    if run.diverged:
+        warnings.warn(divergence_warning(str(where), run.diverged), stacklevel=2)

@@ -7,9 +7,8 @@ import torch
 
 from ..clitools import add_command, capture_option, data_options, device_option, load_data, pct, say
 from ..errors import UserError
-from ..fileio import write_json
+from ..fileio import check_output, check_space, write_json
 from ..progress import Progress
-from ..train.device import set_threads
 from .timing import RECIPES, BenchSpec, bench
 
 
@@ -20,11 +19,14 @@ def _seconds(x: float | None) -> str:
 def cmd_bench(args: argparse.Namespace) -> dict:
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
-    set_threads(args.threads)
+    if args.out:  # checked before minutes of work, as every --out is
+        check_output(args.out, folder=False)
+        check_space(args.out, 0)
     ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
-        f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}")
+        f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}"
+        f"{'capture s':>11}")
     recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
     order = [(r, s) for s in range(args.seeds) for r in recipes or RECIPES]  # bench's order: seeds outer, recipes inner
     progress, done = Progress.for_command(args), []
@@ -37,7 +39,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     def line(r: dict) -> None:
         print_line(f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}{pct(r['final_accuracy']):>11}"
-                   f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
+                   f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}{r['capture_s']:>11.3f}")
         done.append(r)
         running(len(done))
 
@@ -76,6 +78,5 @@ def register(subparsers, common) -> None:
                    help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
                         "(whose schedule then fits the cap) (default: 14, the examples' own count)")
     p.add_argument("--evals-per-epoch", type=int, default=10, help="test evaluations per epoch (default: 10)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for every recipe (default: torch's choice)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up steps of each recipe")
     p.add_argument("--out", help="also write the JSON report to this file")

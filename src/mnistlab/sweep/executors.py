@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import UserError
+from ..threads import AUTO
 from .search import ASHA
 
 
@@ -74,6 +75,14 @@ class ExecutorSpec:
         return cls(name, kind.options(**{k: v for k, v in given.items() if k in own and v is not None}))
 
 
+def check_executor(spec: ExecutorSpec) -> None:
+    """Refuse, before any work, what the chosen executor can tell is wrong from its options alone (`cls.check`)."""
+    kind = get(spec.name)
+    check = getattr(kind.cls, "check", None)
+    if check is not None:
+        check(spec.options if spec.options is not None else kind.options())
+
+
 def make_executor(spec: ExecutorSpec, data: dict, out: Path | None, device: str) -> Executor:
     """The executor `spec` names, for the data set `data` (dataset, data_dir, val, train_size), saving runs in `out`."""
     kind = get(spec.name)
@@ -97,5 +106,6 @@ def executor_spec(args: argparse.Namespace) -> ExecutorSpec | None:
     if not args.executor:
         return None
     kind = get(args.executor)
+    # --threads auto (every command's default) leaves the executor its own share of the cores per trial
     return ExecutorSpec(kind.name, kind.options(**{f.name: getattr(args, f.name) for f in fields(kind.options)
-                                                   if getattr(args, f.name, None) is not None}))
+                                                   if getattr(args, f.name, None) not in (None, AUTO)}))

@@ -9,7 +9,6 @@ fresh worker takes the next one.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import shutil
 import tempfile
 from collections import deque
@@ -20,7 +19,12 @@ from pathlib import Path
 
 import torch
 
+from ..clitools import COUNT
+from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
+from ..errors import UserError
+from ..threads import allowed_cores
+from ..train.reuse import reuse_captures
 from .executors import executor
 from .search import ASHA
 from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
@@ -29,7 +33,7 @@ Task = list[tuple[str, dict]]  # one trial, or trials that train together
 
 
 def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return len(allowed_cores())
 
 
 def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
@@ -56,7 +60,8 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
 
     def prepared() -> Prepared:
         if not loaded:
-            loaded.append(Prepared(load_dataset(data["dataset"], data["data_dir"]), data["val"], data["train_size"]))
+            read = ReadOptions.from_dict(data.get("read"))
+            loaded.append(Prepared(load_dataset(data["dataset"], data["data_dir"], read), data["val"], data["train_size"]))
         return loaded[0]
 
     out_dir = Path(out) if out else None
@@ -66,6 +71,11 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
         return conn.recv()
 
     shared: dict[str, object] = {}  # an experiment's splits, loaded once per worker
+    with reuse_captures():  # trials of one step shape replay the graph the first of them captured
+        _serve(conn, shared, prepared, out_dir, device, report if ask else None)
+
+
+def _serve(conn, shared: dict, prepared: Callable[[], Prepared], out_dir: Path | None, device: str, report) -> None:
     while True:
         task = conn.recv()
         if task is None:
@@ -76,7 +86,7 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
                 shared[job["splits"]] = torch.load(job["splits"], weights_only=False)  # our own temp file
             records = [run_fit_job(task[0][0], job, shared[job["splits"]], out_dir)]
         elif len(task) == 1:
-            records = [run_trial(*task[0], prepared(), out_dir, device, report if ask else None)]
+            records = [run_trial(*task[0], prepared(), out_dir, device, report)]
         else:
             records = run_batched(task, prepared(), out_dir, device)
         conn.send(("done", records))
@@ -93,8 +103,8 @@ class Worker:
 
 @dataclass(frozen=True)
 class LocalOptions:
-    jobs: int | None = field(default=None, metadata={"type": int, "help": "trials at once (default: the cores)"})
-    threads: int | None = field(default=None, metadata={"type": int, "help": "torch threads per trial (default: cores / jobs)"})
+    jobs: int | None = field(default=None, metadata={"type": COUNT, "help": "trials at once (default: the cores)"})
+    threads: int | None = field(default=None, metadata={"type": COUNT, "help": "torch threads per trial (default: cores / jobs)"})
 
 
 @executor("local", LocalOptions)
@@ -102,6 +112,9 @@ class LocalExecutor:
     """Runs tasks on `jobs` worker processes with `threads` torch threads each."""
 
     def __init__(self, data: dict, out: Path | None, device: str = "cpu", options: LocalOptions = LocalOptions()):
+        for name in ("jobs", "threads"):
+            if getattr(options, name) is not None and getattr(options, name) < 1:
+                raise UserError(f"--{name} {getattr(options, name)}: must be at least 1")
         self.jobs = max(1, options.jobs or cores())
         self.threads = max(1, options.threads or cores() // self.jobs)
         self.data, self.out, self.device = data, out, device

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
 from ..data.transforms import NORMALIZATIONS
 from ..display import Record
@@ -19,10 +20,10 @@ from ..models import ACTIVATIONS, HEADS
 from ..tables import format_table
 from ..train.config import TrainConfig
 from ..train.run import load_run
-from .executors import Executor, ExecutorSpec, make_executor
+from .executors import Executor, ExecutorSpec, check_executor, make_executor
 from .figures import draw_figures
 from .record import SweepRecord
-from .search import ASHA, Search, maximize
+from .search import ASHA, Search, maximize, plan_size
 from .space import Choice, Space, flag, make_space
 from .trial import trial_options
 
@@ -68,6 +69,7 @@ class SweepSpec:
     recipe: str = "default"
     dataset: str = "mnist"
     data_dir: str | None = None
+    read: dict | None = None  # how to read data_dir (data.formats.ReadOptions as a dict): CSV shape, test file, image size
     val: int | None = None  # validation images carved off the end of train (default: a sixth)
     folds: int | None = None  # instead: score each trial by the mean of a stratified K-fold cross-validation
     train_size: int | None = None
@@ -94,6 +96,7 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
         executor = ExecutorSpec.of(executor or "local", **{k: v for k, v in given.items() if k not in SPEC_FIELDS})
     if spec.metric not in METRICS:
         raise UserError(f"--metric {spec.metric!r}: choose one of {', '.join(METRICS)} (the test set never chooses)")
+    check_executor(executor)  # an address nothing answers on is refused before the data loads or the folder is made
     space, record, data = prepare(values, spec, say)
     plan = Search(space, spec.search, spec.trials, spec.seed, spec.metric)
     done = record.done()
@@ -125,19 +128,20 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
 
 def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
     """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
-    ds = load_dataset(spec.dataset, spec.data_dir)
+    ds = load_dataset(spec.dataset, spec.data_dir, ReadOptions.from_dict(spec.read))
     if spec.folds is not None and (spec.folds < 2 or spec.val or spec.stop_early):
         raise UserError(f"--folds {spec.folds}: needs at least 2 folds, and neither --val (the folds are the "
                         f"validation sets) nor --stop-early (each trial's folds train to the end together)")
     val = 0 if spec.folds else len(ds.train_labels) // 6 if spec.val is None else spec.val
     if spec.metric.startswith("val") and val < 1 and not spec.folds:
         raise UserError(f"--val {val}: --metric {spec.metric} needs a validation split; give --val N with N >= 1")
-    space = make_space(values, tuple((1, *ds.train_images.shape[1:])), ds.n_classes)
+    space = make_space(values, ds.shape, ds.n_classes)
     for model, reason in space.rejected.items():
         say(f"left out model '{model}': {reason}")
     check_options(space, spec.recipe)
+    plan_size(space, spec.search, spec.trials)  # a space too large is refused before the folder is made
     data = {"dataset": spec.dataset, "data_dir": spec.data_dir, "val": val, "train_size": spec.train_size,
-            **({"folds": spec.folds} if spec.folds else {})}
+            **({"folds": spec.folds} if spec.folds else {}), **({"read": spec.read} if spec.read else {})}
     defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,
                 "search": spec.search, "trials": spec.trials, "seed": spec.seed, "metric": spec.metric,
                 "recipe": spec.recipe, "data": data, "stop_early": spec.stop_early and spec.reduction_factor}

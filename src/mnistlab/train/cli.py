@@ -8,7 +8,7 @@ import argparse
 import json
 from dataclasses import fields
 
-from ..clitools import add_command, data_options, device_option, load_data, pct, read_options, report_predictions, say
+from ..clitools import add_command, data_options, device_option, load_data, pct, read_options, report_predictions, say, verify_option
 from ..data.rgb import images_for
 from ..data.transforms import NORMALIZATIONS
 from ..errors import UserError
@@ -18,7 +18,7 @@ from ..fileio import reserve
 from ..models import ACTIVATIONS, HEADS
 from ..models.grammar import GRAMMAR_HELP
 from ..progress import Progress
-from ..training import TrainJob, train_to_dir
+from ..training import TrainJob, train_to_dir, warn_diverged
 from .config import TrainConfig
 from .cv import check_out, cross_validate
 from .recipes import RECIPES, Choices, get_recipe, prepare, recipe_settings
@@ -73,7 +73,9 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    result = evaluate_run(load_run(args.run_dir, args.device), args.dataset, args.data_dir, read_options(args))
+    run = load_run(args.run_dir, args.device, verify=args.verify)
+    result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
+    warn_diverged(run, args.run_dir)
     say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
               f"on {result['n_test']} {result['dataset']} test images",
         "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
@@ -85,7 +87,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 def cmd_predict(args: argparse.Namespace) -> dict:
     if args.onnx:  # reached only through the full parser (main dispatches --onnx before building it)
         return cmd_predict_onnx(args)
-    run = load_run(args.run_dir, args.device)
+    run = load_run(args.run_dir, args.device, verify=args.verify)
     _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
     return report_predictions(args, args.images, run.classes, probs)
 
@@ -149,6 +151,7 @@ def register(subparsers, common) -> None:
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
     data_options(ev, dataset=False)
     device_option(ev, "cpu")
+    verify_option(ev)
 
     pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
                      usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
@@ -158,3 +161,4 @@ def register(subparsers, common) -> None:
     pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
                                               "black, 20x20 box, centred), for any other run resized to its input")
     device_option(pr, "cpu")
+    verify_option(pr)
