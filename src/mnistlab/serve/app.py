@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -200,8 +201,6 @@ def as_model_input(body: PredictRequest, shape: tuple[int, int, int]) -> np.ndar
     if body.image is not None:
         rgb = decode(io.BytesIO(data_url_bytes(body.image)), "image", (height, width)).transpose(2, 0, 1)
     else:
-        from PIL import Image
-
         gray = Image.fromarray(np.round(255 * to_pixels(body.pixels)).astype(np.uint8)).resize((width, height))
         rgb = np.repeat(np.asarray(gray)[None], 3, axis=0)
     return np.round(rgb.mean(0)).astype(np.uint8)[None] if channels == 1 else rgb
@@ -209,8 +208,6 @@ def as_model_input(body: PredictRequest, shape: tuple[int, int, int]) -> np.ndar
 
 def png_data_url(image: np.ndarray) -> str:
     """uint8 (C, H, W) → a PNG data URL, for the page to show what the model saw."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
