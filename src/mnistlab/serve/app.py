@@ -253,13 +253,33 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     app = FastAPI(title="mnistlab serve", version=__version__, docs_url=None, redoc_url=None,
                   description="Live predictions, probabilities and feature maps of one trained mnistlab run. "
                               "The Swagger pages are off because they load from a CDN; this schema is complete.")
-    lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     run_json = describe_run(run)
     blank = np.zeros((1, 28, 28) if digits else (1, *shape), np.uint8)
     run.predict(blank)  # warm up (autocast, allocator) so the first stroke is answered as fast as the rest
     if run.model.is_cnn:
         conv_feature_maps(run.model, run.prepare(blank))
 
+    _error_handlers(app)
+    _predict_route(app, run, shape, digits)
+
+    @app.get("/api/run", summary="Describe the loaded run")
+    def describe() -> dict:
+        """Model spec and layer summary, data, training options, history, final metrics, first-layer filters (CNN)."""
+        return run_json
+
+    _figure_routes(app, run, dataset, data_dir, read)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, limit=max_body, hosts=allowed_hosts or None)  # refused with JSON, like every error
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error as JSON {"error": one line}: the user's (400), a bad request (422), HTTP's, and a crash (500)."""
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
         return JSONResponse({"error": str(exc)}, status_code=400)
@@ -279,6 +299,11 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     async def crash(request: Request, exc: Exception):
         return JSONResponse({"error": f"internal error ({exc.__class__.__name__}); the server keeps running"}, status_code=500)
 
+
+def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
+    """POST /api/predict: a drawing (or, for a run that is not on digits, an image) in; class, probabilities and
+    optionally feature maps and attribution out."""
+    lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
 
     @app.post("/api/predict", response_model=Prediction, responses=errors, summary="Classify a drawing")
@@ -309,11 +334,9 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                           input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
                           attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2))
 
-    @app.get("/api/run", summary="Describe the loaded run")
-    def describe() -> dict:
-        """Model spec and layer summary, data, training options, history, final metrics, first-layer filters (CNN)."""
-        return run_json
 
+def _figure_routes(app: FastAPI, run: Run, dataset: str | None, data_dir, read) -> None:
+    """GET /api/figure/{what} and /api/confusion; the test set behind them is evaluated once, on first use."""
     figures: dict[str, bytes] = {}
     figure_lock = threading.Lock()  # each figure is drawn once; the test-set predictions behind two of them too
     test_set: list = []
@@ -343,11 +366,3 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
             if "cells" not in confusion:
                 confusion["cells"] = confusion_cells(test_set[0])
         return confusion["cells"]
-
-    @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(Guard, limit=max_body, hosts=allowed_hosts or None)  # refused with JSON, like every error
-    return app
