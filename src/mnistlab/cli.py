@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
     try:
-        if hasattr(args, "threads"):  # predict --onnx has none: it never loads torch
+        if hasattr(args, "threads") and not getattr(args, "onnx", None):  # predict --onnx never loads torch
             # torch: not on predict --onnx's path
             from .train.device import set_threads
 
