@@ -11,6 +11,10 @@ from .optim import LOSSES, SCHEDULES, check_names
 PRECISIONS = ("auto", "fp32", "bf16")
 CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+# optimizer and scheduler arguments mnistlab passes itself: the option that sets each, or None (derived)
+OWN_OPTIMIZER = {"params": None, "lr": "--lr", "weight_decay": "--weight-decay"}
+OWN_SCHEDULE = {"optimizer": None, "max_lr": "--lr", "total_steps": "--epochs or --max-steps",
+                "T_max": "--epochs or --max-steps", "epochs": "--epochs", "steps_per_epoch": None}
 MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 
 
@@ -83,3 +87,8 @@ class TrainConfig:
         if self.capture not in CAPTURE:
             raise UserError(f"--capture {self.capture}: choose one of: {', '.join(CAPTURE)}")
         parse_augment(self.augment)
+        for what, options, own in (("optimizer", self.optimizer_options, OWN_OPTIMIZER), ("schedule", self.schedule_options, OWN_SCHEDULE)):
+            taken = [key for key in own if key in options]
+            if taken:
+                raise UserError(f"--{what}-options {taken[0]!r}: set by mnistlab itself"
+                                + (f"; give it with {own[taken[0]]} instead" if own[taken[0]] else "; leave it out"))
