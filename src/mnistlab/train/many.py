@@ -269,9 +269,15 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
     rows = train(engine, lambda *_: {name: s() if s else None for name, s in scores.items()}, Stopwatch(dev),
                  on_epoch=progress)
     stack.copy_into(models)
-    seen = [[min(n, plan.steps_in(r["epoch"]) * plan.batch_size) / plan.images_in(r["epoch"]) for n in sizes] for r in rows]
     record = {"loss": loss_name, "device": dev.type, "precision": precision, "epochs_trained": plan.epochs_trained,
               "batched": k, "capture": engine.capture_note, "capture_s": round(engine.capture_s, 4)}
+    return _runs(models, data, cfg, settings, folds, rows, plan, sizes, record)
+
+
+def _runs(models: list[Net], data: Splits, cfg: TrainConfig, settings: list[tuple[str, float, dict]],
+          folds: Folds | None, rows: list[dict], plan: StepPlan, sizes: list[int], record: dict) -> list[Run]:
+    """One Run per model from the stacked rows; training means rescaled to each model's own image count."""
+    seen = [[min(n, plan.steps_in(r["epoch"]) * plan.batch_size) / plan.images_in(r["epoch"]) for n in sizes] for r in rows]
     runs = []
     for i, model in enumerate(models):
         name, lr, opts = settings[i]
@@ -281,7 +287,7 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
         info = dict(data.info)
         if folds is not None:
             info.update(n_train=sizes[i], n_val=0 if folds.val is None else len(folds.val[i]))
-        runs.append(Run(model.to(dev).eval(), data.normalizer, train_record, info, history, tuple(data.classes)))
+        runs.append(Run(model.to(data.x_train.device).eval(), data.normalizer, train_record, info, history, tuple(data.classes)))
     return runs
 
 
