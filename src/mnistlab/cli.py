@@ -33,7 +33,7 @@ from .fileio import COMMITTED, release_all
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
                                "mnistlab.serve.cli", "mnistlab.bench", "mnistlab.experiments.cli", "mnistlab.sweep.cli",
-                               "mnistlab.export.cli", "mnistlab.robustness.cli")
+                               "mnistlab.export.cli", "mnistlab.robustness.cli", "mnistlab.notebooks.cli")
 
 
 def epoch_line(row: dict, epochs: float) -> str:
@@ -294,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
 
     saved_before = len(COMMITTED)
     try:
+        if hasattr(args, "threads"):  # predict --onnx has none: it never loads torch
+            from .train.device import set_threads
+
+            set_threads(args.threads)
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
         with warnings.catch_warnings(record=True) as caught, notices_to_stderr():
             warnings.simplefilter("default")

@@ -1,5 +1,16 @@
-"""The plain-text table that experiments and sweeps print."""
+"""The plain-text table that experiments and sweeps print (Jupyter's HTML tables format their cells the same way)."""
 from __future__ import annotations
+
+
+def cell_text(column: str, value) -> str:
+    """A value as tables show it: floats in [0, 1] under an accuracy column as percentages, other floats to 4 digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if "accuracy" in column or column.startswith("fraction") or column.endswith("%"):
+            return f"{100 * value:.2f}%"
+        return f"{value:.4g}"
+    return str(value)
 
 
 def format_table(rows: list[dict]) -> str:
@@ -9,17 +20,7 @@ def format_table(rows: list[dict]) -> str:
     columns = list(rows[0])
     for row in rows[1:]:
         columns += [c for c in row if c not in columns]
-
-    def cell(column: str, value) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            if "accuracy" in column or column.startswith("fraction") or column.endswith("%"):
-                return f"{100 * value:.2f}%"
-            return f"{value:.4g}"
-        return str(value)
-
-    cells = [[cell(c, row.get(c)) for c in columns] for row in rows]
+    cells = [[cell_text(c, row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
              "  ".join("-" * w for w in widths)]

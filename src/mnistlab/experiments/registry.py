@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..display import Record
 from ..errors import UserError
 from ..fileio import check_output, write_json
 from ..progress import Progress
@@ -100,9 +101,10 @@ def run_experiment(name: str, setup: Setup | None = None, *, say: Callable[[str]
     """Run experiment `name`; write results.json and figures into `setup.out` (default experiments/<name>[-quick]).
 
     `given`: Setup's fields by keyword (quick=True, device="cpu", ...) and the experiment's own options (digit=7).
-    Returns the results record plus `results_path`. `say` receives the human-readable account (default: the
-    `mnistlab.experiments` logger, at INFO); `progress` draws the status line of the command; `trainer` replaces
-    `mnistlab.fit` for every `ctx.fit` (the executors' replay of runs trained elsewhere, experiments.replay).
+    Returns the results record plus `results_path` (a dict that Jupyter shows as its table and figures).
+    `say` receives the human-readable account (default: the `mnistlab.experiments` logger, at INFO); `progress`
+    draws the status line of the command; `trainer` replaces `mnistlab.fit` for every `ctx.fit` (the executors'
+    replay of runs trained elsewhere, experiments.replay).
     """
     setup, options = settle(name, setup, given)
     exp = get(name)
@@ -138,7 +140,7 @@ def _write_results(ctx: Context, exp: Experiment, setup: Setup, seconds: float, 
                "notes": ctx.notes, "configurations": ctx.configurations}
     path = ctx.out / "results.json"
     write_json(path, results)
-    return {**results, "results_path": str(path)}
+    return Record({**results, "results_path": str(path)})
 
 
 def _suite_job(name: str, threads: int, quiet: bool, setup: Setup, options: dict) -> dict:

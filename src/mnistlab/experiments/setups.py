@@ -19,22 +19,29 @@ from .settings import (
 )
 
 
-def l5_dataset(ctx: Context) -> Dataset:
-    """L5's MNIST sample: 20,000 images (5,000 with --quick) drawn with a fixed seed, split 90/10.
+def l5_sample(ds: Dataset, size: int = L5_SAMPLE) -> Dataset:
+    """L5's MNIST sample: `size` images drawn with a fixed seed from `ds`'s training set, split 90/10.
 
-    Drawn from full MNIST train; offline the pool is all of mnist-sample (5,000 images).
+    From mnist-sample (offline) the pool is all of its images, so the sample is at most 5,000.
     """
-    ds = ctx.load()
     pool_x, pool_y = ds.train_images, ds.train_labels
     if ds.source == "package":  # mnist-sample: use every image it has
         pool_x, pool_y = np.concatenate([ds.train_images, ds.test_images]), np.concatenate([ds.train_labels, ds.test_labels])
-    size = min(ctx.pick(L5_SAMPLE, L5_QUICK_SAMPLE), len(pool_y))
+    size = min(size, len(pool_y))
     pick = np.random.default_rng(L5_SAMPLE_SEED).permutation(len(pool_y))[:size]
     n_train = round(L5_TRAIN_FRACTION * size)
-    sample = Dataset(ds.name, ds.source, ds.path, pool_x[pick[:n_train]], pool_y[pick[:n_train]],
-                     pool_x[pick[n_train:]], pool_y[pick[n_train:]], ds.classes)
-    ctx.notes["data"] = {"dataset": ds.name, "source": ds.source, "pool": int(len(pool_y)), "sample": size,
-                         "sample_seed": L5_SAMPLE_SEED, "n_train": n_train, "n_test": size - n_train}
+    return Dataset(ds.name, ds.source, ds.path, pool_x[pick[:n_train]], pool_y[pick[:n_train]],
+                   pool_x[pick[n_train:]], pool_y[pick[n_train:]], ds.classes)
+
+
+def l5_dataset(ctx: Context) -> Dataset:
+    """L5's MNIST sample for an experiment: 20,000 images (5,000 with --quick), see `l5_sample`."""
+    ds = ctx.load()
+    sample = l5_sample(ds, ctx.pick(L5_SAMPLE, L5_QUICK_SAMPLE))
+    pool = len(ds.train_labels) + (len(ds.test_labels) if ds.source == "package" else 0)
+    n_train, n_test = len(sample.train_labels), len(sample.test_labels)
+    ctx.notes["data"] = {"dataset": ds.name, "source": ds.source, "pool": pool, "sample": n_train + n_test,
+                         "sample_seed": L5_SAMPLE_SEED, "n_train": n_train, "n_test": n_test}
     return sample
 
 

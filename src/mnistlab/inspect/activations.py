@@ -58,19 +58,24 @@ def conv_feature_maps(model: Net, x: torch.Tensor) -> list[dict]:
             for layer in hidden_layers(model, x) if layer["kind"] == "conv"]
 
 
-def first_layer_weights(model: Net) -> np.ndarray:
-    """First conv layer's filters (out, k, k) averaged over input channels, or first FC weights as images (units, H, W)."""
+def first_layer_weights(model: Net, rgb: bool = False) -> np.ndarray:
+    """First conv layer's filters (out, k, k) averaged over input channels, or first FC weights as images (units, H, W).
+
+    With `rgb`, a first layer that sees three channels keeps them: (out, 3, k, k) or (units, 3, H, W), to draw as colour.
+    """
     for module in model:
         if isinstance(module, nn.Conv2d):
-            return module.weight.detach().float().mean(1).cpu().numpy()
+            w = module.weight.detach().float().cpu().numpy()
+            return w if rgb and w.shape[1] == 3 else w.mean(1)
         if isinstance(module, nn.Linear):
-            _, h, w = model.image_shape
-            return module.weight.detach().float().cpu().numpy().reshape(-1, h, w)
+            c, h, w = model.image_shape
+            weights = module.weight.detach().float().cpu().numpy().reshape(-1, c, h, w)
+            return weights if rgb and c == 3 else weights.mean(1)
     raise ValueError("the model has no weight layer")
 
 
 def feature_maps(run, image: np.ndarray) -> dict:
-    """The numbers behind the `featuremaps` figure for one raw-pixel image (H, W).
+    """The numbers behind the `featuremaps` figure for one raw-pixel image (H, W), or (C, H, W) for colour.
 
     Every conv layer's filters and activated outputs (FFN: every hidden layer's
     activations), the class probabilities, and the prediction.

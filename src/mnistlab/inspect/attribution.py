@@ -62,8 +62,8 @@ def responsible_units(model: Net, x: torch.Tensor, target: int, k: int = 8) -> l
                 contribution = activation
     finally:
         model.train(was_training)
-    _, height, width = model.image_shape
-    weights = modules[first][1].weight.detach().float().cpu().numpy().reshape(-1, height, width)
+    channels, height, width = model.image_shape  # colour: the unit's weights averaged over the channels
+    weights = modules[first][1].weight.detach().float().cpu().numpy().reshape(-1, channels, height, width).mean(1)
     order = np.argsort(-contribution, kind="stable")[:k]
     return [{"unit": int(j), "activation": float(activation[j]), "contribution": float(contribution[j]),
              "weights": weights[j]} for j in order]

@@ -35,7 +35,7 @@ def numbers(run: Run, what: str, *, sample: list[int] | None = None, n: int | No
     if what == "curves":
         return {**learning_curves(run.history), "final": run.final}
     if what == "filters":
-        return {"weights": first_layer_weights(run.model), "layer": next(r for r in run.model.rows if r["params"]),
+        return {"weights": first_layer_weights(run.model, rgb=True), "layer": next(r for r in run.model.rows if r["params"]),
                 "is_cnn": run.model.is_cnn}
     if what == "weights":
         return weight_histograms(run.model, run.extras.get("weight_histograms"))

@@ -101,6 +101,8 @@ def confusion_cells(pred: Predictions, per_cell: int = 24, top: int = 3) -> dict
             pixels = base64.b64encode(np.ascontiguousarray(pred.images[i], dtype=np.uint8).tobytes()).decode("ascii")
             cells[f"{t},{p}"].append({"index": int(i), "pixels": pixels,
                                       "top": [[int(c), round(float(pred.probs[i, c]), 4)] for c in order]})
-    height, width = pred.images.shape[1:]
+    height, width = pred.images.shape[-2:]
+    channels = pred.images.shape[1] if pred.images.ndim == 4 else 1  # colour: the bytes are channels first
     return {"matrix": matrix.tolist(), "classes": list(pred.classes), "height": int(height), "width": int(width),
+            "channels": int(channels),
             "per_cell": per_cell, "cells": cells}

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ..display import heading, table
 from ..errors import UserError
 from .grammar import format_spec, parse_spec
 from .layers import ACTIVATIONS, Assembly, Token
@@ -51,6 +52,15 @@ class Net(nn.Sequential):
         """(C, H, W) of the image the first weight layer sees: the input, less any crop."""
         first = self.rows[0] if self.rows else None
         return tuple(first["output_shape"]) if first and first["name"] == "crop" else self.config.input_shape
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the layer table `summary_text` prints (print(model) still shows the torch modules)."""
+        cfg = self.config
+        rows = [{"layer": r["name"], "token": r["token"], "output shape": "x".join(map(str, r["output_shape"])),
+                 "params": f"{r['params']:,}"} for r in self.rows]
+        rows.append({"layer": "total", "params": f"{sum(r['params'] for r in self.rows):,}"})
+        title = f"model '{cfg.spec}'  activation {cfg.activation}  head {cfg.head}  input {'x'.join(map(str, cfg.input_shape))}"
+        return heading(title) + table(rows)
 
 
 def build_model(spec: str = "", activation: str = "relu", head: str = "logits",

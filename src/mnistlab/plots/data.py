@@ -28,7 +28,7 @@ def digit_vector(nums: dict) -> Figure:
     v = nums["vector"]
     vec_ax.plot(np.arange(len(v)), v, color="#4e79a7", lw=1)
     vec_ax.fill_between(np.arange(len(v)), v, color="#4e79a7", alpha=0.25)
-    width = nums["image"].shape[1]
+    width = nums["image"].shape[-1]
     for row_start in range(0, len(v) + 1, width * 4):
         vec_ax.axvline(row_start, color="#cccccc", lw=0.6, zorder=0)
     vec_ax.set(xlim=(0, len(v) - 1), ylim=(0, 260), xlabel=f"pixel index (row x {width} + column; grid every 4 rows)",

@@ -6,7 +6,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-from .style import DIGIT_CMAP, RIGHT, WRONG, new_figure, pct, show_digit, symmetric_limit
+from .style import DIGIT_CMAP, RIGHT, WRONG, as_displayed, new_figure, pct, show_digit, symmetric_limit
 
 MAPS = (("saliency", "saliency |∂score/∂x|", "Reds"), ("integrated_gradients", "integrated gradients", "bwr"),
         ("occlusion", "occlusion (prob. drop)", "bwr"))
@@ -49,7 +49,10 @@ def attribution(nums: dict) -> Figure:
 
 
 def _thumbnail(ax, image: np.ndarray, xy, color: str) -> None:
-    box = AnnotationBbox(OffsetImage(image, cmap=DIGIT_CMAP, zoom=0.75, norm=Normalize(0, 255)), xy, frameon=True, pad=0.1,
+    image = as_displayed(image)
+    shown = OffsetImage(image.astype(np.uint8), zoom=0.75) if image.ndim == 3 else \
+        OffsetImage(image, cmap=DIGIT_CMAP, zoom=0.75, norm=Normalize(0, 255))
+    box = AnnotationBbox(shown, xy, frameon=True, pad=0.1,
                          bboxprops={"edgecolor": color, "linewidth": 1.5})
     ax.add_artist(box)
 

@@ -18,10 +18,12 @@ def filters(nums: dict) -> Figure:
     lim = symmetric_limit(w)
     axes, shown = image_grid(fig, w, cmap=FILTER_CMAP, vmin=-lim, vmax=lim, labels=[str(k) for k in range(len(w))],
                              max_cols=cols, label_size=7)
-    fig.colorbar(shown, ax=axes, shrink=0.8, pad=0.01).set_label("weight")
-    h, wd = w.shape[1:]
-    what = (f"{len(w)} filters of {h}x{wd}" if nums["is_cnn"]
-            else f"the input weights of each of its {len(w)} units as {h}x{wd} images")
+    if shown is not None:  # gray weights: a diverging scale; RGB weights draw 0 as mid-gray, each channel its colour
+        fig.colorbar(shown, ax=axes, shrink=0.8, pad=0.01).set_label("weight")
+    h, wd = w.shape[-2:]
+    rgb = " in RGB" if w.ndim == 4 else ""
+    what = (f"{len(w)} filters of {h}x{wd}{rgb}" if nums["is_cnn"]
+            else f"the input weights of each of its {len(w)} units as {h}x{wd} images{rgb}")
     fig.suptitle(f"First layer {layer['name']} ({layer['token']}): {what}")
     return fig
 

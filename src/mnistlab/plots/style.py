@@ -40,10 +40,22 @@ def grid_shape(n: int, max_cols: int = 8) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
+def as_displayed(image: np.ndarray) -> np.ndarray:
+    """(H, W) stays; (1, H, W) → (H, W); a colour image (3, H, W) → (H, W, 3), as imshow draws RGB."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] == 1:
+        return image[0]
+    return image.transpose(1, 2, 0) if image.ndim == 3 and image.shape[0] == 3 else image
+
+
 def show_digit(ax, image: np.ndarray, title: str | None = None, color: str = "black", fontsize: float = 9,
                vmax: float = 255) -> None:
-    """A raw-pixel digit (0..255) with the same grey scale everywhere, no ticks."""
-    ax.imshow(image, cmap=DIGIT_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
+    """A raw-pixel image (0..255), no ticks: gray with the same scale everywhere, colour (3, H, W) as it is."""
+    image = as_displayed(image)
+    if image.ndim == 3:
+        ax.imshow(np.clip(image / vmax, 0, 1), interpolation="nearest")
+    else:
+        ax.imshow(image, cmap=DIGIT_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -67,7 +79,11 @@ def image_grid(fig_or_sub, images: np.ndarray, *, cmap: str, vmin: float, vmax: 
         if k >= len(images):
             ax.set_axis_off()
             continue
-        shown = ax.imshow(images[k], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        image = as_displayed(images[k])
+        if image.ndim == 3:  # colour (filters of an RGB input): vmin..vmax onto 0..1 in every channel
+            ax.imshow(np.clip((image - vmin) / (vmax - vmin), 0, 1), interpolation="nearest")
+        else:
+            shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if labels is not None:
             ax.set_title(labels[k], fontsize=label_size, pad=2)
     return axes, shown

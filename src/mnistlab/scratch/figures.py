@@ -1,20 +1,27 @@
-"""The demo's figures: patches, filter responses, feature maps, pooling (matplotlib, Agg backend)."""
+"""The demo's figures: patches, filter responses, feature maps, pooling (matplotlib Figures, shown inline in Jupyter)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..data import Dataset
 from ..fileio import save_figure
-from ..mpl import pyplot
+from ..mpl import agg
 from .filters import edge_filters, feature_maps, probe_patches, response_table
 from .patches import make_patches, n_positions
 from .pool import avg_pool, max_pool
 
-plt = pyplot()
+agg()
 
 PENCIL = {"cmap": "gray_r", "vmin": 0, "vmax": 1}  # ink on paper; a fixed range so blank patches draw white
+
+
+def _subplots(rows: int, cols: int, figsize: tuple[float, float], squeeze: bool = True):
+    """A figure not registered with pyplot: it displays once when a notebook cell returns it, never twice."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
 
 
 def _show(ax, image: np.ndarray, title: str = "", **style) -> None:
@@ -30,12 +37,12 @@ def _signed(image: np.ndarray) -> dict:
     return {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
 
 
-def patch_grid(image: np.ndarray, patch_size: int, stride: int) -> plt.Figure:
+def patch_grid(image: np.ndarray, patch_size: int, stride: int) -> Figure:
     """Every patch in its place; in pad mode the ragged edge patches (dropped by cropping) are framed red."""
     patches = make_patches(image[None], patch_size, stride, "pad")[0]
     rows, cols = patches.shape[:2]
     whole = n_positions(image.shape[0], patch_size, stride, "crop")
-    fig, axes = plt.subplots(rows, cols, figsize=(max(0.4 * cols, 3.6), max(0.4 * rows, 3.0) + 0.4), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(max(0.4 * cols, 3.6), max(0.4 * rows, 3.0) + 0.4), squeeze=False)
     for r in range(rows):
         for c in range(cols):
             _show(axes[r, c], patches[r, c])
@@ -47,10 +54,10 @@ def patch_grid(image: np.ndarray, patch_size: int, stride: int) -> plt.Figure:
     return fig
 
 
-def response_figure(filters: dict[str, np.ndarray], patches: dict[str, np.ndarray]) -> plt.Figure:
+def response_figure(filters: dict[str, np.ndarray], patches: dict[str, np.ndarray]) -> Figure:
     """The filters across the top, then each probe patch with its response to every filter."""
     table = response_table(filters, patches)
-    fig, axes = plt.subplots(2, max(len(filters), len(patches)), figsize=(1.3 * len(patches), 3.2))
+    fig, axes = _subplots(2, max(len(filters), len(patches)), figsize=(1.3 * len(patches), 3.2))
     for ax in axes.flat:
         ax.axis("off")
     for ax, (name, filt) in zip(axes[0], filters.items()):
@@ -63,10 +70,10 @@ def response_figure(filters: dict[str, np.ndarray], patches: dict[str, np.ndarra
     return fig
 
 
-def feature_map_figure(digits: list[np.ndarray], filters: dict[str, np.ndarray], stride: int) -> plt.Figure:
+def feature_map_figure(digits: list[np.ndarray], filters: dict[str, np.ndarray], stride: int) -> Figure:
     """Each digit next to where each filter fires (its positive responses); the filters in the top row."""
     maps = np.maximum(feature_maps(np.stack(digits), np.stack(list(filters.values())), stride), 0)
-    fig, axes = plt.subplots(1 + len(digits), 1 + len(filters), figsize=(1.8 * (1 + len(filters)),
+    fig, axes = _subplots(1 + len(digits), 1 + len(filters), figsize=(1.8 * (1 + len(filters)),
                                                                            1.9 * (1 + len(digits))))
     axes[0, 0].axis("off")
     for f, (name, filt) in enumerate(filters.items()):
@@ -80,21 +87,20 @@ def feature_map_figure(digits: list[np.ndarray], filters: dict[str, np.ndarray],
     return fig
 
 
-def pooling_figure(feature_map: np.ndarray, size: int = 2, stride: int = 2) -> plt.Figure:
+def pooling_figure(feature_map: np.ndarray, size: int = 2, stride: int = 2) -> Figure:
     x = feature_map[None, None]
     panels = {f"feature map {feature_map.shape[0]}x{feature_map.shape[1]}": feature_map,
               f"average pool {size}x{size}, stride {stride}": avg_pool(x, size, stride)[0, 0],
               f"max pool {size}x{size}, stride {stride}": max_pool(x, size, stride)[0, 0]}
-    fig, axes = plt.subplots(1, 3, figsize=(7, 2.6))
+    fig, axes = _subplots(1, 3, figsize=(7, 2.6))
     for ax, (title, image) in zip(axes, panels.items()):
         _show(ax, image, title, **_signed(feature_map))
     fig.tight_layout()
     return fig
 
 
-def _save(fig: plt.Figure, path: Path) -> str:
+def _save(fig: Figure, path: Path) -> str:
     save_figure(fig, path, dpi=90)
-    plt.close(fig)
     return str(path)
 
 

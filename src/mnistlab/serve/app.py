@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.images import as_gray, open_image, to_mnist
+from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
 from ..inspect import conv_feature_maps, first_layer_weights
 from ..inspect.attribution import responsible_units, top_class_attributions
@@ -94,7 +95,10 @@ class Prediction(BaseModel):
     class_: int = Field(alias="class", description="index of the predicted class")
     label: str = Field(description="name of the predicted class")
     probabilities: list[float] = Field(description="one probability per class, summing to 1")
-    input28: list[list[int]] = Field(description="the 28x28 uint8 image the model saw (white digit on black)")
+    input28: list[list[int]] = Field(description="the 28x28 uint8 image the model saw (white digit on black); empty for a "
+                                                 "run that is not a 28x28 gray digit model (see input_image)")
+    input_image: str | None = Field(None, description="for any other run: the image the model saw (resized to its input, "
+                                                      "colour kept for a colour run) as a PNG data URL")
     feature_maps: list[FeatureMaps] = Field(description="every conv layer's maps for this input (CNN; else empty)")
     units: list[Unit] = Field(description="first-layer units most responsible for the prediction (FFN; else empty)")
     attribution: list[ClassAttribution] = Field(description="with attribution=true: maps for the predicted class, then the runner-up")
@@ -171,16 +175,43 @@ def host_name(header: str) -> str:
     return header[:header.index("]") + 1] if header.startswith("[") and "]" in header else header.split(":")[0]
 
 
-def decode_data_url(url: str) -> np.ndarray:
-    """A data-URL image → grayscale floats in [0, 1], refusing anything that is not a small image."""
+def data_url_bytes(url: str) -> bytes:
+    """The bytes of a base64 data URL of an image."""
     head = DATA_URL.match(url)
     if head is None:
         raise UserError("image: expected a data URL 'data:image/png;base64,...'")
     try:
-        raw = base64.b64decode(url[head.end():], validate=True)
+        return base64.b64decode(url[head.end():], validate=True)
     except (binascii.Error, ValueError):
         raise UserError("image: the data URL is not valid base64") from None
-    return open_image(io.BytesIO(raw), "image", MAX_SIDE, MAX_PIXELS)
+
+
+def decode_data_url(url: str) -> np.ndarray:
+    """A data-URL image → grayscale floats in [0, 1], refusing anything that is not a small image."""
+    return open_image(io.BytesIO(data_url_bytes(url)), "image", MAX_SIDE, MAX_PIXELS)
+
+
+def as_model_input(body: PredictRequest, shape: tuple[int, int, int]) -> np.ndarray:
+    """An uploaded image (or gray pixels) → uint8 (C, H, W) for a run that is not a 28x28 gray digit model: resized
+    to its input, colour kept for a colour run, averaged to gray for a gray one."""
+    channels, height, width = shape
+    if body.image is not None:
+        rgb = decode(io.BytesIO(data_url_bytes(body.image)), "image", (height, width)).transpose(2, 0, 1)
+    else:
+        from PIL import Image
+
+        gray = Image.fromarray(np.round(255 * to_pixels(body.pixels)).astype(np.uint8)).resize((width, height))
+        rgb = np.repeat(np.asarray(gray)[None], 3, axis=0)
+    return np.round(rgb.mean(0)).astype(np.uint8)[None] if channels == 1 else rgb
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """uint8 (C, H, W) → a PNG data URL, for the page to show what the model saw."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def to_pixels(rows: list[list[float]]) -> np.ndarray:
@@ -205,6 +236,7 @@ def describe_run(run: Run) -> dict:
                  "parameters": sum(p.numel() for p in model.parameters()), "classes": list(run.classes),
                  "data": run.data, "normalize": run.normalizer.to_dict(), "train": run.train,
                  "history": run.history, "final": run.final, "filters": None, "figures": list(FIGURES),
+                 "input": "draw" if is_digit_input(model.config.input_shape, run.classes) else "upload",
                  "mnistlab": __version__}
     if model.is_cnn:
         first = next(row for row in model.rows if row["name"].startswith("conv"))
@@ -213,19 +245,18 @@ def describe_run(run: Run) -> dict:
 
 
 def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None,
-               dataset: str | None = None, data_dir: str | Path | None = None) -> FastAPI:
+               dataset: str | None = None, data_dir: str | Path | None = None, read=None) -> FastAPI:
     """The web app for `run`. `allowed_hosts` (e.g. loopback names) guards against DNS rebinding;
-    `dataset`/`data_dir` say where the test images of the confusion and mistakes figures come from
-    (default: the run's data set, resolved as `mnistlab inspect` does)."""
-    _, height, width = run.model.config.input_shape
-    if (height, width) != (28, 28):
-        raise UserError(f"the run's model takes {height}x{width} inputs; the web app draws 28x28 MNIST-style digits")
+    `dataset`/`data_dir` (read with `read`, data.formats.ReadOptions) say where the test images of the confusion
+    and mistakes figures come from (default: the run's data set, resolved as `mnistlab inspect` does)."""
+    shape = tuple(run.model.config.input_shape)
+    digits = is_digit_input(shape, run.classes)  # draw a digit; any other run takes an uploaded image
     app = FastAPI(title="mnistlab serve", version=__version__, docs_url=None, redoc_url=None,
                   description="Live predictions, probabilities and feature maps of one trained mnistlab run. "
                               "The Swagger pages are off because they load from a CDN; this schema is complete.")
     lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     run_json = describe_run(run)
-    blank = np.zeros((1, 28, 28), np.uint8)
+    blank = np.zeros((1, 28, 28) if digits else (1, *shape), np.uint8)
     run.predict(blank)  # warm up (autocast, allocator) so the first stroke is answered as fast as the rest
     if run.model.is_cnn:
         conv_feature_maps(run.model, run.prepare(blank))
@@ -255,8 +286,13 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     def predict(body: PredictRequest) -> Prediction:
         """Bring the drawing to MNIST form (as `mnistlab predict` does) and run the model on it."""
         start = time.perf_counter()
-        gray = decode_data_url(body.image) if body.image is not None else to_pixels(body.pixels)
-        image28 = to_mnist(gray, "image" if body.image is not None else "pixels")
+        if digits:
+            gray = decode_data_url(body.image) if body.image is not None else to_pixels(body.pixels)
+            image28 = to_mnist(gray, "image" if body.image is not None else "pixels")
+            shown = None
+        else:
+            image28 = as_model_input(body, shape)
+            shown = png_data_url(image28)
         with lock:
             classes, probs = run.predict(image28[None])
             k = int(classes[0])
@@ -271,8 +307,8 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
             attribution = [{**a, "label": run.classes[a["class"]], "map": rounded(a["map"])}
                            for a in top_class_attributions(run, image28, steps=APP_IG_STEPS)] if body.attribution else []
         return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]],
-                          input28=image28.tolist(), feature_maps=maps, units=units, attribution=attribution,
-                          milliseconds=round(1000 * (time.perf_counter() - start), 2))
+                          input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
+                          attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2))
 
     @app.get("/api/run", summary="Describe the loaded run")
     def describe() -> dict:
@@ -294,7 +330,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
         with figure_lock:
             if what not in figures:
                 if what != "curves" and not test_set:
-                    test_set.append(predict_test_set(run, dataset, data_dir))
+                    test_set.append(predict_test_set(run, dataset, data_dir, read))
                 figures[what] = png_bytes(render(run, what, predictions=test_set[0] if test_set else None))
         return Response(figures[what], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
@@ -306,7 +342,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
 
         with figure_lock:
             if not test_set:
-                test_set.append(predict_test_set(run, dataset, data_dir))
+                test_set.append(predict_test_set(run, dataset, data_dir, read))
             if "cells" not in confusion:
                 confusion["cells"] = confusion_cells(test_set[0])
         return confusion["cells"]

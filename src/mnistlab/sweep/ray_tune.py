@@ -101,10 +101,12 @@ class RayExecutor:
     def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
             splits: dict | None = None) -> None:
         """Run every trial as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
+        from ..data.formats import ReadOptions
         from ..data.sources import load_dataset
 
         tune = self.tune
-        dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"])
+        read = ReadOptions.from_dict(self.data.get("read"))
+        dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"], read)
         trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
                                         {"cpu": self.cpus, "gpu": self.gpus})
         common = {"val": self.data.get("val"), "train_size": self.data.get("train_size"), "device": self.device,

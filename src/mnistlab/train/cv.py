@@ -17,6 +17,7 @@ import torch
 
 from ..data.sources import Dataset
 from ..data.splits import Splits, make_splits
+from ..display import heading, table
 from ..errors import UserError
 from ..fileio import check_output, write_json
 from ..models import Net, build_model
@@ -63,6 +64,17 @@ class CrossValidation:
                           for i, (a, f, r) in enumerate(zip(acc, self.folds, self.runs))],
                 "mean_val_accuracy": float(np.mean(acc)), "std_val_accuracy": float(np.std(acc)),
                 "seed": self.seed, "trained_together": self.batched, **({"note": self.note} if self.note else {})}
+
+    def __repr__(self) -> str:
+        acc = self.val_accuracies
+        return f"CrossValidation({len(self.runs)} folds, val_accuracy {100 * np.mean(acc):.2f}% ± {100 * np.std(acc):.2f})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: one row per fold, then the mean and spread of the validation accuracy."""
+        d = self.to_dict()
+        rows = [{k: v for k, v in f.items() if v is not None} for f in d["folds"]]
+        return (heading(f"{len(self.runs)}-fold stratified cross-validation: validation accuracy "
+                        f"{100 * d['mean_val_accuracy']:.2f}% ± {100 * d['std_val_accuracy']:.2f}") + table(rows))
 
     def save(self, out: str | Path) -> Path:
         """Each fold's run in out/fold-<i>, then out/cv.json (each written whole: temp and rename)."""

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..data.transforms import NORMALIZATIONS, Normalizer
+from ..display import curve_svg, heading, pairs
 from ..errors import UserError
 from ..fileio import atomic_dir, check_output, exclusive, file_digest, reserve, write_json
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
@@ -65,6 +66,24 @@ class Run:
     def save(self, out_dir: str | Path) -> Path:
         self.run_dir = save_run(self, out_dir)
         return self.run_dir
+
+    def __repr__(self) -> str:
+        final = ", ".join(f"{k} {100 * v:.2f}%" for k, v in self.final.items() if k.endswith("accuracy") and v is not None)
+        return f"Run('{self.model.config.spec}', {len(self.history)} epoch(s), {self.data.get('name', '?')}: {final or 'untrained'})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: model, data, training settings and final metrics in one table, then the learning curves."""
+        cfg, t, d = self.model.config, self.train, self.data
+        sizes = " / ".join(f"{d[k]:,} {k[2:]}" for k in ("n_train", "n_val", "n_test") if d.get(k))
+        rows = {"model": f"{cfg.spec or '(linear)'}  ({cfg.activation}, head {cfg.head})",
+                "parameters": f"{sum(p.numel() for p in self.model.parameters()):,}",
+                "data": f"{d.get('name', '?')} ({d.get('source', '?')}): {sizes}",
+                "training": f"{t.get('epochs_trained', t.get('epochs'))} epoch(s), {t.get('optimizer')} lr {t.get('lr')}, "
+                            f"batch {t.get('batch_size')}, schedule {t.get('schedule')}, {t.get('device')} {t.get('precision')}",
+                **{k.replace("_", " "): v for k, v in self.final.items() if v is not None}}
+        if self.run_dir is not None:
+            rows["saved in"] = str(self.run_dir)
+        return heading("Run") + pairs(rows) + curve_svg(self.history)
 
 
 def default_run_dir(root: str | Path = "runs") -> Path:

@@ -118,17 +118,17 @@ function schedule(delay = 120) {
 }
 async function predict() {
   if (state.inFlight) { state.pending = true; markBusy(); return; }
-  if (!state.strokes.length) { showEmpty(); markBusy(); return; }
+  if (!state.strokes.length && !state.upload) { showEmpty(); markBusy(); return; }
   state.inFlight = true;
   const started = performance.now();
   try {
     const response = await fetch("/api/predict", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ image: pad.toDataURL("image/png"), attribution: $("attr-toggle").checked }),
+      body: JSON.stringify({ image: state.upload || pad.toDataURL("image/png"), attribution: $("attr-toggle").checked }),
     });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
-    if (state.strokes.length) showPrediction(body, performance.now() - started);
+    if (state.strokes.length || state.upload) showPrediction(body, performance.now() - started);
   } catch (error) {
     $("confidence").textContent = "error";
     $("runner-up").textContent = String(error.message || error);
@@ -161,7 +161,8 @@ function showPrediction(p, ms) {
   $("runner-up").className = "muted small";
   $("runner-up").textContent = `runner-up: ${classes[order[1][1]]} (${pct(order[1][0])})`;
   $("timing").textContent = `${Math.round(ms)} ms round trip · ${p.milliseconds.toFixed(1)} ms server`;
-  paint($("input28"), p.input28, (v) => [v, v, v]);
+  if (p.input_image) $("input-image").src = p.input_image;
+  else paint($("input28"), p.input28, (v) => [v, v, v]);
   renderBars(p);
   if (p.feature_maps.length) renderFeatureMaps(p.feature_maps);
   if (p.units.length) renderUnits(p.units, classes[p.class]);
@@ -237,6 +238,7 @@ function table(target, header, rows) {
     el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", { textContent: c }))))));
 }
 const num = (x, digits = 4) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
+const nums = (x) => (Array.isArray(x) ? x.map((v) => num(v, 3)).join(" / ") : num(x, 3)); // one, or one per channel
 const acc = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(2) + "%");
 
 function showRun(run) {
@@ -250,7 +252,8 @@ function showRun(run) {
   table("run-summary", ["layer", "token", "output", "params"],
     run.summary.map((r) => [r.name, r.token, r.output_shape.join("×"), r.params.toLocaleString()]));
   dl("run-data", [["data set", d.name], ["source", d.source], ["train / val / test", `${d.n_train} / ${d.n_val ?? 0} / ${d.n_test}`],
-    ["normalize", run.normalize.mode + (run.normalize.mode === "standard" ? ` (mean ${num(run.normalize.mean, 3)}, std ${num(run.normalize.std, 3)})` : "")]]);
+    ["normalize", run.normalize.mode + (run.normalize.mode === "standard" ? ` (mean ${nums(run.normalize.mean)}, std ${nums(run.normalize.std)})` : "")]]);
+  if (run.input === "upload") useUpload(run);
   dl("run-train", [["epochs", t.epochs], ["batch size", t.batch_size], ["optimizer", t.optimizer], ["learning rate", t.lr],
     ["schedule", t.schedule], ["loss", t.loss], ["weight decay", t.weight_decay], ["seed", t.seed], ["device", t.device], ["precision", t.precision]]);
   const f = run.final;
@@ -283,6 +286,24 @@ function showRun(run) {
     .then((data) => confusionMatrix($("run-confusion"), data))
     .catch(() => { $("run-confusion").textContent = "not available for this run (see the server's output)"; });
   renderBars(null);
+}
+
+// A run that is not a 28x28 gray digit model takes an uploaded picture, shown as the model saw it.
+function useUpload(run) {
+  for (const id of ["pad", "tools", "input28"]) $(id).hidden = true;
+  $("upload").hidden = false;
+  $("input-image").hidden = false;
+  $("pad-title").textContent = "Upload an image";
+  $("sees-note").textContent = `Resized to ${run.model.input_shape.slice(1).join("×")}` +
+    (run.model.input_shape[0] === 3 ? ", colour kept" : ", in gray") + " — exactly as mnistlab predict does for this run.";
+  $("confidence").textContent = "upload an image";
+  $("file").addEventListener("change", () => {
+    const file = $("file").files[0];
+    if (!file) return;
+    const reader = new FileReader();
+    reader.onload = () => { state.upload = reader.result; $("uploaded").src = reader.result; $("uploaded").hidden = false; schedule(0); };
+    reader.readAsDataURL(file);
+  });
 }
 
 $("attr-toggle").addEventListener("change", () => { if ($("attr-toggle").checked) schedule(0); else $("attribution").hidden = true; });

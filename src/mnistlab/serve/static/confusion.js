@@ -1,6 +1,6 @@
 // A clickable confusion matrix: a click on a cell lists the test images behind it with their top classes.
 // Shared by the web app's run tab and the self-contained HTML report (which inlines this file).
-// data: {matrix, classes, height, width, per_cell, cells: {"t,p": [{index, pixels (base64 uint8), top: [[class, p]]}]}}
+// data: {matrix, classes, height, width, channels (1 or 3, channels first), per_cell, cells: {"t,p": [{index, pixels (base64 uint8), top: [[class, p]]}]}}
 "use strict";
 
 function confusionMatrix(root, data) {
@@ -29,7 +29,11 @@ function confusionMatrix(root, data) {
     detail.replaceChildren(make("h3", { className: "cm-title", textContent: title }), make("div", { className: "cm-tiles" }, ...items.map((item) => {
       const canvas = make("canvas", { width: data.width, height: data.height, className: "cm-digit" });
       const bytes = atob(item.pixels), ctx = canvas.getContext("2d"), img = ctx.createImageData(data.width, data.height);
-      for (let i = 0; i < bytes.length; i++) { const v = 255 - bytes.charCodeAt(i); img.data.set([v, v, v, 255], 4 * i); }
+      const hw = data.width * data.height, at = (i) => bytes.charCodeAt(i);
+      for (let i = 0; i < hw; i++) {
+        if (data.channels === 3) img.data.set([at(i), at(i + hw), at(i + 2 * hw), 255], 4 * i);
+        else { const v = 255 - at(i); img.data.set([v, v, v, 255], 4 * i); }
+      }
       ctx.putImageData(img, 0, 0);
       const tile = make("figure", { className: "cm-tile" }, canvas, make("figcaption", {},
         make("b", { textContent: `#${item.index}` }), ...item.top.map(([c, q]) => make("span", { textContent: `${data.classes[c]}: ${(100 * q).toFixed(1)}%` }))));
