@@ -17,6 +17,7 @@ from mnistlab.train.graphcheck import GraphSafetyError, StrictGraph, strict_capt
 from mnistlab.train.loop import train_recipe
 from mnistlab.train.many import fit_many
 from mnistlab.train.optim import make_optimizer
+from mnistlab.train.reuse import reuse_captures
 
 STEPS = 7  # three warm-up steps, the capture, three checked replays
 spec = importlib.util.spec_from_file_location("kernels", Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py")
@@ -150,3 +151,24 @@ def test_replays_must_repeat_the_captured_constants():
     scale[0] = 2.0
     with pytest.raises(GraphSafetyError, match=r"replay 3 .* aten::mul_"):
         graph.replay()
+
+
+def test_runs_alike_replay_one_captured_step_and_train_as_if_alone(small):
+    common = dict(epochs=2, batch_size=32, lr=3e-3, device="cpu", precision="fp32", capture="on", eval_every=3)
+    with strict_capture() as graphs:
+        alone = [fit("c4k5s2 bn f16 d0.2", small, seed=seed, **common) for seed in (1, 2)]
+    with strict_capture() as graphs, reuse_captures():
+        runs = [fit("c4k5s2 bn f16 d0.2", small, seed=seed, **common) for seed in (1, 2)]
+        first = [p.detach().clone() for p in runs[0].model.parameters()]
+        third = fit("c4k5s2 bn f16 d0.2", small, seed=3, **common)
+        other = fit("c4k5s2 bn f16 d0.2", small, seed=1, **{**common, "batch_size": 16})  # another step shape
+    steps = [g for g in graphs if g.ops and any(name == "aten::_fused_adam_" for name, _, _ in g.ops)]
+    # 14 steps a run: the first captures after 3 warm-up steps, the others take the graph over after 1 eager step
+    assert len(steps) == 2 and steps[0].replays == (14 - 3) + 2 * (14 - 1)
+    for a, b in zip(alone, runs):
+        for key in ("train_loss", "test_loss", "test_accuracy"):
+            assert [r[key] for r in a.history] == pytest.approx([r[key] for r in b.history], rel=1e-6)
+        assert [e["test_loss"] for e in a.extras["evals"]] == pytest.approx([e["test_loss"] for e in b.extras["evals"]], rel=1e-6)
+    for before, after in zip(first, runs[0].model.parameters()):  # later runs trained in the graph's memory, not in ours
+        assert torch.equal(before, after.detach())
+    assert third.history[-1]["test_accuracy"] > 0.3 and other.train["capture"] == "on"

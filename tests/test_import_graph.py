@@ -1,6 +1,6 @@
 """mnistlab's layers import one way, downward, and nothing closes a circle (docs/architecture.md).
 
-From the bottom: base (data/, models/, fileio, errors, progress, tables, scratch/'s NumPy engine) -> train/ ->
+From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, scratch/'s NumPy engine) -> train/ ->
 insight (inspect/'s numbers, evaluate, robustness) -> figures (plots/, mpl, scratch/figures) -> commands (cli,
 clitools, every */cli.py, report/, serve/, sweep/, experiments/, export/, bench, tensorboard). A module imports
 from its own layer or below. Among the commands, packages and */cli.py modules import each other without a
@@ -26,7 +26,7 @@ LAYERS = ("base", "train", "insight", "figures", "commands")
 # Where each module belongs, by its dotted name under mnistlab (the longest matching prefix wins); every *.cli
 # module is a command. A new top-level module or package needs a line here: that is the decision of its layer.
 PLACES = {
-    "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "tables": "base",
+    "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "threads": "base", "tables": "base",
     "scratch": "base", "display": "base",
     "train": "train",
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",

@@ -52,14 +52,87 @@ def test_the_clock_keeps_moving_between_updates(monkeypatch):
     assert not progress.ticker.is_alive()
 
 
-@pytest.mark.parametrize("stream, json_flag", [(io.StringIO(), False), (Terminal(), True)])
-def test_nothing_when_piped_or_json(stream, json_flag):
-    progress = Progress.for_command(argparse.Namespace(json=json_flag), stream)
+def test_nothing_with_json():
+    progress = Progress.for_command(argparse.Namespace(json=True), Terminal())
     progress.begin("anything")
     progress.show("epoch 1/2", 0.5, force=True)
     progress.printer(lambda line: None)("a result")
     progress.close()
+    assert progress.stream.getvalue() == "" and progress.mode == "off"
+
+
+def test_piped_progress_is_plain_lines_at_most_every_ten_seconds():
+    """A log gets whole lines (no carriage returns, no escape codes): none in the first seconds, then one when
+    a part begins and one at least every PLAIN_EVERY seconds while it runs."""
+    now = [0.0]
+    stream = io.StringIO()
+    progress = Progress.for_command(argparse.Namespace(json=False), stream)
+    progress.clock, progress.started = (lambda: now[0]), 0.0
+    assert progress.mode == "plain"
+    progress.begin("report: classifying the test set")  # at 0 s: a short command stays silent
+    now[0] = 1.0
+    progress.show("figure 1/10", 0.1, force=True)
     assert stream.getvalue() == ""
+    now[0] = 3.0
+    progress.begin("report")  # a new part after the first seconds: one line
+    for t in (4.0, 8.0, 12.9):
+        now[0] = t
+        progress.show("figure 2/10", 0.2, force=True)  # forcing does not flood a log
+    now[0] = 13.0
+    progress.show("figure 5/10", 0.5)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["report  0:03 elapsed", "report  figure 5/10  0:13 elapsed  ~0:10 left"]
+    progress.close()
+    assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
+
+
+def test_piped_ticks_keep_a_log_alive_through_a_silent_part(monkeypatch):
+    monkeypatch.setattr(Progress, "TICK", 0.01)
+    monkeypatch.setattr(Progress, "PLAIN_EVERY", 0.02)
+    monkeypatch.setattr(Progress, "PLAIN_AFTER", 0.0)
+    stream = io.StringIO()
+    progress = Progress(True, stream)
+    progress.begin("optimizers: configuration 1/1 (18 models together)")  # then no show() at all
+    deadline = time.monotonic() + 10
+    while stream.getvalue().count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    progress.close()
+    assert stream.getvalue().count("optimizers: configuration 1/1") >= 3
+
+
+def test_notebook_progress_is_one_line_updated_in_place(monkeypatch):
+    """In Jupyter the line is one display handle: every draw updates it, clearing empties it, nothing reaches
+    the stream."""
+    import mnistlab.progress as progress_module
+
+    writes = []
+
+    class Line:
+        def write(self, text):
+            writes.append(text)
+
+    monkeypatch.setattr(progress_module, "NotebookLine", Line)
+    stream = io.StringIO()
+    progress = Progress(True, stream, mode="notebook")
+    progress.begin("epoch 1/2")
+    progress.show("step 10/235  loss 0.5000", 0.04, force=True)
+    progress.printer(lambda line: None)("epoch 1/2  train loss ...")
+    progress.close()
+    assert writes[0].startswith("epoch 1/2  0:00 elapsed") and "step 10/235" in writes[1] and writes[-1] == ""
+    assert stream.getvalue() == ""
+
+
+def test_notebook_mode_is_picked_inside_a_kernel(monkeypatch):
+    import sys
+    import types
+
+    from mnistlab.progress import mode_for
+
+    shell = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    assert mode_for(sys.stderr) == "notebook" and mode_for(sys.stderr, json=True) == "off"
+    shell.kernel = None  # a terminal IPython: no kernel
+    assert mode_for(sys.stderr) != "notebook"
 
 
 def run_cli(stderr: io.StringIO, *args) -> tuple[int, str, str]:
@@ -94,11 +167,13 @@ def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run,
     assert "\r" not in out  # results on stdout never share a row with the status line
 
 
-@pytest.mark.parametrize("name", ["experiment", "scratch"])
-def test_long_commands_add_nothing_when_piped_or_json(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(Progress, "EVERY", 0.0)
+@pytest.mark.parametrize("name", ["experiment", "scratch", "report", "bench"])
+def test_long_commands_log_plain_lines_when_piped_and_nothing_with_json(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(Progress, "PLAIN_AFTER", 0.0)  # these commands, cut small, finish within the quiet seconds
     argv, _ = commands(tiny_idx_dir, tiny_run, tmp_path)[name]
     code, out, err = run_cli(io.StringIO(), *argv)
-    assert code == 0 and err == "" and out
+    assert code == 0 and out and "elapsed" in err and "\r" not in err and "\x1b" not in err
+    label = {"experiment": "softmax: configuration", "scratch": "scratch train", "report": "report", "bench": "bench"}[name]
+    assert err.startswith(label)  # the command's own label leads its lines
     code, out, err = run_cli(Terminal(), *argv, "--json")
     assert code == 0 and err == "" and isinstance(json.loads(out), dict)

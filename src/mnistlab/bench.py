@@ -22,12 +22,13 @@ import torch.nn.functional as F
 from .data.sources import Dataset
 from .data.transforms import Normalizer
 from .models import build_model
-from .train.device import Stopwatch, resolve_device, set_threads
+from .train.device import Stopwatch, resolve_device
 from .train.engine import StepPlan, capture_refused, device_reason
 from .train.loop import train_recipe
 from .train.metrics import evaluate
 from .train.optim import make_optimizer, make_schedule
 from .train.recipes import get_recipe, recipe_settings
+from .train.reuse import reuse_captures
 
 REFERENCE = "fast-reference"
 
@@ -182,28 +183,33 @@ def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, targe
         raise capture_refused(device_reason(dev))
     options = dict(data=data, device=dev.type, evals_per_epoch=evals_per_epoch, max_epochs=max_epochs, target=target,
                    capture=capture)
-    if warmup:
-        for recipe in recipes:
-            run_recipe(recipe, seed=0, max_steps=3, **options)
-    results = []
-    for seed in range(seeds):
-        for recipe in recipes:
-            with PeakMemory(dev) as memory:
-                out = run_recipe(recipe, seed=seed, **options)
-            seconds = out["evals"][-1]["seconds"]
-            reached = first_reaching(out["evals"], target)
-            result = {"recipe": recipe, "seed": seed,
-                      "time_to_target_s": None if reached is None else round(reached["seconds"], 3),
-                      "epochs_to_target": None if reached is None else reached["epoch"],
-                      "final_accuracy": out["final_accuracy"], "train_s": round(seconds, 3),
-                      "eval_s": round(out["eval_seconds"], 3), "images_per_s": round(out["images"] / seconds),
-                      "peak_mem_mb": memory.mb, "capture": out["capture"], "capture_s": out["capture_s"]}
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+    with reuse_captures():  # each recipe's step is captured by its first seed and replayed by the others
+        if warmup:
+            for recipe in recipes:
+                run_recipe(recipe, seed=0, max_steps=3, **options)
+        results = [timed_run(recipe, seed, dev, target, options, on_result) for seed in range(seeds) for recipe in recipes]
     summary = summarize(results, recipes)
     return {"device": dev.type, "threads": torch.get_num_threads(), "target": target, "seeds": seeds, "capture": capture,
             "evals_per_epoch": evals_per_epoch, "torch": torch.__version__, "results": results, "summary": summary}
+
+
+def timed_run(recipe: str, seed: int, dev: torch.device, target: float, options: dict,
+              on_result: Callable[[dict], None] | None) -> dict:
+    """One seed of one recipe as a result row; `capture_s` (warm-up steps and capture, or taking over an earlier
+    seed's graph) is reported apart, though the training clock and so the time to target include it."""
+    with PeakMemory(dev) as memory:
+        out = run_recipe(recipe, seed=seed, **options)
+    seconds = out["evals"][-1]["seconds"]
+    reached = first_reaching(out["evals"], target)
+    result = {"recipe": recipe, "seed": seed,
+              "time_to_target_s": None if reached is None else round(reached["seconds"], 3),
+              "epochs_to_target": None if reached is None else reached["epoch"],
+              "final_accuracy": out["final_accuracy"], "train_s": round(seconds, 3),
+              "eval_s": round(out["eval_seconds"], 3), "images_per_s": round(out["images"] / seconds),
+              "peak_mem_mb": memory.mb, "capture": out["capture"], "capture_s": out["capture_s"]}
+    if on_result is not None:
+        on_result(result)
+    return result
 
 
 def summarize(results: list[dict], recipes: list[str]) -> dict:
@@ -219,7 +225,8 @@ def summarize(results: list[dict], recipes: list[str]) -> dict:
                            "runs_reaching_target": sum(r["time_to_target_s"] is not None for r in runs),
                            "runs": len(runs),
                            "median_images_per_s": round(statistics.median(r["images_per_s"] for r in runs)),
-                           "max_peak_mem_mb": max(r["peak_mem_mb"] for r in runs)}
+                           "max_peak_mem_mb": max(r["peak_mem_mb"] for r in runs),
+                           "capture_s": [r.get("capture_s", 0.0) for r in runs]}
     ref = summary.get(REFERENCE, {}).get("median_time_to_target_s")
     for row in summary.values():
         mine = row["median_time_to_target_s"]
@@ -238,7 +245,6 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
-    set_threads(args.threads)
     ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
@@ -297,6 +303,5 @@ def register(subparsers, common) -> None:
                    help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
                         "(whose schedule then fits the cap) (default: 14, the examples' own count)")
     p.add_argument("--evals-per-epoch", type=int, default=10, help="test evaluations per epoch (default: 10)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for every recipe (default: torch's choice)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up steps of each recipe")
     p.add_argument("--out", help="also write the JSON report to this file")

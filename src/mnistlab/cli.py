@@ -283,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
 
     saved_before = len(COMMITTED)
     try:
+        if hasattr(args, "threads"):  # predict --onnx has none: it never loads torch
+            from .train.device import set_threads
+
+            set_threads(args.threads)
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
         with warnings.catch_warnings(record=True) as caught, notices_to_stderr():
             warnings.simplefilter("default")

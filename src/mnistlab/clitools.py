@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 from .errors import UserError
+from .threads import AUTO, threads_arg
 
 
 class Parser(argparse.ArgumentParser):
@@ -68,6 +69,10 @@ def pct(x: float | None) -> str:
 def common_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else there")
+    common.add_argument("--threads", type=threads_arg, default=AUTO, metavar="auto|N",
+                        help="torch CPU threads: auto takes the cores nothing else is busy on, measured at start "
+                             "(with another busy process on a 2-core machine, 2 threads run many times slower than 1); "
+                             "for sweeps and experiment executors, threads per trial (default: auto)")
     return common
 
 

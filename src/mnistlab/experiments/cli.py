@@ -6,7 +6,6 @@ import argparse
 from ..clitools import Parser, add_command, capture_option, data_options, device_option, say
 from ..progress import Progress
 from ..sweep.executors import add_executor_options, executor_spec
-from ..train.device import set_threads
 from .registry import EXPERIMENTS, Setup, describe, run_experiment, run_suite
 from .replay import run_experiment_on
 
@@ -34,7 +33,6 @@ def cmd_run(args: argparse.Namespace) -> dict:
             f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {suite['jobs']} at a time "
             f"({suite['threads_per_job']} thread(s) each)")
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
-    set_threads(args.threads)
     options = {key: getattr(args, key) for key in EXPERIMENTS[args.name].options}
     say_line = lambda line: say(args, line)  # noqa: E731
     executor = executor_spec(args)
@@ -65,7 +63,6 @@ def register(subparsers, common) -> None:
     device_option(run)
     capture_option(run)
     run.add_argument("--seed", type=int, default=0, help="same seed, same device: same numbers (default: 0)")
-    run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     add_executor_options(run, None, "train the configurations on worker processes (local) or a Ray cluster (ray), same "
                                     "results at the same --threads (default: one after another in this process)")
     for e in EXPERIMENTS.values():

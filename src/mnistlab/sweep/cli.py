@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 
 from ..clitools import add_command, data_options, device_option, read_options, say
-from ..train.device import set_threads
 from ..train.recipes import RECIPES
 from ..train.run import default_run_dir
 from .executors import add_executor_options, executor_spec
@@ -23,7 +22,6 @@ expands {a,b} braces, and specs that cannot work on the data are reported and le
 def cmd_sweep(args: argparse.Namespace) -> dict:
     values = load_toml(args.space) if args.space else {}
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
-    set_threads(args.threads)
     spec = SweepSpec(out=args.out or default_run_dir("sweeps"), search=args.search or ("random" if args.trials else "grid"),
                      trials=args.trials, seed=args.search_seed, metric=args.metric, recipe=args.recipe,
                      dataset=args.dataset, data_dir=args.data_dir, read=read_options(args) and read_options(args).to_dict(),

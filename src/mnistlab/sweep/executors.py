@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import UserError
+from ..threads import AUTO
 from .search import ASHA
 
 
@@ -97,5 +98,6 @@ def executor_spec(args: argparse.Namespace) -> ExecutorSpec | None:
     if not args.executor:
         return None
     kind = get(args.executor)
+    # --threads auto (every command's default) leaves the executor its own share of the cores per trial
     return ExecutorSpec(kind.name, kind.options(**{f.name: getattr(args, f.name) for f in fields(kind.options)
-                                                   if getattr(args, f.name, None) is not None}))
+                                                   if getattr(args, f.name, None) not in (None, AUTO)}))

@@ -9,13 +9,13 @@ fresh worker takes the next one.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from ..threads import allowed_cores
 from .executors import executor
 from .search import ASHA
 from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
@@ -24,7 +24,7 @@ Task = list[tuple[str, dict]]  # one trial, or trials that train together
 
 
 def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return len(allowed_cores())
 
 
 def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
@@ -50,6 +50,7 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
 
     from ..data.formats import ReadOptions
     from ..data.sources import load_dataset
+    from ..train.reuse import reuse_captures
 
     torch.set_num_threads(threads)
     loaded: list[Prepared] = []  # the sweep's data set, loaded on the first trial that needs it
@@ -67,6 +68,13 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
         return conn.recv()
 
     shared: dict[str, object] = {}  # an experiment's splits, loaded once per worker
+    with reuse_captures():  # trials of one step shape replay the graph the first of them captured
+        _serve(conn, shared, prepared, out_dir, device, report if ask else None)
+
+
+def _serve(conn, shared: dict, prepared: Callable[[], Prepared], out_dir: Path | None, device: str, report) -> None:
+    import torch
+
     while True:
         task = conn.recv()
         if task is None:
@@ -77,7 +85,7 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
                 shared[job["splits"]] = torch.load(job["splits"], weights_only=False)  # our own temp file
             records = [run_fit_job(task[0][0], job, shared[job["splits"]], out_dir)]
         elif len(task) == 1:
-            records = [run_trial(*task[0], prepared(), out_dir, device, report if ask else None)]
+            records = [run_trial(*task[0], prepared(), out_dir, device, report)]
         else:
             records = run_batched(task, prepared(), out_dir, device)
         conn.send(("done", records))

@@ -7,17 +7,19 @@ from functools import partial
 import torch
 
 from ..errors import UserError
+from ..threads import resolve_threads
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def set_threads(threads: int | None) -> None:
-    """Cap torch's CPU threads (None: torch's default); one thread beats two on oversubscribed cores."""
-    if threads is None:
-        return
-    if threads < 1:
+def set_threads(threads: int | str | None = "auto") -> int:
+    """Set torch's CPU threads: a count, or `auto` (None too) for the cores nothing else is busy on
+    (`mnistlab.threads`); one thread beats two on oversubscribed cores. Returns the count set."""
+    if isinstance(threads, int) and threads < 1:
         raise UserError(f"--threads {threads}: must be at least 1")
-    torch.set_num_threads(threads)
+    count = resolve_threads(threads)
+    torch.set_num_threads(count)
+    return count
 
 
 def resolve_device(name: str) -> torch.device:

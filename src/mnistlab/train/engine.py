@@ -23,6 +23,7 @@ from torch.optim import optimizer as optimizer_module
 
 from ..errors import UserError
 from ..progress import Progress
+from . import reuse
 from .config import CAPTURE
 from .device import Stopwatch
 from .optim import make_schedule
@@ -251,6 +252,7 @@ class StepSpec:
     table: list[list[dict]] | None = None
     capture: str = "auto"
     models: int = 0  # 0 for one model, K for K stacked ones
+    identity: tuple | None = None  # what else the step bakes in (loss, precision, ...): runs alike may share a graph
 
 
 class Engine:
@@ -271,6 +273,7 @@ class Engine:
         self.hits = torch.zeros((*shape, self.plan.batch_size), device=self.device, dtype=torch.int64)  # per batch slot
         self.seed = None  # backward's seed, ones like the loss: made once, not by every step
         self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
+        self.identity, self.evaluators, self.shared = spec.identity, [], False
         self.capture = self._static_state(spec.capture)  # capture: every step reads its batch and rate from the device
 
     def _static_state(self, capture: str) -> bool:
@@ -306,9 +309,39 @@ class Engine:
                 for g in o.param_groups:
                     g["capturable"] = True
         self.counters = torch.zeros(2, dtype=torch.int64, device=self.device)  # this epoch's batch row, the step
-        self.row_t, self.step_t = self.counters[:1], self.counters[1:]
         self.source.stage()
+        self._views()
         self.static = True
+
+    def _views(self) -> None:
+        """The counters' and rates' views the step reads (again after `reuse.adopt` rebinds their tensors)."""
+        self.row_t, self.step_t = self.counters[:1], self.counters[1:]
+        if self.rates is not None:
+            for k, g in enumerate(self.groups):
+                g["lr"] = self.lr_now[k]
+
+    def _slots(self) -> list[reuse.Slot]:
+        """Every tensor the captured step reads or writes, each with how to rebind its owner (train/reuse.py)."""
+        slots = [(p.data, lambda t, p=p: setattr(p, "data", t)) for g in self.groups for p in g["params"]]
+        for o in self.optimizers:
+            for state in (o.state[p] for g in o.param_groups for p in g["params"] if p in o.state):
+                slots += [(v, lambda t, s=state, k=k: s.__setitem__(k, t)) for k, v in sorted(state.items())
+                          if isinstance(v, torch.Tensor)]
+        for mod in (mod for m in self.modules for mod in m.modules()):
+            slots += [(b, lambda t, m=mod, n=name: m._buffers.__setitem__(n, t)) for name, b in mod._buffers.items()
+                      if b is not None]
+        names = ["loss_sum", "hits", "seed", "counters"] + (["lr_now", "rates"] if self.rates is not None else [])
+        slots += [(getattr(self, n), lambda t, n=n: setattr(self, n, t)) for n in names]
+        source = self.source
+        slots += [(t, lambda t, n=n: setattr(source, n, t)) for n, t in (("x_rows", source.x_rows), ("y_rows", source.y_rows))
+                  if t is not None]
+        return slots
+
+    def _reuse_key(self) -> tuple | None:
+        if self.identity is None or not reuse.active():
+            return None
+        return reuse.signature(self._slots(), self.groups, (self.identity, repr(self.modules), type(self.source).__name__,
+                                                             tuple(type(o).__name__ for o in self.optimizers)))
 
     @property
     def correct(self) -> torch.Tensor:
@@ -357,6 +390,8 @@ class Engine:
         elif not self.capture or self.capture_note != "on":  # capture refused by torch: the static step, eagerly
             with side_stream():
                 self._static_step()
+        elif self.steps_done and self._adopt():  # an earlier run captured this very step: replay its graph
+            self.graph.replay()
         elif self.steps_done < WARMUP_STEPS:  # real training steps, run where capture wants them; timed as warm-up
             start = time.perf_counter()
             with side_stream():
@@ -380,8 +415,37 @@ class Engine:
                 self._static_step()
         else:
             self.graph = graph
+            key = self._reuse_key()
+            if key is not None:
+                reuse.store(key, graph, self._slots())
+                self.shared = True
             graph.replay()
         self.capture_s += time.perf_counter() - start
+
+    def _adopt(self) -> bool:
+        """After one eager step (which builds the optimizer's state), take over a graph an earlier run captured
+        for this step, if there is one; its evaluations are captured again, on the adopted weights."""
+        start = time.perf_counter()
+        key = self._reuse_key()
+        captured = reuse.lookup(key) if key is not None else None
+        if captured is not None:
+            reuse.adopt(captured, self._slots())
+            self._views()
+            rebind = getattr(captured.graph, "rebind", None)  # the CPU stand-in re-runs Python: this run's
+            if rebind is not None:
+                rebind(self._static_step)
+            self.graph, self.shared = captured.graph, True
+            for evaluator in self.evaluators:
+                evaluator.graphs, evaluator.results = [], []
+        self.capture_s += time.perf_counter() - start
+        return captured is not None
+
+    def finish(self) -> None:
+        """End of training: a run that shares its graph gets tensors of its own back (train/reuse.py)."""
+        if self.shared:
+            reuse.release(self._slots())
+            self._views()
+            self.shared = False
 
     # -- around the steps ------------------------------------------------------------------------------------------
     def new_epoch(self) -> None:
@@ -397,7 +461,8 @@ class Engine:
             m.train(on)
 
     def evaluator(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor) -> Evaluator:
-        return Evaluator(forward, loss, x, y, self.amp, self.capture)
+        self.evaluators.append(Evaluator(forward, loss, x, y, self.amp, self.capture))
+        return self.evaluators[-1]
 
 
 @contextlib.contextmanager
@@ -460,4 +525,5 @@ def train(engine: Engine, evaluate: Callable[[float, int, bool], dict], clock: S
         if on_epoch is not None:
             on_epoch(row)
     engine.train_mode(False)
+    engine.finish()
     return rows

@@ -153,6 +153,11 @@ class StrictGraph:
         self.pending = True  # the capture's run is the first replay's work
         return self.outputs
 
+    def rebind(self, function: Callable[[], object]) -> None:
+        """Replays run `function` from now on: another run's step that took over this graph's tensors
+        (train/reuse.py), as a CUDA graph replays for whoever owns the memory it points at."""
+        self.function = function
+
     @property
     def kernels(self) -> int:
         """Kernel launches one replay of this step costs on a GPU (ops that are not views or allocations)."""

@@ -62,7 +62,8 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
         source = BatchSource(data.x_train.contiguous(memory_format=memory_format), data.y_train, plan, cfg.seed)
         spec = StepSpec(loss=lambda out, y: train_loss(out.float(), y), amp=autocast_for(device, precision),
                         augment=make_augment(cfg.augment, data.normalizer, device, cfg.seed),
-                        table=schedule_table(cfg.schedule, optimizer, cfg.lr, plan, cfg.schedule_options), capture=cfg.capture)
+                        table=schedule_table(cfg.schedule, optimizer, cfg.lr, plan, cfg.schedule_options), capture=cfg.capture,
+                        identity=("fit", loss_name, cfg.label_smoothing, precision, cfg.augment, repr(data.normalizer)))
         engine = Engine(model, [model], [optimizer], source, spec)
         tests = engine.evaluator(model, test_loss, data.x_test, data.y_test)
         vals = engine.evaluator(model, test_loss, data.x_val, data.y_val) if data.x_val is not None else None
@@ -95,7 +96,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
                 status.close()
 
     train_record = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision,
-                    "epochs_trained": plan.epochs_trained, "capture": engine.capture_note,
+                    "epochs_trained": plan.epochs_trained, "capture": engine.capture_note, "threads": torch.get_num_threads(),
                     "capture_s": round(engine.capture_s, 4)}
     extras = {"evals": evals} if cfg.eval_every else {}
     return Run(model.eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes), extras=extras)

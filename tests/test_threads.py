@@ -1,0 +1,67 @@
+"""--threads auto: torch gets the cores nothing else is busy on, so a busy neighbour does not stall every step."""
+import io
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+import torch
+
+from mnistlab import threads
+from mnistlab.cli import main
+from mnistlab.train.device import set_threads
+
+
+def fake_proc_stat(monkeypatch, cores: list[int], busy_share: list[float]) -> None:
+    """Two readings of /proc/stat, 100 ticks apart per core, with each core busy for the given share."""
+    readings = iter([{c: (0, 0) for c in cores}, {c: (int(100 * b), 100) for c, b in zip(cores, busy_share)}])
+    monkeypatch.setattr(threads, "allowed_cores", lambda: cores)
+    monkeypatch.setattr(threads, "_cpu_times", lambda _: next(readings))
+    monkeypatch.setattr(threads.time, "sleep", lambda s: None)
+
+
+@pytest.mark.parametrize("busy_share, expected", [([0.0, 0.02], 2), ([1.0, 0.03], 1), ([0.7, 0.1], 1), ([1.0, 1.0], 1),
+                                                  ([0.45, 0.1], 2)])
+def test_auto_leaves_out_the_busy_cores(monkeypatch, busy_share, expected):
+    fake_proc_stat(monkeypatch, [0, 1], busy_share)
+    assert threads.auto_threads() == expected
+
+
+def test_auto_falls_back_to_the_load_average_without_proc_stat(monkeypatch):
+    monkeypatch.setattr(threads, "allowed_cores", lambda: [0, 1, 2, 3])
+    monkeypatch.setattr(threads, "_cpu_times", lambda _: None)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 0.5, 0.2))
+    assert threads.auto_threads() == 3
+
+
+def test_proc_stat_is_read_for_the_allowed_cores_only():
+    times = threads._cpu_times(threads.allowed_cores())
+    if times is None:
+        pytest.skip("no /proc/stat here")
+    assert set(times) <= set(threads.allowed_cores()) and all(0 <= busy <= total for busy, total in times.values())
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # the parser's own one-line refusals
+            code = exc.code
+    return code, err.getvalue()
+
+
+def test_every_command_takes_threads_and_applies_it(monkeypatch, tiny_run):
+    before = torch.get_num_threads()
+    try:
+        assert run_cli("eval", str(tiny_run.run_dir), "--threads", "1", "--json")[0] == 0
+        assert torch.get_num_threads() == 1
+        fake_proc_stat(monkeypatch, [0, 1], [1.0, 0.0])  # a neighbour spins on one of two cores
+        assert run_cli("data", "info", "--dataset", "mnist-sample", "--json")[0] == 0  # auto is the default
+        assert torch.get_num_threads() == 1
+    finally:
+        set_threads(before)
+
+
+@pytest.mark.parametrize("value, message", [("0", "--threads 0: must be at least 1"), ("two", "give auto or a whole number")])
+def test_bad_thread_counts_are_one_line(value, message):
+    code, err = run_cli("data", "info", "--dataset", "mnist-sample", "--threads", value)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
