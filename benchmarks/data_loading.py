@@ -19,19 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
-LOAD = ("import sys, time; t = time.perf_counter(); from mnistlab.data import load_dataset; "
-        "ds = load_dataset('mnist', sys.argv[1]); print(time.perf_counter() - t, len(ds.train_labels) + len(ds.test_labels))")
-PYARROW = ("import sys, time; t = time.perf_counter(); import pyarrow as pa, pyarrow.csv as c; names = [f'f{i}' for i in range(785)]; "
-           "a = c.read_csv(sys.argv[1], read_options=c.ReadOptions(column_names=names), convert_options=c.ConvertOptions("
-           "column_types={n: pa.uint8() for n in names})); print(time.perf_counter() - t, a.num_rows)")
+LOAD = ("import sys, time; t, c = time.perf_counter(), time.process_time(); from mnistlab.data import load_dataset; "
+        "ds = load_dataset('mnist', sys.argv[1]); "
+        "print(time.perf_counter() - t, time.process_time() - c, len(ds.train_labels) + len(ds.test_labels))")
+PYARROW = ("import sys, time; t, c = time.perf_counter(), time.process_time(); import pyarrow as pa, pyarrow.csv as pc; "
+           "names = [f'f{i}' for i in range(785)]; "
+           "a = pc.read_csv(sys.argv[1], read_options=pc.ReadOptions(column_names=names), convert_options=pc.ConvertOptions("
+           "column_types={n: pa.uint8() for n in names})); print(time.perf_counter() - t, time.process_time() - c, a.num_rows)")
 
 
-def timed(code: str, *args: str, cache: Path) -> tuple[float, int]:
-    """Seconds and rows of one load in a fresh interpreter (imports included), with MNISTLAB_CACHE at `cache`."""
+def timed(code: str, *args: str, cache: Path) -> tuple[dict, int]:
+    """Wall and CPU seconds (all threads) and rows of one load in a fresh interpreter (imports included), with
+    MNISTLAB_CACHE at `cache`. On a shared machine the wall time is what the load got; the CPU time is what it
+    costs, and bounds the wall time of a quiet machine with as many cores as the load keeps busy."""
     env = {**os.environ, "MNISTLAB_CACHE": str(cache)}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env)
-    seconds, rows = done.stdout.split()
-    return round(float(seconds), 3), int(rows)
+    wall, cpu, rows = done.stdout.split()
+    return {"wall_s": round(float(wall), 3), "cpu_s": round(float(cpu), 3)}, int(rows)
 
 
 def write_files(root: Path) -> tuple[Path, Path]:
@@ -72,8 +76,8 @@ def main() -> None:
         report["folder_cached_s"], _ = timed(LOAD, str(folder), cache=caches / "png")
         report["folder_images"] = images
         report["load_average_after"] = os.getloadavg()[0]
-    report["targets"] = {"csv_under_3s": report["csv_first_s"] <= 3, "csv_cached_under_3s": report["csv_cached_s"] <= 3,
-                         "folder_under_30s": report["folder_first_s"] <= 30}
+    report["targets_by_wall_time"] = {"csv_under_3s": report["csv_first_s"]["wall_s"] <= 3,
+                                      "folder_under_30s": report["folder_first_s"]["wall_s"] <= 30}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
