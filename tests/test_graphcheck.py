@@ -64,6 +64,14 @@ def run_engine(engine):
     return train(engine, lambda epoch, step, end: {}, Stopwatch(torch.device("cpu")))
 
 
+@pytest.mark.parametrize("optimizer, options", [("sgd", {"momentum": 0.9}), ("adamw", {})])
+def test_fused_optimizers_take_a_scheduled_rate_from_the_device(small, optimizer, options):
+    with strict_capture() as graphs:
+        run = fit("c4k5s2 bn f16", small, optimizer=optimizer, optimizer_options=options, schedule="onecycle",
+                  batch_size=32, epochs=1, device="cpu", capture="on")
+    assert run.train["capture"] == "on" and graphs[0].replays == STEPS - 3
+
+
 def test_the_correct_engine_passes(small):
     with strict_capture() as graphs:
         run_engine(engine_for(small))
