@@ -56,6 +56,11 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from .train.run import default_run_dir, reserve_out_dir, run_bytes
 
     recipe = args.recipe or "default"
+    if args.init:  # the run's own model unless another is asked for (train/init.py names what differs)
+        from .train.run import load_run
+
+        own = load_run(args.init).model.config
+        args.model, args.activation, args.head = args.model or own.spec, args.activation or own.activation, args.head or own.head
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
     cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
     cfg.check()  # refuse bad options and layer tokens before loading anything
