@@ -110,6 +110,8 @@ def test_capture_reasons():
     assert capture_reason(cuda, table, [adam], plan) is None
     assert capture_reason(cuda, None, [sgd], plan) is None  # a constant rate is baked into the graph
     assert "SGD" in capture_reason(cuda, schedule_table("onecycle", sgd, 0.1, plan, {}), [sgd], plan)
+    fused = make_optimizer("sgd", [torch.zeros(1, requires_grad=True)], 0.1, lean=True)  # as fit builds it
+    assert capture_reason(cuda, schedule_table("onecycle", fused, 0.1, plan, {}), [fused], plan) is None
     assert "CUDA" in capture_reason(torch.device("cpu"), None, [adam], plan)
     assert "full batches" in capture_reason(cuda, None, [adam], StepPlan.of(n=30, batch_size=10, epochs=1))
 

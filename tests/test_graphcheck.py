@@ -64,6 +64,14 @@ def run_engine(engine):
     return train(engine, lambda epoch, step, end: {}, Stopwatch(torch.device("cpu")))
 
 
+@pytest.mark.parametrize("optimizer, options", [("sgd", {"momentum": 0.9}), ("adamw", {})])
+def test_fused_optimizers_take_a_scheduled_rate_from_the_device(small, optimizer, options):
+    with strict_capture() as graphs:
+        run = fit("c4k5s2 bn f16", small, optimizer=optimizer, optimizer_options=options, schedule="onecycle",
+                  batch_size=32, epochs=1, device="cpu", capture="on")
+    assert run.train["capture"] == "on" and graphs[0].replays == STEPS - 3
+
+
 def test_the_correct_engine_passes(small):
     with strict_capture() as graphs:
         run_engine(engine_for(small))
@@ -172,3 +180,14 @@ def test_runs_alike_replay_one_captured_step_and_train_as_if_alone(small):
     for before, after in zip(first, runs[0].model.parameters()):  # later runs trained in the graph's memory, not in ours
         assert torch.equal(before, after.detach())
     assert third.history[-1]["test_accuracy"] > 0.3 and other.train["capture"] == "on"
+
+
+def test_only_the_latest_captured_steps_are_kept(small, monkeypatch):
+    import mnistlab.train.reuse as reuse
+
+    monkeypatch.setattr(reuse, "KEEP", 1)
+    common = dict(epochs=1, batch_size=32, lr=3e-3, device="cpu", precision="fp32", capture="on")
+    with strict_capture(), reuse_captures() as cache:
+        fit("f16", small, seed=0, **common)
+        fit("f8", small, seed=0, **common)  # another shape: the first graph is let go
+        assert len(cache) == 1 and "Linear(in_features=784, out_features=8" in repr(next(iter(cache)))

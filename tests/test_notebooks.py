@@ -73,8 +73,9 @@ def test_the_notebook_runs_in_quick_mode_and_its_findings_hold(lecture, executed
     if error is not None:
         pytest.fail(f"{NOTEBOOKS[lecture]} failed in quick mode:\n{error}", pytrace=False)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert any("image/png" in o.get("data", {}) or "data:image/png" in o.get("data", {}).get("text/html", "")
-               for o in outputs), "no figure displayed inline"
+    html = [o.get("data", {}).get("text/html", "") for o in outputs]
+    assert any("image/png" in o.get("data", {}) for o in outputs) or any("data:image/png" in h or "<svg" in h for h in html), \
+        "no figure or curve displayed inline"
     assert any("text/html" in o.get("data", {}) for o in outputs), "no rich (HTML) result displayed"
     assert "mode: QUICK" in "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
 

@@ -152,12 +152,15 @@ def commands(tiny_idx_dir, tiny_run, tmp_path) -> dict[str, tuple[list, str]]:
                    "--max-epochs", "1", "--evals-per-epoch", "1", "--target", "0.5", "--no-warmup", *cpu, "--threads", "1"],
                   "run 2/2: fast-reference seed 0"),
         "scratch": (["scratch", "train", "--data-dir", tiny_idx_dir, "--epochs", "2"], "scratch train  epoch 2/2 step 6/6"),
+        "inspect": (["inspect", tiny_run.run_dir, "--what", "curves", "--out", tmp_path / "figures"], "inspect  figure 1/1 (curves)"),
+        "data explore": (["data", "explore", "--data-dir", tiny_idx_dir, "--out", tmp_path / "explore"],
+                         "data explore: figures"),
         "report": (["report", tiny_run.run_dir, "--out", tmp_path / "report.html"],
                    f"report  figure {len(WHAT)}/{len(WHAT)} ({WHAT[-1]})"),
     }
 
 
-@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "report"])
+@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", "data explore", "report"])
 def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "EVERY", 0.0)  # draw every update, so the line this test looks for is there
     argv, fragment = commands(tiny_idx_dir, tiny_run, tmp_path)[name]
@@ -167,13 +170,14 @@ def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run,
     assert "\r" not in out  # results on stdout never share a row with the status line
 
 
-@pytest.mark.parametrize("name", ["experiment", "scratch", "report", "bench"])
+@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", "data explore", "report", "bench"])
 def test_long_commands_log_plain_lines_when_piped_and_nothing_with_json(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "PLAIN_AFTER", 0.0)  # these commands, cut small, finish within the quiet seconds
     argv, _ = commands(tiny_idx_dir, tiny_run, tmp_path)[name]
     code, out, err = run_cli(io.StringIO(), *argv)
     assert code == 0 and out and "elapsed" in err and "\r" not in err and "\x1b" not in err
-    label = {"experiment": "softmax: configuration", "scratch": "scratch train", "report": "report", "bench": "bench"}[name]
+    label = {"experiment": "softmax: configuration", "scratch": "scratch train", "inspect": "inspect", "data explore": "data explore",
+             "report": "report", "bench": "bench"}[name]
     assert err.startswith(label)  # the command's own label leads its lines
     code, out, err = run_cli(Terminal(), *argv, "--json")
     assert code == 0 and err == "" and isinstance(json.loads(out), dict)

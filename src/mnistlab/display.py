@@ -26,11 +26,12 @@ def table(rows: Sequence[dict], columns: Iterable[str] | None = None, caption: s
         for row in rows:
             columns += [c for c in row if c not in columns]
     columns = list(columns)
-    head = "".join(f"<th style='{CELL}'>{escape(str(c))}</th>" for c in columns)
+    head = "".join(f"<th style='{CELL}'>{escape(str(c))}</th>" for c in columns) if any(str(c).strip() for c in columns) else ""
     body = "".join("<tr>" + "".join(f"<td style='{CELL}'>{escape(cell_text(c, row.get(c)))}</td>" for c in columns) + "</tr>"
                    for row in rows)
     cap = f"<caption style='text-align:left;font-weight:bold'>{escape(caption)}</caption>" if caption else ""
-    return f"<table style='{STYLE}'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    head = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table style='{STYLE}'>{cap}{head}<tbody>{body}</tbody></table>"
 
 
 def pairs(items: dict, caption: str | None = None) -> str:

@@ -162,6 +162,12 @@ class Progress:
             self.ticker.join()
         self.clear()
 
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def printer(self, say: Callable[[str], None]) -> Callable[[str], None]:
         """`say` that first erases the status line, so printed lines and the status never share a row."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from ..clitools import MAX_N, SEED, Parser, add_command, bounded, data_options, load_data, say
-from ..fileio import check_output, save_figure
+from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure
+from ..progress import Progress
 from .info import data_info
 
 
@@ -26,11 +27,16 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
     from ..plots import EXPLORE
 
     out = check_output(args.out)
-    ds = load_data(args)
-    nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
-            "means": explore.class_means(ds)}
-    nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
-    figures = [str(save_figure(EXPLORE[name](nums[name]), out / f"{name}.png", facecolor="white")) for name in EXPLORE]
+    check_space(out, FIGURE_BYTES * len(EXPLORE))
+    with Progress.for_command(args) as progress, all_or_nothing([out / f"{name}.png" for name in EXPLORE]):
+        progress.begin("data explore: loading the data")
+        ds = load_data(args)
+        progress.begin("data explore: digits, class means and correlations")
+        nums = {"digits": explore.random_digits(ds, args.n, args.seed), "vector": explore.digit_vector(ds, args.index),
+                "means": explore.class_means(ds)}
+        nums["correlations"] = nums["correlation-histogram"] = explore.digit_correlations(ds, args.digit)
+        progress.begin("data explore: figures")
+        figures = [str(save_figure(EXPLORE[name](nums[name]), out / f"{name}.png", facecolor="white")) for name in EXPLORE]
     corr = nums["correlations"]
     say(args, *figures, f"digit {corr['label']}: mean pairwise correlation {corr['pairs_mean']:.3f} "
                         f"over {corr['n_images']:,} images")

@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 
 from ..clitools import add_command, figure_options, read_options, say
-from ..fileio import check_output, save_figure, write_json
+from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure, write_json
+from ..progress import Progress
 from .numbers import WHAT
 
 NEEDS_PREDICTIONS = ("featuremaps", "probs", "confusion", "errors", "attribution", "embedding")
@@ -19,17 +20,24 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     from .predictions import predict_test_set
 
     out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
-    run = load_run(args.run_dir, args.device)
     chosen = WHAT if args.what == "all" else (args.what,)
-    predictions = None
-    if any(w in NEEDS_PREDICTIONS for w in chosen):
-        predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
     figures, numbers_files = [], []
-    for what in chosen:
-        nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
-        figures.append(str(save_figure(FIGURES[what](nums), out / f"{what}.png", facecolor="white")))
-        write_json(out / f"{what}.json", jsonable(nums))
-        numbers_files.append(str(out / f"{what}.json"))
+    check_space(out, FIGURE_BYTES * len(chosen))
+    with Progress.for_command(args) as progress, \
+            all_or_nothing([out / f"{what}.{ext}" for what in chosen for ext in ("png", "json")]):
+        progress.begin("inspect: loading the run")
+        run = load_run(args.run_dir, args.device, verify=args.verify)
+        predictions = None
+        if any(w in NEEDS_PREDICTIONS for w in chosen):
+            progress.begin("inspect: classifying the test set")
+            predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
+        progress.begin("inspect")
+        for i, what in enumerate(chosen):
+            progress.show(f"figure {i + 1}/{len(chosen)} ({what})", i / len(chosen), force=True)
+            nums = numbers(run, what, sample=args.sample, n=args.n, predictions=predictions, seed=args.seed)
+            figures.append(str(save_figure(FIGURES[what](nums), out / f"{what}.png", facecolor="white")))
+            write_json(out / f"{what}.json", jsonable(nums))
+            numbers_files.append(str(out / f"{what}.json"))
     say(args, *figures)
     return {"figures": figures, "numbers": numbers_files}
 

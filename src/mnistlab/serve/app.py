@@ -142,9 +142,10 @@ class Guard:
         if length.isdigit() and int(length) > self.limit:
             return await self.refuse(scope, send_with_headers)
         body, more = bytearray(), True
+        deadline = asyncio.get_running_loop().time() + BODY_SECONDS  # for the whole body: 1 byte a second is refused too
         while more:
             try:
-                message = await asyncio.wait_for(receive(), BODY_SECONDS)
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
             except asyncio.TimeoutError:
                 return await self.refuse(scope, send_with_headers, 408, f"request body not received within {BODY_SECONDS} s")
             if message["type"] == "http.disconnect":

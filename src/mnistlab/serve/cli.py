@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from ..clitools import add_command, bounded, data_options, device_option, read_options, say
+from ..clitools import add_command, bounded, data_options, device_option, read_options, say, verify_option
 from ..errors import UserError
 
 IDLE_SECONDS = 5  # an idle keep-alive connection is closed after this
@@ -33,33 +33,14 @@ def make_server(app, log_level: str = "warning", idle: float = IDLE_SECONDS):
     """A uvicorn server for `app`; run it with `.run(sockets=[listen(...)])`, stop it with `.should_exit = True`.
 
     A connection that sends no complete request within `idle` seconds (idle keep-alive, or headers sent
-    halfway) is closed, so slow clients cannot hold the server's connections.
+    halfway) is closed, so slow clients cannot hold the server's connections (see `protocol`).
     """
     import uvicorn
-    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class Deadline(H11Protocol):
-        def connection_made(self, transport) -> None:
-            super().connection_made(transport)
-            self.deadline = self.loop.call_later(idle, self.expire)
+    from .protocol import HEADER_LIMIT, protocol
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self.deadline.cancel()
-            self.deadline = self.loop.call_later(idle, self.expire)
-
-        def expire(self) -> None:
-            if self.cycle is None or self.cycle.response_complete:  # not answering a request: idle or half-sent
-                self.transport.close()
-            else:
-                self.deadline = self.loop.call_later(idle, self.expire)
-
-        def connection_lost(self, exc) -> None:
-            self.deadline.cancel()
-            super().connection_lost(exc)
-
-    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False, http=Deadline,
-                                         timeout_keep_alive=max(1, int(idle)), h11_max_incomplete_event_size=64 * 1024))
+    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False, http=protocol(idle),
+                                         timeout_keep_alive=max(1, int(idle)), h11_max_incomplete_event_size=HEADER_LIMIT))
 
 
 def cmd_serve(args: argparse.Namespace) -> dict:
@@ -70,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> dict:
                         f"pip install 'mnistlab[serve]'") from None
     from ..train import load_run
 
-    run = load_run(args.run_dir, args.device)
+    run = load_run(args.run_dir, args.device, verify=args.verify)
     app = create_app(run, allowed_hosts=list(LOOPBACK) if args.host in LOOPBACK else None,
                      dataset=args.dataset, data_dir=args.data_dir, read=read_options(args))
     server = make_server(app)
@@ -99,6 +80,7 @@ def register(subparsers, common) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=bounded(int, 0, 65535), default=8000, help="port (default: 8000; 0 picks a free one)")
     device_option(parser, "cpu")
+    verify_option(parser)
     parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
                                           "set (default: the run's)")
     data_options(parser, dataset=False)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, data_options, device_option, read_options, say
+from ..clitools import COUNT, add_command, data_options, device_option, read_options, say
+from ..progress import Progress
 from ..train.recipes import RECIPES
 from ..train.run import default_run_dir
 from .executors import add_executor_options, executor_spec
@@ -28,7 +29,9 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
                      val=args.val, train_size=args.train_size,
                      device=args.device, stop_early=args.stop_early, reduction_factor=args.reduction_factor,
                      resume=args.resume, folds=args.folds)
-    return run_sweep(values, spec, executor_spec(args), say=lambda line: say(args, line))
+    with Progress.for_command(args) as progress:  # trials report as they end; between them the clock keeps moving
+        progress.begin("sweep")
+        return run_sweep(values, spec, executor_spec(args), say=progress.printer(lambda line: say(args, line)))
 
 
 def register(subparsers, common) -> None:
@@ -45,7 +48,7 @@ def register(subparsers, common) -> None:
                     help="options outside the space come from this recipe (default: default)")
     sw.add_argument("--search", choices=SEARCHES,
                     help="grid, random or tpe (Optuna) (default: grid, or random where --trials is given)")
-    sw.add_argument("--trials", type=int, help="number of trials for random and tpe (grid: the first N)")
+    sw.add_argument("--trials", type=COUNT, help="number of trials for random and tpe (grid: the first N)")
     sw.add_argument("--search-seed", type=int, default=0, help="seed of the random and TPE samplers (default: 0)")
     sw.add_argument("--metric", default="val_accuracy", choices=METRICS,
                     help="what chooses the best trial, on the validation split (default: val_accuracy)")

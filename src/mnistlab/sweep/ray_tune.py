@@ -13,17 +13,38 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..clitools import bounded
 from ..errors import UserError
 from .executors import executor
 from .search import ASHA, maximize
 from .trial import trial_options
 
 INSTALL = "pip install 'mnistlab[ray]'"
+CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster's --address; Ray itself retries a closed port for ever
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse within `timeout` seconds a HOST:PORT that nothing answers on, before Ray is asked to connect there.
+
+    None (start a local Ray), `auto` (Ray finds the local cluster or says there is none) and addresses
+    without a port are left to Ray."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+        raise UserError(f"--address {address}: no Ray cluster answered there within {timeout:g} s ({reason}); start one "
+                        f"with `ray start --head` or check HOST:PORT") from None
 
 
 def _ray():
@@ -66,19 +87,27 @@ class RayOptions:
         "type": str, "help": "HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)"})
     cpus_per_trial: float = field(default=1, metadata={"type": float, "help": "CPUs per trial"})
     gpus_per_trial: float = field(default=0, metadata={"type": float, "help": "GPUs per trial"})
+    connect_timeout: float = field(default=CONNECT_TIMEOUT, metadata={
+        "type": bounded(float, 0.1, 3600), "help": "seconds to reach --address before giving up, in one line"})
 
 
 @executor("ray", RayOptions)
 class RayExecutor:
     def __init__(self, data: dict, out: Path | None, device: str = "cpu", options: RayOptions = RayOptions()):
         self.ray, self.tune = _ray()
-        if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
-            raise UserError(f"--cpus-per-trial {options.cpus_per_trial:g} / --gpus-per-trial {options.gpus_per_trial:g}: "
-                            f"need more than 0 CPUs and 0 or more GPUs per trial")
+        self.check(options)
         self.data, self.out, self.device, self.address = data, out, device, options.address
         self.cpus, self.gpus = options.cpus_per_trial, options.gpus_per_trial
         self.rounds = 0
         self._connect()
+
+    @staticmethod
+    def check(options: RayOptions) -> None:
+        """What can be refused before any work: the resources per trial, and an address nothing answers on."""
+        if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
+            raise UserError(f"--cpus-per-trial {options.cpus_per_trial:g} / --gpus-per-trial {options.gpus_per_trial:g}: "
+                            f"need more than 0 CPUs and 0 or more GPUs per trial")
+        check_reachable(options.address, options.connect_timeout)
 
     def _connect(self) -> None:
         import logging

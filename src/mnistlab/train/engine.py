@@ -28,7 +28,8 @@ from .config import CAPTURE
 from .device import Stopwatch
 from .optim import make_schedule
 
-# Optimizers whose captured step takes its learning rate from a device tensor (torch's capturable Adam family).
+# Optimizers whose captured step takes its learning rate from a device tensor: torch's capturable Adam family, and
+# every optimizer built with fused kernels (make_optimizer(lean=True): Adam, AdamW and SGD on any device).
 TENSOR_LR = {"Adam", "AdamW"}
 WARMUP_STEPS = 3  # eager steps before a capture: they build cuBLAS/cuDNN state that must not be captured
 
@@ -213,10 +214,11 @@ def capture_reason(device: torch.device, table: list[list[dict]] | None, optimiz
         return reason
     if table is not None and any(k != "lr" for k in table[0][0]):
         return "the schedule cycles momentum, which torch's optimizers read on the host at every step"
-    unscheduled = sorted({type(o).__name__ for o in optimizers} - TENSOR_LR)
+    unscheduled = sorted({type(o).__name__ for o in optimizers if not o.defaults.get("fused")} - TENSOR_LR)
     if table is not None and unscheduled:
         return (f"a learning-rate schedule with {', '.join(unscheduled)}: torch reads its learning rate on the host "
-                f"(schedules are captured with {' and '.join(sorted(TENSOR_LR))}; without a schedule any optimizer is)")
+                f"(schedules are captured with {' and '.join(sorted(TENSOR_LR))} and fused optimizers; without a schedule any "
+                f"optimizer is)")
     if plan.n // plan.batch_size < WARMUP_STEPS + 2:
         return f"an epoch has fewer than {WARMUP_STEPS + 2} full batches"
     return None

@@ -172,8 +172,8 @@ def learning_rates(cfg: TrainConfig, settings: list[tuple[str, float, dict]], pl
 def settle_many(cfg: TrainConfig, optimizers: list[tuple[str, float]] | None, k: int) -> list[tuple[str, float, dict]]:
     """(optimizer, lr, options) per model: the config's options go with the config's optimizer only."""
     cfg.check()
-    if cfg.augment != "none" or cfg.eval_every:
-        raise UserError("stacked training takes neither augmentation nor --eval-every; train these models with fit")
+    if cfg.augment != "none" or cfg.eval_every or cfg.init:
+        raise UserError("stacked training takes no augmentation, --eval-every or --init; train these models with fit")
     pairs = optimizers or [(cfg.optimizer, cfg.lr)] * k
     if len(pairs) != k:
         raise UserError(f"{k} models but {len(pairs)} optimizer settings")
