@@ -168,6 +168,13 @@ def test_colour_figures_and_web_app(cifar_run, sample, tmp_path):
     answer = client.post("/api/predict", json={"image": url}).json()
     assert answer["label"] == "four" and answer["input_image"].startswith("data:image/png;base64,")
     assert client.get("/api/confusion").json()["channels"] == 3
+    pytest.importorskip("onnxruntime")
+    from mnistlab.export.graph import export_run
+    from mnistlab.export.onnxrun import OnnxModel
+
+    exported = export_run(run, "onnx", tmp_path / "colour.onnx")  # parity-checked on the run's own test images
+    assert exported["input_shape"] == [3, 32, 32] and exported["argmax_agreement"] >= 0.999
+    assert OnnxModel(tmp_path / "colour.onnx").shape == (3, 32, 32)
 
 
 def test_cifar_read_in_place_from_folder_and_archive(cifar_digits, tmp_path):
@@ -269,3 +276,14 @@ def test_cifar10_is_registered_and_downloads_verified(cifar_digits, tmp_path, mo
         assert not (tmp_path / "cache" / "cifar10" / "cifar-10-binary.tar.gz").exists()
     finally:
         server.close()
+
+
+@pytest.mark.slow
+def test_sweep_on_a_csv_with_its_format_options(cli, sample, tmp_path):
+    """A sweep reads --data with --shape in every trial's worker process, and its best run is 3x32x32."""
+    path = write_csv(tmp_path / "rgb.csv", coloured(sample.train_images[:600]), sample.train_labels[:600])
+    result = cli("sweep", "--data", path, "--shape", "3x32x32", "--model", "c8k5s2 f{16,32}", "--epochs", "1",
+                 "--jobs", "1", "--out", tmp_path / "sweep", "--json")
+    assert result.code == 0, result.err
+    best = json.loads((tmp_path / "sweep" / "best" / "run.json").read_text())
+    assert best["model"]["input_shape"] == [3, 32, 32] and best["data"]["read"]["shape"] == [3, 32, 32]
