@@ -348,3 +348,29 @@ def test_the_connect_timeout_bounds_an_address_that_never_answers(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", silent)
     with pytest.raises(UserError, match=r"within 0.2 s \(timed out\)"):
         check_reachable("10.255.255.1:6379", 0.2)
+
+
+def test_an_address_that_answers_but_is_no_cluster_gives_up_after_the_timeout(monkeypatch):
+    import socket
+    import time
+    from types import SimpleNamespace
+
+    from mnistlab.errors import UserError
+    from mnistlab.sweep import ray_tune
+
+    calls = []
+
+    def init(**kwargs):  # Ray retrying a port that is no GCS, returning to Python between tries
+        while True:
+            time.sleep(0.02)
+    fake = SimpleNamespace(init=init, shutdown=lambda: calls.append("shutdown"))
+    monkeypatch.setattr(ray_tune, "_ray", lambda: (fake, None))
+    with socket.socket() as listener:  # something answers: the TCP check passes
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(UserError, match=f"--address {address}: something answers there, but no Ray cluster connected "
+                                            r"within 0.5 s"):
+            ray_tune.RayExecutor({}, None, "cpu", ray_tune.RayOptions(address=address, connect_timeout=0.5))
+    assert time.monotonic() - start < 5 and calls == ["shutdown"]
