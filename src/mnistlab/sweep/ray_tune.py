@@ -14,7 +14,6 @@ import _thread
 import contextlib
 import json
 import math
-import os
 import socket
 import sys
 import threading
@@ -142,7 +141,6 @@ class RayExecutor:
     def _connect(self) -> None:
         import logging
 
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's C++ retry warnings are not our one line
         watch = {"fired": False}
         try:
             with interrupted_after(self.connect_timeout if self.address else None) as watch:
