@@ -44,21 +44,36 @@ def epoch_line(row: dict, epochs: float) -> str:
             f"{val}  test loss {row['test_loss']:.4f} acc {pct(row['test_accuracy'])}  ({row['seconds']:.1f}s)")
 
 
-def cmd_train(args: argparse.Namespace) -> dict:
+def train_settings(args: argparse.Namespace) -> tuple[str, dict, object]:
+    """The recipe, the TrainConfig fields given on the command line, and the settled, checked TrainConfig:
+    bad options and layer tokens are refused before anything is loaded."""
     from dataclasses import fields
 
+    from .train import TrainConfig
+    from .train.recipes import get_recipe, settle
+
+    recipe = args.recipe or "default"
+    if args.init:  # the run's own model unless another is asked for (train/init.py names what differs)
+        from .train.run import load_run
+
+        own = load_run(args.init).model.config
+        args.model, args.activation, args.head = args.model or own.spec, args.activation or own.activation, args.head or own.head
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
+    cfg.check()
+    return recipe, given, cfg
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
     from .progress import Progress
     from .tensorboard import tensorboard_log
-    from .train import TrainConfig, fit, resolve_device
-    from .train.recipes import get_recipe, prepare, settle
+    from .train import fit, resolve_device
+    from .train.recipes import prepare
     from .train.run import default_run_dir, reserve_out_dir, run_bytes
 
-    recipe = args.recipe or "default"
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
-    cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
-    cfg.check()  # refuse bad options and layer tokens before loading anything
+    recipe, given, cfg = train_settings(args)
     if args.folds is not None:
         return cmd_cross_validate(args, recipe, given)
     for name in ("val", "train_size"):
