@@ -118,7 +118,8 @@ def test_predict_and_eval_of_a_run_of_another_image_size(cli, one_pixel_dir, tin
     predicted = cli("predict", run, tmp_path / "d.png", "--json")  # an image is brought to the run's own size
     assert predicted.code == 0 and len(predicted.json()["predictions"]) == 1, predicted.err
     assert_user_error(cli("eval", run, "--data-dir", tiny_idx_dir), "1x1x1", "1x28x28")
-    assert_user_error(cli("inspect", run, "--data-dir", tiny_idx_dir, "--what", "probs", "--out", tmp_path / "f"), "1x1x1")
+    assert_user_error(cli("inspect", run, "--data-dir", tiny_idx_dir, "--what", "probs", "--out", tmp_path / "f", "--json"),
+                      "1x1x1")  # --json: no progress lines in the log however long the loading takes
     assert cli("eval", run, "--data-dir", one_pixel_dir).code == 0  # its own data still works
 
 
@@ -273,7 +274,7 @@ def test_train_on_a_full_disk_is_refused_before_training(cli, tiny_idx_dir, smal
     disk, _ = small_disk
     result = cli("train", "--data-dir", tiny_idx_dir, "--model", "f1000", "--max-steps", "2", "--out", disk / "a" / "run")
     assert_user_error(result, "MB free on its device", "MB needed")
-    assert "epoch" not in result.out and entries(disk) == []
+    assert "epoch" not in result.out and "flatten" not in result.out and entries(disk) == []
 
 
 def test_a_disk_that_fills_during_the_save_says_nothing_was_saved(cli, tiny_idx_dir, small_disk, monkeypatch):
@@ -286,9 +287,9 @@ def test_a_disk_that_fills_during_the_save_says_nothing_was_saved(cli, tiny_idx_
         def full(*args, **kwargs):
             raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
         monkeypatch.setattr("mnistlab.train.run.save_file", full)
-    result = cli("train", "--data-dir", tiny_idx_dir, "--model", "f1000", "--max-steps", "2", "--out", disk / "run")
+    result = cli("train", "--data-dir", tiny_idx_dir, "--model", "f1000", "--max-steps", "2", "--out", disk / "run", "--json")
     assert_user_error(result, "nothing was saved", "the trained model is lost", "train again")
-    assert "epoch 1" in result.out and entries(disk) == []  # no partial run, no temporary, no lock
+    assert entries(disk) == []  # no partial run, no temporary, no lock
 
 
 def test_figures_on_a_full_disk_are_refused_before_drawing(cli, tiny_run, small_disk):
@@ -304,7 +305,7 @@ def test_a_write_that_fails_partway_leaves_no_figures(cli, tiny_run, tmp_path, m
     def fill_up(path, obj):  # the figure is written, then its numbers find the disk full
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
     monkeypatch.setattr(commands, "write_json", fill_up)
-    result = cli("inspect", tiny_run.run_dir, "--what", "curves", "--out", tmp_path / "figs")
+    result = cli("inspect", tiny_run.run_dir, "--what", "curves", "--out", tmp_path / "figs", "--json")  # no progress lines
     assert_user_error(result, "no space left on the device", "nothing half-written was kept")
     assert entries(tmp_path) == []
 
@@ -348,3 +349,29 @@ def test_the_connect_timeout_bounds_an_address_that_never_answers(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", silent)
     with pytest.raises(UserError, match=r"within 0.2 s \(timed out\)"):
         check_reachable("10.255.255.1:6379", 0.2)
+
+
+def test_an_address_that_answers_but_is_no_cluster_gives_up_after_the_timeout(monkeypatch):
+    import socket
+    import time
+    from types import SimpleNamespace
+
+    from mnistlab.errors import UserError
+    from mnistlab.sweep import ray_tune
+
+    calls = []
+
+    def init(**kwargs):  # Ray retrying a port that is no GCS, returning to Python between tries
+        while True:
+            time.sleep(0.02)
+    fake = SimpleNamespace(init=init, shutdown=lambda: calls.append("shutdown"))
+    monkeypatch.setattr(ray_tune, "_ray", lambda: (fake, None))
+    with socket.socket() as listener:  # something answers: the TCP check passes
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(UserError, match=f"--address {address}: something answers there, but no Ray cluster connected "
+                                            r"within 0.5 s"):
+            ray_tune.RayExecutor({}, None, "cpu", ray_tune.RayOptions(address=address, connect_timeout=0.5))
+    assert time.monotonic() - start < 5 and calls == ["shutdown"]

@@ -10,13 +10,15 @@ cluster, a shared file system for a multi-node one).
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
 import logging
 import math
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +89,33 @@ def _trainable(config: dict, dataset=None, splits=None) -> None:
     tune.report({"epoch": len(record["history"]) or 1, "record": json.dumps(record)})
 
 
+@contextlib.contextmanager
+def interrupted_after(seconds: float | None) -> Iterator[dict]:
+    """Interrupt the main thread, as Ctrl+C would, if the block still runs after `seconds`; the yielded dict's
+    "fired" says whether it did. Ray retries an address that answers but is no cluster for ever, blocking in
+    C++ about 40 s at a time, so the interrupt lands at its next return to Python."""
+    state = {"fired": False, "done": False}
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    lock = threading.Lock()
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _thread.interrupt_main()
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield state
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+
+
 @dataclass(frozen=True)
 class RayOptions:
     address: str | None = field(default=None, metadata={
@@ -104,7 +133,7 @@ class RayExecutor:
         self.check(options)
         self.data, self.out, self.device, self.address = data, out, device, options.address
         self.cpus, self.gpus = options.cpus_per_trial, options.gpus_per_trial
-        self.rounds = 0
+        self.connect_timeout, self.rounds = options.connect_timeout, 0
         self._connect()
 
     @staticmethod
@@ -116,9 +145,17 @@ class RayExecutor:
         check_reachable(options.address, options.connect_timeout)
 
     def _connect(self) -> None:
+        watch = {"fired": False}
         try:
-            self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                          logging_level=logging.ERROR, configure_logging=True)
+            with interrupted_after(self.connect_timeout if self.address else None) as watch:
+                self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                              logging_level=logging.ERROR, configure_logging=True)
+        except KeyboardInterrupt:
+            if not watch["fired"]:
+                raise
+            self.ray.shutdown()
+            raise UserError(f"--address {self.address}: something answers there, but no Ray cluster connected within "
+                            f"{self.connect_timeout:g} s; check HOST:PORT (the head's GCS port, 6379 by default)") from None
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "a local instance"
             raise UserError(f"--address {where}: cannot connect to Ray ({str(exc).splitlines()[0]}); "

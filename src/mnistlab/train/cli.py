@@ -27,6 +27,9 @@ from .run import default_run_dir, load_run
 
 def cmd_train(args: argparse.Namespace) -> dict:
     recipe = args.recipe or "default"
+    if args.init:  # the run's own model unless another is asked for (train/init.py names what differs)
+        own = load_run(args.init).model.config
+        args.model, args.activation, args.head = args.model or own.spec, args.activation or own.activation, args.head or own.head
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
     job = TrainJob(recipe, Choices(args.model, args.activation, args.head, args.normalize, args.val, args.train_size),
                    given, args.dataset, args.data_dir, read_options(args), args.out, args.tensorboard, args.record_weights)

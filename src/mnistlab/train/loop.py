@@ -17,6 +17,7 @@ from .augment import make_augment
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from .init import start_from
 from .optim import check_loss, default_loss, make_loss, make_optimizer
 from .recipes import prepare, settle
 from .run import Run
@@ -96,6 +97,8 @@ def _settled(model: Net | str, data: Splits | Dataset, recipe: str, options: dic
     cfg.check()
     if model.config.n_classes != len(data.classes):
         raise UserError(f"the model has {model.config.n_classes} outputs but the data has {len(data.classes)} classes")
+    if cfg.init:  # fine-tuning: the run's weights, and its normalization for the data
+        data = start_from(model, data, cfg.init)
     return model, data, cfg
 
 
