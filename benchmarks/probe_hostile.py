@@ -4,8 +4,12 @@
 
 Each case runs `mnistlab.cli.main(args)` with a time limit (SIGALRM). Outcomes: ok (exit 0), refused (exit 2
 with exactly one line on stderr), traceback (an exception escaped, or a refusal printed more than one line),
-hang (over the limit). After each case the probe also counts leftovers (hidden temporaries beside an output)
-and data loss (a file the case's user had put in the output folder is gone).
+hang (over the limit). After each case the probe also counts leftovers (hidden temporaries beside an output,
+or anything a refused case created), data loss (a file the case's user had put in the output folder is gone)
+and wrong results (a case's own check of what a completed command wrote, e.g. a diverged run marked so).
+Some cases run in an environment: a full disk or an unreadable file, made by patching what mnistlab calls
+(`shutil.disk_usage`, `open`), so the probe needs neither root nor a small file system.
+`--only round3` runs the third round's classes alone (issue 23).
 """
 from __future__ import annotations
 
@@ -35,6 +39,160 @@ SPECS = ["f99999999999999999999", "f0", "c0k3", "c8k0", "c8k99", "m0", "d1", "d-
 
 class Hang(Exception):
     pass
+
+
+@contextlib.contextmanager
+def full_disk(free: int = 0):
+    """Every output place reports `free` bytes free."""
+    import shutil
+    from unittest import mock
+
+    real = shutil.disk_usage
+    with mock.patch.object(shutil, "disk_usage", lambda p: real(p)._replace(free=free)):
+        yield
+
+
+@contextlib.contextmanager
+def disk_fills_while_saving():
+    """The free-space check passes, then the weights' write fails as on a full disk."""
+    from unittest import mock
+
+    from safetensors import SafetensorError
+
+    def fail(*args, **kwargs):
+        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
+    with mock.patch("mnistlab.cli.check_space"), mock.patch("mnistlab.train.run.check_space"), \
+            mock.patch("mnistlab.train.run.save_file", fail):
+        yield
+
+
+@contextlib.contextmanager
+def unreadable(path: Path):
+    """`path` (a file, or everything inside a folder) cannot be opened or examined, as without read permission."""
+    import builtins
+    import errno
+    import os
+    from unittest import mock
+
+    real_open, real_stat, target, folder = builtins.open, os.stat, str(path), path.is_dir()
+
+    def denied(p) -> bool:
+        return isinstance(p, (str, os.PathLike)) and os.path.abspath(os.fspath(p)).startswith(target) \
+            and (not folder or os.path.abspath(os.fspath(p)) != target)
+
+    def fake(real):
+        def call(p, *args, **kwargs):
+            if denied(p):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(p))
+            return real(p, *args, **kwargs)
+        return call
+    with mock.patch.object(builtins, "open", fake(real_open)), mock.patch.object(os, "stat", fake(real_stat)):
+        yield
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def one_pixel_data(root: Path) -> Path:
+    from mnistlab.data.idx import write_idx
+
+    folder = root / "one-pixel"
+    folder.mkdir()
+    for stem, n in (("train", 120), ("t10k", 40)):
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", np.random.default_rng(0).integers(0, 256, (n, 1, 1)).astype(np.uint8))
+        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
+    return folder
+
+
+def tampered_run(root: Path, run_dir: Path) -> Path:
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    copy = root / "tampered"
+    shutil.copytree(run_dir, copy)
+    weights = load_file(copy / "model.safetensors")
+    save_file({k: v.to(torch.int8).float() for k, v in weights.items()}, copy / "model.safetensors")
+    return copy
+
+
+def marked_diverged(out: Path):
+    def check() -> str | None:
+        record = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
+        return None if record.get("diverged") is True else "a diverged run was saved without \"diverged\": true"
+    return check
+
+
+def round3(root: Path, base: list[str], quick: list[str], run_dir: Path, data: Path) -> list[tuple]:
+    """Issue 23's classes: huge sweeps, unreachable clusters, full disks, unreadable files, tampered weights,
+    diverged runs, other input sizes, leftovers of refusals, negative counts. (name, argv, guarded, extra)."""
+    from PIL import Image
+
+    space = root / "huge.toml"
+    space.write_text('lr = "1e-4..1e-1:log:1000"\nweight_decay = "1e-6..1e-2:log:1000"\nlabel_smoothing = "0..0.2:lin:1000"\n')
+    (root / "results").mkdir()
+    (root / "tb-file").write_text("a file")
+    pixel = one_pixel_data(root)
+    one_run = root / "one-pixel-run"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from mnistlab.cli import main
+
+        assert main(["train", "--data-dir", str(pixel), *quick, "--out", str(one_run)]) == 0
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255
+    Image.fromarray(digit).save(root / "digit.png")
+    unreadable_idx = root / "unreadable-idx"
+    import shutil
+
+    shutil.copytree(data, unreadable_idx)
+    sweep = ["sweep", *base, "--max-steps", "1", "--out", str(root / "sw")]
+    address = f"127.0.0.1:{closed_port()}"
+    cases = [
+        ("sweep: a 10^9-point grid", ["sweep", "--space", str(space), *base, "--out", str(root / "sw")], None, {}),
+        ("sweep: --trials 10^9", [*sweep, "--lr", "1e-3..1e-1", "--trials", str(10**9)], None, {}),
+        ("sweep: 10^9 grid points on one axis", [*sweep, "--lr", "1e-3..1e-1:log:1000000000"], None, {}),
+        ("sweep: a model template of 10^4 specs", [*sweep, "--model", "f{1,2,3,4,5,6,7,8,9,10} " * 4], None, {}),
+        ("sweep: ray --address on a closed port", [*sweep, "--lr", "0.1,0.2", "--executor", "ray", "--address", address], None, {}),
+        ("sweep --jobs -5", [*sweep, "--lr", "0.1,0.2", "--jobs", "-5"], None, {}),
+        ("sweep --trials -1", [*sweep, "--lr", "0.1,0.2", "--trials", "-1"], None, {}),
+        ("train --folds -1", ["train", *base, *quick, "--folds", "-1", "--out", str(root / "cv")], None, {}),
+        ("train --out on a full disk", ["train", *base, *quick, "--out", str(root / "full")], None, {"env": full_disk}),
+        ("train: the disk fills while saving", ["train", *base, *quick, "--out", str(root / "fills")], None,
+         {"env": disk_fills_while_saving, "absent": root / "fills"}),
+        ("inspect --what all on a full disk", ["inspect", str(run_dir), "--out", str(root / "figs")], None,
+         {"env": full_disk, "absent": root / "figs"}),
+        ("report on a full disk", ["report", str(run_dir), "--out", str(root / "r.html")], None, {"env": full_disk}),
+        ("export on a full disk", ["export", str(run_dir), "--format", "torchscript", "--out", str(root / "m.pt")], None,
+         {"env": full_disk}),
+        ("data explore on a full disk", ["data", "explore", *base, "--out", str(root / "ex")], None, {"env": full_disk}),
+        ("bench --out an existing folder", ["bench", "--out", str(root / "results")], None, {}),
+        ("train: diverges without NaN", ["train", *base, "--model", "f32", "--lr", "1e6", "--schedule", "none", "--epochs", "2",
+                                         "--out", str(root / "diverged")], None, {"check": marked_diverged(root / "diverged")}),
+        ("eval: weights changed after the save", ["eval", str(tampered_run(root, run_dir)), *base], None, {}),
+        ("data info: an unreadable data folder", ["data", "info", "--data-dir", str(unreadable_idx)], None,
+         {"env": lambda: unreadable(unreadable_idx)}),
+        ("data info: an unreadable IDX file", ["data", "info", "--data-dir", str(unreadable_idx)], None,
+         {"env": lambda: unreadable(next(unreadable_idx.glob("train-images*")))}),
+        ("predict: an unreadable image", ["predict", str(run_dir), str(root / "digit.png")], None,
+         {"env": lambda: unreadable(root / "digit.png")}),
+        ("predict: a run on 1x1 images", ["predict", str(one_run), str(root / "digit.png")], None, {}),
+        ("eval: a 1x1 run on 28x28 data", ["eval", str(one_run), *base], None, {}),
+        ("train --optimizer-options lr", ["train", *base, *quick, "--optimizer-options", '{"lr": 0.1}', "--out", str(root / "o")],
+         None, {"absent": root / "o"}),
+        ("train --tensorboard FILE", ["train", *base, *quick, "--tensorboard", str(root / "tb-file"), "--out", str(root / "t")],
+         None, {"absent": root / "t"}),
+        ("train --dataset foo --out a/b/run", ["train", "--dataset", "foo", "--out", str(root / "a" / "b" / "run")], None,
+         {"absent": root / "a"}),
+        ("data explore on 1x1 images", ["data", "explore", "--data-dir", str(pixel), "--out", str(root / "px")], None,
+         {"absent": root / "px"}),
+    ]
+    return cases
 
 
 def tiny_data(root: Path) -> Path:
@@ -122,8 +280,9 @@ def damaged_runs(root: Path, run_dir: Path) -> list[Path]:
     return runs
 
 
-def cases(root: Path) -> list[tuple[str, list[str], Path | None]]:
-    """(name, argv, folder whose user files must survive)."""
+def cases(root: Path, only: str | None = None) -> list[tuple]:
+    """(name, argv, folder whose user files must survive[, {"env": context, "check": what a result must hold,
+    "absent": a path the case must not create}])."""
     from mnistlab.cli import main
 
     data = tiny_data(root)
@@ -132,7 +291,9 @@ def cases(root: Path) -> list[tuple[str, list[str], Path | None]]:
     run_dir = root / "run"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["train", *base, *quick, "--out", str(run_dir)]) == 0
-    out: list[tuple[str, list[str], Path | None]] = []
+    if only == "round3":
+        return round3(root, base, quick, run_dir, data)
+    out: list[tuple] = []
     for command, options in OPTIONS.items():
         for option in options:
             for value in NUMBERS:
@@ -170,7 +331,7 @@ def cases(root: Path) -> list[tuple[str, list[str], Path | None]]:
         for command in (["train", *base, *quick], ["data", "explore", *base], ["scratch", "demo", *base]):
             out.append((f"{command[0]} --out {place[-30:]}", [*command, "--out", place], None))
         out.append((f"report --out {place[-30:]}", ["report", str(run_dir), "--data-dir", str(data), "--out", place], None))
-    return out
+    return out + round3(root, base, quick, run_dir, data)
 
 
 def run_case(argv: list[str]) -> tuple[str, str]:
@@ -205,19 +366,26 @@ def run_case(argv: list[str]) -> tuple[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write every case and its outcome to this file")
+    parser.add_argument("--only", choices=("round3",), help="run only the third round's classes (issue 23)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    counts = {"ok": 0, "refused": 0, "traceback": 0, "hang": 0, "leftovers": 0, "data_loss": 0}
+    counts = {"ok": 0, "refused": 0, "traceback": 0, "hang": 0, "leftovers": 0, "data_loss": 0, "wrong": 0}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         start = time.perf_counter()
-        for name, argv, guarded in cases(root):
-            outcome, detail = run_case(argv)
+        for name, argv, guarded, *extra in cases(root, args.only):
+            extra = extra[0] if extra else {}
+            with extra.get("env", contextlib.nullcontext)():
+                outcome, detail = run_case(argv)
             counts[outcome] += 1
+            wrong = extra["check"]() if "check" in extra else None
+            counts["wrong"] += bool(wrong)
+            detail = wrong or detail
             hidden = [p for p in root.rglob(".*") if "mnistlab-" in p.name or p.name.endswith((".tmp", ".old"))]
+            hidden += [extra["absent"]] if "absent" in extra and extra["absent"].exists() else []
             counts["leftovers"] += bool(hidden)
             for p in hidden:
                 import shutil
@@ -225,8 +393,9 @@ def main() -> None:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             lost = guarded is not None and not (guarded / "thesis.txt").is_file()
             counts["data_loss"] += lost
-            rows.append({"case": name, "outcome": outcome, "detail": detail, "leftovers": bool(hidden), "data_loss": lost})
-            if outcome in ("traceback", "hang") or hidden or lost:
+            rows.append({"case": name, "outcome": outcome, "detail": detail, "leftovers": bool(hidden), "data_loss": lost,
+                         "wrong": bool(wrong)})
+            if outcome in ("traceback", "hang") or hidden or lost or wrong:
                 print(f"{outcome:9} {name}: {detail}", file=sys.stderr)
     import mnistlab
 

@@ -168,6 +168,13 @@ def test_colour_figures_and_web_app(cifar_run, sample, tmp_path):
     answer = client.post("/api/predict", json={"image": url}).json()
     assert answer["label"] == "four" and answer["input_image"].startswith("data:image/png;base64,")
     assert client.get("/api/confusion").json()["channels"] == 3
+    pytest.importorskip("onnxruntime")
+    from mnistlab.export.graph import export_run
+    from mnistlab.export.onnxrun import OnnxModel
+
+    exported = export_run(run, "onnx", tmp_path / "colour.onnx")  # parity-checked on the run's own test images
+    assert exported["input_shape"] == [3, 32, 32] and exported["argmax_agreement"] >= 0.999
+    assert OnnxModel(tmp_path / "colour.onnx").shape == (3, 32, 32)
 
 
 def test_cifar_read_in_place_from_folder_and_archive(cifar_digits, tmp_path):
@@ -199,7 +206,7 @@ def _bad_inputs(tmp, sample):
     csv_case("ragged.csv", good[:3] + [good[3].rsplit(",", 1)[0]] + good[4:], "ragged.csv", "row 4 has 784 values")
     csv_case("words.csv", good[:5] + [good[5].replace(",0,", ",x,", 1)] + good[6:], "words.csv", "row 6", "'x' is not a number")
     csv_case("fraction.csv", good[:2] + ["3.5" + good[2][1:]] + good[3:], "row 3", "label 3.5 is not a whole number")
-    csv_case("negative.csv", good[:2] + ["-1" + good[2][1:]] + good[3:], "row 3", "negative")
+    csv_case("negative.csv", good[:2] + ["-1" + good[2][1:]] + good[3:], "row 3: label -1 is negative")
     csv_case("gap.csv", [line for line in good if not line.startswith("0,")], "gap.csv", "class 0 has no rows")
     csv_case("odd.csv", [",".join(line.split(",")[:700]) for line in good], "odd.csv", "699 pixels", "--shape")
     csv_case("test.csv", ["12" + good[0][1:]] + good[1:], "test.csv", "label 12", "outside 0..9")
@@ -234,3 +241,49 @@ def test_bad_inputs_one_line_nothing_written(cli, sample, tmp_path):
         assert_user_error(result, *fragments)
         assert not out.exists(), name
     assert not (tmp_path.parent / "evil").exists()
+
+
+def test_cifar10_is_registered_and_downloads_verified(cifar_digits, tmp_path, monkeypatch):
+    """--dataset cifar10 goes through the same verified download as the IDX sets: the official file name and MD5."""
+    import hashlib
+    import shutil
+
+    from mnistlab.data import sources
+    from test_sources import Mirror
+
+    info = sources.REGISTRY["cifar10"]
+    assert info.files == {"archive": "cifar-10-binary.tar.gz"} and info.md5 == {"archive": "c32a1d4ab5d03f1284b67883e8d87530"}
+    assert info.mirrors == ("https://www.cs.toronto.edu/~kriz/",)
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(cifar_digits, served / "cifar-10-binary.tar.gz")
+    digest = hashlib.md5((served / "cifar-10-binary.tar.gz").read_bytes()).hexdigest()
+    monkeypatch.setitem(sources.REGISTRY, "cifar10", sources.SetInfo("cifar10", ("unused",), {"archive": digest},
+                                                                      info.classes, info.files, "cifar10"))
+    monkeypatch.setenv("MNISTLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MNISTLAB_DATA", raising=False)
+    server = Mirror(served)
+    monkeypatch.setenv("MNISTLAB_MIRROR", server.url)
+    try:
+        ds = load_dataset("cifar10")
+        assert ds.source == "download" and ds.name == "cifar10" and ds.shape == (3, 32, 32)
+        assert load_dataset("cifar10").source == "cache"
+        monkeypatch.setitem(sources.REGISTRY, "cifar10", sources.SetInfo("cifar10", ("unused",), {"archive": "0" * 32},
+                                                                          info.classes, info.files, "cifar10"))
+        (tmp_path / "cache" / "cifar10" / "cifar-10-binary.tar.gz").unlink()
+        with pytest.raises(UserError, match="cifar-10-binary.tar.gz failed verification"):
+            load_dataset("cifar10")
+        assert not (tmp_path / "cache" / "cifar10" / "cifar-10-binary.tar.gz").exists()
+    finally:
+        server.close()
+
+
+@pytest.mark.slow
+def test_sweep_on_a_csv_with_its_format_options(cli, sample, tmp_path):
+    """A sweep reads --data with --shape in every trial's worker process, and its best run is 3x32x32."""
+    path = write_csv(tmp_path / "rgb.csv", coloured(sample.train_images[:600]), sample.train_labels[:600])
+    result = cli("sweep", "--data", path, "--shape", "3x32x32", "--model", "c8k5s2 f{16,32}", "--epochs", "1",
+                 "--jobs", "1", "--out", tmp_path / "sweep", "--json")
+    assert result.code == 0, result.err
+    best = json.loads((tmp_path / "sweep" / "best" / "run.json").read_text())
+    assert best["model"]["input_shape"] == [3, 32, 32] and best["data"]["read"]["shape"] == [3, 32, 32]

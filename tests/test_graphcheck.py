@@ -180,3 +180,14 @@ def test_runs_alike_replay_one_captured_step_and_train_as_if_alone(small):
     for before, after in zip(first, runs[0].model.parameters()):  # later runs trained in the graph's memory, not in ours
         assert torch.equal(before, after.detach())
     assert third.history[-1]["test_accuracy"] > 0.3 and other.train["capture"] == "on"
+
+
+def test_only_the_latest_captured_steps_are_kept(small, monkeypatch):
+    import mnistlab.train.reuse as reuse
+
+    monkeypatch.setattr(reuse, "KEEP", 1)
+    common = dict(epochs=1, batch_size=32, lr=3e-3, device="cpu", precision="fp32", capture="on")
+    with strict_capture(), reuse_captures() as cache:
+        fit("f16", small, seed=0, **common)
+        fit("f8", small, seed=0, **common)  # another shape: the first graph is let go
+        assert len(cache) == 1 and "Linear(in_features=784, out_features=8" in repr(next(iter(cache)))

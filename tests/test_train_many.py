@@ -96,3 +96,15 @@ def test_the_capturable_stacked_step_trains_like_the_eager_one(tiny, monkeypatch
     monkeypatch.setattr(many, "Engine", Static)
     static = fit_many([build_model("f16", seed=4) for _ in range(2)], tiny, folds=folds, **options)
     assert_same(eager, static, keys=("train_loss", "train_accuracy"))
+
+
+def test_colour_cnns_stack_with_the_models_own_channel_count():
+    # three-channel inputs (the data worker's CIFAR/folder formats): the grouped convolution reads C from the model
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 3, 12, 12, generator=g), torch.randint(0, 4, (96,), generator=g)
+    data = Splits(x, y, x[:32], y[:32], make_splits(load_dataset("mnist-sample")).normalizer, classes=tuple("abcd"))
+    build = lambda: build_model("c4k3 m2 f8", input_shape=(3, 12, 12), n_classes=4, seed=2)  # noqa: E731
+    options = dict(PLAIN, epochs=2, batch_size=16, seed=2, optimizer="adam", lr=1e-2)
+    alone = [fit(build(), data, **options) for _ in range(2)]
+    together = fit_many([build(), build()], data, **options)
+    assert_same(alone, together, tol=1e-4)

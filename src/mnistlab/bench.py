@@ -245,10 +245,16 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
+    if args.out:  # checked before minutes of work, as every --out is
+        from .fileio import check_output, check_space
+
+        check_output(args.out, folder=False)
+        check_space(args.out, 0)
     ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
               f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
-        f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}")
+        f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}"
+        f"{'capture s':>11}")
     recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
     order = [(r, s) for s in range(args.seeds) for r in recipes or RECIPES]  # bench's order: seeds outer, recipes inner
     progress, done = Progress.for_command(args), []
@@ -261,7 +267,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     def line(r: dict) -> None:
         print_line(f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}{pct(r['final_accuracy']):>11}"
-                   f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}")
+                   f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}{r['capture_s']:>11.3f}")
         done.append(r)
         running(len(done))
 

@@ -26,9 +26,10 @@ from .clitools import (
     read_options,
     report_predictions,
     say,
+    verify_option,
 )
-from .errors import UserError
-from .fileio import COMMITTED, release_all
+from .errors import UserError, os_error_line
+from .fileio import COMMITTED, check_output, check_space, release_all
 
 # Feature areas that add their own sub-commands: each module has register(subparsers, common).
 EXTENSIONS: tuple[str, ...] = ("mnistlab.data.cli", "mnistlab.scratch.cli", "mnistlab.inspect.cli", "mnistlab.report.cli",
@@ -43,27 +44,44 @@ def epoch_line(row: dict, epochs: float) -> str:
             f"{val}  test loss {row['test_loss']:.4f} acc {pct(row['test_accuracy'])}  ({row['seconds']:.1f}s)")
 
 
-def cmd_train(args: argparse.Namespace) -> dict:
+def train_settings(args: argparse.Namespace) -> tuple[str, dict, object]:
+    """The recipe, the TrainConfig fields given on the command line, and the settled, checked TrainConfig:
+    bad options and layer tokens are refused before anything is loaded."""
     from dataclasses import fields
 
+    from .train import TrainConfig
+    from .train.recipes import get_recipe, settle
+
+    recipe = args.recipe or "default"
+    if args.init:  # the run's own model unless another is asked for (train/init.py names what differs)
+        from .train.run import load_run
+
+        own = load_run(args.init).model.config
+        args.model, args.activation, args.head = args.model or own.spec, args.activation or own.activation, args.head or own.head
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
+    cfg.check()
+    return recipe, given, cfg
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
     from .inspect.histograms import WeightRecorder
     from .models import summary_text
     from .progress import Progress
     from .tensorboard import tensorboard_log
-    from .train import TrainConfig, fit, resolve_device
-    from .train.recipes import get_recipe, prepare, settle
-    from .train.run import default_run_dir, reserve_out_dir
+    from .train import fit, resolve_device
+    from .train.recipes import prepare
+    from .train.run import default_run_dir, reserve_out_dir, run_bytes
 
-    recipe = args.recipe or "default"
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
-    cfg = TrainConfig(**settle(recipe, args.model or get_recipe(recipe).model, given))
-    cfg.check()  # refuse bad options and layer tokens before loading anything
+    recipe, given, cfg = train_settings(args)
     if args.folds is not None:
         return cmd_cross_validate(args, recipe, given)
     for name in ("val", "train_size"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "val" else 1):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {0 if name == 'val' else 1}")
+    if args.tensorboard:
+        check_output(args.tensorboard, "--tensorboard")
     out = reserve_out_dir(args.out or default_run_dir())  # refused before training, held until the command ends
     device = resolve_device(cfg.device)
     started = time.perf_counter()
@@ -72,6 +90,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
                             normalize=args.normalize, val=args.val, train_size=args.train_size, seed=cfg.seed,
                             device=cfg.device)
     info = splits.info
+    check_space(out, run_bytes(model))  # a full disk is found before training, not after
     say(args, f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
               f"{info['n_test']} test images, normalize {splits.normalizer.mode}", summary_text(model))
     progress = Progress.for_command(args)
@@ -95,6 +114,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     trained = time.perf_counter()
     run.extras["weight_histograms"] = weights.record
     run.save(out)
+    warn_diverged(run, out)
     timing = {"data_s": round(prepared - started, 3), "fit_s": round(trained - prepared, 3),
               "save_s": round(time.perf_counter() - trained, 3)}  # fit_s: warm-up, capture, training and evaluation
     total = sum(r["seconds"] for r in run.history)
@@ -104,7 +124,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
         f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png")
     return {"run_dir": str(out), "recipe": recipe,
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")}, "model": model.config.to_dict(),
-            "train": run.train, "history": run.history, "final": run.final, "train_seconds": total, "timing": timing}
+            "train": run.train, "history": run.history, "final": run.final, "diverged": run.diverged is not None,
+            "train_seconds": total, "timing": timing}
+
+
+def warn_diverged(run, where) -> None:
+    """A diverged run is kept, with a warning wherever its numbers are shown (`train`, `eval`)."""
+    import warnings
+
+    from .train.divergence import divergence_warning
+
+    if run.diverged:
+        warnings.warn(divergence_warning(str(where), run.diverged), stacklevel=2)
 
 
 def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
@@ -154,7 +185,9 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from .evaluate import evaluate_run
     from .train import load_run
 
-    result = evaluate_run(load_run(args.run_dir, args.device), args.dataset, args.data_dir, read_options(args))
+    run = load_run(args.run_dir, args.device, verify=args.verify)
+    result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
+    warn_diverged(run, args.run_dir)
     say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
               f"on {result['n_test']} {result['dataset']} test images",
         "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
@@ -171,7 +204,7 @@ def cmd_predict(args: argparse.Namespace) -> dict:
     from .data.rgb import images_for
     from .train import load_run
 
-    run = load_run(args.run_dir, args.device)
+    run = load_run(args.run_dir, args.device, verify=args.verify)
     _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
     return report_predictions(args, args.images, run.classes, probs)
 
@@ -249,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
     data_options(ev, dataset=False)
     device_option(ev, "cpu")
+    verify_option(ev)
 
     pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
                      usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
@@ -258,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
                                               "black, 20x20 box, centred), for any other run resized to its input")
     device_option(pr, "cpu")
+    verify_option(pr)
 
     for module in EXTENSIONS:
         importlib.import_module(module).register(sub, common)
@@ -297,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mnistlab: {interrupted_message(saved_before)}", file=sys.stderr)
         return 130
+    except OSError as exc:
+        line = os_error_line(exc)
+        if line is None:
+            raise
+        print(f"mnistlab: error: {line}", file=sys.stderr)
+        return 2
     finally:
         release_all()  # output places the command reserved
     for note in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if str(w.message)):

@@ -39,6 +39,7 @@ def bounded(kind: type = int, low: float | None = None, high: float | None = Non
 
 
 SEED = bounded(int, 0, 2**32 - 1)  # every generator in the project (torch, NumPy) takes these
+COUNT = bounded(int, 1, 2**31 - 1)  # trials, jobs, threads: a count below 1 is refused, never read as 1
 
 
 def say(args: argparse.Namespace, *lines: str) -> None:
@@ -128,6 +129,18 @@ def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> Non
                         help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")
 
 
+def connect_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connect-timeout", type=bounded(float, 0.1, 3600), default=30.0, metavar="SECONDS",
+                        help="ray: give up on reaching --address after this long, in one line (default: 30)")
+
+
+def verify_option(parser: argparse.ArgumentParser) -> None:
+    """--no-verify: load a run whose weights no longer match the SHA-256 its run.json recorded."""
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="load the weights even if they were changed after the run was saved (their SHA-256 "
+                             "differs from run.json's); by default such a run is refused")
+
+
 def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> None:
     """--capture: CUDA graphs for the training step and evaluation (TrainConfig.capture)."""
     from .train.config import CAPTURE
@@ -152,6 +165,7 @@ def figure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="take test images from another registered set (default: the run's)")
     data_options(parser, dataset=False)
     device_option(parser, "cpu")
+    verify_option(parser)
 
 
 def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:

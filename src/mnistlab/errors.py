@@ -6,3 +6,18 @@ class UserError(Exception):
 
     The message must say what is wrong, where, and how to fix it, on one line.
     """
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One line for an OS error a user can fix where it happened (no permission, a full disk, a read-only file
+    system), or None for one that is a bug of ours. The CLI catches these last, for reads and writes alike."""
+    import errno
+
+    where = f"{exc.filename}: " if exc.filename else ""
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{where}permission denied; check its permissions (ls -l) or use a file or folder this user may use"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}no space left on the device; free some space or choose another place (nothing half-written was kept)"
+    if exc.errno == errno.EROFS:
+        return f"{where}the file system is read-only; choose another place"
+    return None

@@ -35,7 +35,7 @@ os.umask(_UMASK)  # read once: mkstemp/mkdtemp make owner-only entries, we give 
 TMP, OLD, LOCK = ".mnistlab-tmp", ".mnistlab-old", ".mnistlab-lock"
 NAME_ROOM = 40  # bytes our temporary names add to an output's own name
 COMMITTED: list[Path] = []  # outputs this process completed, newest last: an interrupt message says what was saved
-_HELD: dict[str, list] = {}  # lock file -> [fd, depth]: a save inside a reserved place takes its lock again
+_HELD: dict[str, list] = {}  # lock file -> [fd, depth, folders made for it]: a save inside a reserved place takes its lock again
 
 
 @contextmanager
@@ -52,6 +52,27 @@ def deferred_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if pending and callable(previous):
         previous(signal.SIGINT, None)
+
+
+def make_parents(folder: str | os.PathLike) -> list[Path]:
+    """Create `folder` and its missing parents; return the ones made, deepest first, for `remove_empty`."""
+    folder = Path(os.path.abspath(folder))
+    made = []
+    while not os.path.lexists(folder):
+        made.append(folder)
+        folder = folder.parent
+    for d in reversed(made):
+        d.mkdir(exist_ok=True)
+    return made
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove folders `make_parents` made that are still empty: a refused or failed write leaves no folders behind."""
+    for d in folders:
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
 
 
 def _tmp_prefix(path: Path) -> str:
@@ -98,20 +119,26 @@ def _remove(path: Path) -> None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = make_parents(path.parent)
     clean_leftovers(path)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    tmp = Path(tmp)
+    done = False
     try:
-        yield tmp
-        with deferred_interrupt():
-            os.replace(tmp, path)
-            if not path.parent.name.endswith(TMP):  # a file of a folder being built is not an output yet
-                COMMITTED.append(path)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP, dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        tmp = Path(tmp)
+        try:
+            yield tmp
+            with deferred_interrupt():
+                os.replace(tmp, path)
+                done = True
+                if not path.parent.name.endswith(TMP):  # a file of a folder being built is not an output yet
+                    COMMITTED.append(path)
+        finally:
+            tmp.unlink(missing_ok=True)
     finally:
-        tmp.unlink(missing_ok=True)
+        if not done:
+            remove_empty(made)
 
 
 def _lock_of(path: Path) -> Path:
@@ -131,7 +158,7 @@ def reserve(path: str | os.PathLike, what: str = "--out") -> None:
         if key in _HELD:
             _HELD[key][1] += 1
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    made = make_parents(lock.parent)  # removed again, if still empty, when the lock is given back
     for _ in range(5):  # the holder unlinks the file on release: make sure ours is the one at the path
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
         try:
@@ -142,18 +169,20 @@ def reserve(path: str | os.PathLike, what: str = "--out") -> None:
                             f"wait for it to finish or choose another folder") from None
         try:
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                _HELD[key] = [fd, 1]
+                _HELD[key] = [fd, 1, made]
                 return
         except FileNotFoundError:
             pass
         os.close(fd)
+    remove_empty(made)
     raise UserError(f"{what} {path}: another mnistlab process keeps writing there; wait for it or choose another folder")
 
 
 def _drop(key: str) -> None:
-    fd = _HELD.pop(key)[0]
+    fd, _, made = _HELD.pop(key)
     Path(key).unlink(missing_ok=True)
     os.close(fd)
+    remove_empty(made)
 
 
 def release(path: str | os.PathLike) -> None:
@@ -235,7 +264,6 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     The caller decides whether `path` may be replaced; this holds its lock and keeps the swap atomic.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(path):
         _recover(path)
         clean_leftovers(path)
@@ -279,6 +307,41 @@ def check_output(path: str | os.PathLike, what: str = "--out", folder: bool = Tr
     except OSError as exc:
         raise UserError(f"{what} {path}: cannot write in {probe_in} ({exc.strerror or exc}); choose another place") from None
     return path
+
+
+SPARE_BYTES = 1 << 20  # room kept free beyond an output's expected size (records, file system overhead)
+FIGURE_BYTES = 1 << 20  # a figure PNG with its numbers: the largest (embedding, at 150 dpi) is about 300 KB
+
+
+def check_space(path: str | os.PathLike, needed: int, what: str = "--out") -> None:
+    """Refuse, before the work, an output whose expected size (plus SPARE_BYTES) exceeds the free space where it
+    will be written (the nearest existing folder on its path)."""
+    existing = Path(os.path.abspath(path))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return  # the write itself will say what is wrong
+    if free < needed + SPARE_BYTES:
+        raise UserError(f"{what} {path}: {free / 1e6:.1f} MB free on its device, about {(needed + SPARE_BYTES) / 1e6:.1f} MB "
+                        f"needed; free some space or choose another place")
+
+
+@contextmanager
+def all_or_nothing(paths: list[Path]) -> Iterator[None]:
+    """For a command that writes several files one by one: if it fails partway (a full disk), the files it had
+    created and the folders made for them are removed; files it replaced keep their new, complete content."""
+    paths = [Path(os.path.abspath(p)) for p in paths]
+    new = [p for p in paths if not os.path.lexists(p)]
+    folders = sorted({d for p in new for d in p.parents if not os.path.lexists(d)}, key=lambda d: -len(d.parts))
+    try:
+        yield
+    except BaseException:
+        for p in new:
+            p.unlink(missing_ok=True)
+        remove_empty(folders)
+        raise
 
 
 def save_figure(fig, path: str | os.PathLike, **options) -> Path:

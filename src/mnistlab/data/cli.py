@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..clitools import MAX_N, SEED, Parser, add_command, bounded, data_options, load_data, say
-from ..fileio import check_output, save_figure
+from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure
 from ..progress import Progress
 from .info import data_info
 
@@ -27,7 +27,8 @@ def cmd_data_explore(args: argparse.Namespace) -> dict:
     from ..plots import EXPLORE
 
     out = check_output(args.out)
-    with Progress.for_command(args) as progress:
+    check_space(out, FIGURE_BYTES * len(EXPLORE))
+    with Progress.for_command(args) as progress, all_or_nothing([out / f"{name}.png" for name in EXPLORE]):
         progress.begin("data explore: loading the data")
         ds = load_data(args)
         progress.begin("data explore: digits, class means and correlations")

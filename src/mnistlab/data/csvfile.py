@@ -1,10 +1,11 @@
 """CSV data sets: one image a row, the label first and the pixels after (Colab's `mnist_train_small.csv`),
 with or without a header row (Kaggle's digit-recognizer `train.csv`).
 
-The file is parsed by pyarrow's multi-threaded C++ reader in blocks straight into uint8 arrays (a 60,000-row
-MNIST CSV in about a second; numpy.loadtxt takes half a minute), so memory holds the images, not the text.
-A file too large to hold is refused up front with an estimate. When pyarrow rejects a file, a plain scan
-finds the first bad row and says what is wrong with it.
+The file is parsed by NumPy's C reader (numpy.loadtxt since NumPy 1.23; docs/benchmarks.md compares it with
+pyarrow's here) straight into a uint8 array, so memory holds the images, not the text, and the result is cached
+under the file's SHA-256: the next command on the same file reads the cache. A file too large to hold is
+refused up front with an estimate. When the parser rejects a file, a plain scan finds the first bad row and
+says what is wrong with it.
 """
 from __future__ import annotations
 
@@ -114,38 +115,25 @@ def read_table(path: Path, options: ReadOptions) -> tuple[np.ndarray, np.ndarray
 
 
 def _parse(path: Path, header: bool, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 pixels (N, n_values - 1), int64 labels), block by block, memory bounded."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    types = {f"f{i}": pa.int64() if i == 0 else pa.uint8() for i in range(n_values)}
-    blocks, labels, rows = [], [], 0
+    """(uint8 pixels (N, n_values - 1), int64 labels) by NumPy's C reader, which fills the uint8 array as it reads
+    (never the text); a compressed file, whose size says nothing, stops one row past the memory bound."""
+    limit = MAX_BYTES // n_values
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(skip_rows=int(header), column_names=list(types),
-                                                                       block_size=16 << 20),
-                                convert_options=pacsv.ConvertOptions(column_types=types))
-        for batch in reader:
-            rows += batch.num_rows
-            if rows * n_values > MAX_BYTES:  # compressed files: the size is known only while reading
-                raise UserError(f"{path}: more than {rows:,} rows of {n_values} values, over the {MAX_BYTES / 1e9:.1f} GB "
-                                f"mnistlab holds in memory; give a part of it (e.g. head -n 100000)")
-            block = np.empty((batch.num_rows, n_values - 1), np.uint8)
-            for j in range(1, n_values):
-                block[:, j - 1] = batch.column(j).to_numpy()
-            blocks.append(block)
-            labels.append(batch.column(0).to_numpy())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, EOFError) as exc:
+        table = np.loadtxt(path, delimiter=",", dtype=np.uint8, skiprows=int(header), ndmin=2,
+                           max_rows=limit + 1 if _zipped(path) else None, encoding="utf-8")
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         problem = _diagnose(path, header, n_values)
-        raise UserError(f"{path}: {problem or str(exc).splitlines()[0][:120]}") from None
-    if not rows:
+        raise UserError(f"{path}: {problem or str(exc).splitlines()[0][:160]}") from None
+    if len(table) > limit:
+        raise UserError(f"{path}: more than {limit:,} rows of {n_values} values, over the {MAX_BYTES / 1e9:.1f} GB "
+                        f"mnistlab holds in memory; give a part of it (e.g. head -n 100000)")
+    if not len(table):
         raise UserError(f"{path}: no rows after the header; a CSV needs one image a row, the label first")
-    return np.concatenate(blocks), np.concatenate(labels).astype(np.int64)
+    return table[:, 1:], table[:, 0].astype(np.int64)
 
 
 def check_labels(labels: np.ndarray, where: str, n_classes: int | None = None) -> int:
     """The number of classes K the labels imply (max + 1): every label in 0..K-1, every class present in training."""
-    if labels.min() < 0:
-        raise UserError(f"{where}: row {int(np.argmax(labels < 0)) + 1} has label {labels.min()}; labels are class numbers 0..K-1")
     if n_classes is None:
         n_classes = int(labels.max()) + 1
         missing = np.flatnonzero(np.bincount(labels, minlength=n_classes) == 0)

@@ -97,7 +97,7 @@ def _decode_folder(path: Path, names: list[str], listing: dict, options: ReadOpt
 
     files = [f for part in listing.values() for _, f in part]
 
-    progress = Progress(sys.stderr.isatty(), sys.stderr)
+    progress = Progress(True, sys.stderr)  # one updating line on a terminal, a few plain lines in a log
     progress.begin(f"{path.name}: {len(files):,} images")
     try:
         decoded = _decode_all(files, options.image_size, progress)

@@ -108,13 +108,16 @@ ALL_INK = 0.6  # more of the image than this differs from the paper at its borde
 MASK, BOX = 0.25, 0.1  # a component is ink brighter than this share of the peak; the box keeps its fainter rim
 KEEP_INSIDE, KEEP_NEAR, NEAR = 0.03, 0.15, 0.08  # keep another component lying within the main one's box if it
 # holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
-UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
 TILES, PAPER_PERCENTILE = 4, 10  # the paper's level: a low percentile of each of 4x4 tiles, interpolated between
+UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
 WORK_SIDE = 64  # the paper's level is measured on at most about this many pixels a side (it varies slowly)
 
 
 def box2(a: np.ndarray) -> np.ndarray:
-    """Means of 2x2 neighbourhoods: a lone bright or dark speck counts a quarter."""
+    """Means of 2x2 neighbourhoods: a lone bright or dark speck counts a quarter (an image under 8 pixels a side
+    is too small for specks and stays as it is)."""
+    if min(a.shape) < 8:
+        return a
     return (a[:-1, :-1] + a[1:, :-1] + a[:-1, 1:] + a[1:, 1:]) / 4
 
 
@@ -124,7 +127,8 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     The paper's level comes from the border (the digit sits inside). Where the border is even, the paper is
     that level everywhere and the ink is the side of it the image reaches furthest (bright strokes on gray,
     dark strokes on white). Where it is uneven (a shadow, a vignette, fog), the paper is measured locally
-    (`paper_field`) for both readings, and the ink is the one that stands out further from its paper.
+    (`paper_field`) for both readings, and the ink is the one that covers less of the image (read the wrong way
+    round, the paper between the strokes looks like ink).
     """
     a = np.asarray(image, dtype=np.float64)
     smooth = box2(a)  # lone specks (salt and pepper) count a quarter
@@ -133,14 +137,16 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     up, down = smooth.max() - paper, paper - smooth.min()
     if max(up, down) < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
-    if np.mean(np.abs(a - paper) > 0.5 * max(up, down)) > ALL_INK:
+    if min(a.shape) >= 8 and np.mean(np.abs(a - paper) > 0.5 * max(up, down)) > ALL_INK:  # a tiny image has no border
         raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
                         f"border); crop it so the digit has paper around it")
     low, high = np.percentile(border, [10, 90])
-    if high - low < UNEVEN:
+    if high - low < UNEVEN:  # even paper: its level everywhere, the ink on the side the image reaches furthest
         return np.clip(a - paper, 0.0, 1.0) if up >= down else np.clip(paper - a, 0.0, 1.0)
     inks = [np.clip(o - paper_field(o), 0.0, 1.0) for o in (a, 1.0 - a)]
-    return max(inks, key=lambda ink: box2(ink).max())
+    peaks = [box2(ink).max() for ink in inks]
+    cover = [np.mean(ink > 0.5 * peak) if peak >= 0.5 * max(peaks) else 2.0 for ink, peak in zip(inks, peaks)]
+    return inks[int(np.argmin(cover))]
 
 
 def paper_field(o: np.ndarray) -> np.ndarray:
@@ -192,10 +198,10 @@ def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
 
     keep = np.zeros(count + 1, dtype=bool)
     keep[1:] = [kept(k, rows, cols) for k, (rows, cols) in enumerate(boxes)]
-    chosen = keep[labels]
-    rims, _ = ndimage.label(ink > BOX * peak, structure=np.ones((3, 3)))  # the strokes with their faint rims
-    digit = chosen | np.isin(rims, np.unique(rims[chosen & (rims > 0)]))
-    others = ndimage.binary_dilation((rims > 0) & ~digit, structure=np.ones((3, 3))) & ~digit
+    square = np.ones((3, 3))
+    rim = max(1, round(max(r1 - r0, c1 - c0) / 20))  # a stroke's faint rim: about a pixel at MNIST's scale
+    digit = ndimage.binary_dilation(keep[labels], structure=square, iterations=rim)
+    others = ndimage.binary_dilation((ink > BOX * peak) & ~digit, structure=square) & ~digit
     return ~others
 
 

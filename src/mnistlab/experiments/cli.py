@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import Parser, add_command, capture_option, data_options, device_option, say
+from ..clitools import COUNT, Parser, add_command, capture_option, data_options, device_option, say
 from ..progress import Progress
 from ..sweep.executors import add_executor_options, executor_spec
 from .registry import EXPERIMENTS, Setup, describe, run_experiment, run_suite
@@ -56,7 +56,7 @@ def register(subparsers, common) -> None:
     run.add_argument("--quick", action="store_true", help="a small version (under a minute on a 2-core CPU)")
     run.add_argument("--out", help="output folder (default: experiments/NAME or experiments/NAME-quick; with all, "
                                    "the folder that holds them)")
-    run.add_argument("--jobs", type=int,
+    run.add_argument("--jobs", type=COUNT,
                      help="with all: experiments side by side in separate processes, longest first, each with "
                           "cores/jobs threads (default: 1; 2 on a 2-core CPU); with --executor local: configurations "
                           "at once (default: the cores)")

@@ -26,7 +26,7 @@ import torch
 from ..data.splits import Splits
 from ..errors import UserError
 from ..models import Net
-from ..sweep.executors import ExecutorSpec, make_executor
+from ..sweep.executors import ExecutorSpec, check_executor, make_executor
 from ..train.config import TrainConfig
 from ..train.device import resolve_device
 from ..train.loop import fit
@@ -125,6 +125,7 @@ def replayer(calls: list[Call | None], done: dict[int, Path]) -> Callable[..., R
 def run_experiment_on(name: str, setup: Setup, executor: ExecutorSpec, *, say: Callable[[str], None] = print,
                       **options) -> dict:
     """`run_experiment` with the configurations trained on `executor` (local worker processes or Ray)."""
+    check_executor(executor)  # before the experiment's data loads
     setup = replace(setup, device=resolve_device(setup.device).type)
     if get(name).batched:
         say(f"{name} trains its configurations together through fit_many: it runs in this process")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, say
+from ..clitools import add_command, say, verify_option
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
     from ..train import load_run
     from .graph import export_run
 
-    result = export_run(load_run(args.run_dir), args.format, args.out)
+    result = export_run(load_run(args.run_dir, verify=args.verify), args.format, args.out)
     c, h, w = result["input_shape"]
     dims = f"{h}, {w}" if c == 1 else f"{c}, {h}, {w}"
     say(args, f"wrote {result['path']} ({result['format']}): raw pixels 0..255 (batch, {dims}) in, class probabilities out",
@@ -31,3 +31,4 @@ def register(subparsers, common) -> None:
     ex.add_argument("--format", required=True, choices=FORMATS, help="onnx (onnxruntime, Netron, browsers, C++) or "
                                                                      "torchscript (torch.jit.load, libtorch)")
     ex.add_argument("--out", help="file to write (default: RUN_DIR/model.onnx or RUN_DIR/model.pt)")
+    verify_option(ex)

@@ -21,9 +21,9 @@ from torch import nn
 from .. import __version__
 from ..errors import UserError
 from ..evaluate import load_run_dataset
-from ..fileio import atomic_path, check_output
+from ..fileio import atomic_path, check_output, check_space
 from ..train.metrics import to_probs
-from ..train.run import Run
+from ..train.run import Run, run_bytes
 from .onnxrun import OnnxModel, require
 
 FORMATS = ("onnx", "torchscript")
@@ -125,6 +125,7 @@ def export_run(run: Run, fmt: str, out: str | Path | None = None, images: np.nda
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     path = check_output(Path(out) if out else Path(run.run_dir or ".") / f"model{SUFFIXES[fmt]}", folder=False)
+    check_space(path, 2 * run_bytes(run.model))  # the weights, and the graph around them
     if images is None:
         images = load_run_dataset(run).test_images[:PARITY_IMAGES]
     module = PixelsToProbabilities(run)

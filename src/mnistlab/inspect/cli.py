@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..clitools import add_command, figure_options, read_options, say
-from ..fileio import check_output, save_figure, write_json
+from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure, write_json
 from ..progress import Progress
 from .numbers import WHAT
 
@@ -22,9 +22,11 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
     out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
     chosen = WHAT if args.what == "all" else (args.what,)
     figures, numbers_files = [], []
-    with Progress.for_command(args) as progress:
+    check_space(out, FIGURE_BYTES * len(chosen))
+    with Progress.for_command(args) as progress, \
+            all_or_nothing([out / f"{what}.{ext}" for what in chosen for ext in ("png", "json")]):
         progress.begin("inspect: loading the run")
-        run = load_run(args.run_dir, args.device)
+        run = load_run(args.run_dir, args.device, verify=args.verify)
         predictions = None
         if any(w in NEEDS_PREDICTIONS for w in chosen):
             progress.begin("inspect: classifying the test set")

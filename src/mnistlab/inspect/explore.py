@@ -46,6 +46,9 @@ def digit_correlations(ds: Dataset, digit: int = 7, limit: int = MAX_CORRELATED,
     members = np.flatnonzero(ds.train_labels == digit)
     if len(members) < 2:
         raise UserError(f"--digit {digit}: {ds.name} has {len(members)} training image(s) of that class; need at least 2")
+    if ds.train_images[0].size < 2:
+        raise UserError(f"{ds.name}: images of {ds.train_images[0].size} pixel cannot be correlated (a correlation needs "
+                        f"at least 2 pixels an image); explore a set of larger images")
     members = members[:limit]
     matrix = np.corrcoef(ds.train_images[members].reshape(len(members), -1).astype(np.float64))
     pairs = matrix[np.triu_indices(len(members), k=1)]

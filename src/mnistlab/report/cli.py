@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 
 from ..clitools import add_command, figure_options, read_options, say
-from ..fileio import check_output
+from ..fileio import FIGURE_BYTES, check_output, check_space
+from ..inspect.numbers import WHAT
 from ..progress import Progress
 from ..sweep.record import SWEEP
 
@@ -22,6 +23,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
         say(args, str(path))
         return {"report": str(path)}
     check_output(args.out or Path(args.run_dir) / "report.html", folder=False)
+    check_space(args.out or Path(args.run_dir) / "report.html", FIGURE_BYTES * len(WHAT))
     progress = Progress.for_command(args)
 
     def on_figure(i: int, count: int, what: str) -> None:
@@ -29,7 +31,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
 
     try:
         progress.begin("report: classifying the test set")
-        run = load_run(args.run_dir, args.device)
+        run = load_run(args.run_dir, args.device, verify=args.verify)
         predictions = predict_test_set(run, args.dataset, args.data_dir, read_options(args))
         progress.begin("report")
         path = write_report(run, args.out, predictions=predictions, sample=args.sample, n=args.n, on_figure=on_figure,

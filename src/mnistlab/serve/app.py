@@ -19,6 +19,7 @@ import io
 import re
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -65,6 +66,14 @@ class PredictRequest(BaseModel):
         if (self.image is None) == (self.pixels is None):
             raise ValueError("give exactly one of 'image' (a data URL) or 'pixels' (a 2-D array)")
         return self
+
+
+class LabelRequest(BaseModel):
+    """A drawing and the class it really is: saved, brought to MNIST form, into the server's digits folder."""
+
+    model_config = ConfigDict(extra="forbid")
+    image: str = Field(description="data:image/png;base64,... as for /api/predict")
+    label: int = Field(ge=0, description="index of the class the drawing really is")
 
 
 class FeatureMaps(BaseModel):
@@ -142,9 +151,10 @@ class Guard:
         if length.isdigit() and int(length) > self.limit:
             return await self.refuse(scope, send_with_headers)
         body, more = bytearray(), True
+        deadline = asyncio.get_running_loop().time() + BODY_SECONDS  # for the whole body: 1 byte a second is refused too
         while more:
             try:
-                message = await asyncio.wait_for(receive(), BODY_SECONDS)
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
             except asyncio.TimeoutError:
                 return await self.refuse(scope, send_with_headers, 408, f"request body not received within {BODY_SECONDS} s")
             if message["type"] == "http.disconnect":
@@ -244,11 +254,26 @@ def describe_run(run: Run) -> dict:
     return described
 
 
+def save_digit(folder: Path, name: str, image28: np.ndarray) -> Path:
+    """Write a 28x28 digit as PNG into folder/<name>/ (the image-folder layout `--data` reads), atomically."""
+    from PIL import Image
+
+    from ..fileio import write_bytes
+
+    buffer = io.BytesIO()
+    Image.fromarray(image28).save(buffer, format="PNG")
+    path = folder / name / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, buffer.getvalue())
+    return path
+
+
 def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None,
-               dataset: str | None = None, data_dir: str | Path | None = None, read=None) -> FastAPI:
+               dataset: str | None = None, data_dir: str | Path | None = None, digits_dir: str | Path | None = None, read=None) -> FastAPI:
     """The web app for `run`. `allowed_hosts` (e.g. loopback names) guards against DNS rebinding;
     `dataset`/`data_dir` (read with `read`, data.formats.ReadOptions) say where the test images of the confusion
-    and mistakes figures come from (default: the run's data set, resolved as `mnistlab inspect` does)."""
+    and mistakes figures come from (default: the run's data set, resolved as `mnistlab inspect` does);
+    `digits_dir` is where "wrong? it is a N" saves drawings (a digit run only; None: the page offers nothing)."""
     shape = tuple(run.model.config.input_shape)
     digits = is_digit_input(shape, run.classes)  # draw a digit; any other run takes an uploaded image
     app = FastAPI(title="mnistlab serve", version=__version__, docs_url=None, redoc_url=None,
@@ -256,6 +281,9 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                               "The Swagger pages are off because they load from a CDN; this schema is complete.")
     lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     run_json = describe_run(run)
+    folder = Path(digits_dir) if digits and digits_dir is not None else None
+    if folder is not None:
+        run_json["digits"] = {"folder": str(folder), "command": f"mnistlab finetune {run.run_dir or 'RUN'} {folder}"}
     blank = np.zeros((1, 28, 28) if digits else (1, *shape), np.uint8)
     run.predict(blank)  # warm up (autocast, allocator) so the first stroke is answered as fast as the rest
     if run.model.is_cnn:
@@ -309,6 +337,18 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
         return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]],
                           input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
                           attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2))
+
+    @app.post("/api/label", responses=errors, summary="Save a drawing with its true class into the digits folder")
+    def label(body: LabelRequest) -> dict:
+        """Bring the drawing to MNIST form and save it as <digits>/<class>/<time>-<id>.png; answers the folder, the
+        number of digits saved there, and the command that fine-tunes the run on them mixed with MNIST."""
+        if folder is None:
+            raise UserError("this server saves no digits; start it with `mnistlab serve RUN --digits DIR`")
+        if body.label >= len(run.classes):
+            raise UserError(f"label: {body.label} is not a class of this run (0 to {len(run.classes) - 1})")
+        path = save_digit(folder, run.classes[body.label], to_mnist(decode_data_url(body.image), "image"))
+        total = sum(1 for _ in folder.glob("*/*.png"))
+        return {"saved": str(path), "folder": str(folder), "total": total, "command": run_json["digits"]["command"]}
 
     @app.get("/api/run", summary="Describe the loaded run")
     def describe() -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, data_options, device_option, read_options, say
+from ..clitools import COUNT, add_command, data_options, device_option, read_options, say
 from ..progress import Progress
 from ..train.recipes import RECIPES
 from ..train.run import default_run_dir
@@ -48,7 +48,7 @@ def register(subparsers, common) -> None:
                     help="options outside the space come from this recipe (default: default)")
     sw.add_argument("--search", choices=SEARCHES,
                     help="grid, random or tpe (Optuna) (default: grid, or random where --trials is given)")
-    sw.add_argument("--trials", type=int, help="number of trials for random and tpe (grid: the first N)")
+    sw.add_argument("--trials", type=COUNT, help="number of trials for random and tpe (grid: the first N)")
     sw.add_argument("--search-seed", type=int, default=0, help="seed of the random and TPE samplers (default: 0)")
     sw.add_argument("--metric", default="val_accuracy", choices=METRICS,
                     help="what chooses the best trial, on the validation split (default: val_accuracy)")

@@ -75,6 +75,14 @@ class ExecutorSpec:
         return cls(name, kind.options(**{k: v for k, v in given.items() if k in own and v is not None}))
 
 
+def check_executor(spec: ExecutorSpec) -> None:
+    """Refuse, before any work, what the chosen executor can tell is wrong from its options alone (`cls.check`)."""
+    kind = get(spec.name)
+    check = getattr(kind.cls, "check", None)
+    if check is not None:
+        check(spec.options if spec.options is not None else kind.options())
+
+
 def make_executor(spec: ExecutorSpec, data: dict, out: Path | None, device: str) -> Executor:
     """The executor `spec` names, for the data set `data` (dataset, data_dir, val, train_size), saving runs in `out`."""
     kind = get(spec.name)

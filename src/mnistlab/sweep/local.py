@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from ..clitools import COUNT
+from ..errors import UserError
 from ..threads import allowed_cores
 from .executors import executor
 from .search import ASHA
@@ -102,8 +104,8 @@ class Worker:
 
 @dataclass(frozen=True)
 class LocalOptions:
-    jobs: int | None = field(default=None, metadata={"type": int, "help": "trials at once (default: the cores)"})
-    threads: int | None = field(default=None, metadata={"type": int, "help": "torch threads per trial (default: cores / jobs)"})
+    jobs: int | None = field(default=None, metadata={"type": COUNT, "help": "trials at once (default: the cores)"})
+    threads: int | None = field(default=None, metadata={"type": COUNT, "help": "torch threads per trial (default: cores / jobs)"})
 
 
 @executor("local", LocalOptions)
@@ -111,6 +113,9 @@ class LocalExecutor:
     """Runs tasks on `jobs` worker processes with `threads` torch threads each."""
 
     def __init__(self, data: dict, out: Path | None, device: str = "cpu", options: LocalOptions = LocalOptions()):
+        for name in ("jobs", "threads"):
+            if getattr(options, name) is not None and getattr(options, name) < 1:
+                raise UserError(f"--{name} {getattr(options, name)}: must be at least 1")
         self.jobs = max(1, options.jobs or cores())
         self.threads = max(1, options.threads or cores() // self.jobs)
         self.data, self.out, self.device = data, out, device

@@ -10,20 +10,43 @@ cluster, a shared file system for a multi-node one).
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
 import math
+import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..clitools import bounded
 from ..errors import UserError
 from .executors import executor
 from .search import ASHA, maximize
 from .trial import trial_options
 
 INSTALL = "pip install 'mnistlab[ray]'"
+CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster's --address; Ray itself retries a closed port for ever
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse within `timeout` seconds a HOST:PORT that nothing answers on, before Ray is asked to connect there.
+
+    None (start a local Ray), `auto` (Ray finds the local cluster or says there is none) and addresses
+    without a port are left to Ray."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+        raise UserError(f"--address {address}: no Ray cluster answered there within {timeout:g} s ({reason}); start one "
+                        f"with `ray start --head` or check HOST:PORT") from None
 
 
 def _ray():
@@ -60,32 +83,75 @@ def _trainable(config: dict, dataset=None, splits=None) -> None:
     tune.report({"epoch": len(record["history"]) or 1, "record": json.dumps(record)})
 
 
+@contextlib.contextmanager
+def interrupted_after(seconds: float | None) -> Iterator[dict]:
+    """Interrupt the main thread, as Ctrl+C would, if the block still runs after `seconds`; the yielded dict's
+    "fired" says whether it did. Ray retries an address that answers but is no cluster for ever, blocking in
+    C++ about 40 s at a time, so the interrupt lands at its next return to Python."""
+    state = {"fired": False, "done": False}
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    lock = threading.Lock()
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _thread.interrupt_main()
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield state
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+
+
 @dataclass(frozen=True)
 class RayOptions:
     address: str | None = field(default=None, metadata={
         "type": str, "help": "HOST:PORT of the cluster, or auto (default: start a local Ray and stop it after)"})
     cpus_per_trial: float = field(default=1, metadata={"type": float, "help": "CPUs per trial"})
     gpus_per_trial: float = field(default=0, metadata={"type": float, "help": "GPUs per trial"})
+    connect_timeout: float = field(default=CONNECT_TIMEOUT, metadata={
+        "type": bounded(float, 0.1, 3600), "help": "seconds to reach --address before giving up, in one line"})
 
 
 @executor("ray", RayOptions)
 class RayExecutor:
     def __init__(self, data: dict, out: Path | None, device: str = "cpu", options: RayOptions = RayOptions()):
         self.ray, self.tune = _ray()
+        self.check(options)
+        self.data, self.out, self.device, self.address = data, out, device, options.address
+        self.cpus, self.gpus = options.cpus_per_trial, options.gpus_per_trial
+        self.connect_timeout, self.rounds = options.connect_timeout, 0
+        self._connect()
+
+    @staticmethod
+    def check(options: RayOptions) -> None:
+        """What can be refused before any work: the resources per trial, and an address nothing answers on."""
         if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
             raise UserError(f"--cpus-per-trial {options.cpus_per_trial:g} / --gpus-per-trial {options.gpus_per_trial:g}: "
                             f"need more than 0 CPUs and 0 or more GPUs per trial")
-        self.data, self.out, self.device, self.address = data, out, device, options.address
-        self.cpus, self.gpus = options.cpus_per_trial, options.gpus_per_trial
-        self.rounds = 0
-        self._connect()
+        check_reachable(options.address, options.connect_timeout)
 
     def _connect(self) -> None:
         import logging
 
+        watch = {"fired": False}
         try:
-            self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                          logging_level=logging.ERROR, configure_logging=True)
+            with interrupted_after(self.connect_timeout if self.address else None) as watch:
+                self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                              logging_level=logging.ERROR, configure_logging=True)
+        except KeyboardInterrupt:
+            if not watch["fired"]:
+                raise
+            self.ray.shutdown()
+            raise UserError(f"--address {self.address}: something answers there, but no Ray cluster connected within "
+                            f"{self.connect_timeout:g} s; check HOST:PORT (the head's GCS port, 6379 by default)") from None
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "a local instance"
             raise UserError(f"--address {where}: cannot connect to Ray ({str(exc).splitlines()[0]}); "

@@ -20,10 +20,10 @@ from ..models import ACTIVATIONS, HEADS
 from ..tables import format_table
 from ..train.config import TrainConfig
 from ..train.run import load_run
-from .executors import Executor, ExecutorSpec, make_executor
+from .executors import Executor, ExecutorSpec, check_executor, make_executor
 from .figures import draw_figures
 from .record import SweepRecord
-from .search import ASHA, Search, maximize
+from .search import ASHA, Search, maximize, plan_size
 from .space import Choice, Space, flag, make_space
 from .trial import trial_options
 
@@ -96,6 +96,7 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
         executor = ExecutorSpec.of(executor or "local", **{k: v for k, v in given.items() if k not in SPEC_FIELDS})
     if spec.metric not in METRICS:
         raise UserError(f"--metric {spec.metric!r}: choose one of {', '.join(METRICS)} (the test set never chooses)")
+    check_executor(executor)  # an address nothing answers on is refused before the data loads or the folder is made
     space, record, data = prepare(values, spec, say)
     plan = Search(space, spec.search, spec.trials, spec.seed, spec.metric)
     done = record.done()
@@ -138,6 +139,7 @@ def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[
     for model, reason in space.rejected.items():
         say(f"left out model '{model}': {reason}")
     check_options(space, spec.recipe)
+    plan_size(space, spec.search, spec.trials)  # a space too large is refused before the folder is made
     data = {"dataset": spec.dataset, "data_dir": spec.data_dir, "val": val, "train_size": spec.train_size,
             **({"folds": spec.folds} if spec.folds else {}), **({"read": spec.read} if spec.read else {})}
     defining = {"space": {n: describe_param(p) for n, p in space.params.items()}, "fixed": space.fixed,

@@ -1,12 +1,15 @@
 """Search strategies: which configurations to try, and ASHA, which trials to stop early.
 
-Grid and random fix every configuration up front (so a resumed sweep and another
-executor see the same list); TPE asks Optuna for a few configurations at a time
-and tells it each result.
+Grid and random fix every configuration from the space and the seed alone (so a resumed
+sweep and another executor see the same list), generated lazily: the grid is counted, never
+built, and a plan over MAX_TRIALS is refused before any work. TPE asks Optuna for a few
+configurations at a time and tells it each result.
 """
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -14,6 +17,7 @@ from ..errors import UserError
 from .space import Choice, Range, Space
 
 SEARCHES = ("grid", "random", "tpe")
+MAX_TRIALS = 100_000  # trials one sweep may plan: at a second each, more than a day of training
 
 
 def maximize(metric: str) -> bool:
@@ -24,36 +28,48 @@ def trial_id(index: int) -> str:
     return f"t{index:03d}"
 
 
+def plan_size(space: Space, kind: str, trials: int | None) -> int:
+    """How many trials the search plans, counted without building them; over MAX_TRIALS is refused."""
+    if kind not in SEARCHES:
+        raise UserError(f"--search {kind!r}: choose one of {', '.join(SEARCHES)}")
+    if kind == "grid":
+        sizes = [len(p.grid()) for p in space.params.values()]
+        if min(math.prod(sizes), trials or math.inf) > MAX_TRIALS:
+            raise UserError(f"--search grid: the space holds {math.prod(sizes):,} configurations "
+                            f"({' x '.join(map(str, sizes))}); at most {MAX_TRIALS:,} can be planned: use fewer points, "
+                            f"--trials N for the first N, or --search random --trials N")
+        return min(math.prod(sizes), trials or math.prod(sizes))
+    if not trials or trials < 1:
+        raise UserError(f"--search {kind} needs --trials N (N >= 1)")
+    if trials > MAX_TRIALS:
+        raise UserError(f"--trials {trials:,}: at most {MAX_TRIALS:,} trials can be planned; give fewer")
+    return trials
+
+
 class Search:
     """Yields (id, config) batches; `tell` feeds a finished trial's metric back."""
 
     def __init__(self, space: Space, kind: str, trials: int | None, seed: int, metric: str):
-        if kind not in SEARCHES:
-            raise UserError(f"--search {kind!r}: choose one of {', '.join(SEARCHES)}")
-        self.space, self.kind, self.metric = space, kind, metric
-        names = list(space.params)
-        if kind == "grid":
-            grids = [space.params[n].grid() for n in names]
-            configs = [dict(zip(names, combo)) for combo in itertools.product(*grids)]
-            if trials:
-                configs = configs[:trials]
+        self.space, self.kind, self.metric, self.seed = space, kind, metric, seed
+        self.total = plan_size(space, kind, trials)
+        if kind == "tpe":
+            self.study = _optuna_study(seed, metric)
+            self.asked: dict[str, object] = {}
+
+    def planned(self) -> Iterator[tuple[str, dict]]:
+        """Every grid or random trial, generated afresh each time from the space and the seed."""
+        names = list(self.space.params)
+        if self.kind == "grid":
+            configs = (dict(zip(names, combo)) for combo in itertools.product(*(self.space.params[n].grid() for n in names)))
         else:
-            if not trials or trials < 1:
-                raise UserError(f"--search {kind} needs --trials N (N >= 1)")
-            if kind == "random":
-                rng = np.random.default_rng(seed)
-                configs = [{n: space.params[n].sample(rng) for n in names} for _ in range(trials)]
-            else:
-                configs = []
-                self.study = _optuna_study(seed, metric)
-                self.asked: dict[str, object] = {}
-        self.total = len(configs) if kind != "tpe" else trials
-        self.planned = [(trial_id(i), c) for i, c in enumerate(configs)]
+            rng = np.random.default_rng(self.seed)
+            configs = ({n: self.space.params[n].sample(rng) for n in names} for _ in itertools.count())
+        return ((trial_id(i), c) for i, c in enumerate(itertools.islice(configs, self.total)))
 
     def next(self, n: int, done: dict[str, dict]) -> list[tuple[str, dict]]:
         """Up to `n` trials not yet done (all remaining ones for grid/random)."""
         if self.kind != "tpe":
-            return [(i, c) for i, c in self.planned if i not in done]
+            return [(i, c) for i, c in self.planned() if i not in done]
         batch, index = [], 0
         while len(batch) < n and len(done) + len(self.asked) < self.total:
             while trial_id(index) in done or trial_id(index) in self.asked:

@@ -25,6 +25,8 @@ OPTIONS: dict[str, type] = {
     "loss": str, "augment": str, "seed": int, "max_steps": int,
 }
 LOG_BY_DEFAULT = {"lr", "weight_decay"}
+MAX_VALUES = 100_000  # grid points one range may take
+MAX_MODELS = 1_000  # specs one model template may expand to: each is built once to check it
 
 
 def flag(name: str) -> str:
@@ -100,8 +102,8 @@ def parse_range(name: str, text: str) -> Range:
     if log and low <= 0:
         raise UserError(f"{flag(name)} {text!r}: a log range needs LOW > 0; use :lin or a positive LOW")
     points = int(tail[0]) if tail else 0
-    if tail and points < 1:
-        raise UserError(f"{flag(name)} {text!r}: the number of grid points must be at least 1")
+    if tail and not 1 <= points <= MAX_VALUES:
+        raise UserError(f"{flag(name)} {text!r}: the number of grid points must be from 1 to {MAX_VALUES:,}")
     return Range(name, low, high, log, OPTIONS[name] is int, points)
 
 
@@ -131,6 +133,9 @@ def expand_template(template: str) -> list[str]:
         if not [v for v in o[1:-1].split(",") if v.strip()] or any(not v.strip() for v in o[1:-1].split(",")):
             raise UserError(f"--model {template!r}: {o} has an empty choice; list values as {{a,b}}")
     lists = [[v.strip() for v in o[1:-1].split(",")] for o in options]
+    count = math.prod(len(values) for values in lists)
+    if count > MAX_MODELS:
+        raise UserError(f"--model {template!r}: the braces make {count:,} specs; at most {MAX_MODELS:,} can be swept")
     specs = []
     for combo in itertools.product(*lists):
         pieces = list(parts)

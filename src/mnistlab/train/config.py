@@ -4,13 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from .augment import AUGMENTATIONS
+from .augment import ROBUST, parse_augment
 from .device import DEVICES
 from .optim import LOSSES, SCHEDULES, check_names
 
 PRECISIONS = ("auto", "fp32", "bf16")
 CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+# optimizer and scheduler arguments mnistlab passes itself: the option that sets each, or None (derived)
+OWN_OPTIMIZER = {"params": None, "lr": "--lr", "weight_decay": "--weight-decay"}
+OWN_SCHEDULE = {"optimizer": None, "max_lr": "--lr", "total_steps": "--epochs or --max-steps",
+                "T_max": "--epochs or --max-steps", "epochs": "--epochs", "steps_per_epoch": None}
 MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 
 
@@ -51,8 +55,10 @@ class TrainConfig:
                                          "(the default holds only with the recipe's own model, else 0)")
     max_steps: int = option(0, "stop after N optimizer steps; the schedule fits them (0: no cap)")
     eval_every: int = option(0, "also evaluate the test set every N steps, off the training clock (0: epoch ends only)")
-    augment: str = option("none", "train-time augmentation: affine = random rotation, scale and shift",
-                          choices=AUGMENTATIONS)
+    init: str = option("", "start from this run's weights (a run directory with the same model spec and input "
+                           "shape), e.g. to fine-tune on a folder of your own digits with --data")
+    augment: str = option("none", "train-time augmentation: none; affine (random rotation, scale and shift); or a "
+                                  "list of " + ", ".join(ROBUST) + " with optional strengths, e.g. 'elastic,blur=0.5'")
     capture: str = option("auto", "CUDA graphs: auto captures each step and evaluation on CUDA where the "
                                   "configuration allows, else eager; on refuses where it cannot; off never",
                           choices=CAPTURE)
@@ -80,5 +86,9 @@ class TrainConfig:
             raise UserError(f"--eval-every {self.eval_every}: must be 0 (epoch ends only) or a number of steps")
         if self.capture not in CAPTURE:
             raise UserError(f"--capture {self.capture}: choose one of: {', '.join(CAPTURE)}")
-        if self.augment not in AUGMENTATIONS:
-            raise UserError(f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTATIONS)}")
+        parse_augment(self.augment)
+        for what, options, own in (("optimizer", self.optimizer_options, OWN_OPTIMIZER), ("schedule", self.schedule_options, OWN_SCHEDULE)):
+            taken = [key for key in own if key in options]
+            if taken:
+                raise UserError(f"--{what}-options {taken[0]!r}: set by mnistlab itself"
+                                + (f"; give it with {own[taken[0]]} instead" if own[taken[0]] else "; leave it out"))

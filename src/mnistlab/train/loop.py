@@ -44,6 +44,10 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
     device = resolve_device(cfg.device)
     if model.config.n_classes != len(data.classes):
         raise UserError(f"the model has {model.config.n_classes} outputs but the data has {len(data.classes)} classes")
+    if cfg.init:
+        from .init import start_from
+
+        data = start_from(model, data, cfg.init)
     data = data.to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)

@@ -172,8 +172,8 @@ def learning_rates(cfg: TrainConfig, settings: list[tuple[str, float, dict]], pl
 def settle_many(cfg: TrainConfig, optimizers: list[tuple[str, float]] | None, k: int) -> list[tuple[str, float, dict]]:
     """(optimizer, lr, options) per model: the config's options go with the config's optimizer only."""
     cfg.check()
-    if cfg.augment != "none" or cfg.eval_every:
-        raise UserError("stacked training takes neither augmentation nor --eval-every; train these models with fit")
+    if cfg.augment != "none" or cfg.eval_every or cfg.init:
+        raise UserError("stacked training takes no augmentation, --eval-every or --init; train these models with fit")
     pairs = optimizers or [(cfg.optimizer, cfg.lr)] * k
     if len(pairs) != k:
         raise UserError(f"{k} models but {len(pairs)} optimizer settings")
@@ -269,9 +269,15 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
     rows = train(engine, lambda *_: {name: s() if s else None for name, s in scores.items()}, Stopwatch(dev),
                  on_epoch=progress)
     stack.copy_into(models)
-    seen = [[min(n, plan.steps_in(r["epoch"]) * plan.batch_size) / plan.images_in(r["epoch"]) for n in sizes] for r in rows]
     record = {"loss": loss_name, "device": dev.type, "precision": precision, "epochs_trained": plan.epochs_trained,
               "batched": k, "capture": engine.capture_note, "capture_s": round(engine.capture_s, 4)}
+    return _runs(models, data, cfg, settings, folds, rows, plan, sizes, record)
+
+
+def _runs(models: list[Net], data: Splits, cfg: TrainConfig, settings: list[tuple[str, float, dict]],
+          folds: Folds | None, rows: list[dict], plan: StepPlan, sizes: list[int], record: dict) -> list[Run]:
+    """One Run per model from the stacked rows; training means rescaled to each model's own image count."""
+    seen = [[min(n, plan.steps_in(r["epoch"]) * plan.batch_size) / plan.images_in(r["epoch"]) for n in sizes] for r in rows]
     runs = []
     for i, model in enumerate(models):
         name, lr, opts = settings[i]
@@ -281,7 +287,7 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
         info = dict(data.info)
         if folds is not None:
             info.update(n_train=sizes[i], n_val=0 if folds.val is None else len(folds.val[i]))
-        runs.append(Run(model.to(dev).eval(), data.normalizer, train_record, info, history, tuple(data.classes)))
+        runs.append(Run(model.to(data.x_train.device).eval(), data.normalizer, train_record, info, history, tuple(data.classes)))
     return runs
 
 

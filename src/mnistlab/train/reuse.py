@@ -8,7 +8,8 @@ eager step (which builds its optimizer state as usual), the run copies every ten
 rebinds its objects to them; the values are the run's, so it trains exactly as if it had captured its own. At the
 end of the run its objects get copies of their own, so the trained model never shares memory with the next run.
 
-Only inside `reuse_captures()` (bench, sweep workers): elsewhere a run's graph is freed with it.
+Only inside `reuse_captures()` (bench, sweep workers), and at most KEEP graphs at once: elsewhere a run's graph
+is freed with it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import torch
 
 _CACHE: ContextVar[dict | None] = ContextVar("mnistlab_captured_steps", default=None)
 Slot = tuple[torch.Tensor, Callable[[torch.Tensor], None]]  # a tensor the step uses, and how to rebind its owner
+KEEP = 4  # captured steps held at once
 
 
 @dataclass
@@ -60,9 +62,13 @@ def lookup(key: tuple) -> Captured | None:
 
 
 def store(key: tuple, graph: object, slots: list[Slot]) -> None:
+    """Keep the graph for later runs; the oldest goes when more than KEEP are held (each holds a copy of the
+    training set and the model's tensors, so a sweep over many shapes must not keep them all)."""
     cache = _CACHE.get()
     if cache is not None and key not in cache:
         cache[key] = Captured(graph, [t for t, _ in slots])
+        while len(cache) > KEEP:
+            del cache[next(iter(cache))]
 
 
 def adopt(captured: Captured, slots: list[Slot]) -> None:

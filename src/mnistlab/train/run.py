@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..display import curve_svg, heading, pairs
 from ..errors import UserError
-from ..fileio import atomic_dir, check_output, exclusive, file_digest, reserve, write_json
+from ..fileio import atomic_dir, check_output, check_space, exclusive, file_digest, reserve, write_json
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
 from .device import autocast_for, fast_bf16, resolve_device
+from .divergence import divergence
 from .metrics import outputs_of, to_probs
 
 WEIGHTS, META = "model.safetensors", "run.json"
@@ -45,6 +47,11 @@ class Run:
         return {k: self.history[-1][k] for k in METRICS} if self.history else {}
 
     @property
+    def diverged(self) -> str | None:
+        """Why this run counts as diverged (see `divergence`), or None."""
+        return divergence(self.history, self.train, self.model.config.head, self.model.config.n_classes)
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -55,7 +62,13 @@ class Run:
     def outputs(self, images) -> torch.Tensor:
         """The model's outputs for raw-pixel images: in bf16 if it was trained so and this device computes bf16 natively."""
         bf16 = self.train.get("precision") == "bf16" and fast_bf16(self.device)
-        return outputs_of(self.model, self.prepare(images), autocast=autocast_for(self.device, "bf16" if bf16 else "fp32"))
+        x = self.prepare(images)
+        shape = tuple(self.model.config.input_shape)
+        if tuple(x.shape[1:]) != shape:
+            size = lambda s: "x".join(map(str, s))  # noqa: E731
+            raise UserError(f"{self.run_dir or 'this run'}: the model takes {size(shape)} images (channels x height x "
+                            f"width) but was given {size(x.shape[1:])}; use data or images of the size it was trained on")
+        return outputs_of(self.model, x, autocast=autocast_for(self.device, "bf16" if bf16 else "fp32"))
 
     def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
         """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays."""
@@ -104,7 +117,7 @@ def run_record(run) -> dict:
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
             "model": run.model.config.to_dict(), "summary": run.model.rows, "data": run.data,
             "normalize": run.normalizer.to_dict(), "classes": list(run.classes), "train": run.train,
-            "history": run.history, "final": run.final, "extras": run.extras}
+            "history": run.history, "final": run.final, "diverged": run.diverged is not None, "extras": run.extras}
 
 
 def _foreign(out: Path) -> str | None:
@@ -151,18 +164,34 @@ def reserve_out_dir(out: str | Path) -> Path:
     return check_out_dir(out)
 
 
+def run_bytes(model: torch.nn.Module) -> int:
+    """About the size of a saved run: its weights (run.json's size is in fileio's SPARE_BYTES)."""
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
 def save_run(run, out_dir: str | Path) -> Path:
-    """Write the run into a fresh folder that replaces `out_dir` whole, so no reader sees half a run."""
+    """Write the run into a fresh folder that replaces `out_dir` whole, so no reader sees half a run.
+
+    A write that fails (a full disk) leaves nothing behind and says so: the trained model is not kept anywhere."""
     state = {k: v.detach().to("cpu").contiguous() for k, v in run.model.state_dict().items()}
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()) \
             or not all(v is None or math.isfinite(v) for v in run.final.values()):
         raise UserError("training diverged: the weights or the loss became NaN or infinite, so the run was not saved; "
                         "try a smaller learning rate")
     out = Path(out_dir)
-    with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
-        save_file(state, str(tmp / WEIGHTS))
-        files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": file_digest(tmp / WEIGHTS, "sha256")}}
-        write_json(tmp / META, {**run_record(run), "files": files})
+    lost = f"{out}: nothing was saved: the trained model is lost, free some space or choose another --out and train again"
+    try:
+        check_space(out, run_bytes(run.model))
+    except UserError as exc:
+        raise UserError(f"{lost} ({str(exc).split(': ', 1)[1]})") from None
+    try:
+        with exclusive(check_output(out)), atomic_dir(check_out_dir(out)) as tmp:
+            save_file(state, str(tmp / WEIGHTS))
+            files = {WEIGHTS: {"bytes": (tmp / WEIGHTS).stat().st_size, "sha256": file_digest(tmp / WEIGHTS, "sha256")}}
+            write_json(tmp / META, {**run_record(run), "files": files})
+    except (OSError, SafetensorError) as exc:  # a full disk, as the OS or as safetensors reports it
+        reason = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+        raise UserError(f"{lost} (writing it failed: {reason})") from None
     return out
 
 
@@ -213,9 +242,20 @@ def _record_problem(meta) -> str | None:
     return None
 
 
-def load_run(run_dir: str | Path, device: str = "cpu"):
+def _check_weights(weights: Path, files) -> None:
+    """Refuse weights that differ from the size and SHA-256 run.json recorded when the run was saved."""
+    info = files.get(WEIGHTS) if isinstance(files, dict) else None
+    if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
+        return  # a run saved before runs listed their files: nothing to compare with
+    if weights.stat().st_size != info.get("bytes") or file_digest(weights, "sha256") != info["sha256"]:
+        raise UserError(f"{weights}: the weights were changed after the run was saved (their SHA-256 differs from "
+                        f"{META}'s); train the run again, or pass --no-verify to load them as they are")
+
+
+def load_run(run_dir: str | Path, device: str = "cpu", verify: bool = True):
     """Restore a Run from its directory; a missing, foreign or damaged directory is a user error, found before
-    anything is built from it (a record asking for a model too large for this machine is refused by its size)."""
+    anything is built from it (a record asking for a model too large for this machine is refused by its size).
+    `verify`: refuse weights whose SHA-256 differs from the one run.json recorded."""
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"run directory {path} does not exist; pass a folder written by `mnistlab train --out`")
@@ -231,6 +271,8 @@ def load_run(run_dir: str | Path, device: str = "cpu"):
     problem = _record_problem(meta)
     if problem:
         raise UserError(f"{meta_path}: not a valid mnistlab run record ({problem})")
+    if verify:
+        _check_weights(weights, meta.get("files"))
     config = ModelConfig.from_dict(meta["model"])
     normalizer = Normalizer(**meta["normalize"])
     model = build_model(config.spec, config.activation, config.head, config.input_shape, config.n_classes, seed=None)
