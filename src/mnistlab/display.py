@@ -29,11 +29,11 @@ def table(rows: Sequence[dict], columns: Iterable[str] | None = None, caption: s
         for row in rows:
             columns += [c for c in row if c not in columns]
     columns = list(columns)
-    head = "".join(f"<th style='{CELL}'>{escape(str(c))}</th>" for c in columns) if any(str(c).strip() for c in columns) else ""
+    head = "".join(f"<th style='{CELL}'>{escape(str(c))}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td style='{CELL}'>{escape(cell_text(c, row.get(c)))}</td>" for c in columns) + "</tr>"
                    for row in rows)
     cap = f"<caption style='text-align:left;font-weight:bold'>{escape(caption)}</caption>" if caption else ""
-    head = f"<thead><tr>{head}</tr></thead>" if head else ""
+    head = f"<thead><tr>{head}</tr></thead>" if any(str(c).strip() for c in columns) else ""  # name/value pairs: none
     return f"<table style='{STYLE}'>{cap}{head}<tbody>{body}</tbody></table>"
 
 
