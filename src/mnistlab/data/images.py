@@ -114,7 +114,10 @@ WORK_SIDE = 64  # the paper's level is measured on at most about this many pixel
 
 
 def box2(a: np.ndarray) -> np.ndarray:
-    """Means of 2x2 neighbourhoods: a lone bright or dark speck counts a quarter."""
+    """Means of 2x2 neighbourhoods: a lone bright or dark speck counts a quarter (an image under 8 pixels a side
+    is too small for specks and stays as it is)."""
+    if min(a.shape) < 8:
+        return a
     return (a[:-1, :-1] + a[1:, :-1] + a[:-1, 1:] + a[1:, 1:]) / 4
 
 
@@ -134,7 +137,7 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     up, down = smooth.max() - paper, paper - smooth.min()
     if max(up, down) < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
-    if np.mean(np.abs(a - paper) > 0.5 * max(up, down)) > ALL_INK:
+    if min(a.shape) >= 8 and np.mean(np.abs(a - paper) > 0.5 * max(up, down)) > ALL_INK:  # a tiny image has no border
         raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
                         f"border); crop it so the digit has paper around it")
     low, high = np.percentile(border, [10, 90])
@@ -175,6 +178,7 @@ def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
     is the main ink component (the most ink; ink one pixel apart
     counts as joined), the pieces inside its box that carry some ink and those close beside it that carry a fair
     share (a 5's detached bar); not specks, a line a few pixels beside it or a blot in a corner."""
+    # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     peak = float(box2(ink).max())  # a lone bright speck does not set the scale

@@ -246,6 +246,7 @@ function showRun(run) {
   document.title = `mnistlab · ${run.name || "run"}`;
   $("run-id").textContent = `${run.name || "run"} · ${run.kind.toUpperCase()} ${run.model.spec || "(no hidden layer)"}`;
   $("version").textContent = run.mnistlab;
+  useCorrections(run);
   const t = run.train, d = run.data;
   dl("run-model", [["spec", run.model.spec || "(none)"], ["activation", run.model.activation], ["head", run.model.head],
     ["input", run.model.input_shape.join("×")], ["classes", run.classes.join(" ")], ["parameters", run.parameters.toLocaleString()]]);
@@ -289,6 +290,31 @@ function showRun(run) {
 }
 
 // A run that is not a 28x28 gray digit model takes an uploaded picture, shown as the model saw it.
+// "wrong? it is a N": the drawing, labelled, goes to the digits folder the server was started with.
+function useCorrections(run) {
+  if (!run.digits) return;
+  $("correct").hidden = false;
+  run.classes.forEach((name, k) => {
+    const button = document.createElement("button");
+    button.textContent = name;
+    button.id = "correct-" + k;
+    button.title = `save this drawing as a ${name}`;
+    button.addEventListener("click", () => saveLabelled(k, name));
+    $("correct-buttons").appendChild(button);
+  });
+}
+async function saveLabelled(k, name) {
+  if (!state.strokes.length) { $("correct-status").textContent = "draw the digit first"; return; }
+  const response = await fetch("/api/label", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ image: pad.toDataURL("image/png"), label: k }),
+  });
+  const body = await response.json();
+  if (!response.ok) { $("correct-status").textContent = body.error || response.statusText; return; }
+  $("correct-status").textContent = `saved as a ${name}: ${body.total} of your digits in ${body.folder}. ` +
+    `To learn them (mixed with MNIST, both accuracies reported): ${body.command}`;
+}
+
 function useUpload(run) {
   for (const id of ["pad", "tools", "input28"]) $(id).hidden = true;
   $("upload").hidden = false;

@@ -1,0 +1,68 @@
+"""Learn a user's own digits without forgetting MNIST: fine-tune a run (`--init`) on the digits saved from the
+web app (an image folder, `<dir>/<class>/*.png`) mixed with MNIST training images, and report both accuracies
+before and after."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.formats import read_path
+from ..data.sources import Dataset
+from ..data.splits import make_splits
+from ..errors import UserError
+from ..models import build_model
+from .loop import fit
+from .run import Run, load_run
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """How to fine-tune: MNIST training images mixed in, the user's share of the mix, epochs, rate, seed, device."""
+
+    mix: int = 10_000
+    share: float = 0.1
+    epochs: float = 2.0
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+
+
+def user_digits(folder: str | Path, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every image of the folder (uint8 (N, 28, 28)) with its label as an index into the run's `classes`."""
+    ds = read_path(folder)
+    images = np.concatenate([ds.train_images, ds.test_images]).reshape(-1, *ds.shape[1:])
+    names = [ds.classes[k] for k in np.concatenate([ds.train_labels, ds.test_labels])]
+    unknown = sorted(set(names) - set(classes))
+    if unknown:
+        raise UserError(f"{folder}: a class folder {unknown[0]!r} that the run does not know; its classes are {', '.join(classes)}")
+    return images, np.array([classes.index(n) for n in names], dtype=np.int64)
+
+
+def accuracy(run: Run, images: np.ndarray, labels: np.ndarray) -> float:
+    return float((run.predict(images)[0] == labels).mean())
+
+
+def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: FineTune = FineTune()) -> tuple[Run, dict]:
+    """The run fine-tuned on the folder's digits (repeated to `share` of the mix) and `mix` MNIST training
+    images; with the MNIST test accuracy and the accuracy on the user's digits, before and after."""
+    run = load_run(run_dir)
+    images, labels = user_digits(folder, run.classes)
+    if images.shape[1:] != base.train_images.shape[1:]:
+        raise UserError(f"{folder}: {images.shape[1]}x{images.shape[2]} images; the run reads "
+                        f"{base.train_images.shape[1]}x{base.train_images.shape[2]} (save them from `mnistlab serve`)")
+    rng = np.random.default_rng(options.seed)
+    pick = rng.choice(len(base.train_labels), min(options.mix, len(base.train_labels)), replace=False)
+    repeat = max(1, round(options.share * len(pick) / ((1 - options.share) * len(labels))))
+    mixed = Dataset(f"{base.name}+{Path(folder).name}", base.source, base.path,
+                    np.concatenate([base.train_images[pick], np.tile(images, (repeat, 1, 1))]),
+                    np.concatenate([base.train_labels[pick], np.tile(labels, repeat)]),
+                    base.test_images, base.test_labels, run.classes)
+    before = {"mnist": accuracy(run, base.test_images, base.test_labels), "digits": accuracy(run, images, labels)}
+    config = run.model.config
+    model = build_model(config.spec, config.activation, config.head, tuple(config.input_shape), config.n_classes, options.seed)
+    tuned = fit(model, make_splits(mixed, run.normalizer.mode), init=str(run_dir), epochs=options.epochs, lr=options.lr,
+                seed=options.seed, device=options.device)
+    after = {"mnist": accuracy(tuned, base.test_images, base.test_labels), "digits": accuracy(tuned, images, labels)}
+    return tuned, {"n_digits": int(len(labels)), "repeat": repeat, "mixed_with": int(len(pick)), "before": before, "after": after}

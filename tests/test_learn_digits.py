@@ -1,0 +1,79 @@
+"""Learning a user's own digits: "wrong? it is a N" in the web app saves the drawing into the digits folder, and
+`mnistlab finetune` learns that folder mixed with MNIST, reporting both accuracies."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_user_error
+
+
+def test_finetune_learns_a_folder_of_digits(cli, tiny_run, sample, tmp_path):
+    digits = tmp_path / "mine"
+    for k, (image, label) in enumerate(zip(sample.test_images[:20], sample.test_labels[:20])):
+        (digits / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - image if k % 2 else image).save(digits / str(label) / f"{k}.png")  # some inverted: "another hand"
+    result = cli("finetune", tiny_run.run_dir, digits, "--dataset", "mnist-sample", "--mix", "600", "--epochs", "2",
+                 "--lr", "3e-3", "--device", "cpu", "--out", tmp_path / "tuned", "--json")
+    assert result.code == 0, result.err
+    out = result.json()
+    assert out["n_digits"] == 20 and out["mixed_with"] == 600 and out["repeat"] >= 3
+    assert out["after"]["digits"] > out["before"]["digits"]  # it learned the new hand
+    assert out["after"]["mnist"] > out["before"]["mnist"] - 0.1  # without forgetting MNIST
+    assert (tmp_path / "tuned" / "model.safetensors").is_file()
+    (digits / "cat").mkdir()
+    Image.fromarray(sample.test_images[0]).save(digits / "cat" / "x.png")
+    assert_user_error(cli("finetune", tiny_run.run_dir, digits, "--dataset", "mnist-sample", "--out", tmp_path / "t2"),
+                      "'cat'")
+
+
+@pytest.mark.slow
+def test_wrong_it_is_a_saves_the_drawing_in_chromium(tmp_path):
+    from browser import browser, console_errors
+    from mnistlab import load_run
+    from mnistlab.serve.app import create_app
+    from serve_support import live_server, trained_run_dir
+    from test_serve_browser import settle, stroke, wait_for
+
+    run = load_run(trained_run_dir("cnn"))
+    folder = tmp_path / "my-digits"
+    with browser() as driver, live_server(create_app(run, digits_dir=folder)) as url:
+        driver.get(url + "/")
+        wait_for(driver, "return !document.getElementById('correct').hidden"
+                         " && document.querySelectorAll('#correct-buttons button').length === 10")
+        stroke(driver, driver.find_element("id", "pad"), [(0.5, 0.15 + 0.7 * i / 12) for i in range(13)])
+        settle(driver, 0)
+        driver.find_element("id", "correct-7").click()  # "wrong? it is a 7"
+        wait_for(driver, "return document.getElementById('correct-status').textContent.includes('saved as a 7')")
+        status = driver.find_element("id", "correct-status").text
+        assert "1 of your digits" in status and f"mnistlab finetune {run.run_dir} {folder}" in status
+        assert not console_errors(driver)
+    (saved,) = list((folder / "7").glob("*.png"))
+    image = np.asarray(Image.open(saved))
+    assert image.shape == (28, 28) and image.max() == 255 and image[:, :4].max() == 0  # the drawing in MNIST form
+
+
+def test_label_api_refuses_without_a_folder_and_bad_labels(tmp_path, tiny_run):
+    from fastapi.testclient import TestClient
+
+    from mnistlab.serve.app import create_app
+
+    blank = tiny_run  # a 10-class 28x28 run
+    url = "data:image/png;base64," + __import__("base64").b64encode(_png_of_a_stroke()).decode()
+    off = TestClient(create_app(blank))
+    assert off.post("/api/label", json={"image": url, "label": 3}).status_code == 400
+    on = TestClient(create_app(blank, digits_dir=tmp_path / "d"))
+    assert on.post("/api/label", json={"image": url, "label": 12}).status_code == 400
+    ok = on.post("/api/label", json={"image": url, "label": 3})
+    assert ok.status_code == 200 and ok.json()["total"] == 1 and len(list((tmp_path / "d" / "3").glob("*.png"))) == 1
+
+
+def _png_of_a_stroke() -> bytes:
+    import io
+
+    canvas = np.full((100, 100), 255, np.uint8)
+    canvas[20:80, 45:55] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()
