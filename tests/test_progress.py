@@ -135,6 +135,18 @@ def test_notebook_mode_is_picked_inside_a_kernel(monkeypatch):
     assert mode_for(sys.stderr) != "notebook"
 
 
+def test_a_pickled_printer_draws_nothing(capsys):
+    """Ray Tune pickles its callbacks, and with them the sweep's printer: the copy must pickle, print, and draw no line."""
+    cloudpickle = pytest.importorskip("ray.cloudpickle")
+    progress = Progress(True, Terminal())
+    progress.begin("sweep")
+    drawn = progress.stream.getvalue()
+    copy = cloudpickle.loads(cloudpickle.dumps(progress.printer(print)))
+    copy("a trial ended")
+    assert capsys.readouterr().out == "a trial ended\n" and progress.stream.getvalue() == drawn
+    progress.close()
+
+
 def run_cli(stderr: io.StringIO, *args) -> tuple[int, str, str]:
     out = io.StringIO()
     with redirect_stdout(out), redirect_stderr(stderr):

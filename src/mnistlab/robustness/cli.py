@@ -73,8 +73,7 @@ def register(subparsers, common) -> None:
                          help="accuracy on corrupted digits (noise, blur, rotation, gray paper, stray marks, ...)",
                          description="Score runs on mnistlab's corruption suite: every test digit corrupted at "
                                      "three severities, scored raw and through predict's preparation. Corruptions: "
-                                     + "; ".join(f"{c.name} ({c.family}): {c.about}" for c in CORRUPTIONS.values())
-                                     .replace("%", "%%"))
+                                     + "; ".join(f"{c.name} ({c.family}): {c.about}" for c in CORRUPTIONS.values()))
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories written by mnistlab train")
     parser.add_argument("--quick", action="store_true", help="the first 1,000 test images instead of all")
     parser.add_argument("--corruptions", metavar="A,B", help="only these corruptions, comma-separated (default: all)")
