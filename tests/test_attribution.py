@@ -21,6 +21,7 @@ def ffn_run(sample):
     return fit(model, make_splits(sample, "binary"), loss="nll", epochs=2, batch_size=64, lr=3e-3, seed=0)
 
 
+@pytest.mark.slow  # 128-step paths over many digits
 @pytest.mark.parametrize("which", ["tiny_run", "ffn_run"])
 def test_integrated_gradients_add_up_to_the_score_difference(request, sample, which):
     run = request.getfixturevalue(which)
@@ -73,6 +74,7 @@ def test_inspect_attribution_writes_samples_and_mistakes(cli, tiny_run, tmp_path
             assert np.asarray(group[key]).shape == (2, 28, 28)
 
 
+@pytest.mark.slow  # t-SNE of the test set
 def test_embedding_separates_the_classes_and_marks_mistakes(tiny_run, sample, monkeypatch):
     pred = predict_test_set(tiny_run)
     features = penultimate_features(tiny_run.model, tiny_run.prepare(pred.images))

@@ -37,6 +37,7 @@ def test_summary_counts_a_run_that_never_reached_the_target_as_slowest():
     assert row["median_time_to_target_s"] is None and row["runs_reaching_target"] == 1
 
 
+@pytest.mark.slow  # trains a recipe
 def test_cli_bench_json(capsys):
     code = main(["bench", "--dataset", "mnist-sample", "--recipes", "fast-reference,mnistlab-fast", "--seeds", "1",
                  "--target", "0.5", "--evals-per-epoch", "1", "--no-warmup", "--json"])

@@ -15,6 +15,7 @@ def test_list_shows_all_twelve(capsys):
     assert "missing-class" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a whole quick experiment
 def test_run_json_is_one_object_with_summary_and_results_path(tmp_path, capsys):
     code = main(["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--device", "cpu", "--threads", "1",
                  "--out", str(tmp_path / "sm"), "--json"])

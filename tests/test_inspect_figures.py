@@ -43,6 +43,7 @@ def cnn_pred(tiny_run):
     return predict_test_set(tiny_run)
 
 
+@pytest.mark.slow  # every figure through the command
 def test_inspect_all_writes_every_figure_and_its_numbers(cli, ffn_dir, tmp_path):
     result = cli("inspect", ffn_dir, "--what", "all", "--out", tmp_path, "--n", "4", "--sample", "1", "2", "--json")
     assert result.code == 0, result.err

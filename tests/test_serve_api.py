@@ -119,6 +119,7 @@ def test_contributions_of_one_hidden_layer_add_up_to_the_logit():
     assert np.array_equal(units[0]["weights"], run.model.fc1.weight[units[0]["unit"]].detach().reshape(28, 28).numpy())
 
 
+@pytest.mark.slow  # evaluates the test set and draws three figures
 def test_the_report_figures_of_the_run_tab(client):
     assert client.get("/api/run").json()["figures"] == ["curves", "confusion", "errors"]
     for what in ("curves", "confusion", "errors"):

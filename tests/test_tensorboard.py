@@ -8,6 +8,7 @@ from conftest import assert_user_error
 pytest.importorskip("tensorboard")
 
 
+@pytest.mark.slow  # trains and draws every epoch
 def test_event_files_hold_scalars_histograms_predictions_and_graph(cli, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
