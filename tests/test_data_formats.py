@@ -129,6 +129,7 @@ def cifar_run(tmp_path_factory, cifar_digits):
     return json.loads(stdout.getvalue()), out
 
 
+@pytest.mark.slow  # trains a CNN to 95% on coloured digits
 def test_cifar_archive_of_coloured_digits_reaches_95(cli, cifar_run, sample, tmp_path):
     result, run_dir = cifar_run
     assert result["final"]["test_accuracy"] >= 0.95
@@ -143,6 +144,7 @@ def test_cifar_archive_of_coloured_digits_reaches_95(cli, cifar_run, sample, tmp
     assert predicted.json()["predictions"][0]["class"] == "two"
 
 
+@pytest.mark.slow  # shares that training run
 def test_colour_figures_and_web_app(cifar_run, sample, tmp_path):
     from mnistlab.inspect.numbers import numbers
     from mnistlab.plots import FIGURES
