@@ -91,6 +91,7 @@ def test_eval_on_a_folder_that_is_not_a_run(cli, tmp_path):
     assert_user_error(cli("eval", tmp_path), "is not an mnistlab run")
 
 
+@pytest.mark.slow  # two fresh interpreters that load torch
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "mnistlab.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0

@@ -87,6 +87,7 @@ def test_train_record_weights_reaches_the_weights_figure(cli, tmp_path):
     assert json.loads((plain / "run.json").read_text())["extras"]["weight_histograms"]["epochs"] == [0]  # init always
 
 
+@pytest.mark.slow  # pairwise correlations and five figures
 def test_data_explore_writes_its_figures(cli, tmp_path):
     result = cli("data", "explore", "--dataset", "mnist-sample", "--digit", "3", "--out", tmp_path, "--json")
     assert result.code == 0, result.err

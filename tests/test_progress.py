@@ -173,9 +173,10 @@ def commands(tiny_idx_dir, tiny_run, tmp_path) -> dict[str, tuple[list, str]]:
 
 
 REPORT = pytest.param("report", marks=pytest.mark.slow)  # every figure of a run: 10-20 s
+EXPLORE = pytest.param("data explore", marks=pytest.mark.slow)  # five figures and pairwise correlations
 
 
-@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", "data explore", REPORT])
+@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", EXPLORE, REPORT])
 def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "EVERY", 0.0)  # draw every update, so the line this test looks for is there
     argv, fragment = commands(tiny_idx_dir, tiny_run, tmp_path)[name]
@@ -185,7 +186,7 @@ def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run,
     assert "\r" not in out  # results on stdout never share a row with the status line
 
 
-@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", "data explore", REPORT, "bench"])
+@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", EXPLORE, REPORT, "bench"])
 def test_long_commands_log_plain_lines_when_piped_and_nothing_with_json(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "PLAIN_AFTER", 0.0)  # these commands, cut small, finish within the quiet seconds
     argv, _ = commands(tiny_idx_dir, tiny_run, tmp_path)[name]

@@ -234,6 +234,7 @@ def test_an_experiment_on_the_local_executor_gives_the_in_process_results(tmp_pa
     assert pool["summary"] == here["summary"] and pool["table"] == here["table"]
 
 
+@pytest.mark.slow  # worker processes
 def test_sweep_folds_scores_each_trial_by_its_cross_validation_mean(tmp_path, capsys):
     args = [*FAST, "--model", "f8", "--lr", "0.01,0.1", "--optimizer", "sgd", "--schedule", "none", "--epochs", "1",
             "--folds", "2", "--jobs", "1", "--out", str(tmp_path / "s")]
