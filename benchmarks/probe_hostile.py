@@ -183,10 +183,10 @@ def round3(root: Path, base: list[str], quick: list[str], run_dir: Path, data: P
          {"env": lambda: unreadable(root / "digit.png")}),
         ("predict: a run on 1x1 images", ["predict", str(one_run), str(root / "digit.png")], None, {}),
         ("eval: a 1x1 run on 28x28 data", ["eval", str(one_run), *base], None, {}),
-        ("train --optimizer-options lr", ["train", *base, *quick, "--optimizer-options", '{"lr": 0.1}', "--out", str(root / "o")],
-         None, {"absent": root / "o"}),
-        ("train --tensorboard FILE", ["train", *base, *quick, "--tensorboard", str(root / "tb-file"), "--out", str(root / "t")],
-         None, {"absent": root / "t"}),
+        ("train --optimizer-options lr", ["train", *base, *quick, "--optimizer-options", '{"lr": 0.1}', "--out", str(root / "r3-o")],
+         None, {"absent": root / "r3-o"}),
+        ("train --tensorboard FILE", ["train", *base, *quick, "--tensorboard", str(root / "tb-file"), "--out", str(root / "r3-t")],
+         None, {"absent": root / "r3-t"}),
         ("train --dataset foo --out a/b/run", ["train", "--dataset", "foo", "--out", str(root / "a" / "b" / "run")], None,
          {"absent": root / "a"}),
         ("data explore on 1x1 images", ["data", "explore", "--data-dir", str(pixel), "--out", str(root / "px")], None,
@@ -378,6 +378,7 @@ def main() -> None:
         start = time.perf_counter()
         for name, argv, guarded, *extra in cases(root, args.only):
             extra = extra[0] if extra else {}
+            assert "absent" not in extra or not extra["absent"].exists(), f"{name}: its absent path exists before it runs"
             with extra.get("env", contextlib.nullcontext)():
                 outcome, detail = run_case(argv)
             counts[outcome] += 1

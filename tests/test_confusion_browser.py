@@ -8,6 +8,8 @@ from browser import browser, console_errors
 from mnistlab.inspect import predict_test_set
 from mnistlab.report import write_report
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 OPEN_CELL = """
     const cell = document.querySelector(`td.cm-cell[data-true="${arguments[0]}"][data-pred="${arguments[1]}"]`);
     cell.click();

@@ -7,6 +7,8 @@ import torch
 
 from mnistlab.experiments import run_experiment
 
+pytestmark = pytest.mark.slow  # trains every quick experiment
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):

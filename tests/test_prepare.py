@@ -113,3 +113,12 @@ def test_impulse_specks_do_not_move_the_box(digits):
 def test_blank_flat_and_all_ink_images_are_refused(image, message):
     with pytest.raises(UserError, match=message):
         to_mnist(image, "photo.png")
+
+
+def test_predict_refuses_blank_and_all_ink_files_in_one_line(cli, tiny_run, tmp_path):
+    from conftest import assert_user_error
+
+    Image.fromarray(np.full((60, 60), 200, np.uint8)).save(tmp_path / "gray.png")
+    Image.fromarray(np.pad(np.zeros((56, 56), np.uint8), 2, constant_values=255)).save(tmp_path / "ink.png")
+    assert_user_error(cli("predict", tiny_run.run_dir, tmp_path / "gray.png"), "gray.png: no digit found")
+    assert_user_error(cli("predict", tiny_run.run_dir, tmp_path / "ink.png"), "ink.png: the image is almost all ink")

@@ -135,6 +135,18 @@ def test_notebook_mode_is_picked_inside_a_kernel(monkeypatch):
     assert mode_for(sys.stderr) != "notebook"
 
 
+def test_a_pickled_printer_draws_nothing(capsys):
+    """Ray Tune pickles its callbacks, and with them the sweep's printer: the copy must pickle, print, and draw no line."""
+    cloudpickle = pytest.importorskip("ray.cloudpickle")
+    progress = Progress(True, Terminal())
+    progress.begin("sweep")
+    drawn = progress.stream.getvalue()
+    copy = cloudpickle.loads(cloudpickle.dumps(progress.printer(print)))
+    copy("a trial ended")
+    assert capsys.readouterr().out == "a trial ended\n" and progress.stream.getvalue() == drawn
+    progress.close()
+
+
 def run_cli(stderr: io.StringIO, *args) -> tuple[int, str, str]:
     out = io.StringIO()
     with redirect_stdout(out), redirect_stderr(stderr):
@@ -160,7 +172,10 @@ def commands(tiny_idx_dir, tiny_run, tmp_path) -> dict[str, tuple[list, str]]:
     }
 
 
-@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", "data explore", "report"])
+REPORT = pytest.param("report", marks=pytest.mark.slow)  # every figure of a run: 10-20 s
+
+
+@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", "data explore", REPORT])
 def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "EVERY", 0.0)  # draw every update, so the line this test looks for is there
     argv, fragment = commands(tiny_idx_dir, tiny_run, tmp_path)[name]
@@ -170,7 +185,7 @@ def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run,
     assert "\r" not in out  # results on stdout never share a row with the status line
 
 
-@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", "data explore", "report", "bench"])
+@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", "data explore", REPORT, "bench"])
 def test_long_commands_log_plain_lines_when_piped_and_nothing_with_json(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "PLAIN_AFTER", 0.0)  # these commands, cut small, finish within the quiet seconds
     argv, _ = commands(tiny_idx_dir, tiny_run, tmp_path)[name]

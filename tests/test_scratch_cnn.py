@@ -74,6 +74,7 @@ def test_training_learns_on_the_sample():
     assert result["history"][1]["loss"] < result["history"][0]["loss"]
 
 
+@pytest.mark.slow
 @full_mnist
 def test_two_epochs_on_full_mnist_reach_97_percent():
     result = fit(load_dataset("mnist"), epochs=2)

@@ -5,8 +5,12 @@ import math
 import os
 from pathlib import Path
 
+import pytest
+
 from browser import browser, console_errors
 from serve_support import full_mnist_dir, live_server, trained_run_dir
+
+pytestmark = pytest.mark.slow  # headless Chromium
 
 # Set MNISTLAB_SCREENSHOTS=docs/img/serve to refresh the screenshots in the docs.
 SHOTS = os.environ.get("MNISTLAB_SCREENSHOTS")

@@ -17,6 +17,8 @@ from mnistlab.serve.app import create_app
 from serve_support import live_server, trained_run_dir
 from test_serve_api import data_url, drawing
 
+pytestmark = pytest.mark.slow  # a load test over real sockets
+
 
 @pytest.fixture(scope="module")
 def url():

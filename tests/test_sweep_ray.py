@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray.tune")
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a real two-node Ray cluster
 
 BIN = Path(sys.executable).parent
 # Recent Ray (2.60) turns on token authentication for `ray start`; a throwaway cluster on this machine goes without.

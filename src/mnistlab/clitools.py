@@ -11,6 +11,9 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 
+from .data import load_dataset
+from .data.formats import ReadOptions, parse_shape
+from .data.sources import NAMES
 from .errors import UserError
 from .threads import AUTO, threads_arg
 
@@ -85,8 +88,6 @@ def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], d
 
 def data_options(parser: argparse.ArgumentParser, formats: bool = True, dataset: bool = True) -> None:
     """--dataset and --data (alias --data-dir); with `formats`, the options a CSV or image folder may need."""
-    from .data.sources import NAMES
-
     if dataset:
         parser.add_argument("--dataset", default="mnist", help=f"registered data set: {', '.join(NAMES)} (default: mnist)")
     parser.add_argument("--data", "--data-dir", dest="data_dir", metavar="PATH",
@@ -104,8 +105,6 @@ def data_options(parser: argparse.ArgumentParser, formats: bool = True, dataset:
 
 def read_options(args: argparse.Namespace):
     """The format options given on the command line, as data.formats.ReadOptions (None when there are none)."""
-    from .data.formats import ReadOptions, parse_shape
-
     shape, size, test = getattr(args, "shape", None), getattr(args, "image_size", None), getattr(args, "test_data", None)
     if shape is None and size is None and test is None:
         return None
@@ -116,13 +115,12 @@ def read_options(args: argparse.Namespace):
 
 def load_data(args: argparse.Namespace):
     """The data set the command line names: --dataset, or --data PATH read with the format options."""
-    from .data import load_dataset
-
     return load_dataset(args.dataset, args.data_dir, read_options(args))
 
 
 def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
     """--device: `auto` for commands that train (the fastest device here), `cpu` for those that load a run."""
+    # torch: `predict --onnx` builds its parser from these helpers without it
     from .train.device import DEVICES
 
     parser.add_argument("--device", default=default, choices=DEVICES,
@@ -143,6 +141,7 @@ def verify_option(parser: argparse.ArgumentParser) -> None:
 
 def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> None:
     """--capture: CUDA graphs for the training step and evaluation (TrainConfig.capture)."""
+    # torch: `predict --onnx` builds its parser from these helpers without it
     from .train.config import CAPTURE
 
     parser.add_argument("--capture", default="auto", choices=CAPTURE,

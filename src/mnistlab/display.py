@@ -7,10 +7,13 @@ every layer can use it; the curve is SVG, not matplotlib, so a `Run` displays wi
 from __future__ import annotations
 
 import base64
+import io
 import math
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
+
+from PIL import Image
 
 from .tables import cell_text
 
@@ -48,10 +51,6 @@ def png_img(data: bytes, width: int | None = None) -> str:
 def palette_png(data: bytes) -> bytes:
     """A plot's PNG reduced to 256 colours: about a third of the bytes and the same look, so a notebook that embeds
     a dozen figures stays small."""
-    import io
-
-    from PIL import Image
-
     out = io.BytesIO()
     Image.open(io.BytesIO(data)).convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=True)
     return out.getvalue() if out.tell() < len(data) else data

@@ -1,4 +1,5 @@
 """The one error type users see: the CLI prints it as a single line and exits 2."""
+import errno
 
 
 class UserError(Exception):
@@ -11,8 +12,6 @@ class UserError(Exception):
 def os_error_line(exc: OSError) -> str | None:
     """One line for an OS error a user can fix where it happened (no permission, a full disk, a read-only file
     system), or None for one that is a bug of ours. The CLI catches these last, for reads and writes alike."""
-    import errno
-
     where = f"{exc.filename}: " if exc.filename else ""
     if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
         return f"{where}permission denied; check its permissions (ls -l) or use a file or folder this user may use"

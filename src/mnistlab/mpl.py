@@ -14,6 +14,7 @@ def _kernel_shell():
     """The IPython shell of a running Jupyter kernel, or None (terminal, script, server)."""
     if "ipykernel" not in sys.modules:
         return None
+    # IPython: present only inside a Jupyter kernel
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -22,6 +23,7 @@ def _kernel_shell():
 
 def show_figures_inline(shell) -> None:
     """Show every matplotlib Figure a cell returns as a PNG, pyplot-managed or not (ours are not)."""
+    # IPython: present only inside a Jupyter kernel
     from IPython.core.pylabtools import print_figure
     from matplotlib.figure import Figure
 
@@ -35,6 +37,7 @@ def show_figures_inline(shell) -> None:
 def agg() -> ModuleType:
     """matplotlib on the Agg backend: figures render off-screen, in servers and threads alike (in a Jupyter
     kernel: its own backend, so the user's plots stay inline, and returned figures display)."""
+    # matplotlib loads on the first figure (this module is how everything gets it)
     import matplotlib
 
     shell = _kernel_shell()
@@ -48,6 +51,7 @@ def agg() -> ModuleType:
 def pyplot() -> ModuleType:
     """matplotlib.pyplot on the Agg backend, for code that draws with pyplot's figure helpers."""
     agg()
+    # matplotlib loads on the first figure (this module is how everything gets it)
     import matplotlib.pyplot as plt
 
     return plt

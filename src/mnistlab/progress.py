@@ -162,6 +162,10 @@ class Progress:
             self.ticker.join()
         self.clear()
 
+    def __reduce__(self):
+        """A status line belongs to its process: a pickled copy (e.g. inside a Ray Tune callback) draws nothing."""
+        return (Progress, (False,))
+
     def __enter__(self) -> Progress:
         return self
 

@@ -28,6 +28,7 @@ class TensorBoardLog:
     def __init__(self, log_dir: str | os.PathLike, model: Net, x_test: torch.Tensor, test_images: np.ndarray,
                  test_labels: np.ndarray, classes: tuple[str, ...]):
         try:
+            # tensorboard: the optional tensorboard extra
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise UserError('--tensorboard needs the tensorboard package; install it with: pip install "mnistlab[tensorboard]"') from None
@@ -45,6 +46,7 @@ class TensorBoardLog:
             self.writer.add_histogram(f"parameters/{name}", param.detach().float().cpu(), epoch)
 
     def predictions(self, model: Net, epoch: int) -> None:
+        # matplotlib loads when a figure is drawn, not when the parser is built
         from .plots import png_bytes
         from .plots.predictions import probs as probs_figure
         from .train.metrics import outputs_of, to_probs

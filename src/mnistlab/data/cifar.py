@@ -7,6 +7,7 @@ layout (e.g. coloured digits) reads the same way.
 """
 from __future__ import annotations
 
+import io
 import re
 import tarfile
 import zlib
@@ -15,6 +16,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import UserError
+from ..fileio import atomic_path
 from .formats import Format, register
 from .sources import Dataset
 
@@ -122,15 +124,12 @@ def read_cifar(path: Path, name: str | None = None, source: str = "data-dir") ->
 def write_cifar(path: str | Path, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                 classes: tuple[str, ...], batches: int = 5) -> Path:
     """Write (images (N, 3, 32, 32) uint8, labels) as a CIFAR-10 binary .tar.gz: for tests, docs and benchmarks."""
-    import io
-
     def batch(images: np.ndarray, labels: np.ndarray) -> bytes:
         return np.concatenate([labels.astype(np.uint8)[:, None], images.reshape(len(images), -1)], axis=1).tobytes()
 
     files = {f"data_batch_{i + 1}.bin": batch(x, y) for i, (x, y) in
              enumerate(zip(np.array_split(train[0], batches), np.array_split(train[1], batches)))}
     files[TEST], files[META] = batch(*test), ("\n".join(classes) + "\n\n").encode()
-    from ..fileio import atomic_path
 
     with atomic_path(path) as tmp, tarfile.open(tmp, "w:gz") as tar:
         for name, data in files.items():

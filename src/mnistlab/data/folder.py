@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..progress import Progress
 from .cache import cached
 from .csvfile import split_or_test
 from .formats import Format, ReadOptions, register
@@ -93,8 +94,6 @@ def _read_arrays(path: Path, options: ReadOptions) -> dict[str, np.ndarray]:
 
 
 def _decode_folder(path: Path, names: list[str], listing: dict, options: ReadOptions) -> dict[str, np.ndarray]:
-    from ..progress import Progress
-
     files = [f for part in listing.values() for _, f in part]
 
     progress = Progress(True, sys.stderr)  # one updating line on a terminal, a few plain lines in a log

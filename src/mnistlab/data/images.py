@@ -178,6 +178,7 @@ def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
     is the main ink component (the most ink; ink one pixel apart
     counts as joined), the pieces inside its box that carry some ink and those close beside it that carry a fair
     share (a 5's detached bar); not specks, a line a few pixels beside it or a blot in a corner."""
+    # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     peak = float(box2(ink).max())  # a lone bright speck does not set the scale

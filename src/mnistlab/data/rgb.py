@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UserError
-from .images import FORMATS, MAX_PIXELS, MAX_SIDE, read_npy
+from .images import FORMATS, MAX_PIXELS, MAX_SIDE, load_for_model, read_npy
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -75,6 +75,4 @@ def is_digit_input(shape: tuple[int, int, int], classes: tuple[str, ...]) -> boo
 def images_for(paths: list[str | os.PathLike], shape: tuple[int, int, int], classes: tuple[str, ...]) -> np.ndarray:
     """Image files as a model of input `shape` and these `classes` takes them: digits brought to MNIST form, any
     other run's images resized to its input, colour kept for a colour run."""
-    from .images import load_for_model
-
     return load_for_model(paths) if is_digit_input(shape, classes) else load_for_shape(paths, shape)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path, file_digest
-from .formats import Format, ReadOptions, register
+from .formats import Format, ReadOptions, formats, read_path, register
 from .idx import read_idx
 from .stratify import stratified_holdout
 
@@ -234,7 +234,6 @@ def _local(info: SetInfo, folder: Path, source: str) -> Dataset | None:
     if info.format == "idx":
         files = _find_files(folder)
         return _read_folder(info, files, source, folder) if files else None
-    from .formats import formats
 
     reader = formats()[info.format]  # registered where the format is defined (cifar10: data/cifar.py)
     if not folder.is_dir() or not reader.detect(folder):
@@ -246,8 +245,6 @@ def _local(info: SetInfo, folder: Path, source: str) -> Dataset | None:
 
 def _read_given(info: SetInfo | None, folder: Path, read: ReadOptions | None) -> Dataset:
     """--data PATH in whatever format it is; an IDX folder of a registered set keeps that set's name and classes."""
-    from .formats import read_path
-
     if info is not None and folder.is_dir() and not _find_files(folder) and _find_files(folder / info.name):
         folder = folder / info.name  # a parent folder that holds <name>/ with the IDX files
     ds = read_path(folder, read)

@@ -18,6 +18,7 @@ from ..data.sources import Dataset, load_dataset
 from ..data.splits import Splits
 from ..fileio import save_figure
 from ..models import Net, build_model
+from ..mpl import pyplot
 from ..progress import Progress
 from ..train.loop import fit
 from ..train.run import Run
@@ -100,8 +101,6 @@ class Context:
 
     def figure(self, filename: str, fig) -> Path:
         """Save a matplotlib figure atomically as PNG in the output folder and close it."""
-        from ..mpl import pyplot
-
         path = save_figure(fig, self.out / filename, dpi=100, bbox_inches="tight")
         pyplot().close(fig)
         self.figures.append(str(path))

@@ -48,6 +48,7 @@ def run(ctx: Context) -> None:
 
 def draw(ctx: Context, counts: np.ndarray, edges: np.ndarray) -> None:
     plt = pyplot()
+    # matplotlib loads on the first figure, not when the experiments are listed
     from matplotlib.colors import LinearSegmentedColormap, LogNorm
 
     heat = plt.get_cmap("hot").copy()

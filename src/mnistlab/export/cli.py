@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 
 from ..clitools import add_command, say, verify_option
+from ..train import load_run
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    from ..train import load_run
+    # torch.onnx: loaded when a model is exported, not when the parser is built
     from .graph import export_run
 
     result = export_run(load_run(args.run_dir, verify=args.verify), args.format, args.out)
@@ -20,6 +21,7 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
+    # torch.onnx: loaded when a model is exported, not when the parser is built
     from .graph import FORMATS
 
     ex = add_command(subparsers, "export", cmd_export, common, help="write a run as an ONNX or TorchScript file",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clitools import Parser, add_command, common_parser, report_predictions
+from ..data.rgb import images_for
 from ..errors import UserError
 
 INSTALL = 'pip install "mnistlab[onnx]"'
@@ -66,8 +67,6 @@ def predict_onnx(path: str | os.PathLike, images) -> tuple[np.ndarray, np.ndarra
 
 
 def cmd_predict_onnx(args: argparse.Namespace) -> dict:
-    from ..data.rgb import images_for
-
     images = [args.run_dir, *args.images] if args.run_dir else list(args.images)
     model = OnnxModel(args.onnx)
     x = images_for(images, model.shape, model.classes)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..models import Net
+from .predictions import mistakes, sample_indices
 
 
 def responsible_units(model: Net, x: torch.Tensor, target: int, k: int = 8) -> list[dict]:
@@ -179,8 +180,6 @@ def attributions(run, pred, sample: list[int] | None = None, n: int = 6, seed: i
     """The numbers behind the `attribution` figure: maps of the predicted class for `n` test digits (random, or the
     `sample` indices) and for the `n` most confident mistakes. Per group: indices, images, labels, predicted class,
     its probability, and the three maps."""
-    from .predictions import mistakes, sample_indices
-
     groups = {}
     for group, idx in (("samples", sample_indices(len(pred.labels), n, sample, seed)), ("mistakes", mistakes(pred, n)["indices"])):
         predicted = pred.predicted[idx]

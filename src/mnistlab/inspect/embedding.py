@@ -55,6 +55,7 @@ def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray | None:
     """t-SNE of the rows (scikit-learn), or None when scikit-learn is not installed."""
     if importlib.util.find_spec("sklearn") is None:
         return None
+    # scikit-learn: the optional embedding extra
     from sklearn.manifold import TSNE
 
     # scikit-learn's OpenMP pool is not torch's: held to torch's count (--threads), it cannot oversubscribe the cores

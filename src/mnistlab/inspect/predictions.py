@@ -5,6 +5,7 @@ into the numbers behind the `probs`, `confusion` and `errors` figures.
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,8 +88,6 @@ def confusion_cells(pred: Predictions, per_cell: int = 24, top: int = 3) -> dict
     first (for a mistake: the worst ones); each has its test index, its pixels as base64 of the raw
     row-major uint8 bytes (small enough to embed in a self-contained page) and its top classes.
     """
-    import base64
-
     matrix = confusion(pred)["matrix"]
     confidence = pred.probs[np.arange(len(pred.labels)), pred.predicted]
     cells: dict[str, list[dict]] = {}

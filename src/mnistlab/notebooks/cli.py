@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 
 from ..clitools import add_command, say
+from . import copy_notebooks
 
 
 def cmd_notebooks(args: argparse.Namespace) -> dict:
-    from . import copy_notebooks
-
     paths = copy_notebooks(args.dir, args.replace)
     say(args, *(f"wrote {p}" for p in paths), f"open them with: jupyter lab {args.dir}  (QUICK = True in the first "
                                                 f"cell runs each in a minute or two)")

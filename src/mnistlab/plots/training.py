@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap, LogNorm
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LinearSegmentedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -83,7 +84,4 @@ def weights(nums: dict) -> Figure:
 
 
 def _epoch_mappable(epochs: np.ndarray):
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     return ScalarMappable(norm=Normalize(epochs[0], epochs[-1]), cmap=EPOCH_CMAP)

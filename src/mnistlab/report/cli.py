@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..clitools import add_command, figure_options, read_options, say
+from ..errors import UserError
 from ..fileio import FIGURE_BYTES, check_output, check_space
 from ..inspect.numbers import WHAT
 from ..progress import Progress
@@ -44,10 +46,6 @@ def cmd_report(args: argparse.Namespace) -> dict:
 
 def robustness_of(path: str, run_dir: str) -> dict:
     """This run's entry in a robustness.json written by `mnistlab robustness`."""
-    import json
-
-    from ..errors import UserError
-
     try:
         runs = json.loads(Path(path).read_text())["runs"]
         return next(r for r in runs if Path(r["run_dir"]).resolve() == Path(run_dir).resolve())

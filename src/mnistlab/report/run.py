@@ -15,6 +15,8 @@ from ..fileio import write_text
 from ..inspect.numbers import WHAT
 from ..inspect.predictions import Predictions, confusion_cells, predict_test_set
 from ..plots import png_bytes, render
+from ..plots.robustness import examples
+from ..robustness.corruptions import CORRUPTIONS
 from ..train.run import Run
 from .page import cards, document, fmt, pct, table
 
@@ -92,9 +94,6 @@ def _tables(run: Run, predictions: Predictions) -> list[str]:
 
 def robustness_section(result: dict) -> list[str]:
     """The corruption benchmark's numbers for this run (from `mnistlab robustness`) and its example figure."""
-    from ..plots.robustness import examples
-    from ..robustness.corruptions import CORRUPTIONS
-
     rows = [[name, CORRUPTIONS[name].family if name in CORRUPTIONS else "?", *(pct(a) for a in sev["raw"]),
              *(pct(a) for a in sev["prepared"])] for name, sev in result["severities"].items()]
     png = png_bytes(examples(result))

@@ -5,7 +5,9 @@ import argparse
 from pathlib import Path
 
 from ..clitools import SEED, add_command, data_options, device_option, pct, say
+from ..data import load_dataset
 from ..errors import UserError
+from .corruptions import CORRUPTIONS
 
 
 def table(results: list[dict], names: list[str]) -> list[str]:
@@ -17,7 +19,6 @@ def table(results: list[dict], names: list[str]) -> list[str]:
     def row(label: str, family: str, cells: list[str]) -> None:
         lines.append(f"{label:<16} {family:<12} " + " ".join(f"{c:>{width}}" for c in cells))
 
-    from .corruptions import CORRUPTIONS
 
     row("clean", "", [f"{pct(r['clean_accuracy'])} / {pct(r['clean_prepared'])}" for r in results])
     for name in results[0]["corruptions"]:
@@ -31,7 +32,7 @@ def table(results: list[dict], names: list[str]) -> list[str]:
 
 
 def cmd_robustness(args: argparse.Namespace) -> dict:
-    from ..data import load_dataset
+    # matplotlib and the corruption suite load when the command runs, not when the parser is built
     from ..fileio import check_output, save_figure, write_json
     from ..plots.robustness import examples, families
     from ..progress import Progress
@@ -68,14 +69,11 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    from .corruptions import CORRUPTIONS
-
     parser = add_command(subparsers, "robustness", cmd_robustness, common,
                          help="accuracy on corrupted digits (noise, blur, rotation, gray paper, stray marks, ...)",
                          description="Score runs on mnistlab's corruption suite: every test digit corrupted at "
                                      "three severities, scored raw and through predict's preparation. Corruptions: "
-                                     + "; ".join(f"{c.name} ({c.family}): {c.about}" for c in CORRUPTIONS.values())
-                                     .replace("%", "%%"))
+                                     + "; ".join(f"{c.name} ({c.family}): {c.about}" for c in CORRUPTIONS.values()))
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories written by mnistlab train")
     parser.add_argument("--quick", action="store_true", help="the first 1,000 test images instead of all")
     parser.add_argument("--corruptions", metavar="A,B", help="only these corruptions, comma-separated (default: all)")

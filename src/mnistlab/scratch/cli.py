@@ -4,10 +4,15 @@ from __future__ import annotations
 import argparse
 
 from ..clitools import SEED, Parser, add_command, data_options, say
+from ..data import load_dataset
+from ..progress import Progress
+from .autograd import lecture_example, trace
+from .cnn import fit
+from .gradcheck import gradcheck
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
-    from ..data import load_dataset
+    # matplotlib loads when the figures are drawn, not when the parser is built
     from ..fileio import check_output
     from .figures import demo
 
@@ -21,10 +26,6 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
-    from ..data import load_dataset
-    from ..progress import Progress
-    from .cnn import fit
-
     dataset = load_dataset(args.dataset, args.data_dir)
     say(args, f"training the NumPy CNN on {dataset.name} ({len(dataset.train_labels)} train / "
               f"{len(dataset.test_labels)} test images)")
@@ -45,9 +46,6 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> dict:
-    from .autograd import lecture_example, trace
-    from .gradcheck import gradcheck
-
     result = gradcheck()
     say(args, *(f"{check['relative_error']:9.2e}  {check['name']}" for check in result["checks"]),
         f"max relative error {result['max_relative_error']:.2e}", "", trace(lecture_example()[0]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -140,19 +141,33 @@ def accuracy(model: CNN, X: np.ndarray, labels: np.ndarray) -> float:
 MAX_EPOCHS, MAX_BATCH = 10_000, 1_000_000  # beyond these a request is a mistake, not a run
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How the NumPy CNN trains: epochs, batch size, learning rate, optimizer (`method`), seed."""
+
+    epochs: int = 2
+    batch_size: int = 100
+    lr: float = 1e-3
+    method: str = "adam"
+    seed: int = 0
+
+
 @threadpool_limits.wrap(limits=1, user_api="blas")
-def fit(dataset: Dataset, epochs: int = 2, batch_size: int = 100, lr: float = 1e-3, method: str = "adam",
-        seed: int = 0, model: CNN | None = None, log: Callable[[str], None] = lambda line: None,
-        on_step: Callable[[int, int, int], None] | None = None) -> dict:
+def fit(dataset: Dataset, settings: Settings | None = None, model: CNN | None = None,
+        log: Callable[[str], None] = lambda line: None, on_step: Callable[[int, int, int], None] | None = None,
+        **given) -> dict:
     """Train a CNN on a data set, evaluating after every epoch; returns metrics and history (JSON-able).
 
-    `log` receives one line per epoch, `on_step(epoch, step, steps_per_epoch)` follows every step (for progress).
+    `given`: Settings' fields by keyword (epochs=2, lr=1e-3, ...). `log` receives one line per epoch,
+    `on_step(epoch, step, steps_per_epoch)` follows every step (for progress).
 
     `seconds` in each history entry is that epoch's training time; the top-level `seconds`
     is the whole run, evaluation included. BLAS runs on one thread: these matrices are
     small, and on a busy machine extra BLAS threads spin waiting for each other (on the
     shared 2-core development machine an epoch took 3 s on one thread, 15-35 s on two).
     """
+    settings = replace(settings or Settings(), **given)
+    epochs, batch_size, lr, method, seed = settings.epochs, settings.batch_size, settings.lr, settings.method, settings.seed
     if method not in OPTIMIZERS:
         raise UserError(f"optimizer {method!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
     if not (1 <= epochs <= MAX_EPOCHS and 1 <= batch_size <= MAX_BATCH):

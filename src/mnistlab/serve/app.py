@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,8 +36,10 @@ from .. import __version__
 from ..data.images import as_gray, open_image, to_mnist
 from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
-from ..inspect import conv_feature_maps, first_layer_weights
+from ..fileio import write_bytes
+from ..inspect import conv_feature_maps, first_layer_weights, predict_test_set
 from ..inspect.attribution import responsible_units, top_class_attributions
+from ..inspect.predictions import confusion_cells
 from ..train.run import Run
 
 STATIC = Path(__file__).parent / "static"
@@ -208,8 +211,6 @@ def as_model_input(body: PredictRequest, shape: tuple[int, int, int]) -> np.ndar
     if body.image is not None:
         rgb = decode(io.BytesIO(data_url_bytes(body.image)), "image", (height, width)).transpose(2, 0, 1)
     else:
-        from PIL import Image
-
         gray = Image.fromarray(np.round(255 * to_pixels(body.pixels)).astype(np.uint8)).resize((width, height))
         rgb = np.repeat(np.asarray(gray)[None], 3, axis=0)
     return np.round(rgb.mean(0)).astype(np.uint8)[None] if channels == 1 else rgb
@@ -217,8 +218,6 @@ def as_model_input(body: PredictRequest, shape: tuple[int, int, int]) -> np.ndar
 
 def png_data_url(image: np.ndarray) -> str:
     """uint8 (C, H, W) → a PNG data URL, for the page to show what the model saw."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -256,10 +255,6 @@ def describe_run(run: Run) -> dict:
 
 def save_digit(folder: Path, name: str, image28: np.ndarray) -> Path:
     """Write a 28x28 digit as PNG into folder/<name>/ (the image-folder layout `--data` reads), atomically."""
-    from PIL import Image
-
-    from ..fileio import write_bytes
-
     buffer = io.BytesIO()
     Image.fromarray(image28).save(buffer, format="PNG")
     path = folder / name / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.png"
@@ -279,7 +274,6 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     app = FastAPI(title="mnistlab serve", version=__version__, docs_url=None, redoc_url=None,
                   description="Live predictions, probabilities and feature maps of one trained mnistlab run. "
                               "The Swagger pages are off because they load from a CDN; this schema is complete.")
-    lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     run_json = describe_run(run)
     folder = Path(digits_dir) if digits and digits_dir is not None else None
     if folder is not None:
@@ -289,6 +283,28 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     if run.model.is_cnn:
         conv_feature_maps(run.model, run.prepare(blank))
 
+    _error_handlers(app)
+    _predict_route(app, run, shape, digits)
+    _label_route(app, run, folder, run_json)
+
+    @app.get("/api/run", summary="Describe the loaded run")
+    def describe() -> dict:
+        """Model spec and layer summary, data, training options, history, final metrics, first-layer filters (CNN)."""
+        return run_json
+
+    _figure_routes(app, run, dataset, data_dir, read)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, limit=max_body, hosts=allowed_hosts or None)  # refused with JSON, like every error
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error as JSON {"error": one line}: the user's (400), a bad request (422), HTTP's, and a crash (500)."""
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
         return JSONResponse({"error": str(exc)}, status_code=400)
@@ -308,6 +324,11 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     async def crash(request: Request, exc: Exception):
         return JSONResponse({"error": f"internal error ({exc.__class__.__name__}); the server keeps running"}, status_code=500)
 
+
+def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
+    """POST /api/predict: a drawing (or, for a run that is not on digits, an image) in; class, probabilities and
+    optionally feature maps and attribution out."""
+    lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
 
     @app.post("/api/predict", response_model=Prediction, responses=errors, summary="Classify a drawing")
@@ -338,6 +359,12 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
                           input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
                           attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2))
 
+
+
+def _label_route(app: FastAPI, run: Run, folder: Path | None, run_json: dict) -> None:
+    """POST /api/label: a drawing and its true class saved into the digits folder (`serve --digits DIR`)."""
+    errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
+
     @app.post("/api/label", responses=errors, summary="Save a drawing with its true class into the digits folder")
     def label(body: LabelRequest) -> dict:
         """Bring the drawing to MNIST form and save it as <digits>/<class>/<time>-<id>.png; answers the folder, the
@@ -350,11 +377,9 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
         total = sum(1 for _ in folder.glob("*/*.png"))
         return {"saved": str(path), "folder": str(folder), "total": total, "command": run_json["digits"]["command"]}
 
-    @app.get("/api/run", summary="Describe the loaded run")
-    def describe() -> dict:
-        """Model spec and layer summary, data, training options, history, final metrics, first-layer filters (CNN)."""
-        return run_json
 
+def _figure_routes(app: FastAPI, run: Run, dataset: str | None, data_dir, read) -> None:
+    """GET /api/figure/{what} and /api/confusion; the test set behind them is evaluated once, on first use."""
     figures: dict[str, bytes] = {}
     figure_lock = threading.Lock()  # each figure is drawn once; the test-set predictions behind two of them too
     test_set: list = []
@@ -364,7 +389,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
              responses={200: {"content": {"image/png": {}}}, 400: {"model": Error}, 422: {"model": Error}})
     def figure(what: Figure) -> Response:
         """PNG of `mnistlab inspect RUN --what curves|errors|confusion`; errors and confusion evaluate the test set once."""
-        from ..inspect import predict_test_set
+        # matplotlib loads when a figure is asked for, not when the app starts
         from ..plots import png_bytes, render
 
         with figure_lock:
@@ -378,19 +403,9 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     def confusion_images() -> dict:
         """Counts [true][predicted], and for each non-empty cell up to 24 of its test images (base64 uint8 pixels,
         most confident first) with their top-3 classes; the test set is evaluated once."""
-        from ..inspect.predictions import confusion_cells, predict_test_set
-
         with figure_lock:
             if not test_set:
                 test_set.append(predict_test_set(run, dataset, data_dir, read))
             if "cells" not in confusion:
                 confusion["cells"] = confusion_cells(test_set[0])
         return confusion["cells"]
-
-    @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(Guard, limit=max_body, hosts=allowed_hosts or None)  # refused with JSON, like every error
-    return app

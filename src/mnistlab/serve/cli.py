@@ -5,7 +5,11 @@ import argparse
 import socket
 
 from ..clitools import add_command, bounded, data_options, device_option, pct, read_options, say, verify_option
+from ..data import load_dataset
 from ..errors import UserError
+from ..train import load_run
+from ..train.finetune import FineTune, finetune
+from ..train.run import default_run_dir, reserve_out_dir
 
 IDLE_SECONDS = 5  # an idle keep-alive connection is closed after this
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -35,6 +39,7 @@ def make_server(app, log_level: str = "warning", idle: float = IDLE_SECONDS):
     A connection that sends no complete request within `idle` seconds (idle keep-alive, or headers sent
     halfway) is closed, so slow clients cannot hold the server's connections (see `protocol`).
     """
+    # uvicorn: the optional serve extra
     import uvicorn
 
     from .protocol import HEADER_LIMIT, protocol
@@ -45,11 +50,11 @@ def make_server(app, log_level: str = "warning", idle: float = IDLE_SECONDS):
 
 def cmd_serve(args: argparse.Namespace) -> dict:
     try:
+        # fastapi: the optional serve extra
         from .app import create_app
     except ImportError as exc:
         raise UserError(f"mnistlab serve needs fastapi and uvicorn ({exc.name} is missing): "
                         f"pip install 'mnistlab[serve]'") from None
-    from ..train import load_run
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
     app = create_app(run, allowed_hosts=list(LOOPBACK) if args.host in LOOPBACK else None,
@@ -76,10 +81,6 @@ def cmd_serve(args: argparse.Namespace) -> dict:
 
 
 def cmd_finetune(args: argparse.Namespace) -> dict:
-    from ..data import load_dataset
-    from ..train.finetune import FineTune, finetune
-    from ..train.run import default_run_dir, reserve_out_dir
-
     out = reserve_out_dir(args.out or default_run_dir())
     base = load_dataset(args.dataset, args.data_dir)
     tuned, result = finetune(args.run_dir, args.digits, base, FineTune(args.mix, epochs=args.epochs, lr=args.lr,

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 from ..fileio import save_figure
+from ..mpl import pyplot
 
 COLORS = {"finished": "#1f77b4", "stopped_early": "#9aa3ad", "failed": "#d62728"}
 
@@ -14,8 +15,6 @@ def _numeric(values: list) -> bool:
 
 
 def params_figure(trials: list[dict], names: list[str], metric: str, best_id: str | None):
-    from ..mpl import pyplot
-
     plt = pyplot()
     cols = max(1, min(3, len(names)))
     rows = math.ceil(max(1, len(names)) / cols)
@@ -49,6 +48,7 @@ def params_figure(trials: list[dict], names: list[str], metric: str, best_id: st
 
 
 def curves_figure(trials: list[dict], metric: str, best_id: str | None):
+    # matplotlib loads on the first figure, not when the parser is built
     from matplotlib.ticker import MaxNLocator
 
     from ..mpl import pyplot
@@ -75,6 +75,7 @@ def curves_figure(trials: list[dict], metric: str, best_id: str | None):
 
 def draw_figures(trials: list[dict], settings: dict, metric: str, out: Path, best_id: str | None) -> list[str]:
     """Write figures/params.png and figures/curves.png (the best trial marked); return their paths."""
+    # matplotlib loads on the first figure, not when the parser is built
     import matplotlib.pyplot as plt
 
     paths = []

@@ -9,15 +9,22 @@ fresh worker takes the next one.
 from __future__ import annotations
 
 import multiprocessing as mp
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+import torch
+
 from ..clitools import COUNT
+from ..data.formats import ReadOptions
+from ..data.sources import load_dataset
 from ..errors import UserError
 from ..threads import allowed_cores
+from ..train.reuse import reuse_captures
 from .executors import executor
 from .search import ASHA
 from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
@@ -48,12 +55,6 @@ def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
 
 
 def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: bool) -> None:
-    import torch
-
-    from ..data.formats import ReadOptions
-    from ..data.sources import load_dataset
-    from ..train.reuse import reuse_captures
-
     torch.set_num_threads(threads)
     loaded: list[Prepared] = []  # the sweep's data set, loaded on the first trial that needs it
 
@@ -75,8 +76,6 @@ def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: b
 
 
 def _serve(conn, shared: dict, prepared: Callable[[], Prepared], out_dir: Path | None, device: str, report) -> None:
-    import torch
-
     while True:
         task = conn.recv()
         if task is None:
@@ -133,10 +132,6 @@ class LocalExecutor:
         """Train every trial; call `on_record` with each record as it arrives. `splits` (key -> Splits) are the data of
         experiment jobs (options {"fit_job": {..., "splits": key}}): written once to a file each worker loads once."""
         if splits:
-            import tempfile
-
-            import torch
-
             folder = Path(tempfile.mkdtemp(prefix="mnistlab-splits-"))
             paths = {key: folder / f"{i}.pt" for i, key in enumerate(splits)}
             for key, path in paths.items():
@@ -183,8 +178,6 @@ class LocalExecutor:
         finally:
             self.close()
             if splits:
-                import shutil
-
                 shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import json
+import logging
 import math
 import socket
 import sys
@@ -21,11 +22,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from ..clitools import bounded
+from ..data.formats import ReadOptions
+from ..data.sources import load_dataset
 from ..errors import UserError
 from .executors import executor
 from .search import ASHA, maximize
-from .trial import trial_options
+from .trial import HISTORY_KEYS, trial_options
 
 INSTALL = "pip install 'mnistlab[ray]'"
 CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster's --address; Ray itself retries a closed port for ever
@@ -51,6 +56,7 @@ def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT) -> No
 
 def _ray():
     try:
+        # ray: the optional ray extra
         import ray
         from ray import tune
     except ModuleNotFoundError:
@@ -61,7 +67,7 @@ def _ray():
 def _trainable(config: dict, dataset=None, splits=None) -> None:
     """One Tune trial: `config["trial"]` is (id, options); `dataset` and an experiment's `splits` come from the
     object store."""
-    import torch
+    # ray: this runs in a Ray worker (the optional ray extra)
     from ray import tune
 
     from .trial import Prepared, run_fit_job, run_trial
@@ -139,8 +145,6 @@ class RayExecutor:
         check_reachable(options.address, options.connect_timeout)
 
     def _connect(self) -> None:
-        import logging
-
         watch = {"fired": False}
         try:
             with interrupted_after(self.connect_timeout if self.address else None) as watch:
@@ -167,9 +171,6 @@ class RayExecutor:
     def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
             splits: dict | None = None) -> None:
         """Run every trial as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
-        from ..data.formats import ReadOptions
-        from ..data.sources import load_dataset
-
         tune = self.tune
         read = ReadOptions.from_dict(self.data.get("read"))
         dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"], read)
@@ -179,6 +180,7 @@ class RayExecutor:
                   "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
         scheduler = None
         if asha is not None:
+            # ray: the optional ray extra
             from ray.tune.schedulers import ASHAScheduler
 
             max_epochs = max(math.ceil(trial_options(o)[1]["epochs"]) for _, o in trials)
@@ -206,8 +208,6 @@ def _dirname(trial) -> str:
 
 
 def _stopped(trial_id: str, rows: list[dict], status: str, reason: str | None) -> dict:
-    from .trial import HISTORY_KEYS
-
     history = [{k: r.get(k) for k in HISTORY_KEYS} for r in rows]
     last = history[-1] if history else {}
     return {"id": trial_id, "status": status, "reason": reason, "history": history,

@@ -82,6 +82,7 @@ class Search:
     def resume(self, record: dict) -> None:
         """Teach TPE a trial finished in an earlier run of the sweep."""
         if self.kind == "tpe" and record["metrics"].get(self.metric) is not None:
+            # optuna: the optional tpe extra
             import optuna
 
             self.study.add_trial(optuna.trial.create_trial(params=record["config"], distributions=_distributions(self.space),
@@ -93,6 +94,7 @@ class Search:
         ask = self.asked.pop(record["id"])
         value = record["metrics"].get(self.metric)
         if value is None:
+            # optuna: the optional tpe extra
             import optuna
 
             self.study.tell(ask, state=optuna.trial.TrialState.FAIL)
@@ -102,6 +104,7 @@ class Search:
 
 def _optuna_study(seed: int, metric: str):
     try:
+        # optuna: the optional tpe extra
         import optuna
     except ModuleNotFoundError:
         raise UserError("--search tpe needs Optuna: pip install 'mnistlab[tpe]'") from None
@@ -111,6 +114,7 @@ def _optuna_study(seed: int, metric: str):
 
 
 def _distributions(space: Space) -> dict:
+    # optuna: the optional tpe extra
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     out = {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..models import build_model
 
 # Every option a sweep can vary or fix, with its type; everything else is refused by name.
 OPTIONS: dict[str, type] = {
@@ -171,8 +172,10 @@ def parse_value(name: str, value) -> Param:
 def load_toml(path: str | Path) -> dict:
     """A TOML space: keys are option names (lr or --lr style), values as on the command line or TOML lists."""
     try:
+        # tomllib is Python 3.11+; 3.10 has tomli
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
+        # Python 3.10: tomli (the tomllib of 3.11+)
         import tomli as tomllib
     path = Path(path)
     try:
@@ -193,8 +196,6 @@ class Space:
 
 def check_models(specs: tuple, activation: str, head: str, input_shape: tuple, n_classes: int) -> tuple[list, dict]:
     """Build every spec once on the data's input shape: the ones that work, and the reason for each that does not."""
-    from ..models import build_model
-
     good, bad = [], {}
     for spec in specs:
         try:

@@ -15,9 +15,19 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from ..data.sources import Dataset
 from ..data.splits import Splits, make_splits
 from ..errors import UserError
+from ..models import ModelConfig, build_model, parse_spec
+from ..models.grammar import Dense
+from ..train.cv import cross_validate
+from ..train.loop import fit
+from ..train.many import fit_many
+from ..train.recipes import get_recipe, settle
+from ..train.stackopt import OPTIONS as STACKED_OPTIMIZERS
 
 # What a trial needs beyond TrainConfig: how to build the model and prepare the data.
 MODEL_KEYS = ("model", "activation", "head")
@@ -32,8 +42,6 @@ class StopTrial(Exception):
 def trial_options(options: dict) -> tuple[dict, dict, str]:
     """Split a trial's full options into model arguments, TrainConfig fields and the normalization: the recipe
     fills what the trial leaves out, as `recipes.settle` lays it out for `fit` and `mnistlab train`."""
-    from ..train.recipes import get_recipe, settle
-
     name = options.get("recipe", "default")
     recipe = get_recipe(name)
     model = {k: options.get(k, getattr(recipe, k)) for k in MODEL_KEYS}
@@ -73,9 +81,6 @@ def run_trial(trial_id: str, options: dict, prepared: Prepared, out: Path | None
               report: Callable[[dict], bool] | None = None) -> dict:
     """Train one trial; `report(row)` after each epoch returns False to stop it early. Never raises for a
     trial's own failure (a diverging rate, a bad option): that becomes a failed record."""
-    from ..models import build_model
-    from ..train.loop import fit
-
     start = time.perf_counter()
     history: list[dict] = []
     params = None
@@ -111,10 +116,6 @@ def run_trial(trial_id: str, options: dict, prepared: Prepared, out: Path | None
 def cross_validated(model, splits: Splits, options: dict, train: dict):
     """A trial scored by K-fold cross-validation: fold 1's run, its history the folds' mean epoch by epoch
     (what the sweep compares), every fold's score in extras["cv"]."""
-    import numpy as np
-
-    from ..train.cv import cross_validate
-
     cv = cross_validate(model, splits, options["folds"], recipe=options.get("recipe", "default"), **train)
     run, scores = cv.runs[0], cv.to_dict()
     mean = lambda key, rows: None if any(r[key] is None for r in rows) else float(np.mean([r[key] for r in rows]))  # noqa: E731
@@ -127,10 +128,6 @@ def cross_validated(model, splits: Splits, options: dict, train: dict):
 def batch_key(options: dict) -> tuple | None:
     """Trials with the same key can train together in `fit_many` (FFNs of one depth, activation and head,
     trained with plain options); None for a trial that must train alone."""
-    from ..models import parse_spec
-    from ..models.grammar import Dense
-    from ..train.stackopt import OPTIONS as STACKED_OPTIMIZERS
-
     try:
         model_args, train, normalize = trial_options(options)
         layers = parse_spec(model_args["model"])
@@ -149,9 +146,6 @@ def batch_key(options: dict) -> tuple | None:
 
 def run_batched(trials: list[tuple[str, dict]], prepared: Prepared, out: Path | None, device: str) -> list[dict]:
     """Train trials that share a `batch_key` as one program; each gets its own record and run directory."""
-    from ..models import build_model
-    from ..train.many import fit_many
-
     start = time.perf_counter()
     try:
         parsed = [trial_options(options) for _, options in trials]
@@ -183,11 +177,6 @@ def run_batched(trials: list[tuple[str, dict]], prepared: Prepared, out: Path | 
 def run_fit_job(job_id: str, job: dict, splits: Splits, out: Path) -> dict:
     """One `fit` call planned by an experiment: the model rebuilt from its config and initial weights, trained on the
     experiment's own splits with its options, saved to out/<job_id> for the driver to load."""
-    import torch
-
-    from ..models import ModelConfig, build_model
-    from ..train.loop import fit
-
     start = time.perf_counter()
     try:
         config = ModelConfig.from_dict(job["model"])

@@ -10,7 +10,10 @@ import numpy as np
 
 from ..data.formats import read_path
 from ..data.sources import Dataset
+from ..data.splits import make_splits
 from ..errors import UserError
+from ..models import build_model
+from .loop import fit
 from .run import Run, load_run
 
 
@@ -44,10 +47,6 @@ def accuracy(run: Run, images: np.ndarray, labels: np.ndarray) -> float:
 def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: FineTune = FineTune()) -> tuple[Run, dict]:
     """The run fine-tuned on the folder's digits (repeated to `share` of the mix) and `mix` MNIST training
     images; with the MNIST test accuracy and the accuracy on the user's digits, before and after."""
-    from ..data.splits import make_splits
-    from ..models import build_model
-    from .loop import fit
-
     run = load_run(run_dir)
     images, labels = user_digits(folder, run.classes)
     if images.shape[1:] != base.train_images.shape[1:]:

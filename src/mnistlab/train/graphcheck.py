@@ -28,6 +28,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from . import engine
+
 # Tensor methods that hand a value to the host: fatal inside a graph.
 HOST_READS = {"item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__", "__complex__",
               "__repr__", "__str__", "__format__", "__array__"}
@@ -195,8 +197,6 @@ def _cpu_capturable(supports_xla: bool = True) -> list[str]:
 def strict_capture() -> Iterator[list[StrictGraph]]:
     """Within this block the engine captures on the CPU into StrictGraphs (yielded as they are made, the train
     step first), and torch's optimizers accept capturable state on the CPU (their CUDA code path)."""
-    from . import engine
-
     graphs: list[StrictGraph] = []
 
     def capture_graph(function):

@@ -16,6 +16,7 @@ from ..data.splits import Splits
 from ..data.transforms import Normalizer
 from ..errors import UserError
 from ..models import Net
+from .run import load_run
 
 
 def difference(run_dir: str, theirs, ours) -> str | None:
@@ -49,8 +50,6 @@ def rescale(x: torch.Tensor, old: Normalizer, new: Normalizer) -> torch.Tensor:
 def start_from(model: Net, data: Splits, run_dir: str) -> Splits:
     """Load the run's weights into `model` (refusing another model) and return `data` scaled as the run scales
     pixels."""
-    from .run import load_run
-
     source = load_run(run_dir)
     problem = difference(run_dir, source.model.config, model.config)
     if problem:

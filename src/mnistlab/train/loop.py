@@ -17,6 +17,7 @@ from .augment import make_augment
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from .init import start_from
 from .optim import check_loss, default_loss, make_loss, make_optimizer
 from .recipes import prepare, settle
 from .run import Run
@@ -32,29 +33,14 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
     train/val/test loss and accuracy (fractions), training seconds and evaluation seconds. Torch's global
     random state is left as it was found: dropout and augmentation draw from generators seeded with `seed`.
     """
-    if isinstance(data, Dataset):
-        data = make_splits(data)
-    if isinstance(model, str):
-        model = build_model(model, n_classes=len(data.classes), seed=options.get("seed", 0))
-    try:
-        cfg = TrainConfig(**settle(recipe, model.config.spec, options))
-    except TypeError as exc:  # an option TrainConfig does not have
-        raise UserError(f"fit: {exc}; the options are the fields of mnistlab.train.TrainConfig") from None
-    cfg.check()
+    model, data, cfg = _settled(model, data, recipe, options)
     device = resolve_device(cfg.device)
-    if model.config.n_classes != len(data.classes):
-        raise UserError(f"the model has {model.config.n_classes} outputs but the data has {len(data.classes)} classes")
-    if cfg.init:
-        from .init import start_from
-
-        data = start_from(model, data, cfg.init)
     data = data.to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     loss_name = cfg.loss or default_loss(model.config.head)
     check_loss(loss_name, model.config.head, cfg.label_smoothing)
-    train_loss = make_loss(loss_name, model.config.n_classes, cfg.label_smoothing)
-    test_loss = make_loss(loss_name, model.config.n_classes)
+    train_loss, test_loss = make_loss(loss_name, model.config.n_classes, cfg.label_smoothing), make_loss(loss_name, model.config.n_classes)
     precision = resolve_precision(cfg.precision, device, model.is_cnn)
     plan = StepPlan.of(len(data.y_train), cfg.batch_size, cfg.epochs, cfg.drop_last, cfg.max_steps)
     clock, evals = Stopwatch(device), []
@@ -72,15 +58,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
         tests = engine.evaluator(model, test_loss, data.x_test, data.y_test)
         vals = engine.evaluator(model, test_loss, data.x_val, data.y_val) if data.x_val is not None else None
 
-        def evaluate(epoch: float, step: int, epoch_end: bool) -> dict:
-            row = {"val_loss": None, "val_accuracy": None}
-            if epoch_end and vals is not None:
-                row["val_loss"], row["val_accuracy"] = map(float, vals())
-            row["test_loss"], row["test_accuracy"] = map(float, tests())
-            evals.append({"step": step, "epoch": epoch, "seconds": clock.total, "test_loss": row["test_loss"],
-                          "test_accuracy": row["test_accuracy"]})
-            return row
-
+        evaluate = _evaluation(tests, vals, clock, evals)
         history: list[dict] = []
 
         def record(raw: dict) -> None:
@@ -104,6 +82,39 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
                     "capture_s": round(engine.capture_s, 4)}
     extras = {"evals": evals} if cfg.eval_every else {}
     return Run(model.eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes), extras=extras)
+
+
+def _settled(model: Net | str, data: Splits | Dataset, recipe: str, options: dict) -> tuple[Net, Splits, TrainConfig]:
+    """The model built, the data split and the options settled by the recipe and checked."""
+    if isinstance(data, Dataset):
+        data = make_splits(data)
+    if isinstance(model, str):
+        model = build_model(model, n_classes=len(data.classes), seed=options.get("seed", 0))
+    try:
+        cfg = TrainConfig(**settle(recipe, model.config.spec, options))
+    except TypeError as exc:  # an option TrainConfig does not have
+        raise UserError(f"fit: {exc}; the options are the fields of mnistlab.train.TrainConfig") from None
+    cfg.check()
+    if model.config.n_classes != len(data.classes):
+        raise UserError(f"the model has {model.config.n_classes} outputs but the data has {len(data.classes)} classes")
+    if cfg.init:  # fine-tuning: the run's weights, and its normalization for the data
+        data = start_from(model, data, cfg.init)
+    return model, data, cfg
+
+
+def _evaluation(tests, vals, clock: Stopwatch, evals: list[dict]) -> Callable[[float, int, bool], dict]:
+    """The engine's evaluate(epoch, step, epoch_end): test (and at epoch ends validation) loss and accuracy,
+    each test evaluation also kept in `evals` with the training clock's reading."""
+    def evaluate(epoch: float, step: int, epoch_end: bool) -> dict:
+        row = {"val_loss": None, "val_accuracy": None}
+        if epoch_end and vals is not None:
+            row["val_loss"], row["val_accuracy"] = map(float, vals())
+        row["test_loss"], row["test_accuracy"] = map(float, tests())
+        evals.append({"step": step, "epoch": epoch, "seconds": clock.total, "test_loss": row["test_loss"],
+                      "test_accuracy": row["test_accuracy"]})
+        return row
+
+    return evaluate
 
 
 def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool | Progress = False,

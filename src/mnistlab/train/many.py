@@ -12,6 +12,7 @@ cross-validation needs); the data stays resident once either way.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -141,8 +142,6 @@ class StackedScore:
 
 
 def _no_amp():
-    import contextlib
-
     return contextlib.nullcontext()
 
 

@@ -43,6 +43,7 @@ def lean_kernels(name: str, params: list, options: dict) -> dict:
 
 
 def _fused_devices() -> list[str]:
+    # a private torch helper: asked only when an optimizer is fused
     from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
     return _get_fused_kernels_supported_devices()

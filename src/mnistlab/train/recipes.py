@@ -14,6 +14,7 @@ from ..data.transforms import DEFAULT_NORMALIZE
 from ..errors import UserError
 from ..models import Net, build_model, format_spec, parse_spec, pool_before_activation
 from .config import TrainConfig
+from .device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,22 @@ def settle(name: str, model: str, given: dict) -> dict:
     return {**settings, **tied, **given}
 
 
-def prepare(name: str, data: Dataset, *, model: str | None = None, activation: str | None = None,
-            head: str | None = None, normalize: str | None = None, val: int = 0, train_size: int | None = None,
-            seed: int = 0, device: str = "auto") -> tuple[Splits, Net]:
-    """The recipe's splits and model (its own, or `model` and the others given instead), ready for `fit`."""
-    from .device import resolve_device
+@dataclass(frozen=True)
+class Choices:
+    """What a command or notebook chose instead of the recipe's own (None: the recipe's), and how the data is cut."""
 
-    recipe = get_recipe(name)
-    splits = make_splits(data, normalize or recipe.normalize, val, train_size, resolve_device(device))
-    net = build_model(model or recipe.model, activation or recipe.activation, head or recipe.head,
+    model: str | None = None
+    activation: str | None = None
+    head: str | None = None
+    normalize: str | None = None
+    val: int = 0  # validation images carved off the end of train
+    train_size: int | None = None
+
+
+def prepare(name: str, data: Dataset, choices: Choices = Choices(), seed: int = 0, device: str = "auto") -> tuple[Splits, Net]:
+    """The recipe's splits and model (its own, or the `choices` given instead), ready for `fit`."""
+    recipe, c = get_recipe(name), choices
+    splits = make_splits(data, c.normalize or recipe.normalize, c.val, c.train_size, resolve_device(device))
+    net = build_model(c.model or recipe.model, c.activation or recipe.activation, c.head or recipe.head,
                       tuple(splits.x_train.shape[1:]), len(data.classes), seed)
-    return splits, pool_before_activation(net) if recipe.pool_first and model is None else net
+    return splits, pool_before_activation(net) if recipe.pool_first and c.model is None else net

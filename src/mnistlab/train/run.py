@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .. import __version__
 from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..display import curve_svg, heading, pairs
 from ..errors import UserError
@@ -111,8 +112,6 @@ def default_run_dir(root: str | Path = "runs") -> Path:
 
 
 def run_record(run) -> dict:
-    from .. import __version__
-
     return {"mnistlab": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
             "model": run.model.config.to_dict(), "summary": run.model.rows, "data": run.data,

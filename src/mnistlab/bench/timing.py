@@ -6,7 +6,6 @@ The training clock stops while the test set is evaluated, so evaluation time is 
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import resource
@@ -15,20 +14,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
-from .data.sources import Dataset
-from .data.transforms import Normalizer
-from .models import build_model
-from .train.device import Stopwatch, resolve_device
-from .train.engine import StepPlan, capture_refused, device_reason
-from .train.loop import train_recipe
-from .train.metrics import evaluate
-from .train.optim import make_optimizer, make_schedule
-from .train.recipes import get_recipe, recipe_settings
-from .train.reuse import reuse_captures
+from ..data.sources import Dataset
+from ..data.transforms import Normalizer
+from ..errors import UserError
+from ..models import build_model
+from ..train.device import Stopwatch, resolve_device
+from ..train.engine import StepPlan, capture_refused, device_reason
+from ..train.loop import train_recipe
+from ..train.metrics import evaluate
+from ..train.optim import make_optimizer, make_schedule
+from ..train.recipes import get_recipe, recipe_settings
+from ..train.reuse import reuse_captures
 
 REFERENCE = "fast-reference"
 
@@ -59,8 +60,10 @@ def engine_run(name: str, data: Dataset, seed: int, device: str, evals_per_epoch
 
 def dataloader_run(name: str, data: Dataset, seed: int, device: str, evals_per_epoch: int, max_epochs: int,
                    target: float, max_steps: int = 0, **_) -> dict:
-    """A published recipe with its DataLoader loop, as published; it stops after the epoch in which it first
-    reaches `target`, or after `max_epochs`."""
+    """pytorch-examples with its own DataLoader loop, as published: the one trainer outside the engine, on purpose
+    (every other recipe, the published fast-reference included, trains through `train_recipe`), because its
+    per-item loader is what it measures. It stops after the epoch in which it first reaches `target`, or after
+    `max_epochs`."""
     recipe, t = get_recipe(name), recipe_settings(name)
     dev = resolve_device(device)
     norm = Normalizer("standard", 0.1307, 0.3081)  # the constants the examples hard-code
@@ -160,18 +163,29 @@ class PeakMemory:
         return round(self.peak / 2**20, 1)
 
 
-def bench(data: Dataset, recipes: list[str] | None = None, seeds: int = 3, target: float = 0.99,
-          device: str = "auto", max_epochs: int = 14, evals_per_epoch: int = 10, warmup: bool = True,
-          on_result: Callable[[dict], None] | None = None, capture: str = "auto") -> dict:
-    """Train each recipe for each seed, interleaved, and report time to `target` test accuracy per run.
+@dataclass(frozen=True)
+class BenchSpec:
+    """Which recipes race, how often, to what accuracy, on which device, how finely the crossing is timed."""
 
-    `evals_per_epoch` test evaluations per epoch (at least one) time the crossing; the clock excludes them.
-    A short untimed warm-up of every recipe first builds the kernels each needs, so no run pays for them.
-    `capture` applies to our recipes; the published ones run as published (eager). A captured run's clock
-    includes its warm-up and capture (`capture_s` says how much of it that was).
+    recipes: list[str] | None = None  # default: all of RECIPES
+    seeds: int = 3
+    target: float = 0.99
+    device: str = "auto"
+    max_epochs: int = 14
+    evals_per_epoch: int = 10  # test evaluations per epoch (at least one) time the crossing; the clock excludes them
+    warmup: bool = True  # a short untimed warm-up of every recipe first builds the kernels each needs
+    capture: str = "auto"  # applies to our recipes; the published ones run as published (eager)
+
+
+def bench(data: Dataset, spec: BenchSpec | None = None, on_result: Callable[[dict], None] | None = None, **given) -> dict:
+    """Train each recipe for each seed, interleaved, and report time to the target test accuracy per run.
+
+    `given`: BenchSpec's fields by keyword. A captured run's clock includes its warm-up and capture (`capture_s`
+    says how much of it that was). `on_result(result)` after each run.
     """
-    from .errors import UserError
-
+    spec = replace(spec or BenchSpec(), **given)
+    seeds, target, device, max_epochs, evals_per_epoch = spec.seeds, spec.target, spec.device, spec.max_epochs, spec.evals_per_epoch
+    recipes, warmup, capture = spec.recipes, spec.warmup, spec.capture
     recipes = list(recipes or RECIPES)
     unknown = [r for r in recipes if r not in RECIPES]
     if unknown:
@@ -232,82 +246,3 @@ def summarize(results: list[dict], recipes: list[str]) -> dict:
         mine = row["median_time_to_target_s"]
         row["time_ratio_to_fast_reference"] = round(mine / ref, 3) if ref and mine is not None else None
     return summary
-
-
-def _seconds(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
-
-
-def cmd_bench(args: argparse.Namespace) -> dict:
-    from .clitools import load_data, pct, say
-    from .errors import UserError
-    from .progress import Progress
-
-    if not 0 < args.target <= 1:
-        raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
-    if args.out:  # checked before minutes of work, as every --out is
-        from .fileio import check_output, check_space
-
-        check_output(args.out, folder=False)
-        check_space(args.out, 0)
-    ds = load_data(args)
-    say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
-              f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
-        f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}"
-        f"{'capture s':>11}")
-    recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
-    order = [(r, s) for s in range(args.seeds) for r in recipes or RECIPES]  # bench's order: seeds outer, recipes inner
-    progress, done = Progress.for_command(args), []
-
-    def running(k: int, note: str = "") -> None:
-        if k < len(order):
-            progress.show(f"run {k + 1}/{len(order)}: {order[k][0]} seed {order[k][1]}{note}", k / len(order), force=True)
-
-    print_line = progress.printer(lambda text: say(args, text))
-
-    def line(r: dict) -> None:
-        print_line(f"{r['recipe']:<18}{r['seed']:>5}{_seconds(r['time_to_target_s']):>13}{pct(r['final_accuracy']):>11}"
-                   f"{r['train_s']:>9.2f}{r['eval_s']:>8.2f}{r['images_per_s']:>9}{r['peak_mem_mb']:>9}{r['capture_s']:>11.3f}")
-        done.append(r)
-        running(len(done))
-
-    try:
-        progress.begin("bench")
-        running(0, "" if args.no_warmup else " (after the warm-up steps)")
-        report = bench(ds, recipes, args.seeds, args.target, args.device, args.max_epochs, args.evals_per_epoch,
-                       not args.no_warmup, on_result=line, capture=args.capture)
-    finally:
-        progress.close()
-    report["data"] = ds.describe()
-    say(args, "", f"{'recipe':<18}{'median to target s':>20}{'ratio to ref':>14}{'mean acc':>10}{'reached':>9}")
-    for recipe, row in report["summary"].items():
-        ratio = row["time_ratio_to_fast_reference"]
-        say(args, f"{recipe:<18}{_seconds(row['median_time_to_target_s']):>20}{'-' if ratio is None else f'{ratio:.3f}x':>14}"
-                  f"{pct(row['mean_accuracy']):>10}{row['runs_reaching_target']:>5}/{row['runs']}")
-    if args.out:
-        from .fileio import write_json
-
-        write_json(args.out, report)
-        say(args, f"results written to {args.out}")
-    return report
-
-
-def register(subparsers, common) -> None:
-    from .clitools import add_command, capture_option, data_options, device_option
-
-    p = add_command(subparsers, "bench", cmd_bench, common, help="time to accuracy against reference recipes",
-                    description="Train reference recipes and ours in one process on the same data and device, "
-                                "interleaving seeds, and report the training seconds until the test accuracy "
-                                "first reaches --target.")
-    data_options(p)
-    p.add_argument("--recipes", help=f"comma-separated, from: {', '.join(RECIPES)} (default: all)")
-    p.add_argument("--seeds", type=int, default=3, help="runs per recipe (default: 3)")
-    p.add_argument("--target", type=float, default=0.99, help="test accuracy to reach, a fraction (default: 0.99)")
-    device_option(p)
-    capture_option(p, "our recipes (the published ones run as published, eagerly)")
-    p.add_argument("--max-epochs", type=int, default=14,
-                   help="epoch cap of pytorch-examples (which stops once it reaches the target) and mnistlab-best "
-                        "(whose schedule then fits the cap) (default: 14, the examples' own count)")
-    p.add_argument("--evals-per-epoch", type=int, default=10, help="test evaluations per epoch (default: 10)")
-    p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up steps of each recipe")
-    p.add_argument("--out", help="also write the JSON report to this file")

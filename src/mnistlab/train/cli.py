@@ -1,0 +1,167 @@
+"""`mnistlab train`, `eval` and `predict`: train a run, measure it, classify images with it.
+
+`cmd_train` is a skin over `mnistlab.training.train_to_dir`, which a notebook can call with the same options.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+
+from ..clitools import add_command, data_options, device_option, load_data, pct, read_options, report_predictions, say, verify_option
+from ..data.rgb import images_for
+from ..data.transforms import NORMALIZATIONS
+from ..errors import UserError
+from ..evaluate import evaluate_run
+from ..export.onnxrun import cmd_predict_onnx
+from ..fileio import reserve
+from ..models import ACTIVATIONS, HEADS
+from ..models.grammar import GRAMMAR_HELP
+from ..progress import Progress
+from ..training import TrainJob, train_to_dir, warn_diverged
+from .config import TrainConfig
+from .cv import check_out, cross_validate
+from .recipes import RECIPES, Choices, get_recipe, prepare, recipe_settings
+from .run import default_run_dir, load_run
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    recipe = args.recipe or "default"
+    if args.init:  # the run's own model unless another is asked for (train/init.py names what differs)
+        own = load_run(args.init).model.config
+        args.model, args.activation, args.head = args.model or own.spec, args.activation or own.activation, args.head or own.head
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    job = TrainJob(recipe, Choices(args.model, args.activation, args.head, args.normalize, args.val, args.train_size),
+                   given, args.dataset, args.data_dir, read_options(args), args.out, args.tensorboard, args.record_weights)
+    if args.folds is not None:
+        job.config()  # refuse bad options and layer tokens before anything else
+        return cmd_cross_validate(args, recipe, given)
+    return train_to_dir(job, lambda line: say(args, line), Progress.for_command(args))
+
+
+def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
+    """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
+    if args.folds < 2:
+        raise UserError(f"--folds {args.folds}: cross-validation needs at least 2 folds (e.g. --folds 5)")
+    for name in ("val", "tensorboard", "record_weights"):
+        if getattr(args, name):
+            raise UserError(f"--{name.replace('_', '-')} cannot go with --folds: the folds are the validation sets, "
+                            f"and each fold is a run of its own; leave it out")
+    if args.train_size is not None and args.train_size < 1:
+        raise UserError(f"--train-size {args.train_size}: must be at least 1")
+    out = check_out(args.out or default_run_dir())
+    reserve(out)
+    ds = load_data(args)
+    seed = given.get("seed", 0)
+    splits, model = prepare(recipe, ds, Choices(args.model, args.activation, args.head, args.normalize,
+                                                train_size=args.train_size), seed, given.get("device", "auto"))
+    say(args, f"{args.folds}-fold stratified cross-validation of '{model.config.spec}' on {splits.info['n_train']} "
+              f"{ds.name} training images (the test set is not used)")
+    progress = Progress.for_command(args)
+    progress.begin(f"{args.folds} folds")
+    try:
+        cv = cross_validate(model, splits, args.folds, recipe=recipe,
+                            on_epoch=lambda e, n: progress.show(f"epoch {e}/{n}", e / n), **given)
+    finally:
+        progress.close()
+    cv.save(out)
+    result = cv.to_dict()
+    together = ", ".join("+".join(map(str, g)) for g in result["trained_together"]) or "none"
+    say(args, *(f"fold {f['fold']}/{args.folds}: val accuracy {pct(f['val_accuracy'])} on {f['n_val']} images  "
+                f"({f['run_dir']})" for f in result["folds"]),
+        f"mean val accuracy {pct(result['mean_val_accuracy'])} ± {pct(result['std_val_accuracy'])} (std over folds); "
+        f"folds trained together: {together}" + (f" ({cv.note})" if cv.note else ""),
+        f"saved to {out} (fold-1..fold-{args.folds}, cv.json)")
+    return result
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    run = load_run(args.run_dir, args.device, verify=args.verify)
+    result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
+    warn_diverged(run, args.run_dir)
+    say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
+              f"on {result['n_test']} {result['dataset']} test images",
+        "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
+        "confusion (rows: true, columns: predicted):",
+        *(" ".join(f"{n:5d}" for n in row) for row in result["confusion"]))
+    return result
+
+
+def cmd_predict(args: argparse.Namespace) -> dict:
+    if args.onnx:  # reached only through the full parser (main dispatches --onnx before building it)
+        return cmd_predict_onnx(args)
+    run = load_run(args.run_dir, args.device, verify=args.verify)
+    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
+    return report_predictions(args, args.images, run.classes, probs)
+
+
+def json_object(text: str) -> dict:
+    """An option value given as a JSON object, e.g. '{"momentum": 0.9}'."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}); write an object such as '{{\"momentum\": 0.9}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object; write one such as '{{\"momentum\": 0.9}}'")
+    return value
+
+
+def train_options(parser: argparse.ArgumentParser) -> None:
+    """The recipe and model choices, then one option per TrainConfig field. Every default is None (not given):
+    the recipe fills what is left out (`recipes.settle`), and the help shows the default recipe's value."""
+    d, recipe = recipe_settings("default"), get_recipe("default")
+    parser.add_argument("--recipe", choices=RECIPES,
+                        help=("preset for every option below it: " + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items())
+                              + " (default: default); options given explicitly override it").replace("%", "%%"))
+    parser.add_argument("--model", help=f"layer spec (default: the recipe's, '{recipe.model}'); {GRAMMAR_HELP}")
+    parser.add_argument("--activation", choices=ACTIVATIONS, help=f"hidden-layer activation (default: {recipe.activation})")
+    parser.add_argument("--head", choices=HEADS, help=f"output head (default: {recipe.head})")
+    parser.add_argument("--normalize", choices=NORMALIZATIONS,
+                        help=f"pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 (default: {recipe.normalize})")
+    for f in fields(TrainConfig):
+        default, value = d[f.name], getattr(TrainConfig(), f.name)
+        kind = str if value is None else type(value)
+        options = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = json_object if kind is dict else kind
+        shown = json.dumps(default) if isinstance(default, dict) else "on" if default is True else "off" if default is False else default
+        parser.add_argument("--" + f.name.replace("_", "-"), default=None,
+                            help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **options)
+    parser.add_argument("--folds", type=int, metavar="K",
+                        help="stratified K-fold cross-validation on the training set instead of one run: K runs "
+                             "and cv.json in --out, the mean and std of the folds' validation accuracy")
+    parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
+    parser.add_argument("--train-size", type=int, help="train on the first N training images only")
+    parser.add_argument("--record-weights", action="store_true",
+                        help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "
+                             "for `mnistlab inspect --what weights`")
+
+
+def register(subparsers, common) -> None:
+    sub = subparsers
+    train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
+                        description="Train a model and save it as a run directory (model.safetensors + run.json).")
+    data_options(train)
+    train_options(train)
+    train.add_argument("--out", help="run directory to write (default: runs/<date>-<time>)")
+    train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR (scalars, weight "
+                                                            "histograms, sample predictions, the graph); needs mnistlab[tensorboard]")
+
+    ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
+    ev.add_argument("run_dir", help="a run directory written by mnistlab train")
+    ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
+    data_options(ev, dataset=False)
+    device_option(ev, "cpu")
+    verify_option(ev)
+
+    pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
+                     usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
+    pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
+    pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
+                                                   "of a run: needs only onnxruntime, not torch")
+    pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
+                                              "black, 20x20 box, centred), for any other run resized to its input")
+    device_option(pr, "cpu")
+    verify_option(pr)

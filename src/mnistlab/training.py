@@ -1,0 +1,123 @@
+"""What `mnistlab train` does, as a function a notebook can call too: options in, a saved run directory out.
+
+`TrainJob` holds what the command line asks for (recipe, model choices, data, training options, output and
+what to record); `train_to_dir` checks it all before loading anything, trains with `fit`, records weight
+histograms (and TensorBoard event files when asked), and saves the run. The command prints what `say` receives.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .clitools import pct
+from .data.formats import ReadOptions
+from .data.sources import load_dataset
+from .errors import UserError
+from .fileio import check_output, check_space
+from .inspect.histograms import WeightRecorder
+from .models import summary_text
+from .progress import Progress
+from .tensorboard import tensorboard_log
+from .train import TrainConfig, fit
+from .train.divergence import divergence_warning
+from .train.recipes import Choices, get_recipe, prepare, settle
+from .train.run import Run, default_run_dir, reserve_out_dir, run_bytes
+
+
+@dataclass
+class TrainJob:
+    """One `mnistlab train`: each None is the recipe's value (or the command's default)."""
+
+    recipe: str = "default"
+    choices: Choices = field(default_factory=Choices)  # model, activation, head, normalize, val, train_size
+    options: dict = field(default_factory=dict)  # TrainConfig fields given; the recipe fills the rest
+    dataset: str = "mnist"
+    data_dir: str | None = None  # --data PATH: read this instead of the registered set
+    read: ReadOptions | None = None  # how to read a CSV or image folder at data_dir
+    out: str | Path | None = None  # default runs/<date>-<time>
+    tensorboard: str | Path | None = None  # also write TensorBoard event files here
+    record_weights: bool = False  # a weight histogram after every epoch, not only before and after
+
+    def config(self) -> TrainConfig:
+        """The settled training options; refuses bad options, layer tokens and sizes before anything loads."""
+        cfg = TrainConfig(**settle(self.recipe, self.choices.model or get_recipe(self.recipe).model, self.options))
+        cfg.check()
+        for name, low in (("val", 0), ("train_size", 1)):
+            value = getattr(self.choices, name)
+            if value is not None and value < low:
+                raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {low}")
+        return cfg
+
+
+def epoch_line(row: dict, epochs: float) -> str:
+    """One epoch as the command prints it."""
+    epochs = math.ceil(epochs)  # the last epoch of a fractional count is a short one
+    val = f"  val {row['val_loss']:.4f} / {pct(row['val_accuracy'])}" if row["val_loss"] is not None else ""
+    return (f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}  train loss {row['train_loss']:.4f} acc {pct(row['train_accuracy'])}"
+            f"{val}  test loss {row['test_loss']:.4f} acc {pct(row['test_accuracy'])}  ({row['seconds']:.1f}s)")
+
+
+def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, progress: Progress | None = None) -> dict:
+    """Train `job` and save the run directory; the command's --json payload (run_dir, data, model, train, history...)."""
+    cfg = job.config()
+    if job.tensorboard:
+        check_output(job.tensorboard, "--tensorboard")
+    out = reserve_out_dir(job.out or default_run_dir())  # refused before training, held until the process ends
+    progress = progress or Progress(False)
+    started = time.perf_counter()
+    ds = load_dataset(job.dataset, job.data_dir, job.read)
+    splits, model = prepare(job.recipe, ds, job.choices, cfg.seed, cfg.device)
+    info = splits.info
+    check_space(out, run_bytes(model))  # a full disk is found before training, not after
+    say(f"data: {ds.name} from {ds.source} ({ds.path}): {info['n_train']} train / {info['n_val']} val / "
+        f"{info['n_test']} test images, normalize {splits.normalizer.mode}")
+    say(summary_text(model))
+    weights = WeightRecorder(model, every_epoch=job.record_weights)  # epoch 0 always: init vs trained for every run
+    board = tensorboard_log(job.tensorboard, model, splits, ds)  # None without a folder
+
+    def on_epoch(row: dict, net) -> None:
+        progress.printer(say)(epoch_line(row, cfg.epochs))
+        weights(row, net)
+        if board:
+            board(row, net)
+
+    prepared = time.perf_counter()
+    run = None
+    try:
+        run = fit(model, splits, recipe=job.recipe, progress=progress, on_epoch=on_epoch, **job.options)
+    finally:
+        progress.close()
+        if board:
+            board.close(run)  # event files are logs: what was written before a failure stays readable
+    trained = time.perf_counter()
+    run.extras["weight_histograms"] = weights.record
+    run.save(out)
+    warn_diverged(run, out)
+    timing = {"data_s": round(prepared - started, 3), "fit_s": round(trained - prepared, 3),
+              "save_s": round(time.perf_counter() - trained, 3)}  # fit_s: warm-up, capture, training and evaluation
+    return _finished(run, out, job.recipe, info, timing, say)
+
+
+def _finished(run: Run, out: Path, recipe: str, info: dict, timing: dict, say: Callable[[str], None]) -> dict:
+    total = sum(r["seconds"] for r in run.history)
+    device = run.device.type
+    graphs = f", CUDA graphs {run.train['capture']}" if device == "cuda" else ""
+    say(f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
+        f"{total:.1f} s of training on {device} ({run.train['precision']}{graphs})")
+    for line in (f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png"):
+        say(line)
+    return {"run_dir": str(out), "recipe": recipe,
+            "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
+            "model": run.model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
+            "diverged": run.diverged is not None, "train_seconds": total, "timing": timing}
+
+
+
+def warn_diverged(run: Run, where) -> None:
+    """A diverged run is kept, with a warning wherever its numbers are shown (`train`, `eval`)."""
+    if run.diverged:
+        warnings.warn(divergence_warning(str(where), run.diverged), stacklevel=2)
