@@ -16,6 +16,7 @@ def small():
     return ds
 
 
+@pytest.mark.slow  # every recipe trains
 def test_every_recipe_runs_and_reports(small):
     report = bench(small, seeds=1, target=0.5, device="cpu", max_epochs=1, evals_per_epoch=2, warmup=False)
     assert [r["recipe"] for r in report["results"]] == list(RECIPES)

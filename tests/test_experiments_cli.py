@@ -1,6 +1,8 @@
 """`mnistlab experiment list / run` on the command line."""
 import json
 
+import pytest
+
 from mnistlab.cli import main
 from mnistlab.experiments import EXPERIMENTS
 
@@ -34,6 +36,7 @@ def test_bad_out_is_a_one_line_error(tmp_path, capsys):
     assert err.count("\n") == 1 and "not a directory" in err
 
 
+@pytest.mark.slow  # two experiment processes
 def test_a_suite_runs_experiments_side_by_side_and_records_each(tmp_path, capfd):
     from mnistlab.experiments.registry import run_suite
 

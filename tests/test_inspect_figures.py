@@ -96,6 +96,7 @@ def test_data_explore_writes_its_figures(cli, tmp_path):
     assert_user_error(cli("data", "explore", "--dataset", "mnist-sample", "--digit", "12", "--out", tmp_path), "--digit 12")
 
 
+@pytest.mark.slow  # headless Chromium
 def test_report_is_self_contained_and_displays_in_a_real_browser(cli, ffn_dir, tmp_path):
     path = tmp_path / "report.html"
     result = cli("report", ffn_dir, "--out", path, "--json")

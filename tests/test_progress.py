@@ -172,7 +172,10 @@ def commands(tiny_idx_dir, tiny_run, tmp_path) -> dict[str, tuple[list, str]]:
     }
 
 
-@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", "data explore", "report"])
+REPORT = pytest.param("report", marks=pytest.mark.slow)  # every figure of a run: 10-20 s
+
+
+@pytest.mark.parametrize("name", ["experiment", "bench", "scratch", "inspect", "data explore", REPORT])
 def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "EVERY", 0.0)  # draw every update, so the line this test looks for is there
     argv, fragment = commands(tiny_idx_dir, tiny_run, tmp_path)[name]
@@ -182,7 +185,7 @@ def test_long_commands_show_progress_on_a_terminal(name, tiny_idx_dir, tiny_run,
     assert "\r" not in out  # results on stdout never share a row with the status line
 
 
-@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", "data explore", "report", "bench"])
+@pytest.mark.parametrize("name", ["experiment", "scratch", "inspect", "data explore", REPORT, "bench"])
 def test_long_commands_log_plain_lines_when_piped_and_nothing_with_json(name, tiny_idx_dir, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(Progress, "PLAIN_AFTER", 0.0)  # these commands, cut small, finish within the quiet seconds
     argv, _ = commands(tiny_idx_dir, tiny_run, tmp_path)[name]

@@ -24,6 +24,7 @@ def test_corruptions_are_seeded_and_grow_with_severity(sample, name):
     assert 0 < change[0] <= change[2], change  # the hardest severity changes the digits at least as much as the mildest
 
 
+@pytest.mark.slow  # the whole corruption suite, about 20 s
 def test_command_table_figures_and_json(cli, tiny_run, tmp_path):
     result = cli("robustness", tiny_run.run_dir, "--quick", "--corruptions", "dotted_line", "--out", tmp_path / "rb", "--json")
     assert result.code == 0, result.err

@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from mnistlab.cli import main
 
 
@@ -32,6 +34,7 @@ def test_train_on_the_sample(capsys):
     assert result["test_accuracy"] > 0.7
 
 
+@pytest.mark.slow  # every NumPy-engine figure, about 10 s
 def test_demo_writes_the_figures(tmp_path, capsys):
     result = run_json(capsys, "scratch", "demo", "--out", str(tmp_path), "--dataset", "mnist-sample")
     assert set(result["files"]) == {"patches_stride7", "patches_stride2", "filter_responses", "feature_maps", "pooling"}

@@ -91,6 +91,7 @@ def test_unknown_command_line_option_exits_2(capsys):
     assert exit_.value.code == 2 and "--colour" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_grid_sweep_writes_record_figures_and_a_usable_best_run(tmp_path, capsys):
     from mnistlab import load_run
 
@@ -118,6 +119,7 @@ def test_grid_sweep_writes_record_figures_and_a_usable_best_run(tmp_path, capsys
     assert "data:image/png;base64," in html and "t003" in html and 'src="http' not in html
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_random_search_is_seeded_and_ffn_trials_share_one_program(tmp_path, capsys):
     args = [*FAST, "--model", "f{8,16,24}", "--lr", "1e-3..1e-1:log", "--optimizer", "sgd", "--schedule", "none",
             "--epochs", "1", "--search", "random", "--trials", "3", "--jobs", "1"]
@@ -129,6 +131,7 @@ def test_random_search_is_seeded_and_ffn_trials_share_one_program(tmp_path, caps
     assert all(t["batched"] == 3 for t in record["trials"])  # one fit_many program for the three FFNs
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_tpe_runs_through_optuna(tmp_path, capsys):
     pytest.importorskip("optuna")
     payload = sweep([*FAST, "--model", "f16", "--lr", "1e-3..1e-1:log", "--epochs", "1", "--search", "tpe", "--trials", "3",
@@ -137,6 +140,7 @@ def test_tpe_runs_through_optuna(tmp_path, capsys):
     assert len({t["config"]["lr"] for t in payload["trials"]}) == 3
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path, capsys):
     payload = sweep([*FAST, "--model", "f16", "--optimizer", "sgd", "--schedule", "none", "--loss", "mse", "--lr", "0.01,1e10",
                      "--epochs", "1", "--search", "grid", "--jobs", "1", "--out", str(tmp_path / "d")], capsys)
@@ -155,6 +159,7 @@ def test_asha_stops_the_worse_trials_at_a_rung():
     assert loss.keep(1, 1.0) and loss.keep(1, 0.5) and not loss.keep(1, 2.0)
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_stop_early_marks_stopped_trials(tmp_path, capsys):
     payload = sweep([*FAST, "--model", "f16", "--lr", "3e-2,1e-2,1e-4,1e-5", "--epochs", "3", "--stop-early",
                      "--reduction-factor", "2", "--search", "grid", "--jobs", "1", "--out", str(tmp_path / "e")], capsys)
@@ -169,6 +174,7 @@ def test_grid_of_a_range_needs_points(tmp_path, capsys):
     assert "--lr" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_resume_after_the_driver_is_killed_skips_finished_trials(tmp_path):
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--dataset", "mnist-sample", "--device", "cpu", "--model", "f16",
@@ -192,6 +198,7 @@ def test_resume_after_the_driver_is_killed_skips_finished_trials(tmp_path):
     assert subprocess.run(cmd, capture_output=True, text=True).returncode == 2  # without --resume: refused
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_a_worker_that_dies_fails_only_its_own_trial(tmp_path, capsys):
     from mnistlab.sweep.runner import run_sweep
 
@@ -216,6 +223,7 @@ def test_a_worker_that_dies_fails_only_its_own_trial(tmp_path, capsys):
     assert [t["status"] for t in json.loads((tmp_path / "k" / "sweep.json").read_text())["trials"]] == ["failed", "finished"]
 
 
+@pytest.mark.slow  # worker processes: 10-30 s each
 def test_an_experiment_on_the_local_executor_gives_the_in_process_results(tmp_path, capsys):
     base = ["experiment", "run", "softmax", "--quick", "--dataset", "mnist-sample", "--device", "cpu", "--threads", "1", "--json"]
     assert main([*base, "--out", str(tmp_path / "in")]) == 0
