@@ -140,3 +140,23 @@ def test_commands_print_the_fallback_notice_the_library_returns(cli, command, ti
     assert result.code == 0 and json.loads(result.out)  # stdout stays one JSON object
     assert result.err.startswith("notice: full MNIST is not reachable") and "using mnist-sample" in result.err
     assert result.err.count("\n") == 1
+
+
+def test_an_unclosed_resource_collected_during_a_command_is_no_warning_line(capsys):
+    """Objects left unclosed elsewhere (an event loop of an earlier test, a notebook's file) may be collected while a
+    command runs: their ResourceWarning is not the command's to print."""
+    import warnings
+
+    from mnistlab.cli import main
+    from mnistlab.data import cli as data_cli
+
+    real = data_cli.data_info
+
+    def leaky(ds):
+        warnings.warn("unclosed event loop", ResourceWarning, stacklevel=2)
+        return real(ds)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data_cli, "data_info", leaky)
+        assert main(["data", "info", "--dataset", "mnist-sample", "--json"]) == 0
+    assert "warning" not in capsys.readouterr().err

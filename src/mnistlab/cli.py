@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
         with warnings.catch_warnings(record=True) as caught, notices_to_stderr():
             warnings.simplefilter("default")
+            # a ResourceWarning reports an object collected unclosed, whoever made it (in a notebook or a test run, often
+            # not this command): a note for developers, not for the person who ran the command
+            warnings.simplefilter("ignore", ResourceWarning)
             payload = args.handler(args)
     except UserError as exc:
         print(f"mnistlab: error: {exc}", file=sys.stderr)
