@@ -32,10 +32,6 @@ from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
 Task = list[tuple[str, dict]]  # one trial, or trials that train together
 
 
-def cores() -> int:
-    return len(allowed_cores())
-
-
 def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
     """One task per trial, except FFN trials that share a `batch_key`, which become one task."""
     if not batch:
@@ -115,8 +111,8 @@ class LocalExecutor:
         for name in ("jobs", "threads"):
             if getattr(options, name) is not None and getattr(options, name) < 1:
                 raise UserError(f"--{name} {getattr(options, name)}: must be at least 1")
-        self.jobs = max(1, options.jobs or cores())
-        self.threads = max(1, options.threads or cores() // self.jobs)
+        self.jobs = max(1, options.jobs or len(allowed_cores()))
+        self.threads = max(1, options.threads or len(allowed_cores()) // self.jobs)
         self.data, self.out, self.device = data, out, device
         self.workers: list[Worker] = []
         self.context = mp.get_context("spawn")  # a fresh interpreter: no torch thread pool inherited from a fork
