@@ -39,3 +39,73 @@ def test_augment_option_lists_and_strengths():
 
 def test_cli_refuses_a_bad_augmentation(cli):
     assert_user_error(cli("train", "--dataset", "mnist-sample", "--augment", "elastic,snow"), "unknown augmentation 'snow'")
+
+
+def test_each_item_changes_only_its_share_and_keeps_pixels_in_range():
+    """Items work on fixed slices of the augmented images (a random choice: the batch is shuffled); the rest of
+    the images are left exactly as they were, and ink stays in [0, 1]."""
+    from mnistlab.train.augment import Draw, share
+
+    u = torch.zeros(40, 1, 28, 28)
+    u[:, :, 8:20, 12:16] = 1.0  # a bar of ink
+    draw = Draw(torch.Generator().manual_seed(0))
+    for name, fn in ROBUST.items():
+        out = fn(u.clone(), draw, 1.0)
+        assert out.shape == u.shape and float(out.min()) >= 0 and float(out.max()) <= 1, name
+        changed = (out != u).flatten(1).any(1)
+        assert changed.any(), name
+    touched = share(u.clone(), 0.25, 0.5, lambda v: 1 - v)
+    assert torch.equal(touched[:10], u[:10]) and torch.equal(touched[20:], u[20:]) and torch.equal(touched[10:20], 1 - u[10:20])
+
+
+def test_items_draw_on_the_batch_device_from_its_default_generator():
+    """With no generator (as on CUDA, where a captured step replays them fresh) the numbers come from the default
+    generator of the images' device: seeding it repeats them, and the next call draws new ones."""
+    from mnistlab.train.augment import Draw
+
+    u = torch.zeros(32, 1, 28, 28)
+    u[:, :, 6:22, 13:15] = 1.0
+    items = parse_augment(ROBUST_AUGMENT)
+
+    def augmented() -> torch.Tensor:
+        v = u.clone()
+        for name in items:
+            v = ROBUST[name](v, Draw(None), 1.0)
+        return v
+
+    torch.manual_seed(3)
+    first, second = augmented(), augmented()
+    torch.manual_seed(3)
+    assert torch.equal(augmented(), first) and not torch.equal(first, second)
+
+
+def test_hollow_strokes_and_stripes():
+    """The outline item leaves the stroke's middle (nearly) empty and ink around it; stripes cut gaps into the ink
+    at every angle, never erasing a whole side of the image."""
+    from mnistlab.data.strokes import grille
+    from mnistlab.train.augment import Draw, hollow, stripes
+
+    u = torch.zeros(16, 1, 28, 28)
+    u[:, :, 6:22, 11:17] = 1.0  # a 6-pixel-wide bar
+    draw = Draw(torch.Generator().manual_seed(1))
+    out = hollow(u.clone(), draw, 1.0)
+    assert float(out[:, :, 14, 14].max()) <= 0.5 and float(out[:, :, 14, 10].min()) > 0.4
+    cut = stripes(u.clone(), draw, 1.0)
+    kept = cut.sum((1, 2, 3)) / u.sum((1, 2, 3))
+    assert float(kept.min()) > 0.55 and float(kept.max()) < 0.9
+    angles = torch.linspace(0, 3.1, 32).view(-1, 1, 1, 1)  # a negative coordinate across the angle: striped too
+    mask = grille(angles, 4.0, torch.zeros_like(angles), 1.0, 28, 28)
+    assert torch.allclose(mask.mean((1, 2, 3)), torch.full((32,), 0.75), atol=0.06)
+
+
+def test_stroke_helpers_match_their_definitions():
+    """Dilation by shifted maxima equals a max-pool with zero padding; the coarse field is bicubic upsampling."""
+    import torch.nn.functional as F
+
+    from mnistlab.data.strokes import coarse_field, dilate, erode
+
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0)) ** 4
+    assert torch.equal(dilate(x, 3), F.max_pool2d(x, 3, stride=1, padding=1))
+    assert torch.equal(erode(x, 5), -F.max_pool2d(F.pad(-x, (2, 2, 2, 2)), 5, stride=1))
+    grid = torch.rand(6, 2, 4, 4, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(coarse_field(grid, 28, 28), F.interpolate(grid, size=(28, 28), mode="bicubic", align_corners=True), atol=1e-5)
