@@ -75,21 +75,24 @@ class SubsetSource(BatchSource):
         self.orders = [torch.Generator().manual_seed(seed) for _ in subsets]
         k, b = len(subsets), plan.batch_size
         self.perm = torch.zeros(plan.n, k, dtype=torch.int64, device=x.device)
-        self.labels = torch.full((plan.n, k), IGNORE, dtype=torch.int64, device=x.device)
+        self.in_order = torch.full((plan.n, k), IGNORE, dtype=torch.int64, device=x.device)
         full = min(self.sizes) // b
-        self.rows, self.label_rows = self.perm[:full * b].view(full, b, k), self.labels[:full * b].view(full, b, k)
+        self.rows, self.label_rows = self.perm[:full * b].view(full, b, k), self.in_order[:full * b].view(full, b, k)
         self.counts = None  # real rows per model in the current eager batch, where some are padding
 
     def new_epoch(self) -> None:
         for k, (subset, order) in enumerate(zip(self.subsets, self.orders)):
             picked = subset[torch.randperm(len(subset), generator=order).to(subset.device)]
             self.perm[:len(picked), k] = picked
-            self.labels[:len(picked), k] = self.y[picked]
+            self.in_order[:len(picked), k] = self.y[picked]
+
+    def labels(self) -> torch.Tensor:
+        return self.in_order.T
 
     def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         b = self.plan.batch_size
         counts = [min(b, max(0, n - i * b)) for n in self.sizes]
-        idx, labels = self.perm[i * b:(i + 1) * b], self.labels[i * b:(i + 1) * b]
+        idx, labels = self.perm[i * b:(i + 1) * b], self.in_order[i * b:(i + 1) * b]
         self.counts = None if len(set(counts)) == 1 and counts[0] == len(idx) else torch.tensor(counts, device=idx.device)
         return self.x[idx], labels.T
 
