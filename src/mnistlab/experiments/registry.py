@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +25,7 @@ from ..errors import UserError
 from ..fileio import check_output, write_json
 from ..progress import Progress
 from ..tables import format_table
+from ..train import memo
 from ..train.device import resolve_device, set_threads
 from .context import Context
 
@@ -143,16 +145,19 @@ def _write_results(ctx: Context, exp: Experiment, setup: Setup, seconds: float, 
     return Record({**results, "results_path": str(path)})
 
 
-def _suite_job(name: str, threads: int, quiet: bool, setup: Setup, options: dict) -> dict:
-    """One experiment in a worker process, its lines prefixed with its name (jobs print side by side)."""
+def _suite_job(name: str, threads: int, quiet: bool, setup: Setup, options: dict, trained: str) -> dict:
+    """One experiment in a worker process, its lines prefixed with its name (jobs print side by side); trainings
+    identical to another experiment's are kept in and taken from the suite's folder `trained` (train/memo.py)."""
     set_threads(threads)
     say = (lambda text: None) if quiet else (lambda text: print(*(f"[{name}] {line}" for line in text.splitlines()),
                                                               sep="\n", flush=True))
-    return run_experiment(name, setup, say=say, **options)
+    with memo.shared(trained):
+        return run_experiment(name, setup, say=say, **options)
 
 
 def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, quiet: bool = False, **given) -> dict:
-    """Run experiments `jobs` at a time in separate processes, longest first, each with cores // jobs torch threads.
+    """Run experiments `jobs` at a time in separate processes, longest first, each with cores // jobs torch threads;
+    a training that several experiments share is trained once (train/memo.py).
 
     `given`: Setup's fields and any experiment's own options (each experiment gets its own). Each writes its own
     results.json (in `out`/NAME, or the default folder); returns every result and the wall time.
@@ -163,12 +168,13 @@ def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, qu
     order = sorted(names, key=lambda n: -get(n).cpu_seconds)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    with (tempfile.TemporaryDirectory(prefix="mnistlab-suite-") as trained,
+          ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool):
         futures = {}
         for name in order:
             own = replace(setup, out=None if out is None else Path(out) / (name + ("-quick" if setup.quick else "")))
             options = {k: v for k, v in given.items() if k in get(name).options}
-            futures[name] = pool.submit(_suite_job, name, threads, quiet, own, options)
+            futures[name] = pool.submit(_suite_job, name, threads, quiet, own, options, trained)
         results = {name: futures[name].result() for name in order}
     wall = time.perf_counter() - start
     return {"experiments": [results[n] for n in names], "wall_seconds": round(wall, 3), "jobs": jobs,
