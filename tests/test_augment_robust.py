@@ -1,4 +1,4 @@
-"""The robust recipe's augmentation: drawn inside the step and graph-safe, seeded, half of each batch, options."""
+"""The robust recipe's augmentation: drawn inside the step and graph-safe, seeded, a share of each batch, options."""
 import pytest
 import torch
 
@@ -18,12 +18,15 @@ def test_the_robust_step_is_graph_safe(sample):
     assert run.train["capture"] == "on" and run.train["augment"] == ROBUST_AUGMENT and graphs[0].replays == 4
 
 
-def test_augmentation_is_seeded_and_keeps_half_the_batch_clean(sample):
+def test_augmentation_is_seeded_and_keeps_the_rest_of_the_batch_clean(sample):
     splits = make_splits(sample)
     x = splits.x_train[:64]
     first, again = (make_augment(ROBUST_AUGMENT, splits.normalizer, torch.device("cpu"), seed=5)(x) for _ in range(2))
     assert torch.equal(first, again) and first.shape == x.shape and torch.isfinite(first).all()
-    assert torch.equal(first[32:], x[32:]) and not torch.equal(first[:32], x[:32])
+    k = int(64 * parse_augment(ROBUST_AUGMENT)["share"])
+    assert torch.equal(first[k:], x[k:]) and not (first[:k] == x[:k]).flatten(1).all(1).any()
+    quarter = make_augment("elastic,share=0.25", splits.normalizer, torch.device("cpu"), seed=5)(x)
+    assert torch.equal(quarter[16:], x[16:]) and not torch.equal(quarter[:16], x[:16])
     lo, hi = (float(splits.normalizer(torch.tensor([[[v]]]), "cpu")) for v in (0, 255))
     assert lo - 1e-4 <= float(first.min()) and float(first.max()) <= hi + 1e-4  # still pixels of 0..255
 
@@ -31,8 +34,10 @@ def test_augmentation_is_seeded_and_keeps_half_the_batch_clean(sample):
 def test_augment_option_lists_and_strengths():
     assert parse_augment("none") == {} and parse_augment("affine") == {"affine": 1.0}
     assert parse_augment("elastic, blur=0.5") == {"elastic": 1.0, "blur": 0.5}
-    assert set(parse_augment(ROBUST_AUGMENT)) == set(ROBUST)
-    for bad, message in (("rain", "unknown augmentation 'rain'"), ("blur=3", "strength"), ("blur=x", "strength"), (",", "empty")):
+    assert set(parse_augment(ROBUST_AUGMENT)) - {"share"} == set(ROBUST)
+    assert parse_augment("noise,share=0.25") == {"noise": 1.0, "share": 0.25}
+    for bad, message in (("rain", "unknown augmentation 'rain'"), ("blur=3", "strength"), ("blur=x", "strength"), (",", "empty"),
+                         ("share=0.5", "empty"), ("blur,share=1.5", "share of each batch"), ("blur,share=0", "share")):
         with pytest.raises(UserError, match=message):
             parse_augment(bad)
 
@@ -65,12 +70,10 @@ def test_items_draw_on_the_batch_device_from_its_default_generator():
 
     u = torch.zeros(32, 1, 28, 28)
     u[:, :, 6:22, 13:15] = 1.0
-    items = parse_augment(ROBUST_AUGMENT)
-
     def augmented() -> torch.Tensor:
         v = u.clone()
-        for name in items:
-            v = ROBUST[name](v, Draw(None), 1.0)
+        for fn in ROBUST.values():
+            v = fn(v, Draw(None), 1.0)
         return v
 
     torch.manual_seed(3)

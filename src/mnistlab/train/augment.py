@@ -189,35 +189,44 @@ ROBUST: dict[str, Callable] = {
 }
 
 
+SHARE = 0.5  # of each batch augmented unless the list says `share=`: the first images (the batch is shuffled)
+
+
+def _number(part: str, value: str, low: float, high: float, what: str) -> float:
+    try:
+        number = float(value) if value else 1.0
+    except ValueError:
+        number = -1.0
+    if not low < number <= high:
+        raise UserError(f"--augment {part}: {what} must be a number above {low:g} and at most {high:g} "
+                        f"(e.g. {part.partition('=')[0]}=0.5)")
+    return number
+
+
 def parse_augment(text: str) -> dict[str, float]:
-    """'none', 'affine', or a comma-separated list of ROBUST items with optional strengths ('elastic,blur=0.5')."""
+    """'none', 'affine', or a comma-separated list of ROBUST items with optional strengths ('elastic,blur=0.5'),
+    and optionally `share=F`, the fraction of each batch augmented (the rest stays clean; default SHARE)."""
     if text in AUGMENTATIONS:
         return {} if text == "none" else {"affine": 1.0}
     items = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
+        if name == "share":
+            items[name] = _number(part, value, 0, 1, "the share of each batch augmented")
+            continue
         if name not in ROBUST:
             raise UserError(f"--augment: unknown augmentation {name!r}; use none, affine, or a list of "
                             f"{', '.join(ROBUST)} with optional strengths, e.g. 'elastic,blur=0.5'")
-        try:
-            strength = float(value) if value else 1.0
-        except ValueError:
-            strength = -1.0
-        if not 0 < strength <= 2:
-            raise UserError(f"--augment {part}: the strength must be a number above 0 and at most 2 (e.g. {name}=0.5)")
-        items[name] = strength
-    if not items:
+        items[name] = _number(part, value, 0, 2, "the strength")
+    if not set(items) - {"share"}:
         raise UserError("--augment: empty list; give none, affine, or items such as 'elastic,blur=0.5'")
     return items
 
 
-SHARE = 0.5  # of each batch augmented (the first half: the batch order is a random permutation); the rest stays clean
-
-
 def robust_augment(x: torch.Tensor, items: dict[str, float], draw: Draw, background: float, scale: float) -> torch.Tensor:
-    """The listed ROBUST items on the first SHARE of a batch of normalized images x: to ink in [0, 1], each item
-    in order, back. The other images stay as they are, which keeps clean accuracy and halves the cost."""
-    k = max(1, int(len(x) * SHARE))
+    """The listed ROBUST items on the first share of a batch of normalized images x: to ink in [0, 1], each item
+    in order, back. The other images stay as they are, which keeps clean accuracy and saves their cost."""
+    k = max(1, int(len(x) * items.get("share", SHARE)))
     u = ((x[:k] - background) / scale).clamp(0, 1)
     for name, fn in ROBUST.items():
         if name in items:
