@@ -119,21 +119,23 @@ def run_experiment(name: str, setup: Setup | None = None, *, say: Callable[[str]
     if trainer is not None:
         ctx.trainer = trainer
     ctx.say(f"experiment {name}{' (quick)' if setup.quick else ''}: {exp.title}")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         exp.run(ctx)
     finally:
         progress.close()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     table = format_table(ctx.table)
     for line in (table, f"figures: {', '.join(ctx.figures)}", f"{seconds:.1f}s on {ctx.device.type}"):
         ctx.say(line)
-    return _write_results(ctx, exp, setup, seconds, table)
+    return _write_results(ctx, exp, setup, (seconds, cpu), table)
 
 
-def _write_results(ctx: Context, exp: Experiment, setup: Setup, seconds: float, table: str) -> dict:
+def _write_results(ctx: Context, exp: Experiment, setup: Setup, times: tuple[float, float], table: str) -> dict:
+    """results.json: `seconds` wall and `cpu_seconds` of this process (every thread's), both the figures too."""
     results = {"name": exp.name, "title": exp.title, "quick": setup.quick, "seed": setup.seed, "device": ctx.device.type,
-               "threads": torch.get_num_threads(), "seconds": round(seconds, 3), "options": ctx.options,
+               "threads": torch.get_num_threads(), "seconds": round(times[0], 3), "cpu_seconds": round(times[1], 3),
+               "reused": sum(bool(c.get("reused")) for c in ctx.configurations), "options": ctx.options,
                "capture": setup.capture,
                "capture_s": round(sum(c["settings"].get("train", {}).get("capture_s", 0.0) for c in ctx.configurations), 4),
                "dataset": setup.dataset,
