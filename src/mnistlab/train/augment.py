@@ -112,10 +112,10 @@ def hollow(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
 
 
 def stroke_width(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """Thicker strokes for 15% of the images, thinner for 15%, hollow (the outline) for 20%."""
+    """Thicker strokes for 15% of the images, thinner for 15%, hollow (the outline) for 25%."""
     u = share(u, 0.0, 0.15, lambda v: _thicker(v, draw, s))
     u = share(u, 0.15, 0.3, lambda v: _thinner(v, draw, s))
-    return share(u, 0.3, 0.5, lambda v: hollow(v, draw, s))
+    return share(u, 0.3, 0.55, lambda v: hollow(v, draw, s))
 
 
 def blur(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
