@@ -134,7 +134,7 @@ def _stripes(x, s, g):
     angle, phase = (_rand(x, g) * math.pi).view(-1, 1, 1, 1), _rand(x, g).view(-1, 1, 1, 1)
     period = (5, 4, 3)[s - 1]
     t = (xs * torch.cos(angle) + ys * torch.sin(angle)) / period + phase
-    return x * (torch.frac(t) >= 1 / period).to(x.dtype)
+    return x * (torch.remainder(t, 1.0) >= 1 / period).to(x.dtype)  # not frac: it keeps the sign of t < 0
 
 
 def _beside(x: torch.Tensor, g: torch.Generator, length: float, gap: float) -> tuple[torch.Tensor, torch.Tensor]:
