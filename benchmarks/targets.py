@@ -1,6 +1,6 @@
 """Every speed target of the engine issue against the results `benchmarks/run.sh` wrote, as a Markdown table.
 
-Usage: python benchmarks/targets.py cpu|gpu RESULTS_DIR   (a missing result file shows as "not measured")
+Usage: python benchmarks/targets.py cpu|gpu|suite RESULTS_DIR   (a missing result file shows as "not measured")
 """
 from __future__ import annotations
 
@@ -69,8 +69,26 @@ def cpu_rows(folder: Path) -> list[str]:
             *suite_rows(load(folder, "cpu-experiments.json"), each=None, whole=900)]
 
 
+def suite_times(folder: Path) -> None:
+    """`run.sh suite`'s account: each experiment's wall and CPU seconds, then the whole suite's wall time."""
+    suite = load(folder, "cpu-experiments.json")
+    if suite is None:
+        print("the suite was not measured (no cpu-experiments.json)")
+        return
+    print("| experiment | wall s | CPU s | trainings reused |\n|---|---|---|---|")
+    for r in suite["experiments"]:
+        print(f"| `{r['name']}` | {r['seconds']:.0f} | {r['cpu_seconds']:.0f} | {r['reused']} |")
+    cpu = sum(r["cpu_seconds"] for r in suite["experiments"])
+    print(f"| **all twelve** | **{suite['wall_seconds']:.0f}** (wall, {suite['jobs']} at a time) | {cpu:.0f} | "
+          f"{sum(r['reused'] for r in suite['experiments'])} |\n")
+    print("| target | measured | |\n|---|---|---|", *suite_rows(suite, each=None, whole=900), sep="\n")
+
+
 def main() -> None:
     where, folder = sys.argv[1], Path(sys.argv[2])
+    if where == "suite":
+        suite_times(folder)
+        return
     rows = gpu_rows(folder) if where == "gpu" else cpu_rows(folder)
     print("| target | measured | |\n|---|---|---|", *rows, sep="\n")
 

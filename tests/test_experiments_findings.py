@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from mnistlab.experiments import run_experiment
+from mnistlab.train import memo
 
 pytestmark = pytest.mark.slow  # trains every quick experiment
 
@@ -79,8 +80,10 @@ def test_results_json_records_every_configuration(quick):
 
 def test_same_seed_same_numbers(quick, tmp_path):
     first = quick("missing-class", digit=7)
-    again = run_experiment("missing-class", quick=True, out=tmp_path, device="cpu", say=lambda line: None,
-                           dataset="mnist-sample", digit=7)
+    with memo.shared(tmp_path / "trained"):  # a folder of its own: trains again rather than reusing the first run
+        again = run_experiment("missing-class", quick=True, out=tmp_path / "again", device="cpu", say=lambda line: None,
+                               dataset="mnist-sample", digit=7)
+    assert not again["configurations"][0].get("reused")
     assert again["summary"] == first["summary"]
     timeless = lambda r: [{k: v for k, v in row.items() if "seconds" not in k} for row in r["configurations"][0]["history"]]  # noqa: E731
     assert timeless(again) == timeless(first)

@@ -50,6 +50,21 @@ def test_the_l5_ffn_and_fit_many_are_graph_safe(small):
     assert runs[0].train["capture"] == "on" and graphs[0].replays == STEPS - 3
 
 
+@pytest.mark.parametrize("capture", ["off", "on"])
+def test_training_accuracy_counts_every_image_the_steps_saw(sample, capture):
+    """With a learning rate too small to move a weight every step predicts with the same weights, so the epoch's training accuracy is
+    the model's accuracy on the training set: the recorded outputs must be counted against the right labels, in
+    the epoch's order, the short last batch included."""
+    splits = make_splits(sample, val=0, train_size=32 * STEPS + 5)
+    model = build_model("f16", seed=0)
+    with torch.no_grad():
+        expected = (model(splits.x_train).argmax(-1) == splits.y_train).double().mean().item()
+    with strict_capture():
+        run = fit(model, splits, optimizer="sgd", lr=1e-30, optimizer_options={}, schedule="none", batch_size=32,
+                  epochs=2, device="cpu", capture=capture)
+    assert [row["train_accuracy"] for row in run.history] == pytest.approx([expected, expected], abs=1e-12)
+
+
 def engine_for(splits, *, optimizer="adam", loss=None, lean=True, epochs=1):
     """An engine on the capture path for a small FFN, 7 steps of 32 an epoch, to run under the strict check."""
     model = build_model("f16", seed=0)

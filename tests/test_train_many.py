@@ -5,7 +5,7 @@ import torch
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.data.splits import Splits
 from mnistlab.errors import UserError
-from mnistlab.train.many import Folds, fit_many
+from mnistlab.train.many import Folds, fit_many, stack_groups
 
 PLAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0, device="cpu",
              precision="fp32", channels_last=False)
@@ -108,3 +108,16 @@ def test_colour_cnns_stack_with_the_models_own_channel_count():
     alone = [fit(build(), data, **options) for _ in range(2)]
     together = fit_many([build(), build()], data, **options)
     assert_same(alone, together, tol=1e-4)
+
+
+def test_widths_far_apart_train_in_separate_programs_and_still_equal_separate_fits(tiny):
+    # on a CPU, padding f8 to f600 costs more than a second program: stack_groups splits them by cost
+    specs = ["f8", "f600", "f12"]
+    options = dict(epochs=1, batch_size=50, seed=2)
+    build = lambda s: build_model(s, "relu", head="log_softmax", seed=2)  # noqa: E731
+    assert stack_groups([build(s) for s in specs], torch.device("cpu")) == [[0, 2], [1]]
+    assert stack_groups([build(s) for s in specs], torch.device("cuda")) == [[0, 1, 2]]  # one program per step on a GPU
+    together = fit_many([build(s) for s in specs], tiny, [("sgd", 0.05)] * 3, device="cpu", **options)
+    assert [r.train["batched"] for r in together] == [2, 1, 2]
+    alone = [fit(build(s), tiny, optimizer="sgd", lr=0.05, **PLAIN, **options) for s in specs]
+    assert_same(alone, together)

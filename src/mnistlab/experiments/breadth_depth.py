@@ -1,9 +1,10 @@
 """L5: accuracy against the number of hidden layers (1-3) and their width (50-250 units)."""
 from __future__ import annotations
 
+import time
+
 from ..models import build_model
 from ..mpl import pyplot
-from ..train.many import fit_many
 from .context import Context
 from .registry import experiment
 from .settings import L5_MODEL
@@ -12,21 +13,21 @@ from .setups import l5_dataset, l5_splits, l5_train
 TITLE = "L5: 1-3 hidden layers x 50-250 units step 50"
 
 
-@experiment("breadth-depth", TITLE, cpu_seconds=360, batched=True)
+@experiment("breadth-depth", TITLE, cpu_seconds=530, batched=True)
 def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     train = l5_train(ctx)
     depths, widths = (1, 2, 3), ctx.pick((50, 100, 150, 200, 250), (50, 150, 250))
     ctx.planned = len(depths)
-    for depth in depths:  # one batched program per depth: all widths train together
+    for depth in depths:  # one batched call per depth: widths of similar cost stack together (stack_groups)
         models = [build_model(" ".join([f"f{w}"] * depth), L5_MODEL["activation"], L5_MODEL["head"], seed=ctx.seed)
                   for w in widths]
         ctx.say(f"  depth {depth}: training widths {', '.join(map(str, widths))} together")
         ctx.begin(f"depth {depth}, {len(widths)} widths together")
-        runs = fit_many(models, splits, [(train["optimizer"], train["lr"])] * len(models), epochs=train["epochs"],
-                        batch_size=train["batch_size"], drop_last=train["drop_last"], seed=ctx.seed,
-                        device=str(ctx.device), capture=ctx.capture, on_epoch=ctx.epoch)
-        seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
+        start = time.perf_counter()
+        runs = ctx.fit_many(models, splits, [(train["optimizer"], train["lr"])] * len(models), epochs=train["epochs"],
+                            batch_size=train["batch_size"], drop_last=train["drop_last"])
+        seconds = time.perf_counter() - start
         for width, r in zip(widths, runs):
             condition = f"layers{depth}-units{width}"
             ctx.record(condition, {"model": r.model.config.to_dict(), "train": r.train}, r, seconds / len(runs),

@@ -18,8 +18,14 @@ def cmd_list(args: argparse.Namespace) -> dict:
 
 
 def brief(result: dict) -> dict:
-    return {k: result[k] for k in ("name", "summary", "results_path", "figures", "seconds", "device", "quick", "table",
-                                   "capture", "capture_s")}
+    return {k: result[k] for k in ("name", "summary", "results_path", "figures", "seconds", "cpu_seconds", "reused", "device",
+                                   "quick", "table", "capture", "capture_s")}
+
+
+def timing(result: dict) -> str:
+    """One experiment of a suite: its wall and CPU seconds, and how many of its trainings another one had done."""
+    reused = f"  ({result['reused']} training(s) reused)" if result["reused"] else ""
+    return f"{result['name']:<18} {result['seconds']:>8.1f} s wall {result['cpu_seconds']:>8.1f} s CPU{reused}"
 
 
 def cmd_run(args: argparse.Namespace) -> dict:
@@ -29,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> dict:
         own = {key: getattr(args, key) for e in EXPERIMENTS.values() for key in e.options}
         suite = run_suite(list(EXPERIMENTS), args.jobs or 1, args.out, quiet=args.json,
                           **{k: v for k, v in vars(setup).items() if k != "out"}, **own)
-        say(args, "", *(f"{r['name']:<18} {r['seconds']:>8.1f} s" for r in suite["experiments"]),
+        say(args, "", *map(timing, suite["experiments"]),
             f"all {len(suite['experiments'])} experiments: {suite['wall_seconds']:.1f} s wall, {suite['jobs']} at a time "
             f"({suite['threads_per_job']} thread(s) each)")
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}

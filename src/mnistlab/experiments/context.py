@@ -21,6 +21,8 @@ from ..models import Net, build_model
 from ..mpl import pyplot
 from ..progress import Progress
 from ..train.loop import fit
+from ..train.many import fit_many
+from ..train.memo import remembered
 from ..train.run import Run
 from .settings import LECTURE_TRAIN
 
@@ -84,12 +86,25 @@ class Context:
                 on_epoch(row, net)
 
         start = time.perf_counter()
-        run = self.trainer(model, splits, on_epoch=epoch_done, **options)
+        train = lambda: [self.trainer(model, splits, on_epoch=epoch_done, **options)]  # noqa: E731
+        # An experiment's own callback must see every epoch, and an executor's trainer keeps its own record.
+        [run], reused = (remembered("fit", [model], splits, options, train) if on_epoch is None and self.trainer is fit
+                         else (train(), False))
         seconds = time.perf_counter() - start
-        self.record(condition, {"model": model.config.to_dict(), "train": run.train}, run, seconds, record)
+        self.record(condition, {"model": model.config.to_dict(), "train": run.train}, run, seconds,
+                    {**(record or {}), **({"reused": True} if reused else {})})
         self.say(f"  {condition}: test accuracy {100 * run.final['test_accuracy']:.2f}%  "
-                 f"(train {100 * run.final['train_accuracy']:.2f}%, {seconds:.1f}s)")
+                 f"(train {100 * run.final['train_accuracy']:.2f}%, "
+                 f"{'the same training as before, reused' if reused else f'{seconds:.1f}s'})")
         return run
+
+    def fit_many(self, models: list[Net], splits: Splits, optimizers: list[tuple[str, float]], **options) -> list[Run]:
+        """Train `models` together with `mnistlab.train.fit_many` (model k with optimizers[k]), on this run's device,
+        seed and capture setting; an identical earlier call's runs are reused."""
+        options = {"device": str(self.device), "seed": self.seed, "capture": self.capture, **options}
+        runs, _ = remembered("fit_many", models, splits, {**options, "optimizers": optimizers},
+                             lambda: fit_many(models, splits, optimizers, on_epoch=self.epoch, **options))
+        return runs
 
     def record(self, condition: str, settings: dict, run: Run, seconds: float, extra: dict | None = None) -> None:
         """Add one trained configuration (its settings, history, final metrics, data and class names)."""

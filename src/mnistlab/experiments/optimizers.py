@@ -5,7 +5,6 @@ import numpy as np
 
 from ..models import build_model
 from ..mpl import pyplot
-from ..train.many import fit_many
 from .context import Context
 from .registry import experiment
 from .settings import L5_MODEL
@@ -26,9 +25,8 @@ def run(ctx: Context) -> None:
     ctx.say(f"  training {len(models)} models together")
     ctx.planned = 1
     ctx.begin(f"{len(models)} models together")
-    runs = fit_many(models, splits, settings, epochs=train["epochs"], batch_size=train["batch_size"],
-                    drop_last=train["drop_last"], seed=ctx.seed, device=str(ctx.device), capture=ctx.capture,
-                    on_epoch=ctx.epoch)
+    runs = ctx.fit_many(models, splits, settings, epochs=train["epochs"], batch_size=train["batch_size"],
+                        drop_last=train["drop_last"])
     seconds = sum(row["seconds"] + row["eval_seconds"] for row in runs[0].history)
     last = min(LAST, train["epochs"])
     for (name, lr), r in zip(settings, runs):

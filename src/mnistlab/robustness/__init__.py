@@ -1,5 +1,5 @@
 """The corruption benchmark: corruptions (corruptions.py), scoring (score.py); the command is in cli.py."""
 from .corruptions import CORRUPTIONS, SEVERITIES, corrupt, families, prepared
-from .score import Suite, score
+from .score import Suite, score, score_runs
 
-__all__ = ["CORRUPTIONS", "SEVERITIES", "Suite", "corrupt", "families", "prepared", "score"]
+__all__ = ["CORRUPTIONS", "SEVERITIES", "Suite", "corrupt", "families", "prepared", "score", "score_runs"]

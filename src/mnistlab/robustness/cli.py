@@ -38,7 +38,7 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     from ..progress import Progress
     from ..train import load_run
     from .corruptions import check_names
-    from .score import Suite, json_view, score
+    from .score import Suite, json_view, score_runs
 
     names = check_names(args.corruptions.split(",")) if args.corruptions else None
     out = check_output(args.out)
@@ -50,14 +50,12 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     suite = Suite.of(load_dataset(args.dataset or runs[0].data.get("name", "mnist"), args.data_dir), names,
                      args.quick, args.seed)
     progress = Progress.for_command(args)
-    results = []
     try:
-        for path, run in zip(args.runs, runs):
-            progress.begin(f"robustness {path}")
-            result = score(run, suite, on_step=lambda i, n, what: progress.show(what, i / n))
-            results.append({"run_dir": str(path), **result})
+        progress.begin(f"robustness {' '.join(map(str, args.runs))}")
+        scored = score_runs(runs, suite, on_step=lambda i, n, what: progress.show(what, i / n))
     finally:
         progress.close()
+    results = [{"run_dir": str(path), **result} for path, result in zip(args.runs, scored)]
     labels = [Path(r).name or str(r) for r in args.runs]
     figures = [str(save_figure(examples(r, f"{label}: corrupted test digits and its answers (raw | prepared)"),
                                out / f"examples-{label}.png")) for r, label in zip(results, labels)]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..data.images import to_mnist
-from ..data.strokes import affine_theta, blur_kernels, coarse_field, dilate, discs, erode, filter_each, pixel_grid, resample, segments, warp
+from ..data.strokes import affine_theta, blur_kernels, coarse_field, dilate, discs, erode, filter_each, grille, resample, segments, warp
 from ..errors import UserError
 
 SEVERITIES = (1, 2, 3)
@@ -130,11 +130,8 @@ def _fog(x, s, g):
 
 @corruption("stripes", "occlusion", "a grille in front: 1-pixel gaps every 5, 4, 3 pixels at a random angle")
 def _stripes(x, s, g):
-    ys, xs = pixel_grid(*x.shape[-2:], x.device)
     angle, phase = (_rand(x, g) * math.pi).view(-1, 1, 1, 1), _rand(x, g).view(-1, 1, 1, 1)
-    period = (5, 4, 3)[s - 1]
-    t = (xs * torch.cos(angle) + ys * torch.sin(angle)) / period + phase
-    return x * (torch.remainder(t, 1.0) >= 1 / period).to(x.dtype)  # not frac: it keeps the sign of t < 0
+    return x * grille(angle, float((5, 4, 3)[s - 1]), phase, 1.0, *x.shape[-2:]).to(x.dtype)
 
 
 def _beside(x: torch.Tensor, g: torch.Generator, length: float, gap: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,35 +41,42 @@ def score(run, suite: Suite, on_step: Callable[[int, int, str], None] | None = N
     mean}, mean_accuracy (prepared, over every corruption and severity), worst {name, accuracy} and examples
     {name: [{image, raw, prepared} per severity], plus clean and label}. `on_step(i, total, label)` reports progress.
     """
+    return score_runs([run], suite, on_step)[0]
+
+
+def score_runs(runs: list, suite: Suite, on_step: Callable[[int, int, str], None] | None = None) -> list[dict]:
+    """`score` for several runs at once: each corrupted set is made and prepared once (the preparation, one image
+    at a time, is most of the time) and every run reads it."""
     labels = suite.labels
 
-    def accuracy(images: np.ndarray) -> tuple[float, np.ndarray]:
+    def accuracy(run, images: np.ndarray) -> tuple[float, np.ndarray]:
         predicted = np.asarray(run.predict(images)[0])
         return float((predicted == labels).mean()), predicted
 
-    clean, clean_pred = accuracy(suite.images)
-    clean_prepared, _ = accuracy(prepared(suite.images))
-    severities, examples = {}, {}
+    ready = prepared(suite.images)
+    cleans = [accuracy(run, suite.images) for run in runs]
+    results = [{"clean_accuracy": clean, "clean_prepared": accuracy(run, ready)[0], "severities": {}, "examples": {},
+                "n_images": len(labels), "source": suite.source, "seed": suite.seed} for run, (clean, _) in zip(runs, cleans)]
     total, step = len(suite.names) * len(SEVERITIES), 0
     for name in suite.names:
         k = example_index(name, len(labels))
-        severities[name] = {"raw": [], "prepared": []}
-        examples[name] = {"label": int(labels[k]), "clean": suite.images[k].tolist(), "clean_answer": int(clean_pred[k]),
-                          "severities": []}
+        for result, (_, clean_pred) in zip(results, cleans):
+            result["severities"][name] = {"raw": [], "prepared": []}
+            result["examples"][name] = {"label": int(labels[k]), "clean": suite.images[k].tolist(),
+                                        "clean_answer": int(clean_pred[k]), "severities": []}
         for s in SEVERITIES:
             if on_step is not None:
                 on_step(step, total, f"{name} {s}")
             step += 1
             images = corrupt(suite.images, name, s, suite.seed)
-            raw, raw_pred = accuracy(images)
             ready = prepared(images)
-            prep, prep_pred = accuracy(ready)
-            severities[name]["raw"].append(raw)
-            severities[name]["prepared"].append(prep)
-            examples[name]["severities"].append({"image": images[k].tolist(), "prepared_image": ready[k].tolist(),
-                                                 "raw": int(raw_pred[k]), "prepared": int(prep_pred[k])})
-    return summarize({"clean_accuracy": clean, "clean_prepared": clean_prepared, "severities": severities,
-                      "examples": examples, "n_images": len(labels), "source": suite.source, "seed": suite.seed})
+            for run, result in zip(runs, results):
+                (raw, raw_pred), (prep, prep_pred) = accuracy(run, images), accuracy(run, ready)
+                result["severities"][name]["raw"].append(raw)
+                result["severities"][name]["prepared"].append(prep)
+                result["examples"][name]["severities"].append({"image": images[k].tolist(), "prepared_image": ready[k].tolist(),
+                                                               "raw": int(raw_pred[k]), "prepared": int(prep_pred[k])})
+    return [summarize(result) for result in results]
 
 
 def summarize(result: dict) -> dict:

@@ -60,113 +60,173 @@ class Draw:
         return (self(x) < p).to(x.dtype).view(-1, 1, 1, 1)
 
 
+def share(u: torch.Tensor, lo: float, hi: float, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """u with fn applied to its images from share lo to share hi of the batch, in place. The batch order is a
+    random permutation, so a fixed slice is a random choice of images, and an operation costs only the images it
+    changes (no computing it for every image and masking)."""
+    a, b = round(len(u) * lo), round(len(u) * hi)
+    if b > a:
+        u[a:b] = fn(u[a:b])
+    return u
+
+
+def _per_image(draw: Draw, v: torch.Tensor) -> torch.Tensor:
+    return draw(v).view(-1, 1, 1, 1)
+
+
+def _towards(v: torch.Tensor, changed: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """v moved towards `changed`, half to all the way, times s (capped at all the way)."""
+    return v + (0.5 + 0.5 * _per_image(draw, v)) * min(1.0, s) * (changed - v)
+
+
 def elastic(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """One warp: rotation ±15°·s, shear ±0.3·s, zoom 1 - 0.35·s .. 1 + 0.1·s, shift ±2.5·s px, and a smooth random
-    displacement field of about s pixels (elastic distortion)."""
+    """One warp of every image: rotation ±20°·s, shear ±0.3·s, zoom 1 - 0.35·s .. 1 + 0.1·s, shift ±3·s px, and a
+    smooth random displacement field of about s pixels (elastic distortion: a random 4x4 grid, upsampled)."""
     n, h = len(u), u.shape[-1]
     r = draw(u, 5)
-    theta = strokes.affine_theta((2 * r[:, 0] - 1) * math.radians(15 * s), (2 * r[:, 1] - 1) * 0.3 * s,
-                                 1 - 0.35 * s + r[:, 2] * 0.45 * s, (2 * r[:, 3] - 1) * 5 * s / h, (2 * r[:, 4] - 1) * 5 * s / h)
+    theta = strokes.affine_theta((2 * r[:, 0] - 1) * math.radians(20 * s), (2 * r[:, 1] - 1) * 0.3 * s,
+                                 1 - 0.35 * s + r[:, 2] * 0.45 * s, (2 * r[:, 3] - 1) * 6 * s / h, (2 * r[:, 4] - 1) * 6 * s / h)
     flow = strokes.coarse_field(2 * draw(u, 2, 4, 4) - 1, h, h).permute(0, 2, 3, 1) * (2 * s / h)
     return strokes.warp(u, theta, flow.reshape(n, h, h, 2))
 
 
+def _thicker(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Strokes 1, 2 or 3 pixels wider (dilation)."""
+    r, two, three = _per_image(draw, v), strokes.dilate(v, 2), strokes.dilate(v, 3)
+    return _towards(v, torch.where(r < 1 / 3, two, torch.where(r < 2 / 3, three, strokes.dilate(three, 2))), draw, s)
+
+
+def _thinner(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Strokes eroded by a pixel or two."""
+    once = strokes.erode(v, 2)
+    return _towards(v, torch.where(_per_image(draw, v) < 0.5, once, strokes.erode(once, 2)), draw, s)
+
+
+def hollow(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Outline only: a 1- or 2-pixel edge around the strokes (dilated minus the stroke), for 40% with the stroke
+    kept faintly inside (up to half)."""
+    once = strokes.dilate(v, 3)
+    edge = (torch.where(_per_image(draw, v) < 0.5, once, strokes.dilate(once, 3)) - v).clamp(0, 1)
+    inside = v * (_per_image(draw, v) - 0.6).clamp(0, 1) * 1.25
+    return v + min(1.0, s) * (torch.maximum(edge, inside) - v)
+
+
 def stroke_width(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """Thicker strokes (dilation) for a quarter of the images, thinner (erosion) for a fifth, hollow (outline)
-    for a twentieth, blended in at half to full strength times s."""
-    r, w = draw(u).view(-1, 1, 1, 1), (0.5 + 0.5 * draw(u).view(-1, 1, 1, 1)) * min(1.0, s)
-    thick = strokes.dilate(u, 3)
-    changed = torch.where(r < 0.25, thick, torch.where(r < 0.45, strokes.erode(u, 2), (thick - u).clamp(0, 1)))
-    return u + (r < 0.5).to(u.dtype) * w * (changed - u)
+    """Thicker strokes for a fifth of the images, thinner for a seventh, hollow (the outline) for a seventh."""
+    u = share(u, 0.0, 0.2, lambda v: _thicker(v, draw, s))
+    u = share(u, 0.2, 0.35, lambda v: _thinner(v, draw, s))
+    return share(u, 0.35, 0.5, lambda v: hollow(v, draw, s))
 
 
-def blur(u: torch.Tensor, draw: Draw, s: float, p: float) -> torch.Tensor:
-    """Gaussian blur of std up to 1.4·s and motion blur along up to 6·s pixels, for a share p of the images."""
-    r, on = draw(u, 3), draw.chosen(u, p).view(-1)
-    kernels = strokes.blur_kernels(0.3 + on * r[:, 0] * 1.1 * s, on * r[:, 1] * 6 * s, r[:, 2] * math.pi)
-    return strokes.filter_each(u, kernels)
+def blur(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Gaussian blur of std up to 1.4·s or motion blur along up to 7·s pixels, for a fifth of the images."""
+    def one(v: torch.Tensor) -> torch.Tensor:
+        r = draw(v, 3)
+        motion = (r[:, 1] < 0.5).to(v.dtype) * r[:, 1] * 14 * s
+        return strokes.filter_each(v, strokes.blur_kernels(0.3 + r[:, 0] * 1.1 * s, motion, r[:, 2] * math.pi))
+    return share(u, 0.5, 0.7, one)
 
 
-def marks(u: torch.Tensor, draw: Draw, s: float, p: float) -> torch.Tensor:
-    """A stray line (solid or dotted) or two ink blots for a share p; an erased box or grille stripes for p / 2."""
+def low_resolution(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Down to 8x8 or 12x12 and back, for a tenth of the images."""
+    u = share(u, 0.7, 0.75, lambda v: _towards(v, strokes.resample(v, 8), draw, s))
+    return share(u, 0.75, 0.8, lambda v: _towards(v, strokes.resample(v, 12), draw, s))
+
+
+def stripes(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Gaps of s pixels every 3 to 5 pixels at a random angle and phase (a grille in front of the digit)."""
+    angle, period, phase = _per_image(draw, v) * math.pi, 3 + 2 * _per_image(draw, v), _per_image(draw, v)
+    return v * strokes.grille(angle, period, phase, min(1.0, s), *v.shape[-2:]).to(v.dtype)
+
+
+def _stray(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """A solid or dotted line anywhere (60%) or two ink blots."""
+    h = v.shape[-1]
+    ends = draw(v, 1, 4) * (h - 1)
+    dotted = torch.where(draw(v, 1) < 0.5, 3 + 3 * draw(v, 1), torch.full_like(ends[..., 0], 1e4))
+    line = strokes.segments(ends[..., :2], ends[..., 2:], (0.8 + 1.7 * draw(v, 1)) * min(1.0, s), h, h, dash=dotted)
+    blots = strokes.discs(2 + draw(v, 2, 2) * (h - 5), (0.6 + 1.2 * draw(v, 2)) * s, h, h)
+    return torch.maximum(v, torch.where(_per_image(draw, v) < 0.6, line, blots))
+
+
+def marks(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """A stray line or blots for 30% of the images, an erased box for 10%, grille stripes for 20%."""
     h = u.shape[-1]
-    ends = draw(u, 1, 4) * (h - 1)
-    dotted = torch.where(draw(u, 1) < 0.5, 3 + 3 * draw(u, 1), torch.full_like(ends[..., 0], 1e4))
-    line = strokes.segments(ends[..., :2], ends[..., 2:], 0.8 + 1.7 * draw(u, 1), h, h, dash=dotted)
-    blots = strokes.discs(2 + draw(u, 2, 2) * (h - 5), (0.6 + 1.2 * draw(u, 2)) * s, h, h)
-    u = torch.maximum(u, torch.where(draw(u).view(-1, 1, 1, 1) < 0.6, line, blots) * draw.chosen(u, p))
-    box = strokes.boxes(draw(u, 2) * (h - 8), 3 + draw(u, 2) * 6 * s, h, h)
-    ys, xs = strokes.pixel_grid(h, h, u.device)
-    angle, period = draw(u).view(-1, 1, 1, 1) * math.pi, 3 + 2 * draw(u).view(-1, 1, 1, 1)
-    bars = (torch.frac((xs * torch.cos(angle) + ys * torch.sin(angle)) / period) < 1 / period).to(u.dtype)
-    hole = torch.where(draw(u).view(-1, 1, 1, 1) < 0.5, box, bars) * draw.chosen(u, p / 2)
-    return u * (1 - hole)
+    u = share(u, 0.1, 0.4, lambda v: _stray(v, draw, s))
+    u = share(u, 0.7, 0.8, lambda v: v * (1 - strokes.boxes(draw(v, 2) * (h - 8), 3 + draw(v, 2) * 6 * s, h, h)))
+    return share(u, 0.8, 1.0, lambda v: stripes(v, draw, s))
 
 
-def paper(u: torch.Tensor, draw: Draw, s: float, p: float) -> torch.Tensor:
-    """Faint ink (down to 20%), gray paper (up to 0.6·s), a fog of up to 0.6·s, for shares p of the images."""
+def paper(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Faint ink (down to 20%) for 15% of the images, gray paper (up to 0.6·s) for 20%, a fog (up to 0.6·s) for 15%."""
     h = u.shape[-1]
-    faint = 1 - draw.chosen(u, p) * draw(u).view(-1, 1, 1, 1) * 0.8 * min(1.0, s)
-    gray = draw.chosen(u, p) * draw(u).view(-1, 1, 1, 1) * 0.6 * s
-    fog = strokes.coarse_field(draw(u, 1, 4, 4), h, h).clamp(0, 1) * draw.chosen(u, p) * draw(u).view(-1, 1, 1, 1) * 0.6 * s
-    return (gray + (1 - gray) * u * faint + fog).clamp(0, 1)
+    u = share(u, 0.0, 0.15, lambda v: v * (1 - _per_image(draw, v) * 0.8 * min(1.0, s)))
+    u = share(u, 0.3, 0.5, lambda v: (lambda g: g + (1 - g) * v)(_per_image(draw, v) * 0.6 * s))
+    fog = lambda v: (v + strokes.coarse_field(draw(v, 1, 4, 4), h, h).clamp(0, 1) * _per_image(draw, v) * 0.6 * s)  # noqa: E731
+    return share(u, 0.55, 0.7, lambda v: fog(v).clamp(0, 1))
 
 
-def noise(u: torch.Tensor, draw: Draw, s: float, p: float) -> torch.Tensor:
-    """Uniform noise of std up to 0.12·s and salt and pepper on up to 6%·s of the pixels, for a share p."""
-    on = draw.chosen(u, p)
-    gauss = (draw(u, *u.shape[1:]) - 0.5) * 0.4 * s * draw(u).view(-1, 1, 1, 1) * on
-    r, level = draw(u, *u.shape[1:]), 0.06 * s * draw(u).view(-1, 1, 1, 1) * on
-    u = (u + gauss).clamp(0, 1)
-    return torch.where(r < level / 2, 1.0, torch.where(r < level, 0.0, u))
+def noise(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
+    """Uniform noise of std up to 0.12·s and salt and pepper on up to 6%·s of the pixels, for a fifth of the images."""
+    def one(v: torch.Tensor) -> torch.Tensor:
+        gauss = (draw(v, *v.shape[1:]) - 0.5) * 0.4 * s * _per_image(draw, v)
+        r, level = draw(v, *v.shape[1:]), 0.06 * s * _per_image(draw, v)
+        v = (v + gauss).clamp(0, 1)
+        return torch.where(r < level / 2, 1.0, torch.where(r < level, 0.0, v))
+    return share(u, 0.8, 1.0, one)
 
 
-def low_resolution(u: torch.Tensor, draw: Draw, s: float, p: float) -> torch.Tensor:
-    """Down to 9x9 and back, for a share p of the images."""
-    return u + draw.chosen(u, p) * (strokes.resample(u, 9) - u)
-
-
-# The robust recipe's items in the order they apply, each with what it does at strength 1 (share of images p).
+# The robust recipe's items in the order they apply: each takes the augmented images (ink in [0, 1]), the draw
+# and a strength (1: as documented) and changes its own fixed shares of them (see `share`).
 ROBUST: dict[str, Callable] = {
-    "elastic": lambda u, d, s: elastic(u, d, s),
-    "stroke": lambda u, d, s: stroke_width(u, d, s),
-    "blur": lambda u, d, s: blur(u, d, s, 0.25),
-    "lowres": lambda u, d, s: low_resolution(u, d, s, 0.12),
-    "lines": lambda u, d, s: marks(u, d, s, 0.3),
-    "contrast": lambda u, d, s: paper(u, d, s, 0.2),
-    "noise": lambda u, d, s: noise(u, d, s, 0.2),
+    "elastic": elastic,
+    "stroke": stroke_width,
+    "blur": blur,
+    "lowres": low_resolution,
+    "lines": marks,
+    "contrast": paper,
+    "noise": noise,
 }
 
 
+SHARE = 0.5  # of each batch augmented unless the list says `share=`: the first images (the batch is shuffled)
+
+
+def _number(part: str, value: str, low: float, high: float, what: str) -> float:
+    try:
+        number = float(value) if value else 1.0
+    except ValueError:
+        number = -1.0
+    if not low < number <= high:
+        raise UserError(f"--augment {part}: {what} must be a number above {low:g} and at most {high:g} "
+                        f"(e.g. {part.partition('=')[0]}=0.5)")
+    return number
+
+
 def parse_augment(text: str) -> dict[str, float]:
-    """'none', 'affine', or a comma-separated list of ROBUST items with optional strengths ('elastic,blur=0.5')."""
+    """'none', 'affine', or a comma-separated list of ROBUST items with optional strengths ('elastic,blur=0.5'),
+    and optionally `share=F`, the fraction of each batch augmented (the rest stays clean; default SHARE)."""
     if text in AUGMENTATIONS:
         return {} if text == "none" else {"affine": 1.0}
     items = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
+        if name == "share":
+            items[name] = _number(part, value, 0, 1, "the share of each batch augmented")
+            continue
         if name not in ROBUST:
             raise UserError(f"--augment: unknown augmentation {name!r}; use none, affine, or a list of "
                             f"{', '.join(ROBUST)} with optional strengths, e.g. 'elastic,blur=0.5'")
-        try:
-            strength = float(value) if value else 1.0
-        except ValueError:
-            strength = -1.0
-        if not 0 < strength <= 2:
-            raise UserError(f"--augment {part}: the strength must be a number above 0 and at most 2 (e.g. {name}=0.5)")
-        items[name] = strength
-    if not items:
+        items[name] = _number(part, value, 0, 2, "the strength")
+    if not set(items) - {"share"}:
         raise UserError("--augment: empty list; give none, affine, or items such as 'elastic,blur=0.5'")
     return items
 
 
-SHARE = 0.5  # of each batch augmented (the first half: the batch order is a random permutation); the rest stays clean
-
-
 def robust_augment(x: torch.Tensor, items: dict[str, float], draw: Draw, background: float, scale: float) -> torch.Tensor:
-    """The listed ROBUST items on the first SHARE of a batch of normalized images x: to ink in [0, 1], each item
-    in order, back. The other images stay as they are, which keeps clean accuracy and halves the cost."""
-    k = max(1, int(len(x) * SHARE))
+    """The listed ROBUST items on the first share of a batch of normalized images x: to ink in [0, 1], each item
+    in order, back. The other images stay as they are, which keeps clean accuracy and saves their cost."""
+    k = max(1, int(len(x) * items.get("share", SHARE)))
     u = ((x[:k] - background) / scale).clamp(0, 1)
     for name, fn in ROBUST.items():
         if name in items:

@@ -58,7 +58,9 @@ class TrainConfig:
     init: str = option("", "start from this run's weights (a run directory with the same model spec and input "
                            "shape), e.g. to fine-tune on a folder of your own digits with --data")
     augment: str = option("none", "train-time augmentation: none; affine (random rotation, scale and shift); or a "
-                                  "list of " + ", ".join(ROBUST) + " with optional strengths, e.g. 'elastic,blur=0.5'")
+                                  "list of " + ", ".join(ROBUST) + " with optional strengths (1: as docs/robustness.md "
+                                  "describes), and share=F, the fraction of each batch augmented (default 0.5), e.g. "
+                                  "'elastic,blur=0.5,share=0.35'")
     capture: str = option("auto", "CUDA graphs: auto captures each step and evaluation on CUDA where the "
                                   "configuration allows, else eager; on refuses where it cannot; off never",
                           choices=CAPTURE)

@@ -127,6 +127,10 @@ class BatchSource:
             torch.index_select(self.x, 0, self.rows.view(-1), out=self.x_rows.view(rows * b, *self.x.shape[1:]))
             torch.index_select(self.y, 0, self.rows.view(-1), out=self.y_rows.view(-1))
 
+    def labels(self) -> torch.Tensor:
+        """This epoch's labels in the order its batches are drawn (one gather per epoch)."""
+        return self.y[self.perm]
+
     def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch `i` of this epoch, cut on the host (the eager path)."""
         idx = self.perm[i * self.plan.batch_size:(i + 1) * self.plan.batch_size]
@@ -272,7 +276,7 @@ class Engine:
         self.groups = [g for o in optimizers for g in o.param_groups]
         shape = (spec.models,) if spec.models else ()  # models: 0 for one model, K for K stacked ones
         self.loss_sum = torch.zeros(shape, device=self.device)
-        self.hits = torch.zeros((*shape, self.plan.batch_size), device=self.device, dtype=torch.int64)  # per batch slot
+        self.outs = None  # this epoch's outputs, (N, C) or (K, N, C), in batch order: made by the first step
         self.seed = None  # backward's seed, ones like the loss: made once, not by every step
         self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
         self.identity, self.evaluators, self.shared = spec.identity, [], False
@@ -332,7 +336,7 @@ class Engine:
         for mod in (mod for m in self.modules for mod in m.modules()):
             slots += [(b, lambda t, m=mod, n=name: m._buffers.__setitem__(n, t)) for name, b in mod._buffers.items()
                       if b is not None]
-        names = ["loss_sum", "hits", "seed", "counters"] + (["lr_now", "rates"] if self.rates is not None else [])
+        names = ["loss_sum", "outs", "seed", "counters"] + (["lr_now", "rates"] if self.rates is not None else [])
         slots += [(getattr(self, n), lambda t, n=n: setattr(self, n, t)) for n in names]
         source = self.source
         slots += [(t, lambda t, n=n: setattr(source, n, t)) for n, t in (("x_rows", source.x_rows), ("y_rows", source.y_rows))
@@ -345,16 +349,18 @@ class Engine:
         return reuse.signature(self._slots(), self.groups, (self.identity, repr(self.modules), type(self.source).__name__,
                                                              tuple(type(o).__name__ for o in self.optimizers)))
 
-    @property
-    def correct(self) -> torch.Tensor:
-        """Correct predictions this epoch (one count, or one per model)."""
-        return self.hits.sum(-1)
+    def correct(self, images: int) -> torch.Tensor:
+        """Correct predictions among this epoch's first `images` (one count, or one per model), counted once from
+        the outputs the steps recorded: a step spends one copy on them instead of an argmax, a compare and an add."""
+        labels = self.source.labels()[..., :images]
+        return (self.outs[..., :images, :].argmax(-1) == labels).sum(-1)
 
     # -- one step ------------------------------------------------------------------------------------------------
-    def _core(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+    def _core(self, xb: torch.Tensor, yb: torch.Tensor, at: int | None = None) -> None:
         """Forward, loss, backward, optimizer, accumulators. Gradients are set to None first, so backward writes
         fresh ones instead of adding into zeroed ones (no zero_ and add_ per parameter; a captured graph keeps
-        the addresses it wrote them to). Hits are counted per batch slot and summed when read."""
+        the addresses it wrote them to). The outputs are kept for `correct`: at image `at` of the epoch, or (None)
+        in the batch row the device counter names."""
         if self.augment is not None:
             xb = self.augment(xb)
         for o in self.optimizers:
@@ -369,13 +375,23 @@ class Engine:
             o.step()
         images = yb.shape[-1]  # per model: labels are (B,) or (K, B)
         self.loss_sum.add_(loss.detach(), alpha=images)
-        self.hits[..., :images].add_(out.detach().argmax(-1) == yb)
+        self._keep(out.detach(), at)
 
-    def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+    def _keep(self, out: torch.Tensor, at: int | None) -> None:
+        if self.outs is None:
+            self.outs = out.new_empty((*out.shape[:-2], self.plan.n, out.shape[-1]))
+        if at is not None:
+            self.outs[..., at:at + out.shape[-2], :] = out
+            return
+        rows, b = self.source.rows.shape[:2]
+        by_row = self.outs[..., :rows * b, :].unflatten(-2, (rows, b))
+        by_row.index_copy_(by_row.dim() - 3, self.row_t, out.unsqueeze(-3))
+
+    def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None, at: int | None = None) -> None:
         """The capturable step: batch row, learning rate and counters all read and advanced on the device."""
         if self.rates is not None:
             torch.index_select(self.rates, 0, self.step_t, out=self.lr_now.view(1, -1))
-        self._core(*(batch or self.source.row(self.row_t)))
+        self._core(*(batch or self.source.row(self.row_t)), at)
         self.counters.add_(1)
 
     def step(self, i: int) -> None:
@@ -384,9 +400,9 @@ class Engine:
             if self.table is not None:
                 for g, values in zip(self.groups, self.table[self.steps_done]):
                     g.update(values)
-            self._core(*self.source.batch(i))
+            self._core(*self.source.batch(i), i * self.plan.batch_size)
         elif i >= len(self.source.rows):  # the short last batch has its own shape: run it eagerly
-            self._static_step(self.source.batch(i))
+            self._static_step(self.source.batch(i), i * self.plan.batch_size)
         elif self.graph is not None:
             self.graph.replay()
         elif not self.capture or self.capture_note != "on":  # capture refused by torch: the static step, eagerly
@@ -454,7 +470,6 @@ class Engine:
         self.train_mode(True)
         self.source.new_epoch()
         self.loss_sum.zero_()
-        self.hits.zero_()
         if self.static:
             self.row_t.zero_()
 
@@ -520,7 +535,7 @@ def train(engine: Engine, evaluate: Callable[[float, int, bool], dict], clock: S
         seen = plan.images_in(epoch)
         start = time.perf_counter()
         row = {"epoch": epoch, "train_loss": (engine.loss_sum.double() / seen).tolist(),
-               "train_accuracy": (engine.correct.double() / seen).tolist()}
+               "train_accuracy": (engine.correct(seen).double() / seen).tolist()}
         row["evals"] = check(epoch - 1 + steps / plan.steps_per_epoch, True)
         row["seconds"], row["eval_seconds"] = seconds, eval_seconds + time.perf_counter() - start
         rows.append(row)

@@ -28,7 +28,7 @@ from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .optim import check_loss, default_loss, make_optimizer
 from .run import Run
-from .stack import Stack, check_stackable
+from .stack import Stack, check_stackable, weight_layers
 from .stackopt import StackedOptimizer, family_defaults
 
 IGNORE = -100  # the label of a padding row: no loss, never correct
@@ -75,21 +75,24 @@ class SubsetSource(BatchSource):
         self.orders = [torch.Generator().manual_seed(seed) for _ in subsets]
         k, b = len(subsets), plan.batch_size
         self.perm = torch.zeros(plan.n, k, dtype=torch.int64, device=x.device)
-        self.labels = torch.full((plan.n, k), IGNORE, dtype=torch.int64, device=x.device)
+        self.in_order = torch.full((plan.n, k), IGNORE, dtype=torch.int64, device=x.device)
         full = min(self.sizes) // b
-        self.rows, self.label_rows = self.perm[:full * b].view(full, b, k), self.labels[:full * b].view(full, b, k)
+        self.rows, self.label_rows = self.perm[:full * b].view(full, b, k), self.in_order[:full * b].view(full, b, k)
         self.counts = None  # real rows per model in the current eager batch, where some are padding
 
     def new_epoch(self) -> None:
         for k, (subset, order) in enumerate(zip(self.subsets, self.orders)):
             picked = subset[torch.randperm(len(subset), generator=order).to(subset.device)]
             self.perm[:len(picked), k] = picked
-            self.labels[:len(picked), k] = self.y[picked]
+            self.in_order[:len(picked), k] = self.y[picked]
+
+    def labels(self) -> torch.Tensor:
+        return self.in_order.T
 
     def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         b = self.plan.batch_size
         counts = [min(b, max(0, n - i * b)) for n in self.sizes]
-        idx, labels = self.perm[i * b:(i + 1) * b], self.labels[i * b:(i + 1) * b]
+        idx, labels = self.perm[i * b:(i + 1) * b], self.in_order[i * b:(i + 1) * b]
         self.counts = None if len(set(counts)) == 1 and counts[0] == len(idx) else torch.tensor(counts, device=idx.device)
         return self.x[idx], labels.T
 
@@ -211,16 +214,61 @@ def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]
     except TypeError as exc:  # an option TrainConfig does not have
         raise UserError(f"fit_many: {exc}; the options are the fields of mnistlab.train.TrainConfig") from None
     settings = settle_many(cfg, optimizers, len(models))
-    order = family_order([name for name, _, _ in settings])
-    models, settings = [models[k] for k in order], [settings[k] for k in order]
-    if folds is not None:
-        folds = Folds([folds.train[k] for k in order], folds.val and [folds.val[k] for k in order], folds.test)
+    check_stackable(models)
     dev = resolve_device(cfg.device)
-    runs = _train_stacked(models, data.to(dev), cfg, settings, folds, dev, on_epoch)
-    back = [0] * len(order)
-    for position, k in enumerate(order):
-        back[k] = runs[position]
-    return back
+    data = data.to(dev)
+    groups = stack_groups(models, dev)
+    runs: list[Run | None] = [None] * len(models)
+    for g, group in enumerate(groups):
+        order = [group[i] for i in family_order([settings[k][0] for k in group])]
+        part = folds and Folds([folds.train[k] for k in order], folds.val and [folds.val[k] for k in order], folds.test)
+        done = (lambda e, n, g=g: on_epoch(g * n + e, len(groups) * n)) if on_epoch is not None else None
+        trained = _train_stacked([models[k] for k in order], data, cfg, [settings[k] for k in order], part, dev, done)
+        for k, run in zip(order, trained):
+            runs[k] = run
+    return runs
+
+
+# What a stacked step costs on a CPU, in multiply-adds per sample: each program pays GROUP_COST (its share of
+# Python, autograd and optimizer dispatch), each model MODEL_COST (its slice of every batched kernel) plus its
+# padded weights. Fitted to one-thread CPU times of L5's FFNs (benchmarks/stack_groups.py).
+GROUP_COST, MODEL_COST = 200_000, 80_000
+
+
+def padded_size(models: list[Net]) -> int:
+    """Weights each model of `models` holds once they are stacked: every layer padded to its widest."""
+    layers = [[m.weight.numel() if isinstance(m, torch.nn.Conv2d) else (m.in_features, m.out_features)
+               for m in weight_layers(model)] for model in models]
+    total = 0
+    for shapes in zip(*layers):
+        total += shapes[0] if isinstance(shapes[0], int) else max(a for a, _ in shapes) * max(b for _, b in shapes)
+    return total
+
+
+def stack_groups(models: list[Net], device: torch.device) -> list[list[int]]:
+    """Model indices split into the stacked programs that cost least on `device`.
+
+    Stacking pads every layer to its widest model, so a grid of widths stacked as one program does up to ~2x
+    the arithmetic its models need; each extra program costs its per-step overhead instead. On a CPU the
+    models, ordered by size, are cut into the contiguous groups of least total cost (dynamic programming over
+    the cost model above); on a GPU, where a step's cost is its kernel launches, they stay one program.
+    """
+    if device.type != "cpu" or len(models) < 2:
+        return [list(range(len(models)))]
+    order = sorted(range(len(models)), key=lambda k: padded_size([models[k]]))
+    best = [0.0] + [math.inf] * len(order)  # best[j]: least cost of the first j models; cut[j]: its last group's start
+    cut = [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        for i in range(j):
+            group = [models[k] for k in order[i:j]]
+            cost = best[i] + GROUP_COST + len(group) * (MODEL_COST + padded_size(group))
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], len(order)
+    while j:
+        groups.append(sorted(order[cut[j]:j]))
+        j = cut[j]
+    return sorted(groups)
 
 
 def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: list[tuple[str, float, dict]],
