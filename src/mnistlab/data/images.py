@@ -111,6 +111,7 @@ KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # keep another component lying w
 SPECK = 2  # a piece of fewer pixels is a speck (salt noise): it joins nothing and is no digit
 CENTRE = 0.25  # a component's weight in choosing the digit halves this far from the image's centre (a share of its side)
 TILES, PAPER_PERCENTILE = 4, 10  # the paper's first estimate: a low percentile of each of 4x4 tiles, interpolated
+CLEAR = 0.1  # under uneven light, ink is the side the image reaches this much further (a share), else see bright_ink
 UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
 SMOOTH, NOT_INK, ROUNDS = 10, 0.4, 3  # then the paper is the average of the pixels that are not ink (under this share
 # of the peak), over a Gaussian of std 1/SMOOTH of the image's side, refined this many times
@@ -144,10 +145,21 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
         raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
                         f"border); crop it so the digit has paper around it")
     low, high = np.percentile(border, [10, 90])
-    o = a if up >= down else 1.0 - a  # ink high
     if high - low < UNEVEN:  # even paper: its level everywhere
-        return np.clip(o - (paper if up >= down else 1.0 - paper), 0.0, 1.0)
-    return uneven_ink(o)
+        return np.clip(a - paper, 0.0, 1.0) if up >= down else np.clip(paper - a, 0.0, 1.0)
+    clear = abs(up - down) >= CLEAR * max(up, down)  # the image reaches clearly further one way from the paper
+    return uneven_ink(a if (up >= down if clear else bright_ink(a)) else 1.0 - a)
+
+
+def bright_ink(a: np.ndarray) -> bool:
+    """Whether the ink is brighter than the paper under uneven light: strokes are narrow, so they stand out from
+    the median of their neighbourhood, while a broad patch of light or shade is its own neighbourhood's median."""
+    from scipy import ndimage
+
+    step = max(1, max(a.shape) // WORK_SIDE)
+    sub = a[::step, ::step]
+    local = ndimage.median_filter(sub, size=max(3, max(sub.shape) // 4))
+    return bool(np.percentile(sub - local, 99) >= np.percentile(local - sub, 99))
 
 
 def uneven_ink(o: np.ndarray) -> np.ndarray:
