@@ -63,3 +63,15 @@ def test_a_suite_trains_a_configuration_two_experiments_share_once(tmp_path):
     softmax, binarized = suite["experiments"]
     assert softmax["reused"] + binarized["reused"] == 1 and softmax["cpu_seconds"] > 0
     assert softmax["summary"]["log-softmax"] == binarized["summary"]["graded"]
+
+
+def test_the_suite_runs_experiments_that_share_a_training_in_one_job_longest_first():
+    from mnistlab.experiments import EXPERIMENTS
+    from mnistlab.experiments.registry import suite_jobs
+
+    jobs = suite_jobs(list(EXPERIMENTS))
+    assert sorted(n for job in jobs for n in job) == sorted(EXPERIMENTS)
+    assert ["epochs", "linear-relu-conv"] in jobs  # L2's two-conv net: trained by epochs, reused by the other
+    assert sorted(next(job for job in jobs if "softmax" in job)) == ["binarized", "normalization", "scrambled", "shifted",
+                                                                     "softmax"]  # L5's baseline FFN (and its CNN)
+    assert jobs[0] == ["breadth-depth"] and ["missing-class"] in jobs

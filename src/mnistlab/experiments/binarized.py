@@ -11,7 +11,7 @@ from .tables import final_columns
 TITLE = "L5: pixels > 0 -> 1 vs graded pixels"
 
 
-@experiment("binarized", TITLE, cpu_seconds=42)
+@experiment("binarized", TITLE, cpu_seconds=42, shares=("L5_MODEL",))
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     ctx.planned = 2

@@ -13,7 +13,7 @@ from .setups import l5_dataset, l5_splits, l5_train
 TITLE = "L5: 1-3 hidden layers x 50-250 units step 50"
 
 
-@experiment("breadth-depth", TITLE, cpu_seconds=360, batched=True)
+@experiment("breadth-depth", TITLE, cpu_seconds=530, batched=True)
 def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     train = l5_train(ctx)

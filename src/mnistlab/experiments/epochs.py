@@ -11,7 +11,7 @@ from .tables import at_epoch
 TITLE = "L1's network at 10 vs 20 epochs; L2's 3 vs 10 epochs"
 
 
-@experiment("epochs", TITLE, cpu_seconds=189)
+@experiment("epochs", TITLE, cpu_seconds=189, shares=("L2_TWO_CONV",))
 def run(ctx: Context) -> None:
     l1 = full_mnist_splits(ctx, L1_VAL, QUICK_TRAIN_IMAGES)
     l2 = full_mnist_splits(ctx, 0, QUICK_TRAIN_IMAGES)

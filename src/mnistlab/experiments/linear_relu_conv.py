@@ -16,7 +16,7 @@ MODELS = (("linear", dict(spec="f600 f600", activation="linear", head="logits"),
 LECTURE = {"linear": 0.80, "relu": 0.70, "one-conv": 0.86, "two-conv": 0.89, "two-conv-10": 0.95}
 
 
-@experiment("linear-relu-conv", TITLE, cpu_seconds=172)
+@experiment("linear-relu-conv", TITLE, cpu_seconds=172, shares=("L2_TWO_CONV",))
 def run(ctx: Context) -> None:
     splits = full_mnist_splits(ctx, 0, QUICK_TRAIN_IMAGES)
     ctx.planned = len(MODELS)

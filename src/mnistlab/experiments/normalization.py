@@ -13,7 +13,7 @@ CONDITIONS = (("train-unit-test-unit", "unit", "unit"), ("train-unit-test-raw", 
               ("train-raw-test-unit", "raw", "unit"))
 
 
-@experiment("normalization", TITLE, cpu_seconds=63)
+@experiment("normalization", TITLE, cpu_seconds=63, shares=("L5_MODEL",))
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     ranges = {}

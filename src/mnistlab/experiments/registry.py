@@ -1,7 +1,7 @@
 """The experiment registry and the one function that runs any of them.
 
 Each experiment is a module of this package whose `run(ctx)` is registered with `@experiment(name, title,
-cpu_seconds, batched, options)`; the package imports every module, so `EXPERIMENTS` holds them all, in the
+cpu_seconds, batched, options, shares)`; the package imports every module, so `EXPERIMENTS` holds them all, in the
 lectures' order. `run_experiment` turns a run into results.json, PNG figures and a printed table.
 """
 from __future__ import annotations
@@ -49,15 +49,19 @@ class Experiment:
     cpu_seconds: float  # one full run on one thread (docs/experiments.md): `all` starts the longest first
     batched: bool = False  # trains through fit_many itself: an executor cannot plan its calls, so it runs in-process
     options: dict[str, Option] = field(default_factory=dict)
+    # Trainings it has in common with other experiments (settings' names): `all` runs experiments that share one
+    # in the same job, one after the other, so the shared training is trained once and no job waits for another's.
+    shares: tuple[str, ...] = ()
 
 
 EXPERIMENTS: dict[str, Experiment] = {}  # filled by @experiment as the package imports each module
 
 
-def experiment(name: str, title: str, cpu_seconds: float, batched: bool = False, options: dict[str, Option] | None = None):
+def experiment(name: str, title: str, cpu_seconds: float, batched: bool = False, options: dict[str, Option] | None = None,
+               shares: tuple[str, ...] = ()):
     """Register the decorated `run(ctx)` as experiment `name`."""
     def register(run: Callable[[Context], None]) -> Callable[[Context], None]:
-        EXPERIMENTS[name] = Experiment(name, title, run, cpu_seconds, batched, options or {})
+        EXPERIMENTS[name] = Experiment(name, title, run, cpu_seconds, batched, options or {}, shares)
         return run
     return register
 
@@ -147,19 +151,36 @@ def _write_results(ctx: Context, exp: Experiment, setup: Setup, times: tuple[flo
     return Record({**results, "results_path": str(path)})
 
 
-def _suite_job(name: str, threads: int, quiet: bool, setup: Setup, options: dict, trained: str) -> dict:
-    """One experiment in a worker process, its lines prefixed with its name (jobs print side by side); trainings
-    identical to another experiment's are kept in and taken from the suite's folder `trained` (train/memo.py)."""
+def _suite_job(runs: list[tuple[str, Setup, dict]], threads: int, quiet: bool, trained: str) -> list[dict]:
+    """Experiments (name, setup, own options) one after the other in a worker process, their lines prefixed with
+    their names (jobs print side by side); trainings identical to another experiment's are kept in and taken
+    from the suite's folder `trained` (train/memo.py)."""
     set_threads(threads)
-    say = (lambda text: None) if quiet else (lambda text: print(*(f"[{name}] {line}" for line in text.splitlines()),
-                                                              sep="\n", flush=True))
-    with memo.shared(trained):
-        return run_experiment(name, setup, say=say, **options)
+    results = []
+    for name, setup, options in runs:
+        say = (lambda text, name=name: None if quiet else print(*(f"[{name}] {line}" for line in text.splitlines()),
+                                                                sep="\n", flush=True))
+        with memo.shared(trained):
+            results.append(run_experiment(name, setup, say=say, **options))
+    return results
+
+
+def suite_jobs(names: list[str]) -> list[list[str]]:
+    """`names` as jobs: experiments that share a training (directly or through others) in one job, longest first;
+    the jobs longest first (by the sum of their experiments' `cpu_seconds`)."""
+    jobs: list[list[str]] = []
+    for name in sorted(names, key=lambda n: -get(n).cpu_seconds):
+        linked = [job for job in jobs if any(set(get(name).shares) & set(get(other).shares) for other in job)]
+        for job in linked:
+            jobs.remove(job)
+        jobs.append(sorted([name, *(n for job in linked for n in job)], key=lambda n: -get(n).cpu_seconds))
+    return sorted(jobs, key=lambda job: -sum(get(n).cpu_seconds for n in job))
 
 
 def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, quiet: bool = False, **given) -> dict:
     """Run experiments `jobs` at a time in separate processes, longest first, each with cores // jobs torch threads;
-    a training that several experiments share is trained once (train/memo.py).
+    a training that several experiments share is trained once (train/memo.py), by the first of them in one job
+    (`suite_jobs`).
 
     `given`: Setup's fields and any experiment's own options (each experiment gets its own). Each writes its own
     results.json (in `out`/NAME, or the default folder); returns every result and the wall time.
@@ -167,17 +188,18 @@ def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, qu
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: must be at least 1")
     setup = Setup(**{k: v for k, v in given.items() if k in SETUP_FIELDS})
-    order = sorted(names, key=lambda n: -get(n).cpu_seconds)
     threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def planned(name: str) -> tuple[str, Setup, dict]:
+        own = replace(setup, out=None if out is None else Path(out) / (name + ("-quick" if setup.quick else "")))
+        return name, own, {k: v for k, v in given.items() if k in get(name).options}
+
     start = time.perf_counter()
     with (tempfile.TemporaryDirectory(prefix="mnistlab-suite-") as trained,
           ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool):
-        futures = {}
-        for name in order:
-            own = replace(setup, out=None if out is None else Path(out) / (name + ("-quick" if setup.quick else "")))
-            options = {k: v for k, v in given.items() if k in get(name).options}
-            futures[name] = pool.submit(_suite_job, name, threads, quiet, own, options, trained)
-        results = {name: futures[name].result() for name in order}
+        futures = [(job, pool.submit(_suite_job, [planned(n) for n in job], threads, quiet, trained))
+                   for job in suite_jobs(names)]
+        results = {name: result for job, future in futures for name, result in zip(job, future.result())}
     wall = time.perf_counter() - start
     return {"experiments": [results[n] for n in names], "wall_seconds": round(wall, 3), "jobs": jobs,
             "threads_per_job": threads}

@@ -17,7 +17,7 @@ TITLE = "L5: one fixed pixel permutation; FFN and CNN"
 PERMUTATION_SEED = 0
 
 
-@experiment("scrambled", TITLE, cpu_seconds=103)
+@experiment("scrambled", TITLE, cpu_seconds=103, shares=("L5_MODEL", "L5_CNN"))
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     mixed = Dataset(ds.name, ds.source, ds.path, scramble(ds.train_images, PERMUTATION_SEED), ds.train_labels,

@@ -19,7 +19,7 @@ def accuracy_of(run: Run, images, labels) -> float:
     return float((classes == labels).mean())
 
 
-@experiment("shifted", TITLE, cpu_seconds=55)
+@experiment("shifted", TITLE, cpu_seconds=55, shares=("L5_MODEL", "L5_CNN"))
 def run(ctx: Context) -> None:
     ds = l5_dataset(ctx)
     rolled = roll_horizontal(ds.test_images, MAX_SHIFT, SHIFT_SEED)

@@ -11,7 +11,7 @@ from .tables import final_columns
 TITLE = "L5: softmax vs log-softmax outputs, same model and training"
 
 
-@experiment("softmax", TITLE, cpu_seconds=43)
+@experiment("softmax", TITLE, cpu_seconds=43, shares=("L5_MODEL",))
 def run(ctx: Context) -> None:
     splits = l5_splits(l5_dataset(ctx))
     ctx.planned = 2
