@@ -116,7 +116,8 @@ UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light
 SMOOTH, NOT_INK, ROUNDS = 10, 0.4, 3  # then the paper is the average of the pixels that are not ink (under this share
 # of the peak), over a Gaussian of std 1/SMOOTH of the image's side, refined this many times
 WORK_SIDE = 64  # the paper's level is measured on at most about this many pixels a side (it varies slowly)
-KEEP_SCALE = (0.8, 1.25)  # a digit whose box is scaled by this little to fit 20x20 is left at its size (28x28 input)
+KEEP_SCALE = (0.8, 1.25)  # a digit whose box would be scaled by this little to fit 20x20 is left at its size
+SETTLED = 2.5  # pixels: a 28x28 digit at MNIST's scale whose centre of mass is this near the centre is not moved
 
 
 def box2(a: np.ndarray) -> np.ndarray:
@@ -259,27 +260,36 @@ def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
     """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass.
 
     The digit is found first (`ink_of`, `digit_mask`); marks beside it are left out, faint ink is brought to
-    full strength, and the digit's box is scaled to fit 20x20 as MNIST's are.
+    full strength, and the digit's box is scaled to fit 20x20 as MNIST's are, unless it is near that size
+    already (resampling would only blur it). A 28x28 image already in MNIST's form is not moved (`centred`).
     """
     ink = ink_of(image, where)
     ink = ink * digit_mask(ink, where)
     ink /= ink.max()
     rows, cols = np.nonzero(ink > BOX)
-    box = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    box = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1] * 255
     h, w = box.shape
     scale = 20.0 / max(h, w)
-    if KEEP_SCALE[0] <= scale <= KEEP_SCALE[1] and max(h, w) <= 28:  # at MNIST's scale already: only moved
-        digit = box * 255
-    else:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        digit = np.asarray(Image.fromarray((box * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float64)
-        digit = np.clip(digit, 0, 255)
-    frame = np.zeros((28, 28))
+    if KEEP_SCALE[0] <= scale <= KEEP_SCALE[1] and max(h, w) <= 28:
+        return centred(box, (rows.min(), cols.min()) if np.shape(image) == (28, 28) else None)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    digit = np.asarray(Image.fromarray(box.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64)
+    return centred(np.clip(digit, 0, 255))
+
+
+def centred(digit: np.ndarray, at: tuple[int, int] | None = None) -> np.ndarray:
+    """`digit` (0..255) in a 28x28 frame with its centre of mass at (14, 14), where MNIST has it; or left at `at`,
+    its place in a 28x28 input, if its centre of mass is within SETTLED pixels of there already (a blot beside
+    the strokes moves the centre of mass, not the digit)."""
     mass = digit.sum()
     cy = (digit.sum(1) * np.arange(digit.shape[0])).sum() / mass
     cx = (digit.sum(0) * np.arange(digit.shape[1])).sum() / mass
-    top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
+    if at is not None and np.hypot(at[0] + cy - 14.0, at[1] + cx - 14.0) <= SETTLED:
+        top, left = at
+    else:
+        top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
+        left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
+    frame = np.zeros((28, 28))
     frame[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
     return np.round(frame).astype(np.uint8)
 
