@@ -83,7 +83,7 @@ def test_items_draw_on_the_batch_device_from_its_default_generator():
 
 
 def test_hollow_strokes_and_stripes():
-    """The outline item leaves the stroke's middle (nearly) empty and ink around it; stripes cut gaps into the ink
+    """The outline item leaves the stroke's middle empty or faint and ink around it; stripes cut gaps into the ink
     at every angle, never erasing a whole side of the image."""
     from mnistlab.data.strokes import grille
     from mnistlab.train.augment import Draw, hollow, stripes
@@ -92,7 +92,8 @@ def test_hollow_strokes_and_stripes():
     u[:, :, 6:22, 11:17] = 1.0  # a 6-pixel-wide bar
     draw = Draw(torch.Generator().manual_seed(1))
     out = hollow(u.clone(), draw, 1.0)
-    assert float(out[:, :, 14, 14].max()) <= 0.5 and float(out[:, :, 14, 10].min()) > 0.4
+    middle = out[:, :, 14, 14]
+    assert float(middle.max()) <= 0.6 + 1e-6 and (middle == 0).any() and float(out[:, :, 14, 10].min()) > 0.99
     cut = stripes(u.clone(), draw, 1.0)
     kept = cut.sum((1, 2, 3)) / u.sum((1, 2, 3))
     assert float(kept.min()) > 0.55 and float(kept.max()) < 0.9

@@ -3,6 +3,7 @@ clean digits and fonts that must come out as the plain bounding-box preparation 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from scipy.ndimage import maximum_filter
 
 from mnistlab.data.images import to_mnist
 from mnistlab.errors import UserError
@@ -122,3 +123,68 @@ def test_predict_refuses_blank_and_all_ink_files_in_one_line(cli, tiny_run, tmp_
     Image.fromarray(np.pad(np.zeros((56, 56), np.uint8), 2, constant_values=255)).save(tmp_path / "ink.png")
     assert_user_error(cli("predict", tiny_run.run_dir, tmp_path / "gray.png"), "gray.png: no digit found")
     assert_user_error(cli("predict", tiny_run.run_dir, tmp_path / "ink.png"), "ink.png: the image is almost all ink")
+
+
+def fog(shape, strength: float, seed: int) -> np.ndarray:
+    """A smooth haze (0..strength): random values on a 4x4 grid, bicubically spread over the image."""
+    coarse = np.random.default_rng(seed).random((4, 4)) * 255
+    haze = np.asarray(Image.fromarray(coarse.astype(np.uint8)).resize(shape[::-1], Image.BICUBIC), float) / 255
+    return strength * haze
+
+
+def test_fog_is_paper_not_ink(digits):
+    """A haze up to 70% over light strokes (uneven light on a photo of a screen, a smudged scan): the paper under
+    it is followed closely enough that the haze does not count as ink or set the digit's box."""
+    scores = []
+    for k, d in enumerate(digits[:20]):
+        hazy = np.clip(d / 255.0 + fog(d.shape, 0.7, k), 0, 1)
+        scores.append(correlation(to_mnist(hazy), to_mnist(d / 255.0)))
+    assert min(scores) > 0.75 and np.median(scores) > 0.94, np.round(scores, 2)
+
+
+def test_a_mark_heavier_than_the_digit_at_the_edge_is_not_the_digit():
+    """A zigzag stroke and a line at the image's edges with more ink than the thin 1 between them: the digit is
+    the ink near the middle, not the heaviest mark."""
+    one = np.zeros((28, 28))
+    one[5:23, 13:15] = 1.0  # a 1, 2 pixels wide
+    marked = one.copy()
+    for r in range(3, 25):  # a zigzag 2 pixels wide down the left edge
+        c = 1 + (r // 3) % 2 * 2
+        marked[r, c: c + 2] = 1.0
+    marked[4:24, 25:27] = 1.0  # and a line down the right edge
+    assert (marked - one).sum() > 2 * one.sum()
+    assert correlation(to_mnist(marked), to_mnist(one)) > 0.95
+
+
+def test_a_digit_at_mnist_scale_is_only_moved(digits):
+    """A 28x28 digit whose box already fits MNIST's 20x20 is moved to the centre, not resampled: a digit shifted
+    off centre comes back pixel for pixel, and a digit cut by stripes or drawn in outline keeps every piece."""
+    for d in digits[:10]:
+        shifted = np.roll(np.roll(d, 3, axis=0), -2, axis=1)
+        if shifted[:3].any() or shifted[:, -2:].any():
+            continue  # the roll wrapped ink round the frame
+        assert np.array_equal(to_mnist(shifted / 255.0), to_mnist(d / 255.0))
+    ys, xs = np.mgrid[0:28, 0:28]
+    grille = (xs + ys) % 3 != 0  # 1-pixel gaps every 3 pixels, diagonally
+    for d in digits[:10]:
+        striped = d * grille / 255.0
+        assert to_mnist(striped).sum() / 255 == pytest.approx(striped.sum(), rel=0.03)  # no piece left out
+        thick = maximum_filter(d, size=3) / 255.0  # a felt pen: its box 22 pixels, kept at that size
+        assert to_mnist(thick).sum() / 255 == pytest.approx(thick.sum(), rel=0.01)
+
+
+def test_an_outlined_zero_keeps_both_rings():
+    """A 0 drawn in outline: its inner ring lies inside the outer one's box and is kept, at the size it has."""
+    ys, xs = np.mgrid[0:28, 0:28]
+    r = np.hypot((ys - 14) / 9.5, (xs - 14) / 7)
+    outline = (((r > 0.55) & (r < 0.7)) | ((r > 1.0) & (r < 1.15))).astype(float)  # the edges of a thick 0
+    assert to_mnist(outline).sum() / 255 == pytest.approx(outline.sum(), rel=0.03)
+
+
+def test_salt_and_pepper_at_ten_percent(digits):
+    """Impulse noise on 10% of the pixels: single specks join nothing, so the digit's box stays its own."""
+    rng = np.random.default_rng(1)
+    for d in digits[:10]:
+        u = rng.random(d.shape)
+        noisy = np.where(u < 0.05, 1.0, np.where(u < 0.1, 0.0, d / 255.0))
+        assert correlation(to_mnist(noisy), to_mnist(d / 255.0)) > 0.75

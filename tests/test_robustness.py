@@ -1,4 +1,5 @@
 """The corruption benchmark: fixed seeds, severities that hurt more as they rise, the command and its JSON."""
+import importlib.util
 import json
 
 import numpy as np
@@ -34,6 +35,8 @@ def test_command_table_figures_and_json(cli, tiny_run, tmp_path):
     assert run["worst"]["name"] == "dotted_line" and 0 <= run["mean_accuracy"] <= 1
     detail = json.loads((tmp_path / "rb" / "robustness.json").read_text())["runs"][0]
     assert len(detail["severities"]["dotted_line"]["prepared"]) == 3
+    if importlib.util.find_spec("sklearn") is not None:  # the digits kept aside, from other writers
+        assert detail["other_writers"]["images"] == 1797 and 0 <= detail["other_writers"]["accuracy"] <= 1
     assert run["mean_accuracy"] == pytest.approx(np.mean(detail["severities"]["dotted_line"]["prepared"]))
     assert (tmp_path / "rb" / "examples-tiny.png").stat().st_size > 1000 and (tmp_path / "rb" / "families.png").is_file()
     lines = table([detail, detail], ["tiny", "tiny-again"])  # runs side by side, as the command prints them

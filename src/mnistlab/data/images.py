@@ -106,11 +106,18 @@ def as_gray(array, where: str = "array") -> np.ndarray:
 BLANK = 0.05  # ink this far from the background at most (on a 0..1 scale): nothing drawn, or no contrast
 ALL_INK = 0.6  # more of the image than this differs from the paper at its border: no background to find a digit on
 MASK, BOX = 0.25, 0.1  # a component is ink brighter than this share of the peak; the box keeps its fainter rim
-KEEP_INSIDE, KEEP_NEAR, NEAR = 0.03, 0.15, 0.08  # keep another component lying within the main one's box if it
-# holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
-TILES, PAPER_PERCENTILE = 4, 10  # the paper's level: a low percentile of each of 4x4 tiles, interpolated between
+KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # keep another component lying within the main one's box if it holds
+# this share of its ink, or one this close to the box (a share of its larger side) holding this share
+SPECK = 2  # a piece of fewer pixels is a speck (salt noise): it joins nothing and is no digit
+CENTRE = 0.25  # a component's weight in choosing the digit halves this far from the image's centre (a share of its side)
+TILES, PAPER_PERCENTILE = 4, 10  # the paper's first estimate: a low percentile of each of 4x4 tiles, interpolated
+CLEAR = 0.1  # under uneven light, ink is the side the image reaches this much further (a share), else see bright_ink
 UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
+SMOOTH, NOT_INK, ROUNDS = 10, 0.4, 3  # then the paper is the average of the pixels that are not ink (under this share
+# of the peak), over a Gaussian of std 1/SMOOTH of the image's side, refined this many times
 WORK_SIDE = 64  # the paper's level is measured on at most about this many pixels a side (it varies slowly)
+KEEP_SCALE = (0.8, 1.25)  # a digit whose box would be scaled by this little to fit 20x20 is left at its size
+SETTLED = 2.5  # pixels: a 28x28 digit at MNIST's scale whose centre of mass is this near the centre is not moved
 
 
 def box2(a: np.ndarray) -> np.ndarray:
@@ -124,11 +131,9 @@ def box2(a: np.ndarray) -> np.ndarray:
 def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     """Ink as floats in [0, 1] (0 on the paper), whichever way round the image is and whatever its paper.
 
-    The paper's level comes from the border (the digit sits inside). Where the border is even, the paper is
-    that level everywhere and the ink is the side of it the image reaches furthest (bright strokes on gray,
-    dark strokes on white). Where it is uneven (a shadow, a vignette, fog), the paper is measured locally
-    (`paper_field`) for both readings, and the ink is the one that covers less of the image (read the wrong way
-    round, the paper between the strokes looks like ink).
+    The paper's level comes from the border (the digit sits inside), and the ink is the side of it the image
+    reaches furthest (bright strokes on gray, dark strokes on white). Where the border is even, the paper is
+    that level everywhere; where it is uneven (a shadow, a vignette, fog), it is measured locally (`uneven_ink`).
     """
     a = np.asarray(image, dtype=np.float64)
     smooth = box2(a)  # lone specks (salt and pepper) count a quarter
@@ -141,12 +146,38 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
         raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
                         f"border); crop it so the digit has paper around it")
     low, high = np.percentile(border, [10, 90])
-    if high - low < UNEVEN:  # even paper: its level everywhere, the ink on the side the image reaches furthest
+    if high - low < UNEVEN:  # even paper: its level everywhere
         return np.clip(a - paper, 0.0, 1.0) if up >= down else np.clip(paper - a, 0.0, 1.0)
-    inks = [np.clip(o - paper_field(o), 0.0, 1.0) for o in (a, 1.0 - a)]
-    peaks = [box2(ink).max() for ink in inks]
-    cover = [np.mean(ink > 0.5 * peak) if peak >= 0.5 * max(peaks) else 2.0 for ink, peak in zip(inks, peaks)]
-    return inks[int(np.argmin(cover))]
+    clear = abs(up - down) >= CLEAR * max(up, down)  # the image reaches clearly further one way from the paper
+    return uneven_ink(a if (up >= down if clear else bright_ink(a)) else 1.0 - a)
+
+
+def bright_ink(a: np.ndarray) -> bool:
+    """Whether the ink is brighter than the paper under uneven light: strokes are narrow, so they stand out from
+    the median of their neighbourhood, while a broad patch of light or shade is its own neighbourhood's median."""
+    from scipy import ndimage
+
+    step = max(1, max(a.shape) // WORK_SIDE)
+    sub = a[::step, ::step]
+    local = ndimage.median_filter(sub, size=max(3, max(sub.shape) // 4))
+    return bool(np.percentile(sub - local, 99) >= np.percentile(local - sub, 99))
+
+
+def uneven_ink(o: np.ndarray) -> np.ndarray:
+    """Ink of `o` (ink high) on paper whose level varies (fog, a shadow, a vignette): the paper is first the
+    tiles' estimate (`paper_field`), then, ROUNDS times, a smooth average of the pixels that are not ink (the
+    strokes and a pixel around them left out), which follows a haze closely where the tiles' grid cannot."""
+    from scipy import ndimage
+
+    paper = paper_field(o)
+    sigma = max(o.shape) / SMOOTH
+    for _ in range(ROUNDS):
+        ink = np.clip(o - paper, 0.0, 1.0)
+        strokes = ndimage.binary_dilation(ink > NOT_INK * box2(ink).max(), structure=np.ones((3, 3)))
+        weight = ndimage.gaussian_filter((~strokes).astype(np.float64), sigma, mode="nearest")
+        level = ndimage.gaussian_filter(np.where(strokes, 0.0, o), sigma, mode="nearest")
+        paper = np.where(weight > 0.05, level / np.maximum(weight, 1e-9), paper)  # 0.05: paper seen nearby
+    return np.clip(o - paper, 0.0, 1.0)
 
 
 def paper_field(o: np.ndarray) -> np.ndarray:
@@ -174,20 +205,29 @@ def interpolation(n: int, g: int, tile: int) -> np.ndarray:
 
 
 def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
-    """False on the marks that are not the digit, True elsewhere (the faintest ink stays as it was): the digit
-    is the main ink component (the most ink; ink one pixel apart
-    counts as joined), the pieces inside its box that carry some ink and those close beside it that carry a fair
-    share (a 5's detached bar); not specks, a line a few pixels beside it or a blot in a corner."""
+    """False on the marks that are not the digit, True elsewhere (the faintest ink stays as it was).
+
+    The digit is the main ink component (ink one pixel apart counts as joined): the one with the most ink,
+    counted more the nearer it lies to the image's centre (a long stroke at the edge does not beat a 1), with
+    the components inside its box that carry some of its ink and those close beside it that carry a fair share
+    (a 5's detached bar); not specks, a line or zigzag beside it, or blots around it.
+    """
     # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     peak = float(box2(ink).max())  # a lone bright speck does not set the scale
     if peak < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
+    square = np.ones((3, 3))
+    strokes = ink > MASK * peak
+    pieces, n = ndimage.label(strokes, structure=square)
+    solid = strokes & (np.bincount(pieces.ravel(), minlength=n + 1)[pieces] >= SPECK)  # a lone speck joins nothing
+    solid = solid if solid.any() else strokes
     bridge = np.array([[0, 0, 0], [0, 1, 1], [0, 1, 1]], dtype=bool)  # one pixel right and down: closes 1-pixel gaps
-    labels, count = ndimage.label(ndimage.binary_dilation(ink > MASK * peak, structure=bridge), structure=np.ones((3, 3)))
+    labels, count = ndimage.label(ndimage.binary_dilation(solid, structure=bridge), structure=square)
+    labels *= solid
     masses = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
-    main = int(np.argmax(masses))
+    main = int(np.argmax(masses * centrality(labels, ink, count)))
     boxes = ndimage.find_objects(labels)
     (r0, r1), (c0, c1) = ((s.start, s.stop) for s in boxes[main])
     near = NEAR * max(r1 - r0, c1 - c0)
@@ -199,35 +239,57 @@ def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
 
     keep = np.zeros(count + 1, dtype=bool)
     keep[1:] = [kept(k, rows, cols) for k, (rows, cols) in enumerate(boxes)]
-    square = np.ones((3, 3))
     rim = max(1, round(max(r1 - r0, c1 - c0) / 20))  # a stroke's faint rim: about a pixel at MNIST's scale
     digit = ndimage.binary_dilation(keep[labels], structure=square, iterations=rim)
     others = ndimage.binary_dilation((ink > BOX * peak) & ~digit, structure=square) & ~digit
     return ~others
 
 
+def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
+    """A weight per component (count,): 1 at the image's centre, a half CENTRE of the image's side away from it
+    (people photograph the digit in the middle; stray marks sit beside it)."""
+    h, w = labels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    d2 = ((ys - (h - 1) / 2) / h) ** 2 + ((xs - (w - 1) / 2) / w) ** 2  # squared distance, in sides
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
+    spread = np.bincount(labels.ravel(), weights=(ink * d2).ravel(), minlength=count + 1)[1:]
+    return 1.0 / (1.0 + spread / np.maximum(mass, 1e-12) / CENTRE ** 2)
+
+
 def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
     """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass.
 
     The digit is found first (`ink_of`, `digit_mask`); marks beside it are left out, faint ink is brought to
-    full strength, and the digit's box is scaled to fit 20x20 as MNIST's are.
+    full strength, and the digit's box is scaled to fit 20x20 as MNIST's are, unless it is near that size
+    already (resampling would only blur it). A 28x28 image already in MNIST's form is not moved (`centred`).
     """
     ink = ink_of(image, where)
     ink = ink * digit_mask(ink, where)
     ink /= ink.max()
     rows, cols = np.nonzero(ink > BOX)
-    box = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    box = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1] * 255
     h, w = box.shape
     scale = 20.0 / max(h, w)
+    if KEEP_SCALE[0] <= scale <= KEEP_SCALE[1] and max(h, w) <= 28:
+        return centred(box, (rows.min(), cols.min()) if np.shape(image) == (28, 28) else None)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    digit = np.asarray(Image.fromarray((box * 255).astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64)
-    digit = np.clip(digit, 0, 255)
-    frame = np.zeros((28, 28))
+    digit = np.asarray(Image.fromarray(box.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64)
+    return centred(np.clip(digit, 0, 255))
+
+
+def centred(digit: np.ndarray, at: tuple[int, int] | None = None) -> np.ndarray:
+    """`digit` (0..255) in a 28x28 frame with its centre of mass at (14, 14), where MNIST has it; or left at `at`,
+    its place in a 28x28 input, if its centre of mass is within SETTLED pixels of there already (a blot beside
+    the strokes moves the centre of mass, not the digit)."""
     mass = digit.sum()
     cy = (digit.sum(1) * np.arange(digit.shape[0])).sum() / mass
     cx = (digit.sum(0) * np.arange(digit.shape[1])).sum() / mass
-    top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
+    if at is not None and np.hypot(at[0] + cy - 14.0, at[1] + cx - 14.0) <= SETTLED:
+        top, left = at
+    else:
+        top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
+        left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
+    frame = np.zeros((28, 28))
     frame[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
     return np.round(frame).astype(np.uint8)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..clitools import SEED, add_command, data_options, device_option, pct, say
 from ..data import load_dataset
+from ..data.sources import DIGITS
 from ..errors import UserError
 from .corruptions import CORRUPTIONS
 
@@ -21,6 +22,8 @@ def table(results: list[dict], names: list[str]) -> list[str]:
 
 
     row("clean", "", [f"{pct(r['clean_accuracy'])} / {pct(r['clean_prepared'])}" for r in results])
+    if all(r.get("other_writers") for r in results):
+        row("other writers", "kept aside", [f"- / {pct(r['other_writers']['accuracy'])}" for r in results])
     for name in results[0]["corruptions"]:
         row(name, CORRUPTIONS[name].family,
             [f"{pct(r['corruptions'][name]['raw'])} / {pct(r['corruptions'][name]['prepared'])}" for r in results])
@@ -39,6 +42,7 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     from ..train import load_run
     from .corruptions import check_names
     from .score import Suite, json_view, score_runs
+    from .writers import MISSING, SOURCE, other_writers, score_writers
 
     names = check_names(args.corruptions.split(",")) if args.corruptions else None
     out = check_output(args.out)
@@ -47,8 +51,8 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
         if tuple(run.model.config.input_shape) != (1, 28, 28):
             raise UserError(f"{path}: the benchmark corrupts 1x28x28 digits; this run takes "
                             f"{'x'.join(map(str, run.model.config.input_shape))} inputs")
-    suite = Suite.of(load_dataset(args.dataset or runs[0].data.get("name", "mnist"), args.data_dir), names,
-                     args.quick, args.seed)
+    dataset = load_dataset(args.dataset or runs[0].data.get("name", "mnist"), args.data_dir)
+    suite, suite_classes = Suite.of(dataset, names, args.quick, args.seed), dataset.classes
     progress = Progress.for_command(args)
     try:
         progress.begin(f"robustness {' '.join(map(str, args.runs))}")
@@ -56,13 +60,20 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     finally:
         progress.close()
     results = [{"run_dir": str(path), **result} for path, result in zip(args.runs, scored)]
+    writers, note = None, []
+    if args.other_writers and suite_classes == DIGITS:
+        writers = other_writers()
+        note = [f"other writers: {SOURCE}, through predict's preparation" if writers else f"other writers: skipped ({MISSING})"]
+    for run, result in zip(runs, results):
+        result["other_writers"] = score_writers(run, writers) if writers else None
     labels = [Path(r).name or str(r) for r in args.runs]
     figures = [str(save_figure(examples(r, f"{label}: corrupted test digits and its answers (raw | prepared)"),
                                out / f"examples-{label}.png")) for r, label in zip(results, labels)]
     figures.append(str(save_figure(families(results, labels), out / "families.png")))
     write_json(out / "robustness.json", {"suite": suite.source, "seed": suite.seed, "runs": results})
     say(args, f"corruption benchmark on the {suite.source}, seed {suite.seed}: accuracy raw / through predict's "
-              f"preparation, mean over severities 1-3", *table(results, labels), *figures, str(out / "robustness.json"))
+              f"preparation, mean over severities 1-3", *table(results, labels), *note, *figures,
+        str(out / "robustness.json"))
     return {"runs": [json_view(r) for r in results]}
 
 
@@ -75,6 +86,10 @@ def register(subparsers, common) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories written by mnistlab train")
     parser.add_argument("--quick", action="store_true", help="the first 1,000 test images instead of all")
     parser.add_argument("--corruptions", metavar="A,B", help="only these corruptions, comma-separated (default: all)")
+    parser.add_argument("--no-other-writers", dest="other_writers", action="store_false",
+                        help="skip the digits kept aside: 1,797 digits by 43 writers outside MNIST, scanned at 8x8 "
+                             "(scikit-learn's load_digits, scored through predict's preparation; shown when "
+                             "scikit-learn is installed and the runs read digits)")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of the corruptions' random numbers (default: 0)")
     parser.add_argument("--out", default="robustness", help="folder for robustness.json and the figures "
                                                             "(default: ./robustness)")

@@ -232,7 +232,7 @@ def corrupt(images, name: str, severity: int, seed: int = 0) -> np.ndarray:
 def prepared(images: np.ndarray) -> np.ndarray:
     """Each image through `predict`'s preparation, as a user's file would go; one it refuses (nothing left to
     find) becomes a blank image, which the model then gets wrong or right by chance."""
-    out = np.zeros_like(images)
+    out = np.zeros((len(images), 28, 28), np.uint8)  # any input size: a scan of 8x8 too
     for i, image in enumerate(images):
         try:
             out[i] = to_mnist(image / 255.0)

@@ -80,11 +80,11 @@ def _towards(v: torch.Tensor, changed: torch.Tensor, draw: Draw, s: float) -> to
 
 
 def elastic(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """One warp of every image: rotation ±20°·s, shear ±0.3·s, zoom 1 - 0.35·s .. 1 + 0.1·s, shift ±3·s px, and a
+    """One warp of every image: rotation ±25°·s, shear ±0.3·s, zoom 1 - 0.35·s .. 1 + 0.1·s, shift ±3·s px, and a
     smooth random displacement field of about s pixels (elastic distortion: a random 4x4 grid, upsampled)."""
     n, h = len(u), u.shape[-1]
     r = draw(u, 5)
-    theta = strokes.affine_theta((2 * r[:, 0] - 1) * math.radians(20 * s), (2 * r[:, 1] - 1) * 0.3 * s,
+    theta = strokes.affine_theta((2 * r[:, 0] - 1) * math.radians(25 * s), (2 * r[:, 1] - 1) * 0.3 * s,
                                  1 - 0.35 * s + r[:, 2] * 0.45 * s, (2 * r[:, 3] - 1) * 6 * s / h, (2 * r[:, 4] - 1) * 6 * s / h)
     flow = strokes.coarse_field(2 * draw(u, 2, 4, 4) - 1, h, h).permute(0, 2, 3, 1) * (2 * s / h)
     return strokes.warp(u, theta, flow.reshape(n, h, h, 2))
@@ -103,19 +103,19 @@ def _thinner(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
 
 
 def hollow(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """Outline only: a 1- or 2-pixel edge around the strokes (dilated minus the stroke), for 40% with the stroke
-    kept faintly inside (up to half)."""
+    """Outline only: a 1- or 2-pixel edge around the strokes (dilated minus the stroke), for half with the stroke
+    kept faintly inside (30% to 60%)."""
     once = strokes.dilate(v, 3)
     edge = (torch.where(_per_image(draw, v) < 0.5, once, strokes.dilate(once, 3)) - v).clamp(0, 1)
-    inside = v * (_per_image(draw, v) - 0.6).clamp(0, 1) * 1.25
+    inside = v * (_per_image(draw, v) < 0.5).to(v.dtype) * (0.3 + 0.3 * _per_image(draw, v))
     return v + min(1.0, s) * (torch.maximum(edge, inside) - v)
 
 
 def stroke_width(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """Thicker strokes for a fifth of the images, thinner for a seventh, hollow (the outline) for a seventh."""
-    u = share(u, 0.0, 0.2, lambda v: _thicker(v, draw, s))
-    u = share(u, 0.2, 0.35, lambda v: _thinner(v, draw, s))
-    return share(u, 0.35, 0.5, lambda v: hollow(v, draw, s))
+    """Thicker strokes for 15% of the images, thinner for 15%, hollow (the outline) for 25%."""
+    u = share(u, 0.0, 0.15, lambda v: _thicker(v, draw, s))
+    u = share(u, 0.15, 0.3, lambda v: _thinner(v, draw, s))
+    return share(u, 0.3, 0.55, lambda v: hollow(v, draw, s))
 
 
 def blur(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
@@ -140,17 +140,19 @@ def stripes(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
 
 
 def _stray(v: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """A solid or dotted line anywhere (60%) or two ink blots."""
+    """A solid or dotted line anywhere (half) or a spatter of up to about 12·s ink blots 2 to 4 pixels wide."""
     h = v.shape[-1]
     ends = draw(v, 1, 4) * (h - 1)
     dotted = torch.where(draw(v, 1) < 0.5, 3 + 3 * draw(v, 1), torch.full_like(ends[..., 0], 1e4))
     line = strokes.segments(ends[..., :2], ends[..., 2:], (0.8 + 1.7 * draw(v, 1)) * min(1.0, s), h, h, dash=dotted)
-    blots = strokes.discs(2 + draw(v, 2, 2) * (h - 5), (0.6 + 1.2 * draw(v, 2)) * s, h, h)
-    return torch.maximum(v, torch.where(_per_image(draw, v) < 0.6, line, blots))
+    seeds = (draw(v, *v.shape[1:]) < 0.016 * s * _per_image(draw, v)).to(v.dtype)  # up to ~12 blots, anywhere
+    r, two, three = _per_image(draw, v), strokes.dilate(seeds, 2), strokes.dilate(seeds, 3)
+    blots = torch.where(r < 1 / 3, two, torch.where(r < 2 / 3, three, strokes.dilate(two, 3)))  # 2 to 4 pixels wide
+    return torch.maximum(v, torch.where(_per_image(draw, v) < 0.5, line, blots))
 
 
 def marks(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """A stray line or blots for 30% of the images, an erased box for 10%, grille stripes for 20%."""
+    """A stray line or spatter for 30% of the images, an erased box for 10%, grille stripes for 20%."""
     h = u.shape[-1]
     u = share(u, 0.1, 0.4, lambda v: _stray(v, draw, s))
     u = share(u, 0.7, 0.8, lambda v: v * (1 - strokes.boxes(draw(v, 2) * (h - 8), 3 + draw(v, 2) * 6 * s, h, h)))
