@@ -47,3 +47,22 @@ def test_command_table_figures_and_json(cli, tiny_run, tmp_path):
 def test_unknown_corruption_is_one_line(cli, tiny_run, tmp_path):
     assert_user_error(cli("robustness", tiny_run.run_dir, "--corruptions", "rain", "--out", tmp_path / "x"),
                       "unknown corruption 'rain'")
+
+
+def test_several_runs_share_one_corrupted_and_prepared_set(sample, tiny_run, monkeypatch):
+    """`robustness A B` prepares each corrupted set once for all runs (the preparation is most of the time), and
+    each run scores exactly as it would alone."""
+    from mnistlab.robustness import Suite, score, score_runs
+
+    score_module = importlib.import_module("mnistlab.robustness.score")  # the package's `score` is the function
+
+    suite = Suite(np.asarray(sample.test_images[:40]), np.asarray(sample.test_labels[:40]), ("fog", "thick"), seed=1)
+    alone = score(tiny_run, suite)
+    calls = []
+    real = score_module.prepared
+    monkeypatch.setattr(score_module, "prepared", lambda images: calls.append(len(images)) or real(images))
+    both = score_runs([tiny_run, tiny_run], suite)
+    assert len(calls) == 1 + 2 * 3  # the clean set, then each corruption's three severities, once for both runs
+    for result in both:
+        assert result["severities"] == alone["severities"] and result["clean_prepared"] == alone["clean_prepared"]
+        assert result["mean_accuracy"] == alone["mean_accuracy"] and result["worst"] == alone["worst"]
