@@ -1,10 +1,10 @@
 """The robust recipe's training time against the default recipe's, measured in the same run.
 
-Both recipes train on full MNIST on the CPU, back to back and interleaved (default, robust, default, robust, ...),
+Both recipes train on full MNIST on the CPU (or --device cuda), back to back and interleaved (default, robust, default, robust, ...),
 so both see the same machine. The figures are each run's training seconds (the runs' own clock, evaluation
 excluded), the process CPU seconds of each `fit` (evaluation included: a check that holds on a shared machine,
 where wall time is noisy) and the clean test accuracy; the ratios are of the medians.
-Usage: python benchmarks/robust_recipe.py [--rounds 2] [--threads 1] [--save runs] [--out robust-time.json]
+Usage: python benchmarks/robust_recipe.py [--rounds 2] [--threads 1] [--device cpu] [--save runs] [--out robust-time.json]
 (--save keeps the last round's runs as runs/default and runs/robust, for `mnistlab robustness`)
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--save")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -34,12 +35,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     mnist = load_dataset("mnist")
     for name in RECIPES:  # untimed: builds the kernels both use
-        train_recipe(name, mnist, device="cpu", max_steps=3)
+        train_recipe(name, mnist, device=args.device, max_steps=3)
     rows: dict[str, list[dict]] = {name: [] for name in RECIPES}
     for round_ in range(args.rounds):
         for name in RECIPES:
             cpu = time.process_time()
-            run = train_recipe(name, mnist, device="cpu")
+            run = train_recipe(name, mnist, device=args.device)
             row = {"train_s": round(sum(h["seconds"] for h in run.history), 2), "cpu_s": round(time.process_time() - cpu, 2),
                    "test_accuracy": run.final["test_accuracy"]}
             rows[name].append(row)

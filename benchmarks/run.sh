@@ -12,6 +12,7 @@ case "$where" in
     mnistlab bench --device cpu --seeds 3 --recipes fast-reference,mnistlab-fast --target 0.99 --threads 1 --out "$out/cpu-1thread.json"
     python benchmarks/levers.py --seeds 3 --out "$out/cpu-levers.json"
     python benchmarks/kernels.py --json > "$out/kernels.json"
+    python benchmarks/robust_recipe.py --rounds 3 --threads 1 --out "$out/cpu-robust-time.json"
     python benchmarks/targets.py cpu "$out"
     ;;
   gpu)
@@ -23,6 +24,7 @@ case "$where" in
     python benchmarks/cold_start.py --device cuda --out "$out/gpu-cold-start.json"
     # The kernel diet's effect (kernels per step beside ms per replayed step) and fp32 / TF32 / bf16 for the fast network.
     python benchmarks/gpu_step.py --seeds 5 --out "$out/gpu-step.json"
+    python benchmarks/robust_recipe.py --rounds 3 --device cuda --out "$out/gpu-robust-time.json"
     mnistlab experiment run all --device cuda --out "$out/experiments-gpu" --json > "$out/gpu-experiments.json"
     python benchmarks/targets.py gpu "$out" | tee "$out/gpu-targets.md"
     ;;
