@@ -1,11 +1,11 @@
 """Train-time augmentation on whole batches on the device: random affine warps of the digits, and the robust
-recipe's list (elastic warps, stroke width, blur, noise, stray lines and erasing, contrast and paper, low
-resolution) drawn inside the step.
+recipe's list (elastic warps, stroke width and outlines, blur, low resolution, stray lines, spatter, erasing and
+grilles, contrast and paper, noise) drawn inside the step.
 
-Every operation runs on the whole batch with fixed shapes and draws its random numbers on the device (on CUDA
-the default generator, which a captured step replays with fresh numbers; on the CPU a seeded generator of its
-own): no value is read back to the host, and the same operations run at every step, so the step stays
-graph-safe (train/graphcheck.py). Each image gets an operation with a probability; a strength scales it.
+Every operation runs with fixed shapes and draws its random numbers on the device (on CUDA the default
+generator, which a captured step replays with fresh numbers; on the CPU a seeded generator of its own): no value
+is read back to the host, and the same operations run at every step, so the step stays graph-safe
+(train/graphcheck.py). Each operation changes a fixed slice of the shuffled batch (`share`); a strength scales it.
 """
 from __future__ import annotations
 
@@ -54,10 +54,6 @@ class Draw:
     def __call__(self, x: torch.Tensor, *shape: int) -> torch.Tensor:
         g = self.generator
         return torch.rand(len(x), *shape, generator=g, device=None if g is not None else x.device).to(x.device)
-
-    def chosen(self, x: torch.Tensor, p: float) -> torch.Tensor:
-        """A (N, 1, 1, 1) 0/1 mask: which images get an operation applied with probability p."""
-        return (self(x) < p).to(x.dtype).view(-1, 1, 1, 1)
 
 
 def share(u: torch.Tensor, lo: float, hi: float, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -119,7 +115,8 @@ def stroke_width(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
 
 
 def blur(u: torch.Tensor, draw: Draw, s: float) -> torch.Tensor:
-    """Gaussian blur of std up to 1.4·s or motion blur along up to 7·s pixels, for a fifth of the images."""
+    """Gaussian blur of std 0.3 to 1.4·s, for half of them along a motion line of up to 7·s pixels, for a fifth of
+    the images."""
     def one(v: torch.Tensor) -> torch.Tensor:
         r = draw(v, 3)
         motion = (r[:, 1] < 0.5).to(v.dtype) * r[:, 1] * 14 * s
