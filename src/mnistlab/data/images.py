@@ -155,6 +155,7 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
 def bright_ink(a: np.ndarray) -> bool:
     """Whether the ink is brighter than the paper under uneven light: strokes are narrow, so they stand out from
     the median of their neighbourhood, while a broad patch of light or shade is its own neighbourhood's median."""
+    # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     step = max(1, max(a.shape) // WORK_SIDE)
@@ -167,6 +168,7 @@ def uneven_ink(o: np.ndarray) -> np.ndarray:
     """Ink of `o` (ink high) on paper whose level varies (fog, a shadow, a vignette): the paper is first the
     tiles' estimate (`paper_field`), then, ROUNDS times, a smooth average of the pixels that are not ink (the
     strokes and a pixel around them left out), which follows a haze closely where the tiles' grid cannot."""
+    # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     paper = paper_field(o)
