@@ -109,7 +109,7 @@ MASK, BOX = 0.25, 0.1  # a component is ink brighter than this share of the peak
 KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # keep another component lying within the main one's box if it holds
 # this share of its ink, or one this close to the box (a share of its larger side) holding this share
 SPECK = 2  # a piece of fewer pixels is a speck (salt noise): it joins nothing and is no digit
-CENTRE = 0.25  # a component's weight in choosing the digit halves this far from the image's centre (a share of its side)
+CENTRE = 0.25  # in choosing the digit, a component's ink counts half this far from the image's centre (share of a side)
 TILES, PAPER_PERCENTILE = 4, 10  # the paper's first estimate: a low percentile of each of 4x4 tiles, interpolated
 CLEAR = 0.1  # under uneven light, ink is the side the image reaches this much further (a share), else see bright_ink
 UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
@@ -155,6 +155,7 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
 def bright_ink(a: np.ndarray) -> bool:
     """Whether the ink is brighter than the paper under uneven light: strokes are narrow, so they stand out from
     the median of their neighbourhood, while a broad patch of light or shade is its own neighbourhood's median."""
+    # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     step = max(1, max(a.shape) // WORK_SIDE)
@@ -167,6 +168,7 @@ def uneven_ink(o: np.ndarray) -> np.ndarray:
     """Ink of `o` (ink high) on paper whose level varies (fog, a shadow, a vignette): the paper is first the
     tiles' estimate (`paper_field`), then, ROUNDS times, a smooth average of the pixels that are not ink (the
     strokes and a pixel around them left out), which follows a haze closely where the tiles' grid cannot."""
+    # scipy: a large package, needed only when a user's image is prepared
     from scipy import ndimage
 
     paper = paper_field(o)
@@ -246,8 +248,8 @@ def digit_mask(ink: np.ndarray, where: str = "image") -> np.ndarray:
 
 
 def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
-    """A weight per component (count,): 1 at the image's centre, a half CENTRE of the image's side away from it
-    (people photograph the digit in the middle; stray marks sit beside it)."""
+    """A weight per component (count,): 1 for ink at the image's centre, 1/2 for ink a root-mean-square distance
+    of CENTRE of the image's side from it (people photograph the digit in the middle; stray marks sit beside it)."""
     h, w = labels.shape
     ys, xs = np.mgrid[0:h, 0:w]
     d2 = ((ys - (h - 1) / 2) / h) ** 2 + ((xs - (w - 1) / 2) / w) ** 2  # squared distance, in sides
