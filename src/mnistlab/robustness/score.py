@@ -33,6 +33,12 @@ def example_index(name: str, n: int) -> int:
     return sum(map(ord, name)) * 7919 % n
 
 
+def run_accuracy(run, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """`run`'s accuracy on `images` and its answers (what every score here is made of)."""
+    predicted = np.asarray(run.predict(images)[0])
+    return float((predicted == labels).mean()), predicted
+
+
 def score(run, suite: Suite, on_step: Callable[[int, int, str], None] | None = None) -> dict:
     """Accuracy of `run` on every corruption and severity of `suite`, raw and prepared.
 
@@ -50,8 +56,7 @@ def score_runs(runs: list, suite: Suite, on_step: Callable[[int, int, str], None
     labels = suite.labels
 
     def accuracy(run, images: np.ndarray) -> tuple[float, np.ndarray]:
-        predicted = np.asarray(run.predict(images)[0])
-        return float((predicted == labels).mean()), predicted
+        return run_accuracy(run, images, labels)
 
     ready = prepared(suite.images)
     cleans = [accuracy(run, suite.images) for run in runs]

@@ -9,6 +9,7 @@ import importlib.util
 import numpy as np
 
 from .corruptions import prepared
+from .score import run_accuracy
 
 SOURCE = "UCI optdigits (scikit-learn's load_digits): 1,797 digits by 43 writers, scanned at 8x8"
 MISSING = "scikit-learn is not installed; pip install 'mnistlab[embedding]'"
@@ -30,5 +31,4 @@ def other_writers() -> tuple[np.ndarray, np.ndarray] | None:
 def score_writers(run, digits: tuple[np.ndarray, np.ndarray]) -> dict:
     """`run`'s accuracy on the prepared digits of `other_writers`: {accuracy, images, source}."""
     images, labels = digits
-    predicted = np.asarray(run.predict(images)[0])
-    return {"accuracy": float((predicted == labels).mean()), "images": int(len(labels)), "source": SOURCE}
+    return {"accuracy": run_accuracy(run, images, labels)[0], "images": int(len(labels)), "source": SOURCE}
