@@ -57,19 +57,21 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     try:
         progress.begin(f"robustness {' '.join(map(str, args.runs))}")
         scored = score_runs(runs, suite, on_step=lambda i, n, what: progress.show(what, i / n))
+        results = [{"run_dir": str(path), **result} for path, result in zip(args.runs, scored)]
+        writers, note = None, []
+        if args.other_writers and suite_classes == DIGITS:
+            progress.show("other writers", 1.0)
+            writers = other_writers()
+            note = [f"other writers: {SOURCE}, through predict's preparation" if writers else f"other writers: skipped ({MISSING})"]
+        for run, result in zip(runs, results):
+            result["other_writers"] = score_writers(run, writers) if writers else None
+        progress.show("figures", 1.0)
+        labels = [Path(r).name or str(r) for r in args.runs]
+        figures = [str(save_figure(examples(r, f"{label}: corrupted test digits and its answers (raw | prepared)"),
+                                   out / f"examples-{label}.png")) for r, label in zip(results, labels)]
+        figures.append(str(save_figure(families(results, labels), out / "families.png")))
     finally:
         progress.close()
-    results = [{"run_dir": str(path), **result} for path, result in zip(args.runs, scored)]
-    writers, note = None, []
-    if args.other_writers and suite_classes == DIGITS:
-        writers = other_writers()
-        note = [f"other writers: {SOURCE}, through predict's preparation" if writers else f"other writers: skipped ({MISSING})"]
-    for run, result in zip(runs, results):
-        result["other_writers"] = score_writers(run, writers) if writers else None
-    labels = [Path(r).name or str(r) for r in args.runs]
-    figures = [str(save_figure(examples(r, f"{label}: corrupted test digits and its answers (raw | prepared)"),
-                               out / f"examples-{label}.png")) for r, label in zip(results, labels)]
-    figures.append(str(save_figure(families(results, labels), out / "families.png")))
     write_json(out / "robustness.json", {"suite": suite.source, "seed": suite.seed, "runs": results})
     say(args, f"corruption benchmark on the {suite.source}, seed {suite.seed}: accuracy raw / through predict's "
               f"preparation, mean over severities 1-3", *table(results, labels), *note, *figures,
