@@ -36,10 +36,39 @@ def test_augment_option_lists_and_strengths():
     assert parse_augment("elastic, blur=0.5") == {"elastic": 1.0, "blur": 0.5}
     assert set(parse_augment(ROBUST_AUGMENT)) - {"share"} == set(ROBUST)
     assert parse_augment("noise,share=0.25") == {"noise": 1.0, "share": 0.25}
+    assert parse_augment("noise,until=0.85") == {"noise": 1.0, "until": 0.85}
     for bad, message in (("rain", "unknown augmentation 'rain'"), ("blur=3", "strength"), ("blur=x", "strength"), (",", "empty"),
-                         ("share=0.5", "empty"), ("blur,share=1.5", "share of each batch"), ("blur,share=0", "share")):
+                         ("share=0.5", "empty"), ("blur,share=1.5", "share of each batch"), ("blur,share=0", "share"),
+                         ("until=0.8", "empty"), ("blur,until=0", "fraction of the training steps"), ("blur,until=2", "until")):
         with pytest.raises(UserError, match=message):
             parse_augment(bad)
+
+
+def test_until_keeps_the_last_steps_clean_counted_on_the_host_or_the_device(sample):
+    """`until=0.5` of 10 steps augments steps 0-4 and leaves 5-9 clean, the same whether the step number is a host
+    int (eager: nothing computed) or the device's step counter (captured: the same ops, the clean batch chosen)."""
+    splits = make_splits(sample)
+    x = splits.x_train[:64]
+
+    def at(step):
+        return make_augment("elastic,noise,until=0.5", splits.normalizer, torch.device("cpu"), seed=5, total_steps=10)(x, step)
+
+    assert not torch.equal(at(4), x) and torch.equal(at(4), at(torch.tensor([4])))
+    assert at(5) is x and torch.equal(at(torch.tensor([5])), x) and torch.equal(at(torch.tensor([9])), x)
+    assert torch.equal(at(None), at(0))  # no step number: augmented
+
+
+def test_a_captured_run_keeps_the_same_clean_tail_as_an_eager_one(sample):
+    """The engine hands the step's number to the augmentation: the run's global step, on the device when captured.
+    A counter that restarted each epoch would augment the second epoch again and its loss would differ."""
+    common = dict(device="cpu", precision="fp32", epochs=2, batch_size=128, seed=3, augment="noise=2,lines,share=1,until=0.5")
+    eager = train_recipe("robust", sample, capture="off", **common)
+    with strict_capture():
+        captured = train_recipe("robust", sample, capture="on", **common)
+    clean_tail = train_recipe("robust", sample, capture="off", **{**common, "augment": "noise=2,lines,share=1"})
+    for a, b in zip(eager.history, captured.history):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
+    assert eager.history[1]["train_loss"] < 0.95 * clean_tail.history[1]["train_loss"]  # epoch 2 clean: easier
 
 
 def test_cli_refuses_a_bad_augmentation(cli):

@@ -204,37 +204,57 @@ def _number(part: str, value: str, low: float, high: float, what: str) -> float:
 
 def parse_augment(text: str) -> dict[str, float]:
     """'none', 'affine', or a comma-separated list of ROBUST items with optional strengths ('elastic,blur=0.5'),
-    and optionally `share=F`, the fraction of each batch augmented (the rest stays clean; default SHARE)."""
+    and optionally `share=F`, the fraction of each batch augmented (the rest stays clean; default SHARE), and
+    `until=F`, the fraction of the training steps augmented (the last steps see clean digits only)."""
     if text in AUGMENTATIONS:
         return {} if text == "none" else {"affine": 1.0}
     items = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
-        if name == "share":
-            items[name] = _number(part, value, 0, 1, "the share of each batch augmented")
+        if name in ("share", "until"):
+            items[name] = _number(part, value, 0, 1, "the share of each batch augmented" if name == "share"
+                                  else "the fraction of the training steps augmented")
             continue
         if name not in ROBUST:
             raise UserError(f"--augment: unknown augmentation {name!r}; use none, affine, or a list of "
                             f"{', '.join(ROBUST)} with optional strengths, e.g. 'elastic,blur=0.5'")
         items[name] = _number(part, value, 0, 2, "the strength")
-    if not set(items) - {"share"}:
+    if not set(items) - {"share", "until"}:
         raise UserError("--augment: empty list; give none, affine, or items such as 'elastic,blur=0.5'")
     return items
 
 
-def robust_augment(x: torch.Tensor, items: dict[str, float], draw: Draw, background: float, scale: float) -> torch.Tensor:
+def robust_augment(x: torch.Tensor, items: dict[str, float], draw: Draw, background: float, scale: float,
+                   live: torch.Tensor | None = None) -> torch.Tensor:
     """The listed ROBUST items on the first share of a batch of normalized images x: to ink in [0, 1], each item
-    in order, back. The other images stay as they are, which keeps clean accuracy and saves their cost."""
+    in order, back. The other images stay as they are, which keeps clean accuracy and saves their cost. `live`, a
+    boolean on the device, keeps the whole batch clean where it is false, with the same operations issued."""
     k = max(1, int(len(x) * items.get("share", SHARE)))
     u = ((x[:k] - background) / scale).clamp(0, 1)
     for name, fn in ROBUST.items():
         if name in items:
             u = fn(u, draw, items[name])
-    return torch.cat([u * scale + background, x[k:]])
+    u = u * scale + background
+    return torch.cat([u if live is None else torch.where(live, u, x[:k]), x[k:]])
 
 
-def make_augment(name: str, normalizer: Normalizer, device: torch.device,
-                 seed: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+def _until(items: dict[str, float], total_steps: int) -> Callable[[int | torch.Tensor | None], bool | torch.Tensor]:
+    """Whether a step is augmented under `until=F`: a bool for a step counted on the host (eager), a boolean tensor
+    for the device's step counter (a captured step issues the same operations on every replay)."""
+    last = math.ceil(items.get("until", 1.0) * total_steps) if total_steps else None
+
+    def live(step: int | torch.Tensor | None) -> bool | torch.Tensor:
+        if last is None or step is None or last >= total_steps:
+            return True
+        return step < last
+
+    return live
+
+
+def make_augment(name: str, normalizer: Normalizer, device: torch.device, seed: int,
+                 total_steps: int = 0) -> Callable[..., torch.Tensor] | None:
+    """The step's augmentation, `augment(x, step=None)`: `step` is the optimizer step, counted on the host (an int)
+    or on the device (a tensor), which `until=F` of `total_steps` reads; None augments."""
     items = parse_augment(name)
     if not items:
         return None
@@ -245,9 +265,16 @@ def make_augment(name: str, normalizer: Normalizer, device: torch.device,
     # the one a captured step replays with fresh numbers every time: drawing on the host could not be captured.
     generator = torch.Generator().manual_seed(seed + 1) if device.type == "cpu" else None
     if "affine" in items:
-        return lambda x: random_affine(x, generator, background)
+        return lambda x, step=None: random_affine(x, generator, background)
     if channels != 1:
         raise UserError(f"--augment {name}: the robust augmentations are for 1-channel digits; use affine for colour")
     white = float(normalizer(np.full((1, 1, 1, 1), 255, dtype=np.uint8), "cpu").item())
-    draw = Draw(generator)
-    return lambda x: robust_augment(x, items, draw, background, white - background)
+    draw, live = Draw(generator), _until(items, total_steps)
+
+    def augment(x: torch.Tensor, step: int | torch.Tensor | None = None) -> torch.Tensor:
+        on = live(step)
+        if on is False:  # the host knows the step: the clean tail costs nothing
+            return x
+        return robust_augment(x, items, draw, background, white - background, None if on is True else on)
+
+    return augment

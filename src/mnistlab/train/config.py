@@ -59,8 +59,9 @@ class TrainConfig:
                            "shape), e.g. to fine-tune on a folder of your own digits with --data")
     augment: str = option("none", "train-time augmentation: none; affine (random rotation, scale and shift); or a "
                                   "list of " + ", ".join(ROBUST) + " with optional strengths (1: as docs/robustness.md "
-                                  "describes), and share=F, the fraction of each batch augmented (default 0.5), e.g. "
-                                  "'elastic,blur=0.5,share=0.35'")
+                                  "describes), share=F, the fraction of each batch augmented (default 0.5), and until=F, "
+                                  "the fraction of the steps augmented (the rest train on clean digits), e.g. "
+                                  "'elastic,blur=0.5,share=0.35,until=0.8'")
     capture: str = option("auto", "CUDA graphs: auto captures each step and evaluation on CUDA where the "
                                   "configuration allows, else eager; on refuses where it cannot; off never",
                           choices=CAPTURE)

@@ -361,8 +361,8 @@ class Engine:
         fresh ones instead of adding into zeroed ones (no zero_ and add_ per parameter; a captured graph keeps
         the addresses it wrote them to). The outputs are kept for `correct`: at image `at` of the epoch, or (None)
         in the batch row the device counter names."""
-        if self.augment is not None:
-            xb = self.augment(xb)
+        if self.augment is not None:  # the step's number, for `--augment ...,until=F`: on the device when static
+            xb = self.augment(xb, self.step_t if self.static else self.steps_done)
         for o in self.optimizers:
             o.zero_grad(set_to_none=True)
         with self.amp():

@@ -51,7 +51,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, lean=True, **decay, **cfg.optimizer_options)
         source = BatchSource(data.x_train.contiguous(memory_format=memory_format), data.y_train, plan, cfg.seed)
         spec = StepSpec(loss=lambda out, y: train_loss(out.float(), y), amp=autocast_for(device, precision),
-                        augment=make_augment(cfg.augment, data.normalizer, device, cfg.seed),
+                        augment=make_augment(cfg.augment, data.normalizer, device, cfg.seed, plan.total),
                         table=schedule_table(cfg.schedule, optimizer, cfg.lr, plan, cfg.schedule_options), capture=cfg.capture,
                         identity=("fit", loss_name, cfg.label_smoothing, precision, cfg.augment, repr(data.normalizer)))
         engine = Engine(model, [model], [optimizer], source, spec)
