@@ -34,7 +34,7 @@ def test_augmentation_is_seeded_and_keeps_the_rest_of_the_batch_clean(sample):
 def test_augment_option_lists_and_strengths():
     assert parse_augment("none") == {} and parse_augment("affine") == {"affine": 1.0}
     assert parse_augment("elastic, blur=0.5") == {"elastic": 1.0, "blur": 0.5}
-    assert set(parse_augment(ROBUST_AUGMENT)) - {"share"} == set(ROBUST)
+    assert set(parse_augment(ROBUST_AUGMENT)) - {"share", "until"} == set(ROBUST)
     assert parse_augment("noise,share=0.25") == {"noise": 1.0, "share": 0.25}
     assert parse_augment("noise,until=0.85") == {"noise": 1.0, "until": 0.85}
     for bad, message in (("rain", "unknown augmentation 'rain'"), ("blur=3", "strength"), ("blur=x", "strength"), (",", "empty"),
