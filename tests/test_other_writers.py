@@ -1,6 +1,10 @@
 """Digits kept aside, from other writers and another scanner (scikit-learn's load_digits: 43 writers, 8x8 scans),
 read through predict's preparation; skipped without scikit-learn."""
 import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,11 +50,6 @@ def test_fine_tuning_on_a_few_of_their_digits_reads_the_rest_better(tiny_run, tm
     """benchmarks/learn_writers.py: 10 digits per class of the kept-aside writers, fine-tuned on as `finetune`
     does, lift the accuracy on their other 1,697 digits (the sample's weak CNN reads them poorly)."""
     pytest.importorskip("sklearn.datasets")
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     tiny_run.save(tmp_path / "tiny")
     script = Path(__file__).parents[1] / "benchmarks" / "learn_writers.py"
     done = subprocess.run([sys.executable, str(script), str(tmp_path / "tiny"), "--dataset", "mnist-sample",

@@ -103,11 +103,12 @@ def register(subparsers, common) -> None:
                                    "on the MNIST test set, before and after.")
     tune.add_argument("run_dir", help="the run to start from")
     tune.add_argument("digits", help="folder of your digits, DIGITS/<class>/*.png")
-    tune.add_argument("--mix", type=bounded(int, 0, 60_000), default=10_000,
-                      help="MNIST training images mixed in; yours make a tenth of the mix (default: 10000)")
-    tune.add_argument("--epochs", type=bounded(float, 0.01, 100), default=2.0, help="passes over the mix (default: 2)")
-    tune.add_argument("--lr", type=bounded(float, 1e-7, 1.0), default=1e-3, help="peak learning rate (default: 0.001)")
-    tune.add_argument("--seed", type=bounded(int, 0, 2**32 - 1), default=0, help="seed (default: 0)")
+    tune.add_argument("--mix", type=bounded(int, 0, 60_000), default=FineTune.mix,
+                      help=f"MNIST training images mixed in; yours make a tenth of the mix (default: {FineTune.mix})")
+    tune.add_argument("--epochs", type=bounded(float, 0.01, 100), default=FineTune.epochs,
+                      help=f"passes over the mix (default: {FineTune.epochs:g})")
+    tune.add_argument("--lr", type=bounded(float, 1e-7, 1.0), default=FineTune.lr, help=f"peak learning rate (default: {FineTune.lr:g})")
+    tune.add_argument("--seed", type=bounded(int, 0, 2**32 - 1), default=FineTune.seed, help=f"seed (default: {FineTune.seed})")
     tune.add_argument("--out", help="run directory to write (default: runs/<date>-<time>)")
     tune.add_argument("--dataset", default="mnist", help="the data set mixed in and tested on (default: mnist)")
     data_options(tune, formats=False, dataset=False)
