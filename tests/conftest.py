@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -23,6 +24,15 @@ def full_mnist_dir() -> Path | None:
 
 
 needs_full_mnist = pytest.mark.skipif(full_mnist_dir() is None, reason="full MNIST not found ($MNISTLAB_DATA or ../shared/data)")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_on_a_terminal():
+    """Ctrl+C raises KeyboardInterrupt in the tests and in the commands they start, as on a terminal, even when
+    pytest itself was started with it ignored (`bash .ci/run &` from a script); tests that need it ignored say so."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(autouse=True)

@@ -351,7 +351,9 @@ def test_the_connect_timeout_bounds_an_address_that_never_answers(monkeypatch):
         check_reachable("10.255.255.1:6379", 0.2)
 
 
-def test_an_address_that_answers_but_is_no_cluster_gives_up_after_the_timeout(monkeypatch):
+@pytest.mark.parametrize("ctrl_c", ["handled", "ignored"])  # ignored: started as `cmd &` in a script, or nohup
+def test_an_address_that_answers_but_is_no_cluster_gives_up_after_the_timeout(monkeypatch, ctrl_c):
+    import signal
     import socket
     import time
     from types import SimpleNamespace
@@ -361,8 +363,9 @@ def test_an_address_that_answers_but_is_no_cluster_gives_up_after_the_timeout(mo
 
     calls = []
 
-    def init(**kwargs):  # Ray retrying a port that is no GCS, returning to Python between tries
-        while True:
+    def init(**kwargs):  # Ray retrying a port that is no GCS, returning to Python between tries (for 10 s here)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             time.sleep(0.02)
     fake = SimpleNamespace(init=init, shutdown=lambda: calls.append("shutdown"))
     monkeypatch.setattr(ray_tune, "_ray", lambda: (fake, None))
@@ -371,7 +374,13 @@ def test_an_address_that_answers_but_is_no_cluster_gives_up_after_the_timeout(mo
         listener.listen()
         address = f"127.0.0.1:{listener.getsockname()[1]}"
         start = time.monotonic()
-        with pytest.raises(UserError, match=f"--address {address}: something answers there, but no Ray cluster connected "
-                                            r"within 0.5 s"):
-            ray_tune.RayExecutor({}, None, "cpu", ray_tune.RayOptions(address=address, connect_timeout=0.5))
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN if ctrl_c == "ignored" else signal.default_int_handler)
+        try:
+            with pytest.raises(UserError, match=f"--address {address}: something answers there, but no Ray cluster "
+                                                r"connected within 0.5 s"):
+                ray_tune.RayExecutor({}, None, "cpu", ray_tune.RayOptions(address=address, connect_timeout=0.5))
+            after = signal.getsignal(signal.SIGINT)
+        finally:
+            signal.signal(signal.SIGINT, before)
     assert time.monotonic() - start < 5 and calls == ["shutdown"]
+    assert after == (signal.SIG_IGN if ctrl_c == "ignored" else signal.default_int_handler)  # as the user had it

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import math
+import signal
 import socket
 import sys
 import threading
@@ -93,12 +94,16 @@ def _trainable(config: dict, dataset=None, splits=None) -> None:
 def interrupted_after(seconds: float | None) -> Iterator[dict]:
     """Interrupt the main thread, as Ctrl+C would, if the block still runs after `seconds`; the yielded dict's
     "fired" says whether it did. Ray retries an address that answers but is no cluster for ever, blocking in
-    C++ about 40 s at a time, so the interrupt lands at its next return to Python."""
+    C++ about 40 s at a time, so the interrupt lands at its next return to Python. A process started with Ctrl+C
+    ignored (`cmd &` in a script, nohup) gets Python's handler for the block, or the interrupt would do nothing."""
     state = {"fired": False, "done": False}
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield state
         return
     lock = threading.Lock()
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def fire() -> None:
         with lock:
@@ -114,6 +119,8 @@ def interrupted_after(seconds: float | None) -> Iterator[dict]:
         with lock:
             state["done"] = True
         timer.cancel()
+        if not callable(handler):
+            signal.signal(signal.SIGINT, handler if handler is not None else signal.SIG_DFL)
 
 
 @dataclass(frozen=True)
