@@ -1,9 +1,12 @@
 """The lecture notebooks run in quick mode and their final cell's checks of the lectures' findings pass.
 
 Each notebook is copied out as `mnistlab notebooks DIR` does, then executed top to bottom in a fresh Jupyter
-kernel (nbclient) with MNISTLAB_QUICK=1: an error in any cell, or a finding that leaves its lecture's
-direction (the `assert` in the last cell), fails that notebook's test. The five run two at a time, L5 (the
-longest) beside the other four, so they add about two minutes to CI on two cores.
+kernel (nbclient) with MNISTLAB_QUICK=1 on full MNIST: an error in any cell, or a finding that leaves its
+lecture's direction (the `assert` in the last cell), fails that notebook's test. The findings are measured on
+full MNIST's images, so without it (no $MNISTLAB_DATA, no ../shared/data) these runs are skipped; offline, a
+notebook's quick mode reads the shipped sample instead and says in its last cell which findings hold there.
+The five run two at a time, L5 (the longest) beside the other four, so they add about two minutes to CI on two
+cores.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import full_mnist_dir, needs_full_mnist
 from mnistlab.cli import main
 from mnistlab.notebooks import NOTEBOOKS, copy_notebooks, notebook_paths
 
@@ -49,8 +53,9 @@ def execute(path) -> tuple:
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """Every notebook executed in quick mode, two at a time (one torch thread each)."""
-    saved = {k: os.environ.get(k) for k in ("MNISTLAB_QUICK", "OMP_NUM_THREADS")}
-    os.environ.update(MNISTLAB_QUICK="1", OMP_NUM_THREADS="1")  # the kernels inherit this environment
+    saved = {k: os.environ.get(k) for k in ("MNISTLAB_QUICK", "OMP_NUM_THREADS", "MNISTLAB_DATA")}
+    # the kernels inherit this environment: full MNIST wherever the tests found it (../shared/data too)
+    os.environ.update(MNISTLAB_QUICK="1", OMP_NUM_THREADS="1", MNISTLAB_DATA=str(full_mnist_dir().parent))
     try:
         folder = tmp_path_factory.mktemp("notebooks")
         paths = {p.name: p for p in copy_notebooks(folder)}
@@ -67,6 +72,7 @@ def executed(tmp_path_factory):
 
 
 @pytest.mark.slow
+@needs_full_mnist
 @pytest.mark.parametrize("lecture", sorted(NOTEBOOKS))
 def test_the_notebook_runs_in_quick_mode_and_its_findings_hold(lecture, executed):
     nb, error = executed[lecture]
