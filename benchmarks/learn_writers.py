@@ -20,8 +20,8 @@ from PIL import Image
 
 from mnistlab import load_dataset
 from mnistlab.robustness.writers import other_writers
-from mnistlab.train.finetune import FineTune, accuracy, finetune
-from mnistlab.train.run import load_run
+from mnistlab.train.finetune import FineTune, finetune
+from mnistlab.train.run import load_run, run_accuracy
 
 
 def save_folder(images: np.ndarray, labels: np.ndarray, folder: Path) -> None:
@@ -53,8 +53,8 @@ def main() -> None:
         save_folder(images[take], labels[take], Path(tmp))
         for run_dir in args.runs:
             tuned, record = finetune(run_dir, tmp, base, FineTune(seed=args.seed, device=args.device))
-            other = {"before": accuracy(load_run(run_dir), images[rest], labels[rest]),
-                     "after": accuracy(tuned, images[rest], labels[rest])}
+            other = {"before": run_accuracy(load_run(run_dir), images[rest], labels[rest])[0],
+                     "after": run_accuracy(tuned, images[rest], labels[rest])[0]}
             rows.append({"run_dir": run_dir, "other_digits": other, "test_set": {k: record[k]["mnist"] for k in ("before", "after")}})
             print(f"{run_dir}: other digits {100 * other['before']:.2f}% -> {100 * other['after']:.2f}%   "
                   f"{args.dataset} test set {100 * record['before']['mnist']:.2f}% -> {100 * record['after']['mnist']:.2f}%", flush=True)

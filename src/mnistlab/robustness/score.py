@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..train.run import run_accuracy
 from .corruptions import CORRUPTIONS, QUICK, SEVERITIES, check_names, corrupt, families, prepared
 
 
@@ -31,12 +32,6 @@ class Suite:
 def example_index(name: str, n: int) -> int:
     """The test image a corruption's row of the figure shows: fixed per name, different across names."""
     return sum(map(ord, name)) * 7919 % n
-
-
-def run_accuracy(run, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """`run`'s accuracy on `images` and its answers (what every score here is made of)."""
-    predicted = np.asarray(run.predict(images)[0])
-    return float((predicted == labels).mean()), predicted
 
 
 def score(run, suite: Suite, on_step: Callable[[int, int, str], None] | None = None) -> dict:

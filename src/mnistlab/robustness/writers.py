@@ -8,8 +8,8 @@ import importlib.util
 
 import numpy as np
 
+from ..train.run import run_accuracy
 from .corruptions import prepared
-from .score import run_accuracy
 
 SOURCE = "UCI optdigits (scikit-learn's load_digits): 1,797 digits by 43 writers, scanned at 8x8"
 MISSING = "scikit-learn is not installed; pip install 'mnistlab[embedding]'"

@@ -14,7 +14,7 @@ from ..data.splits import make_splits
 from ..errors import UserError
 from ..models import build_model
 from .loop import fit
-from .run import Run, load_run
+from .run import Run, load_run, run_accuracy
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,6 @@ def user_digits(folder: str | Path, classes: tuple[str, ...]) -> tuple[np.ndarra
     return images, np.array([classes.index(n) for n in names], dtype=np.int64)
 
 
-def accuracy(run: Run, images: np.ndarray, labels: np.ndarray) -> float:
-    return float((run.predict(images)[0] == labels).mean())
-
-
 def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: FineTune = FineTune()) -> tuple[Run, dict]:
     """The run fine-tuned on the folder's digits (repeated to `share` of the mix) and `mix` MNIST training
     images; with the MNIST test accuracy and the accuracy on the user's digits, before and after."""
@@ -59,10 +55,10 @@ def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: Fi
                     np.concatenate([base.train_images[pick], np.tile(images, (repeat, 1, 1))]),
                     np.concatenate([base.train_labels[pick], np.tile(labels, repeat)]),
                     base.test_images, base.test_labels, run.classes)
-    before = {"mnist": accuracy(run, base.test_images, base.test_labels), "digits": accuracy(run, images, labels)}
+    before = {"mnist": run_accuracy(run, base.test_images, base.test_labels)[0], "digits": run_accuracy(run, images, labels)[0]}
     config = run.model.config
     model = build_model(config.spec, config.activation, config.head, tuple(config.input_shape), config.n_classes, options.seed)
     tuned = fit(model, make_splits(mixed, run.normalizer.mode), init=str(run_dir), epochs=options.epochs, lr=options.lr,
                 seed=options.seed, device=options.device)
-    after = {"mnist": accuracy(tuned, base.test_images, base.test_labels), "digits": accuracy(tuned, images, labels)}
+    after = {"mnist": run_accuracy(tuned, base.test_images, base.test_labels)[0], "digits": run_accuracy(tuned, images, labels)[0]}
     return tuned, {"n_digits": int(len(labels)), "repeat": repeat, "mixed_with": int(len(pick)), "before": before, "after": after}

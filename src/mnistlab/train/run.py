@@ -100,6 +100,13 @@ class Run:
         return heading("Run") + pairs(rows) + curve_svg(self.history)
 
 
+def run_accuracy(run: Run, images, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """`run`'s accuracy on raw-pixel `images` and its answers (what the robustness scores and fine-tuning's
+    before and after are made of)."""
+    predicted = np.asarray(run.predict(images)[0])
+    return float((predicted == labels).mean()), predicted
+
+
 def default_run_dir(root: str | Path = "runs") -> Path:
     """runs/<date>-<time>, with a suffix when that name is taken."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
