@@ -4,6 +4,9 @@
 `chromium` and `chromium-driver`), or skips the test with the reason when either
 the browser or the `selenium` package is missing. Nothing is downloaded: the
 driver binary is given explicitly, so Selenium Manager never runs.
+`open_page(driver, url)` loads a page and returns once it is parsed to the end:
+a 1.5 MB report read as a file was once queried half-parsed on a loaded CI machine.
+`wait_for(driver, script)` polls a script until it returns something true.
 `console_errors(driver)` lists the SEVERE entries of the browser console.
 """
 from __future__ import annotations
@@ -51,3 +54,14 @@ def browser() -> Iterator:
 
 def console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def wait_for(driver, script: str, timeout: float = 30):
+    from selenium.webdriver.support.ui import WebDriverWait  # reason: selenium is there once browser() did not skip
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(script))
+
+
+def open_page(driver, url: str) -> None:
+    driver.get(url)
+    wait_for(driver, "return document.readyState === 'complete'")

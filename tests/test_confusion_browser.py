@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from browser import browser, console_errors
+from browser import browser, console_errors, open_page, wait_for
 from mnistlab.inspect import predict_test_set
 from mnistlab.report import write_report
 
@@ -51,7 +51,7 @@ def test_report_cells_open_the_right_images(tiny_run, tmp_path):
     pred = predict_test_set(tiny_run)
     path = write_report(tiny_run, tmp_path / "report.html", predictions=pred)
     with browser() as driver:
-        driver.get(path.as_uri())
+        open_page(driver, path.as_uri())
         check_cells(driver, pred)
         assert console_errors(driver) == []
 
@@ -60,7 +60,6 @@ def test_web_app_run_tab_cells_open_the_right_images(tiny_run):
     pytest.importorskip("fastapi")
     from mnistlab.serve.app import create_app
     from serve_support import live_server
-    from test_serve_browser import wait_for
 
     pred = predict_test_set(tiny_run)
     with browser() as driver, live_server(create_app(tiny_run)) as url:

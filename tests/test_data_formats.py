@@ -184,7 +184,7 @@ def test_colour_upload_in_the_browser(cifar_run, sample, tmp_path):
     """The page of a colour run asks for a file instead of a drawing; a picture chosen in the file input is
     shown as the model saw it, with the model's answer."""
     pytest.importorskip("fastapi")
-    from browser import browser, console_errors
+    from browser import browser, console_errors, wait_for
     from mnistlab.serve.app import create_app
     from mnistlab.train import load_run
     from serve_support import live_server
@@ -193,14 +193,12 @@ def test_colour_upload_in_the_browser(cifar_run, sample, tmp_path):
     image = coloured(sample.test_images[sample.test_labels == 4][:1], 7)[0]
     Image.fromarray(image.transpose(1, 2, 0)).resize((96, 96)).save(picture)
     with browser() as driver, live_server(create_app(load_run(cifar_run[1]))) as url:
-        from selenium.webdriver.support.ui import WebDriverWait  # reason: selenium is there once browser() did not skip
-
         driver.get(url + "/")
         wait = "return !document.getElementById('upload').hidden && document.getElementById('pad').hidden"
-        WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.execute_script(wait))
+        wait_for(driver, wait)
         driver.find_element("id", "file").send_keys(str(picture))
         shown = "return +document.body.dataset.predictions > 0 && document.body.dataset.busy === '0'"
-        WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.execute_script(shown))
+        wait_for(driver, shown)
         assert driver.find_element("id", "prediction").text == "four"
         seen = "return [document.getElementById('uploaded').naturalWidth, document.getElementById('input-image').naturalWidth]"
         assert driver.execute_script(seen) == [96, 32]  # the file as chosen, and resized to the run's 32x32

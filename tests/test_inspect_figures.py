@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser import browser, console_errors
+from browser import browser, console_errors, open_page
 from conftest import assert_user_error
 from mnistlab import fit, make_splits
 from mnistlab.inspect import WHAT, predict_test_set
@@ -108,7 +108,7 @@ def test_report_is_self_contained_and_displays_in_a_real_browser(cli, ffn_dir, t
     assert len(re.findall(r'<img src="data:image/png;base64,', page)) == len(WHAT)
     assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: nothing fetched from the network
     with browser() as driver:
-        driver.get(path.as_uri())
+        open_page(driver, path.as_uri())
         state = driver.execute_script("""
             return {sections: [...document.querySelectorAll('section')].map(s => s.id),
                     images: [...document.querySelectorAll('figure img')].map(i => ({

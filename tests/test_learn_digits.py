@@ -30,11 +30,11 @@ def test_finetune_learns_a_folder_of_digits(cli, tiny_run, sample, tmp_path):
 
 @pytest.mark.slow
 def test_wrong_it_is_a_saves_the_drawing_in_chromium(tmp_path):
-    from browser import browser, console_errors
+    from browser import browser, console_errors, wait_for
     from mnistlab import load_run
     from mnistlab.serve.app import create_app
     from serve_support import live_server, trained_run_dir
-    from test_serve_browser import settle, stroke, wait_for
+    from test_serve_browser import settle, stroke
 
     run = load_run(trained_run_dir("cnn"))
     folder = tmp_path / "my-digits"

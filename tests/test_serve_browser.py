@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import browser, console_errors
+from browser import browser, console_errors, wait_for
 from serve_support import full_mnist_dir, live_server, trained_run_dir
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -37,12 +37,6 @@ def touch_stroke(driver, canvas, points: list[tuple[float, float]]) -> None:
     for point in at[1:]:
         driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
     driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-
-
-def wait_for(driver, script: str, timeout: float = 30):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(script))
 
 
 def shown(driver) -> dict:
