@@ -174,17 +174,19 @@ def test_grid_of_a_range_needs_points(tmp_path, capsys):
     assert "--lr" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # worker processes: 10-30 s each
+@pytest.mark.slow  # a worker process and four trials of about two seconds
 def test_resume_after_the_driver_is_killed_skips_finished_trials(tmp_path):
     out = tmp_path / "r"
+    # 100 epochs: long enough that the driver is killed between the first record and the last (at 3 epochs a
+    # trial took 0.07 s, and a loaded CI machine once polled only after all four had finished)
     cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--dataset", "mnist-sample", "--device", "cpu", "--model", "f16",
-           "--lr", "1e-4,1e-3,1e-2,1e-1", "--epochs", "3", "--search", "grid", "--jobs", "1", "--threads", "1",
+           "--lr", "1e-4,1e-3,1e-2,1e-1", "--epochs", "100", "--search", "grid", "--jobs", "1", "--threads", "1",
            "--out", str(out)]
     driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     record = out / "sweep.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (record.exists() and json.loads(record.read_text())["trials"]):
-        time.sleep(0.2)
+        time.sleep(0.05)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     before = {t["id"]: t for t in json.loads(record.read_text())["trials"]}
