@@ -55,10 +55,14 @@ def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: Fi
                     np.concatenate([base.train_images[pick], np.tile(images, (repeat, 1, 1))]),
                     np.concatenate([base.train_labels[pick], np.tile(labels, repeat)]),
                     base.test_images, base.test_labels, run.classes)
-    before = {"mnist": run_accuracy(run, base.test_images, base.test_labels)[0], "digits": run_accuracy(run, images, labels)[0]}
+
+    def scores(r: Run) -> dict:
+        return {"mnist": run_accuracy(r, base.test_images, base.test_labels)[0], "digits": run_accuracy(r, images, labels)[0]}
+
+    before = scores(run)
     config = run.model.config
     model = build_model(config.spec, config.activation, config.head, tuple(config.input_shape), config.n_classes, options.seed)
     tuned = fit(model, make_splits(mixed, run.normalizer.mode), init=str(run_dir), epochs=options.epochs, lr=options.lr,
                 seed=options.seed, device=options.device)
-    after = {"mnist": run_accuracy(tuned, base.test_images, base.test_labels)[0], "digits": run_accuracy(tuned, images, labels)[0]}
-    return tuned, {"n_digits": int(len(labels)), "repeat": repeat, "mixed_with": int(len(pick)), "before": before, "after": after}
+    return tuned, {"n_digits": int(len(labels)), "repeat": repeat, "mixed_with": int(len(pick)), "before": before,
+                   "after": scores(tuned)}
