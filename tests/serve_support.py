@@ -17,7 +17,7 @@ pytest.importorskip("fastapi", reason="the serve tests need the serve extra (pip
 
 import mnistlab  # noqa: E402
 from conftest import full_mnist_dir  # noqa: E402
-from mnistlab.serve.cli import listen, make_server, url_of  # noqa: E402
+from mnistlab.serve.server import listen, make_server, url_of  # noqa: E402
 
 SPECS = {"cnn": "c8k5 m2 c16k3 m2 f64", "ffn": "f64"}
 

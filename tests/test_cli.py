@@ -147,8 +147,8 @@ def test_an_unclosed_resource_collected_during_a_command_is_no_warning_line(caps
     command runs: their ResourceWarning is not the command's to print."""
     import warnings
 
+    from mnistlab.cli import data as data_cli
     from mnistlab.cli import main
-    from mnistlab.data import cli as data_cli
 
     real = data_cli.data_info
 

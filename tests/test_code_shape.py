@@ -106,4 +106,4 @@ def test_the_checks_see_what_they_check():
     lines = ["def f(a, b, c, d, e, f, g, h, i):", "    import os", "    return 1", "def g():",
              "    # needs the optional extra", "    import ray"]
     assert not has_reason(local_import_blocks(f)[0], lines) and has_reason(local_import_blocks(g)[0], lines)
-    assert any(re.search(r"cli\.py:\d+ register", where) for where, _, _ in functions())
+    assert any(re.search(r"cli/train\.py:\d+ register", where) for where, _, _ in functions())

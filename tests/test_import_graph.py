@@ -1,10 +1,11 @@
 """mnistlab's layers import one way, downward, and nothing closes a circle (docs/architecture.md).
 
-From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, scratch/'s NumPy engine) -> train/ ->
-insight (inspect/'s numbers, evaluate, robustness) -> figures (plots/, mpl, scratch/figures) -> commands (cli,
-clitools, every */cli.py, training, report/, serve/, sweep/, experiments/, export/, bench/, tensorboard). A module imports
-from its own layer or below. Among the commands, packages and */cli.py modules import each other without a
-circle (experiments -> sweep, report -> sweep.record, never back).
+A module's layer is its folder's (or, at the top, its own name's); scratch/figures.py alone sits above its folder.
+From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, argtypes, scratch/'s NumPy engine)
+-> train/ -> insight (inspect/'s numbers, evaluate, robustness/) -> figures (plots/, mpl, scratch/figures) -> tools
+(report/, serve/, sweep/, experiments/, export/, bench/, tensorboard, training, notebooks/) -> commands (cli/, and
+nothing else). A module imports from its own layer or below: the library never imports `mnistlab.cli`. Between
+packages nothing closes a circle either (experiments -> sweep, report -> sweep.record, never back).
 
 Both kinds of import count: module-level ones (they run when the module is imported) and function-local ones
 (they run when the function is called; they keep optional extras and heavy features out of `mnistlab --help`).
@@ -24,25 +25,25 @@ import mnistlab
 PACKAGE = Path(mnistlab.__file__).parent
 
 
-LAYERS = ("base", "train", "insight", "figures", "commands")
-# Where each module belongs, by its dotted name under mnistlab (the longest matching prefix wins); every *.cli
-# module is a command. A new top-level module or package needs a line here: that is the decision of its layer.
+LAYERS = ("base", "train", "insight", "figures", "tools", "commands")
+# Where each module belongs, by its dotted name under mnistlab (the longest matching prefix wins). A new top-level
+# module or package needs a line here: that is the decision of its layer.
 PLACES = {
     "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "threads": "base", "tables": "base",
-    "scratch": "base", "display": "base",
+    "scratch": "base", "display": "base", "argtypes": "base",
     "train": "train",
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",
     "plots": "figures", "mpl": "figures", "scratch.figures": "figures",
-    "cli": "commands", "clitools": "commands", "report": "commands", "serve": "commands", "sweep": "commands",
-    "experiments": "commands", "export": "commands", "bench": "commands", "tensorboard": "commands", "training": "commands",
-    "notebooks": "commands",
+    "report": "tools", "serve": "tools", "sweep": "tools", "experiments": "tools", "export": "tools", "bench": "tools",
+    "tensorboard": "tools", "notebooks": "tools", "training": "tools",
+    "cli": "commands",
 }
 
 
 def layer(module: str) -> int:
     """The index in LAYERS of a module (a dotted name such as mnistlab.train.loop)."""
     name = module.removeprefix("mnistlab").removeprefix(".")
-    if not name or name.endswith(".cli") or name == "cli":
+    if not name:
         return LAYERS.index("commands")  # the package itself is the public facade: it may name anything
     parts = name.split(".")
     for n in range(len(parts), 0, -1):
@@ -52,8 +53,8 @@ def layer(module: str) -> int:
 
 
 def component(module: str) -> str:
-    """What circles are checked between: a *.cli module on its own, any other module as its top-level package."""
-    return module if module.endswith(".cli") else ".".join(module.split(".")[:2])
+    """What circles are checked between: a module's top-level package (or the top-level module itself)."""
+    return ".".join(module.split(".")[:2])
 
 
 def module_name(path: Path) -> str:
@@ -138,7 +139,7 @@ def test_no_import_cycles_among_mnistlab_modules():
 
 def test_no_cycles_even_through_function_local_imports():
     graph = import_graph(lazy=True)
-    assert "mnistlab.plots" in graph["mnistlab.inspect.cli"]  # a function-local import: the graph sees it
+    assert "mnistlab.plots" in graph["mnistlab.cli.inspect"]  # a function-local import: the graph sees it
     assert cycles(graph) == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles(graph))
 
 
@@ -156,11 +157,12 @@ def test_no_circles_between_packages_and_commands():
 
 def test_the_layer_check_finds_an_upward_import():
     assert layer("mnistlab.data.idx") < layer("mnistlab.train.loop") < layer("mnistlab.inspect.numbers")
-    assert layer("mnistlab.inspect.numbers") < layer("mnistlab.plots") < layer("mnistlab.inspect.cli")
+    assert layer("mnistlab.inspect.numbers") < layer("mnistlab.plots") < layer("mnistlab.sweep.runner") < layer("mnistlab.cli.inspect")
     assert layer("mnistlab.scratch.patches") == 0 and layer("mnistlab.scratch.figures") == LAYERS.index("figures")
     assert upward({"mnistlab.plots": {"mnistlab.inspect.numbers"}, "mnistlab.inspect.numbers": {"mnistlab.plots"}}) == [
         "mnistlab.inspect.numbers (insight) imports mnistlab.plots (figures)"]
-    assert component("mnistlab.inspect.cli") != component("mnistlab.inspect.numbers") == "mnistlab.inspect"
+    assert component("mnistlab.cli.inspect") != component("mnistlab.inspect.numbers") == "mnistlab.inspect"
+    assert layer("mnistlab.train.cli") == layer("mnistlab.train.loop")  # by folder: no name makes a module a command
 
 
 def test_the_cycle_finder_finds_a_cycle():

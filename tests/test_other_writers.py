@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnistlab.cli.robustness import table
 from mnistlab.robustness import writers
-from mnistlab.robustness.cli import table
 
 
 def test_other_writers_are_read_through_the_preparation(tiny_run):

@@ -300,7 +300,7 @@ def test_figures_on_a_full_disk_are_refused_before_drawing(cli, tiny_run, small_
 
 
 def test_a_write_that_fails_partway_leaves_no_figures(cli, tiny_run, tmp_path, monkeypatch):
-    import mnistlab.inspect.cli as commands
+    import mnistlab.cli.inspect as commands
 
     def fill_up(path, obj):  # the figure is written, then its numbers find the disk full
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import assert_user_error
+from mnistlab.cli.robustness import table
 from mnistlab.robustness import CORRUPTIONS, corrupt, families
-from mnistlab.robustness.cli import table
 
 FAMILIES = {"noise", "blur", "geometry", "contrast", "occlusion", "stray marks", "stroke", "resolution", "outline"}
 

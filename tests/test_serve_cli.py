@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from conftest import assert_user_error
-from mnistlab.serve.cli import listen
+from mnistlab.serve.server import listen
 from serve_support import trained_run_dir
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient  # noqa: E402  (serve_support skips th
 from conftest import assert_user_error
 from mnistlab import load_run
 from mnistlab.serve.app import create_app
-from mnistlab.serve.cli import LOOPBACK, listen, make_server
+from mnistlab.serve.server import LOOPBACK, listen, make_server
 from serve_support import trained_run_dir
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\n"

@@ -13,7 +13,7 @@ pytest.importorskip("fastapi", reason="the serve tests need the serve extra (pip
 
 from mnistlab import load_run  # noqa: E402
 from mnistlab.serve.app import MAX_BODY, create_app  # noqa: E402
-from mnistlab.serve.cli import listen, make_server  # noqa: E402
+from mnistlab.serve.server import listen, make_server  # noqa: E402
 from serve_support import trained_run_dir  # noqa: E402
 
 

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with two decimals, as every command and table prints accuracies; None as '-'."""
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
 def cell_text(column: str, value) -> str:
     """A value as tables show it: floats in [0, 1] under an accuracy column as percentages, other floats to 4 digits."""
     if value is None:
         return "-"
     if isinstance(value, float):
         if "accuracy" in column or column.startswith("fraction") or column.endswith("%"):
-            return f"{100 * value:.2f}%"
+            return pct(value)
         return f"{value:.4g}"
     return str(value)
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .clitools import pct
 from .data.formats import ReadOptions
 from .data.sources import load_dataset
 from .errors import UserError
@@ -21,9 +20,11 @@ from .fileio import check_output, check_space
 from .inspect.histograms import WeightRecorder
 from .models import summary_text
 from .progress import Progress
+from .tables import pct
 from .tensorboard import tensorboard_log
-from .train import TrainConfig, fit
+from .train.config import TrainConfig
 from .train.divergence import divergence_warning
+from .train.loop import fit
 from .train.recipes import Choices, get_recipe, prepare, settle
 from .train.run import Run, default_run_dir, reserve_out_dir, run_bytes
 

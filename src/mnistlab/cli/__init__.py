@@ -13,13 +13,12 @@ import json
 import pkgutil
 import sys
 import warnings
-from pathlib import Path
 
-from . import __version__
-from .clitools import Parser, common_parser, notices_to_stderr
-from .errors import UserError, os_error_line
-from .export.onnxrun import onnx_predict_parser, wants_onnx_predict
-from .fileio import COMMITTED, release_all
+from .. import __version__
+from ..errors import UserError, os_error_line
+from ..fileio import COMMITTED, release_all
+from .common import Parser, common_parser, notices_to_stderr
+from .predict import onnx_predict_parser, wants_onnx_predict
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,12 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FIRST = ("train", "eval", "predict")  # the commands most people want, in the order they use them
+
+
 def command_modules() -> list[str]:
-    """Every `mnistlab.<package>.cli` module: each adds its own sub-commands with register(subparsers, common).
-    `train` comes first (the command most people want), the rest in alphabetical order."""
-    here = Path(__file__).parent
-    found = [f"{__package__}.{m.name}.cli" for m in pkgutil.iter_modules([str(here)]) if (here / m.name / "cli.py").is_file()]
-    return sorted(found, key=lambda name: (name != f"{__package__}.train.cli", name))
+    """Every module of this package but `common` (and `__main__`): each adds its own sub-commands with register(subparsers, common).
+    FIRST come first, the rest in alphabetical order."""
+    found = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in ("common", "__main__")]
+    order = sorted(found, key=lambda name: (FIRST.index(name) if name in FIRST else len(FIRST), name))
+    return [f"{__name__}.{name}" for name in order]
 
 
 def interrupted_message(saved_before: int) -> str:
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "threads") and not getattr(args, "onnx", None):  # predict --onnx never loads torch
             # torch: not on predict --onnx's path
-            from .train.device import set_threads
+            from ..train.device import set_threads
 
             set_threads(args.threads)
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
@@ -87,6 +89,3 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(payload))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,11 +5,12 @@ import argparse
 
 import torch
 
-from ..clitools import add_command, capture_option, data_options, device_option, load_data, pct, say
+from ..bench.timing import RECIPES, BenchSpec, bench
 from ..errors import UserError
 from ..fileio import check_output, check_space, write_json
 from ..progress import Progress
-from .timing import RECIPES, BenchSpec, bench
+from ..tables import pct
+from .common import add_command, capture_option, data_options, device_option, load_data, say
 
 
 def _seconds(x: float | None) -> str:

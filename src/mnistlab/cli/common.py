@@ -1,21 +1,21 @@
 """What every sub-command shares: the parser class, --json, the data and device options, printing.
 
-Kept apart from `cli.py` (the entry point) so that command modules import helpers, never the entry point.
+Kept apart from `cli/__init__.py` (the entry point) so that command modules import helpers, never the entry point.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
-import math
 import sys
 from collections.abc import Callable, Iterator
 
-from .data import load_dataset
-from .data.formats import ReadOptions, parse_shape
-from .data.sources import NAMES
-from .errors import UserError
-from .threads import AUTO, threads_arg
+from ..argtypes import SEED, bounded
+from ..data import load_dataset
+from ..data.formats import ReadOptions, parse_shape
+from ..data.sources import NAMES
+from ..errors import UserError
+from ..threads import AUTO, threads_arg
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,25 +24,6 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
-
-
-def bounded(kind: type = int, low: float | None = None, high: float | None = None):
-    """An argparse type: a finite `kind` within [low, high]; anything else is the parser's one-line error."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
-        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a number from {kind(low)} to {kind(high)}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
-
-
-SEED = bounded(int, 0, 2**32 - 1)  # every generator in the project (torch, NumPy) takes these
-COUNT = bounded(int, 1, 2**31 - 1)  # trials, jobs, threads: a count below 1 is refused, never read as 1
 
 
 def say(args: argparse.Namespace, *lines: str) -> None:
@@ -64,10 +45,6 @@ def notices_to_stderr() -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
-
-
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
 
 
 def common_parser() -> argparse.ArgumentParser:
@@ -121,7 +98,7 @@ def load_data(args: argparse.Namespace):
 def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
     """--device: `auto` for commands that train (the fastest device here), `cpu` for those that load a run."""
     # torch: `predict --onnx` builds its parser from these helpers without it
-    from .train.device import DEVICES
+    from ..train.device import DEVICES
 
     parser.add_argument("--device", default=default, choices=DEVICES,
                         help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")
@@ -142,7 +119,7 @@ def verify_option(parser: argparse.ArgumentParser) -> None:
 def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> None:
     """--capture: CUDA graphs for the training step and evaluation (TrainConfig.capture)."""
     # torch: `predict --onnx` builds its parser from these helpers without it
-    from .train.config import CAPTURE
+    from ..train.config import CAPTURE
 
     parser.add_argument("--capture", default="auto", choices=CAPTURE,
                         help=f"CUDA graphs for {what}: auto captures each step and evaluation on CUDA where the "
@@ -165,14 +142,3 @@ def figure_options(parser: argparse.ArgumentParser) -> None:
     data_options(parser, dataset=False)
     device_option(parser, "cpu")
     verify_option(parser)
-
-
-def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:
-    """What `predict` prints and returns for a run or an ONNX file: each file's class and probabilities, top 3 shown."""
-    predictions = []
-    for f, ps in zip(files, probs):
-        ps = [round(float(p), 6) for p in ps]
-        top = sorted(range(len(ps)), key=lambda k: -ps[k])[:3]
-        predictions.append({"file": str(f), "class": classes[top[0]], "probabilities": ps})
-        say(args, f"{f}: {classes[top[0]]}  (" + ", ".join(f"{classes[k]}: {pct(ps[k])}" for k in top) + ")")
-    return {"predictions": predictions}

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import MAX_N, SEED, Parser, add_command, bounded, data_options, load_data, say
+from ..argtypes import SEED, bounded
+from ..data.info import data_info
 from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure
 from ..progress import Progress
-from .info import data_info
+from .common import MAX_N, Parser, add_command, data_options, load_data, say
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:

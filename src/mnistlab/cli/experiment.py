@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import COUNT, Parser, add_command, capture_option, data_options, device_option, say
+from ..argtypes import COUNT
+from ..experiments.registry import EXPERIMENTS, Setup, describe, run_experiment, run_suite
+from ..experiments.replay import run_experiment_on
 from ..progress import Progress
 from ..sweep.executors import add_executor_options, executor_spec
-from .registry import EXPERIMENTS, Setup, describe, run_experiment, run_suite
-from .replay import run_experiment_on
+from .common import Parser, add_command, capture_option, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, say, verify_option
 from ..train import load_run
+from .common import add_command, say, verify_option
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
     # torch.onnx: loaded when a model is exported, not when the parser is built
-    from .graph import export_run
+    from ..export.graph import export_run
 
     result = export_run(load_run(args.run_dir, verify=args.verify), args.format, args.out)
     c, h, w = result["input_shape"]
@@ -22,7 +22,7 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 def register(subparsers, common) -> None:
     # torch.onnx: loaded when a model is exported, not when the parser is built
-    from .graph import FORMATS
+    from ..export.graph import FORMATS
 
     ex = add_command(subparsers, "export", cmd_export, common, help="write a run as an ONNX or TorchScript file",
                      description="Write the run as one file that takes raw pixels (0..255, any batch size; (batch, H, W) for gray, "

@@ -4,20 +4,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import add_command, figure_options, read_options, say
 from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure, write_json
+from ..inspect.numbers import WHAT
 from ..progress import Progress
-from .numbers import WHAT
+from .common import add_command, figure_options, read_options, say
 
 NEEDS_PREDICTIONS = ("featuremaps", "probs", "confusion", "errors", "attribution", "embedding")
 
 
 def cmd_inspect(args: argparse.Namespace) -> dict:
     # torch and matplotlib load when figures are drawn, not when the parser is built
+    from ..inspect.numbers import jsonable, numbers
+    from ..inspect.predictions import predict_test_set
     from ..plots import FIGURES
     from ..train.run import load_run
-    from .numbers import jsonable, numbers
-    from .predictions import predict_test_set
 
     out = check_output(Path(args.out) if args.out else Path(args.run_dir) / "figures")
     chosen = WHAT if args.what == "all" else (args.what,)

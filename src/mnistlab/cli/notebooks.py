@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import add_command, say
-from . import copy_notebooks
+from ..notebooks import copy_notebooks
+from .common import add_command, say
 
 
 def cmd_notebooks(args: argparse.Namespace) -> dict:

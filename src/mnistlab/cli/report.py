@@ -5,20 +5,20 @@ import argparse
 import json
 from pathlib import Path
 
-from ..clitools import add_command, figure_options, read_options, say
 from ..errors import UserError
 from ..fileio import FIGURE_BYTES, check_output, check_space
 from ..inspect.numbers import WHAT
 from ..progress import Progress
 from ..sweep.record import SWEEP
+from .common import add_command, figure_options, read_options, say
 
 
 def cmd_report(args: argparse.Namespace) -> dict:
     # torch and matplotlib load when a page is written, not when the parser is built
     from ..inspect.predictions import predict_test_set
+    from ..report.run import write_report
+    from ..report.sweep import write_sweep_report
     from ..train.run import load_run
-    from .run import write_report
-    from .sweep import write_sweep_report
 
     if (Path(args.run_dir) / SWEEP).is_file():  # a sweep folder: its own page
         path = write_sweep_report(args.run_dir, args.out)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..clitools import SEED, add_command, data_options, device_option, pct, say
+from ..argtypes import SEED
 from ..data import load_dataset
 from ..data.sources import DIGITS
 from ..errors import UserError
-from .corruptions import CORRUPTIONS
+from ..robustness.corruptions import CORRUPTIONS
+from ..tables import pct
+from .common import add_command, data_options, device_option, say
 
 
 def table(results: list[dict], names: list[str]) -> list[str]:
@@ -39,10 +41,10 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     from ..fileio import check_output, save_figure, write_json
     from ..plots.robustness import examples, families
     from ..progress import Progress
+    from ..robustness.corruptions import check_names
+    from ..robustness.score import Suite, json_view, score_runs
+    from ..robustness.writers import MISSING, SOURCE, other_writers, score_writers
     from ..train import load_run
-    from .corruptions import check_names
-    from .score import Suite, json_view, score_runs
-    from .writers import MISSING, SOURCE, other_writers, score_writers
 
     names = check_names(args.corruptions.split(",")) if args.corruptions else None
     out = check_output(args.out)

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import SEED, Parser, add_command, data_options, say
+from ..argtypes import SEED
 from ..data import load_dataset
 from ..progress import Progress
-from .autograd import lecture_example, trace
-from .cnn import fit
-from .gradcheck import gradcheck
+from ..scratch.autograd import lecture_example, trace
+from ..scratch.cnn import fit
+from ..scratch.gradcheck import gradcheck
+from .common import Parser, add_command, data_options, say
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
     # matplotlib loads when the figures are drawn, not when the parser is built
     from ..fileio import check_output
-    from .figures import demo
+    from ..scratch.figures import demo
 
     check_output(args.out)
     result = demo(load_dataset(args.dataset, args.data_dir), args.out)

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..clitools import COUNT, add_command, data_options, device_option, read_options, say
+from ..argtypes import COUNT
 from ..progress import Progress
+from ..sweep.executors import add_executor_options, executor_spec
+from ..sweep.runner import METRICS, SweepSpec, run_sweep
+from ..sweep.search import SEARCHES
+from ..sweep.space import OPTIONS, flag, load_toml
 from ..train.recipes import RECIPES
 from ..train.run import default_run_dir
-from .executors import add_executor_options, executor_spec
-from .runner import METRICS, SweepSpec, run_sweep
-from .search import SEARCHES
-from .space import OPTIONS, flag, load_toml
+from .common import add_command, data_options, device_option, read_options, say
 
 EXAMPLES = """examples:
   mnistlab sweep --model "c{8,16,32}k{3,5} m2 f{64,128}" --lr 1e-4..1e-1:log --search random --trials 24 --stop-early

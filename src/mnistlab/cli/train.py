@@ -1,4 +1,4 @@
-"""`mnistlab train`, `eval` and `predict`: train a run, measure it, classify images with it.
+"""`mnistlab train`: train a run (or K of them with --folds) and save it.
 
 `cmd_train` is a skin over `mnistlab.training.train_to_dir`, which a notebook can call with the same options.
 """
@@ -8,21 +8,19 @@ import argparse
 import json
 from dataclasses import fields
 
-from ..clitools import add_command, data_options, device_option, load_data, pct, read_options, report_predictions, say, verify_option
-from ..data.rgb import images_for
 from ..data.transforms import NORMALIZATIONS
 from ..errors import UserError
-from ..evaluate import evaluate_run
-from ..export.onnxrun import cmd_predict_onnx
 from ..fileio import reserve
 from ..models import ACTIVATIONS, HEADS
 from ..models.grammar import GRAMMAR_HELP
 from ..progress import Progress
-from ..training import TrainJob, train_to_dir, warn_diverged
-from .config import TrainConfig
-from .cv import check_out, cross_validate
-from .recipes import RECIPES, Choices, get_recipe, prepare, recipe_settings
-from .run import default_run_dir, load_run
+from ..tables import pct
+from ..train.config import TrainConfig
+from ..train.cv import check_out, cross_validate
+from ..train.recipes import RECIPES, Choices, get_recipe, prepare, recipe_settings
+from ..train.run import default_run_dir, load_run
+from ..training import TrainJob, train_to_dir
+from .common import add_command, data_options, load_data, read_options, say
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -73,26 +71,6 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
         f"folds trained together: {together}" + (f" ({cv.note})" if cv.note else ""),
         f"saved to {out} (fold-1..fold-{args.folds}, cv.json)")
     return result
-
-
-def cmd_eval(args: argparse.Namespace) -> dict:
-    run = load_run(args.run_dir, args.device, verify=args.verify)
-    result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
-    warn_diverged(run, args.run_dir)
-    say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
-              f"on {result['n_test']} {result['dataset']} test images",
-        "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
-        "confusion (rows: true, columns: predicted):",
-        *(" ".join(f"{n:5d}" for n in row) for row in result["confusion"]))
-    return result
-
-
-def cmd_predict(args: argparse.Namespace) -> dict:
-    if args.onnx:  # reached only through the full parser (main dispatches --onnx before building it)
-        return cmd_predict_onnx(args)
-    run = load_run(args.run_dir, args.device, verify=args.verify)
-    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
-    return report_predictions(args, args.images, run.classes, probs)
 
 
 def json_object(text: str) -> dict:
@@ -148,20 +126,3 @@ def register(subparsers, common) -> None:
     train.add_argument("--out", help="run directory to write (default: runs/<date>-<time>)")
     train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR (scalars, weight "
                                                             "histograms, sample predictions, the graph); needs mnistlab[tensorboard]")
-
-    ev = add_command(sub, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
-    ev.add_argument("run_dir", help="a run directory written by mnistlab train")
-    ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
-    data_options(ev, dataset=False)
-    device_option(ev, "cpu")
-    verify_option(ev)
-
-    pr = add_command(sub, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
-                     usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
-    pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
-    pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
-                                                   "of a run: needs only onnxruntime, not torch")
-    pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
-                                              "black, 20x20 box, centred), for any other run resized to its input")
-    device_option(pr, "cpu")
-    verify_option(pr)

@@ -1,11 +1,10 @@
 """Classify images with an exported ONNX file and onnxruntime alone: nothing on this path imports torch.
 
-`mnistlab predict --onnx FILE IMAGE...` is dispatched here before the full command line (which
+`mnistlab predict --onnx FILE IMAGE...` (cli/predict.py) runs on it before the full command line (which
 imports torch to describe the training options) is built, so it runs where torch is not installed.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
@@ -13,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..clitools import Parser, add_command, common_parser, report_predictions
-from ..data.rgb import images_for
 from ..errors import UserError
 
 INSTALL = 'pip install "mnistlab[onnx]"'
@@ -64,29 +61,3 @@ def predict_onnx(path: str | os.PathLike, images) -> tuple[np.ndarray, np.ndarra
     model = OnnxModel(path)
     probs = model.probabilities(images)
     return probs.argmax(1), probs, model.classes
-
-
-def cmd_predict_onnx(args: argparse.Namespace) -> dict:
-    images = [args.run_dir, *args.images] if args.run_dir else list(args.images)
-    model = OnnxModel(args.onnx)
-    x = images_for(images, model.shape, model.classes)
-    probs = model.probabilities(x[:, 0] if len(model.input.shape) == 3 and x.ndim == 4 else x)
-    classes = model.classes
-    return report_predictions(args, images, classes, probs)
-
-
-def wants_onnx_predict(argv: list[str]) -> bool:
-    """`mnistlab predict --onnx ...` (not its --help, which the full parser gives)."""
-    return bool(argv) and argv[0] == "predict" and any(a == "--onnx" or a.startswith("--onnx=") for a in argv) \
-        and not {"-h", "--help"} & set(argv)
-
-
-def onnx_predict_parser() -> argparse.ArgumentParser:
-    """The command line for `mnistlab predict --onnx FILE IMAGE...` alone, built without torch."""
-    parser = Parser(prog="mnistlab")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    pr = add_command(sub, "predict", cmd_predict_onnx, common_parser())
-    pr.add_argument("--onnx", required=True, metavar="FILE")
-    pr.add_argument("images", nargs="+")
-    pr.set_defaults(run_dir=None)
-    return parser

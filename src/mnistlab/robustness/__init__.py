@@ -1,4 +1,4 @@
-"""The corruption benchmark: corruptions (corruptions.py), scoring (score.py); the command is in cli.py."""
+"""The corruption benchmark: corruptions (corruptions.py), scoring (score.py); the command is cli/robustness.py."""
 from .corruptions import CORRUPTIONS, SEVERITIES, corrupt, families, prepared
 from .score import Suite, score, score_runs
 

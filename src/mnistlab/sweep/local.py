@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..clitools import COUNT
+from ..argtypes import COUNT
 from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
 from ..errors import UserError

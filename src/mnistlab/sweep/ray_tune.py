@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from ..clitools import bounded
+from ..argtypes import bounded
 from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
 from ..errors import UserError

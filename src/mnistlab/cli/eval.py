@@ -1,0 +1,31 @@
+"""`mnistlab eval RUN_DIR`: a run's loss, accuracy, per-class accuracy and confusion on a test set."""
+from __future__ import annotations
+
+import argparse
+
+from ..evaluate import evaluate_run
+from ..tables import pct
+from ..train.run import load_run
+from ..training import warn_diverged
+from .common import add_command, data_options, device_option, read_options, say, verify_option
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    run = load_run(args.run_dir, args.device, verify=args.verify)
+    result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
+    warn_diverged(run, args.run_dir)
+    say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
+              f"on {result['n_test']} {result['dataset']} test images",
+        "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
+        "confusion (rows: true, columns: predicted):",
+        *(" ".join(f"{n:5d}" for n in row) for row in result["confusion"]))
+    return result
+
+
+def register(subparsers, common) -> None:
+    ev = add_command(subparsers, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
+    ev.add_argument("run_dir", help="a run directory written by mnistlab train")
+    ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
+    data_options(ev, dataset=False)
+    device_option(ev, "cpu")
+    verify_option(ev)

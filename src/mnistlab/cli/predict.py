@@ -1,0 +1,74 @@
+"""`mnistlab predict`: classify image files with a run, or with an exported ONNX file and no torch at all.
+
+`mnistlab predict --onnx FILE IMAGE...` gets a parser of its own (`onnx_predict_parser`), built before the full
+command line (which imports torch to describe the training options), so it runs where torch is not installed:
+nothing this module imports at its top loads torch.
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..data.rgb import images_for
+from ..export.onnxrun import OnnxModel
+from ..tables import pct
+from .common import Parser, add_command, common_parser, device_option, say, verify_option
+
+
+def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:
+    """What `predict` prints and returns for a run or an ONNX file: each file's class and probabilities, top 3 shown."""
+    predictions = []
+    for f, ps in zip(files, probs):
+        ps = [round(float(p), 6) for p in ps]
+        top = sorted(range(len(ps)), key=lambda k: -ps[k])[:3]
+        predictions.append({"file": str(f), "class": classes[top[0]], "probabilities": ps})
+        say(args, f"{f}: {classes[top[0]]}  (" + ", ".join(f"{classes[k]}: {pct(ps[k])}" for k in top) + ")")
+    return {"predictions": predictions}
+
+
+def cmd_predict(args: argparse.Namespace) -> dict:
+    if args.onnx:  # reached only through the full parser (main dispatches --onnx before building it)
+        return cmd_predict_onnx(args)
+    # torch: not on predict --onnx's path
+    from ..train.run import load_run
+
+    run = load_run(args.run_dir, args.device, verify=args.verify)
+    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
+    return report_predictions(args, args.images, run.classes, probs)
+
+
+def cmd_predict_onnx(args: argparse.Namespace) -> dict:
+    images = [args.run_dir, *args.images] if args.run_dir else list(args.images)
+    model = OnnxModel(args.onnx)
+    x = images_for(images, model.shape, model.classes)
+    probs = model.probabilities(x[:, 0] if len(model.input.shape) == 3 and x.ndim == 4 else x)
+    classes = model.classes
+    return report_predictions(args, images, classes, probs)
+
+
+def wants_onnx_predict(argv: list[str]) -> bool:
+    """`mnistlab predict --onnx ...` (not its --help, which the full parser gives)."""
+    return bool(argv) and argv[0] == "predict" and any(a == "--onnx" or a.startswith("--onnx=") for a in argv) \
+        and not {"-h", "--help"} & set(argv)
+
+
+def onnx_predict_parser() -> argparse.ArgumentParser:
+    """The command line for `mnistlab predict --onnx FILE IMAGE...` alone, built without torch."""
+    parser = Parser(prog="mnistlab")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    pr = add_command(sub, "predict", cmd_predict_onnx, common_parser())
+    pr.add_argument("--onnx", required=True, metavar="FILE")
+    pr.add_argument("images", nargs="+")
+    pr.set_defaults(run_dir=None)
+    return parser
+
+
+def register(subparsers, common) -> None:
+    pr = add_command(subparsers, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
+                     usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
+    pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
+    pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
+                                                   "of a run: needs only onnxruntime, not torch")
+    pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
+                                              "black, 20x20 box, centred), for any other run resized to its input")
+    device_option(pr, "cpu")
+    verify_option(pr)
