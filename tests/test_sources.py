@@ -8,7 +8,8 @@ import pytest
 
 from conftest import full_mnist_dir, needs_full_mnist, write_tiny_set
 from mnistlab.data import sources
-from mnistlab.data.sources import IDX_FILES, SetInfo, load_dataset
+from mnistlab.data.idx import IDX_FILES
+from mnistlab.data.sources import SetInfo, load_dataset
 from mnistlab.errors import UserError
 
 

@@ -10,7 +10,7 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "Dataset": "mnistlab.data.sources", "load_dataset": "mnistlab.data.sources",
+    "Dataset": "mnistlab.data.dataset", "load_dataset": "mnistlab.data.sources",
     "Splits": "mnistlab.data.splits", "make_splits": "mnistlab.data.splits",
     "build_model": "mnistlab.models", "parse_spec": "mnistlab.models", "summary_text": "mnistlab.models",
     "Run": "mnistlab.train", "fit": "mnistlab.train", "load_run": "mnistlab.train", "train_recipe": "mnistlab.train",

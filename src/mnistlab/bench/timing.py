@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.transforms import Normalizer
 from ..errors import UserError
 from ..models import build_model

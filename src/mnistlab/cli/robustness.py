@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..argtypes import SEED
 from ..data import load_dataset
-from ..data.sources import DIGITS
+from ..data.dataset import DIGITS
 from ..errors import UserError
 from ..robustness.corruptions import CORRUPTIONS
 from ..tables import pct

@@ -1,4 +1,4 @@
-"""Decoded arrays kept in the user cache, so a CSV or image folder is parsed once, not on every command.
+"""The user cache, and the decoded arrays kept there, so a CSV or image folder is parsed once, not on every command.
 
 An entry is an uncompressed .npz (no pickles) named by a key that changes whenever the source does: a CSV's
 SHA-256, a folder's listing of names, sizes and modification times. A damaged or unwritable cache only costs
@@ -6,14 +6,22 @@ the time of reading the source again.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from ..fileio import atomic_path
-from .sources import cache_dir
 
 VERSION = 1  # bump when what a reader stores changes
+
+
+def cache_dir() -> Path:
+    """The user cache: $MNISTLAB_CACHE, else $XDG_CACHE_HOME/mnistlab, else ~/.cache/mnistlab."""
+    if os.environ.get("MNISTLAB_CACHE"):
+        return Path(os.environ["MNISTLAB_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnistlab"
 
 
 def cached(kind: str, key: str, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path
+from .dataset import Dataset
 from .formats import Format, register
-from .sources import Dataset
 
 SIDE, CHANNELS = 32, 3
 RECORD = 1 + CHANNELS * SIDE * SIDE  # 3,073 bytes
@@ -140,4 +140,5 @@ def write_cifar(path: str | Path, train: tuple[np.ndarray, np.ndarray], test: tu
 
 
 register(Format("cifar10", _detect, lambda path, options: read_cifar(find_cifar(path) or path),
-                f"a CIFAR-10 binary archive ({ARCHIVE}) or its extracted {FOLDER}/"))
+                f"a CIFAR-10 binary archive ({ARCHIVE}) or its extracted {FOLDER}/",
+                complete=_detect, expected=f"{ARCHIVE} or its extracted {FOLDER}/"))

@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import UserError
 from ..fileio import file_digest
 from .cache import cached
+from .dataset import Dataset
 from .formats import TEST_FRACTION, Format, ReadOptions, register
-from .sources import Dataset
 from .stratify import stratified_holdout
 
 MAX_BYTES = 4 << 30  # pixels held in memory (uint8); full MNIST is 47 MB, CIFAR-10 as CSV 184 MB

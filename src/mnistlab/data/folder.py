@@ -19,9 +19,9 @@ from ..errors import UserError
 from ..progress import Progress
 from .cache import cached
 from .csvfile import split_or_test
+from .dataset import Dataset
 from .formats import Format, ReadOptions, register
 from .rgb import EXTENSIONS, decode, is_gray
-from .sources import Dataset
 
 
 def _classes(folder: Path) -> list[Path]:

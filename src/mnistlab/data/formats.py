@@ -1,24 +1,19 @@
 """The registry of data formats `--data PATH` reads: IDX folders, CSV files, image folders, CIFAR-10 archives.
 
-Each format registers itself where it is defined (`register(Format(...))` at the bottom of its module); this
-module only holds the registry, the options every reader takes, and the dispatch by what PATH looks like.
+Each format registers itself where it is defined (`register(Format(...))` at the bottom of its module), and
+data/__init__.py imports every such module, in the order their detectors are asked; this module only holds the
+registry, the options every reader takes, and the dispatch by what PATH looks like.
 """
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import UserError
+from .dataset import Dataset
 
-if TYPE_CHECKING:
-    from .sources import Dataset
-
-# The modules that define formats, in the order their detectors are asked: the first that claims PATH reads it.
-MODULES = ("mnistlab.data.sources", "mnistlab.data.cifar", "mnistlab.data.csvfile", "mnistlab.data.folder")
 TEST_FRACTION = 0.1  # the held-out share when a file or folder brings no test set of its own (L5: 90/10)
 
 
@@ -48,15 +43,24 @@ class ReadOptions:
 
 @dataclass(frozen=True)
 class Format:
-    """A readable layout: `detect(path)` claims a path, `read(path, options)` turns it into a Dataset."""
+    """A readable layout: `detect(path)` claims a path, `read(path, options)` turns it into a Dataset.
+
+    A format that registered sets are downloaded in (data/sources.py's `SetInfo.format`) also says when a folder
+    holds all of a set's files (`complete`: else the set is fetched), what those files are (`expected`, with
+    {name} for the set's name) for the message when they are missing, and whether they hold class numbers only
+    (`labels_only`: the set's registered class names then name them).
+    """
 
     name: str
     detect: Callable[[Path], bool]
     read: Callable[[Path, ReadOptions], Dataset]
     example: str  # one line for --help and the docs
+    complete: Callable[[Path], bool] | None = None
+    expected: str = ""
+    labels_only: bool = False
 
 
-FORMATS: dict[str, Format] = {}
+FORMATS: dict[str, Format] = {}  # in the order data/__init__.py imports their modules: the first that claims PATH reads it
 
 
 def register(fmt: Format) -> Format:
@@ -64,26 +68,19 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
-def formats() -> dict[str, Format]:
-    """Every registered format, its defining modules imported first."""
-    for module in MODULES:
-        importlib.import_module(module)
-    return FORMATS
-
-
 def detect(path: str | os.PathLike) -> Format:
     """The format of PATH, or a one-line refusal that lists what would have been read."""
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"data path {path} does not exist; give {what_reads()}")
-    for fmt in formats().values():
+    for fmt in FORMATS.values():
         if fmt.detect(path):
             return fmt
     raise UserError(f"{path}: holds no data set mnistlab reads; give {what_reads()}")
 
 
 def what_reads() -> str:
-    return "; or ".join(f.example for f in formats().values())
+    return "; or ".join(f.example for f in FORMATS.values())
 
 
 def read_path(path: str | os.PathLike, options: ReadOptions | None = None) -> Dataset:

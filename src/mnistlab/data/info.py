@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sources import Dataset
+from .dataset import Dataset
 
 
 def data_info(ds: Dataset) -> dict:

@@ -19,31 +19,36 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path, file_digest
-from .formats import Format, ReadOptions, formats, read_path, register
-from .idx import read_idx
+from .cache import cache_dir
+from .dataset import DIGITS, Dataset
+from .formats import FORMATS, Format, ReadOptions, read_path
+from .idx import IDX_FILES
 from .stratify import stratified_holdout
 
 ROLES = ("train-images", "train-labels", "test-images", "test-labels")
-IDX_FILES = {
-    "train-images": "train-images-idx3-ubyte",
-    "train-labels": "train-labels-idx1-ubyte",
-    "test-images": "t10k-images-idx3-ubyte",
-    "test-labels": "t10k-labels-idx1-ubyte",
-}
-DIGITS = tuple(str(d) for d in range(10))
 log = logging.getLogger(__name__.rpartition(".")[0])  # mnistlab.data
 
 
 @dataclass(frozen=True)
 class SetInfo:
-    """A registered IDX data set: public mirrors and the MD5 of each .gz file."""
+    """A registered data set: public mirrors, the MD5 of each file, its class names, and the format its files are
+    read in (IDX unless said otherwise), which says when a folder holds them all and what they are."""
 
     name: str
     mirrors: tuple[str, ...]
     md5: dict[str, str]
     classes: tuple[str, ...] = DIGITS
     files: dict[str, str] = field(default_factory=lambda: {role: f"{stem}.gz" for role, stem in IDX_FILES.items()})
-    format: str = "idx"  # the reader of the downloaded files: a name in data.formats.FORMATS
+    format: str = "idx-folder"  # the reader of the downloaded files: a name in data.formats.FORMATS
+
+    @property
+    def reader(self) -> Format:
+        return FORMATS[self.format]
+
+    @property
+    def expected(self) -> str:
+        """The files a folder must hold, as a message names them."""
+        return self.reader.expected.format(name=self.name)
 
 
 REGISTRY: dict[str, SetInfo] = {
@@ -76,89 +81,6 @@ REGISTRY: dict[str, SetInfo] = {
 }
 SAMPLE = "mnist-sample"
 NAMES = (*REGISTRY, SAMPLE)
-
-
-@dataclass
-class Dataset:
-    """A data set in memory: uint8 images (N, H, W) for gray or (N, C, H, W) for colour, int64 labels, and where
-    it came from. `read` says how --data PATH was read (format and options), `split` how a test set was held
-    out of it: both go into every run's record, so the run's data can be read again exactly."""
-
-    name: str
-    source: str  # data-dir | env | cache | download | package
-    path: str
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    classes: tuple[str, ...] = DIGITS
-    notice: str | None = field(default=None, compare=False)
-    read: dict | None = field(default=None, compare=False)
-    split: dict | None = field(default=None, compare=False)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one image: what the model takes."""
-        dims = self.train_images.shape[1:]
-        return (1, *dims) if len(dims) == 2 else tuple(dims)
-
-    def describe(self) -> dict:
-        """The provenance every result records."""
-        extra = {k: v for k, v in (("read", self.read), ("split", self.split)) if v is not None}
-        return {"name": self.name, "source": self.source, "path": self.path, "shape": list(self.shape),
-                "n_train": int(len(self.train_labels)), "n_test": int(len(self.test_labels)), **extra}
-
-
-def cache_dir() -> Path:
-    """The user cache: $MNISTLAB_CACHE, else $XDG_CACHE_HOME/mnistlab, else ~/.cache/mnistlab."""
-    if os.environ.get("MNISTLAB_CACHE"):
-        return Path(os.environ["MNISTLAB_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnistlab"
-
-
-def _find_files(folder: Path) -> dict[str, Path] | None:
-    """The four IDX files in `folder` (gzip or raw names), or None if any is missing."""
-    found = {}
-    for role, stem in IDX_FILES.items():
-        for candidate in (folder / f"{stem}.gz", folder / stem):
-            if candidate.is_file():
-                found[role] = candidate
-                break
-        else:
-            return None
-    return found
-
-
-def _read_folder(info: SetInfo, files: dict[str, Path], source: str, folder: Path) -> Dataset:
-    arrays = {role: read_idx(path) for role, path in files.items()}
-    for split in ("train", "test"):
-        images, labels = arrays[f"{split}-images"], arrays[f"{split}-labels"]
-        if images.ndim != 3 or labels.ndim != 1:
-            raise UserError(f"{files[f'{split}-images']}: expected images (N, H, W) and labels (N,), "
-                            f"got {images.shape} and {labels.shape}; check the files in {folder}")
-        if len(images) != len(labels):
-            raise UserError(f"{folder}: {split} images and labels disagree ({len(images)} images, {len(labels)} labels); "
-                            f"replace {files[f'{split}-labels'].name} or {files[f'{split}-images'].name}")
-        if images.dtype != np.uint8 or len(images) == 0:
-            raise UserError(f"{files[f'{split}-images']}: expected at least one uint8 image, got {len(images)} of "
-                            f"{images.dtype}; point --data-dir at the original IDX files")
-        if labels.dtype.kind not in "iu":
-            raise UserError(f"{files[f'{split}-labels']}: labels must be whole class numbers (uint8), got {labels.dtype}; "
-                            f"point --data-dir at the original IDX files")
-        if labels.min() < 0 or labels.max() >= len(info.classes):
-            raise UserError(f"{files[f'{split}-labels']}: labels span {int(labels.min())}..{int(labels.max())}, "
-                            f"outside 0..{len(info.classes) - 1} for {len(info.classes)} classes; is this the right file?")
-    if arrays["train-images"].shape[1:] != arrays["test-images"].shape[1:]:
-        raise UserError(f"{folder}: train images are {'x'.join(map(str, arrays['train-images'].shape[1:]))} but test images "
-                        f"are {'x'.join(map(str, arrays['test-images'].shape[1:]))}; the files come from different sets")
-    return Dataset(info.name, source, str(folder),
-                   arrays["train-images"], arrays["train-labels"].astype(np.int64),
-                   arrays["test-images"], arrays["test-labels"].astype(np.int64),
-                   info.classes)
 
 
 def mirrors_for(info: SetInfo) -> tuple[str, ...]:
@@ -230,33 +152,25 @@ def mnist_sample(test_fraction: float = 0.2) -> Dataset:
 
 
 def _local(info: SetInfo, folder: Path, source: str) -> Dataset | None:
-    """The set read from `folder` if its files are there, else None."""
-    if info.format == "idx":
-        files = _find_files(folder)
-        return _read_folder(info, files, source, folder) if files else None
-
-    reader = formats()[info.format]  # registered where the format is defined (cifar10: data/cifar.py)
-    if not folder.is_dir() or not reader.detect(folder):
+    """The set read from `folder` if all its files are there, else None."""
+    if not folder.is_dir() or not info.reader.complete(folder):
         return None
-    ds = reader.read(folder, ReadOptions())
+    ds = info.reader.read(folder, ReadOptions())
     ds.name, ds.source = info.name, source
+    if info.reader.labels_only:
+        ds.classes = info.classes
     return ds
 
 
 def _read_given(info: SetInfo | None, folder: Path, read: ReadOptions | None) -> Dataset:
-    """--data PATH in whatever format it is; an IDX folder of a registered set keeps that set's name and classes."""
-    if info is not None and folder.is_dir() and not _find_files(folder) and _find_files(folder / info.name):
-        folder = folder / info.name  # a parent folder that holds <name>/ with the IDX files
+    """--data PATH in whatever format it is; read in a registered set's format whose files carry no class names
+    (IDX), it takes that set's name and class names."""
+    if info is not None and folder.is_dir() and not info.reader.complete(folder) and info.reader.complete(folder / info.name):
+        folder = folder / info.name  # a parent folder that holds <name>/ with the set's files
     ds = read_path(folder, read)
-    if info is not None and ds.read["format"] == "idx-folder" and info.format == "idx":
+    if info is not None and info.reader.labels_only and ds.read["format"] == info.format:
         ds.name, ds.classes = info.name, info.classes
     return ds
-
-
-def _expected(info: SetInfo) -> str:
-    if info.format == "idx":
-        return f"the four {info.name} IDX files ({', '.join(s + '[.gz]' for s in IDX_FILES.values())})"
-    return f"{info.files['archive']} or its extracted cifar-10-batches-bin/"
 
 
 def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, read: ReadOptions | None = None) -> Dataset:
@@ -282,7 +196,7 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         if found:
             return found
         if folder.is_dir():
-            raise UserError(f"$MNISTLAB_DATA/{name} ({folder}) lacks some of {_expected(info)}; complete it or unset MNISTLAB_DATA")
+            raise UserError(f"$MNISTLAB_DATA/{name} ({folder}) lacks some of {info.expected}; complete it or unset MNISTLAB_DATA")
     folder = cache_dir() / name
     found = _local(info, folder, "cache")
     if found:
@@ -301,21 +215,4 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         log.warning(sample.notice)
         return sample
     raise UserError(f"{name} is not available offline and could not be downloaded ({reason.split(';')[0]}); "
-                    f"pass --data with {_expected(info)}")
-
-
-def _is_idx_folder(path: Path) -> bool:
-    """An IDX folder: a folder holding at least one of the four IDX file names (an incomplete one is refused by name)."""
-    return path.is_dir() and any((path / f"{stem}{ext}").is_file() for stem in IDX_FILES.values() for ext in (".gz", ""))
-
-
-def _read_idx_path(path: Path, options: ReadOptions) -> Dataset:
-    files = _find_files(path)
-    if not files:
-        raise UserError(f"data directory {path} does not hold the four IDX files "
-                        f"({', '.join(s + '[.gz]' for s in IDX_FILES.values())})")
-    return _read_folder(SetInfo(path.name, (), {}), files, "data-dir", path)
-
-
-register(Format("idx-folder", _is_idx_folder, _read_idx_path,
-                "an IDX folder (train-images-idx3-ubyte[.gz] and the other three files)"))
+                    f"pass --data with {info.expected}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import UserError
-from .sources import Dataset
+from .dataset import Dataset
 from .transforms import DEFAULT_NORMALIZE, Normalizer
 
 

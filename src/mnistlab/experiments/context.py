@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.sources import Dataset, load_dataset
+from ..data.dataset import Dataset
+from ..data.sources import load_dataset
 from ..data.splits import Splits
 from ..fileio import save_figure
 from ..models import Net, build_model

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.transforms import scramble
 from ..mpl import pyplot
 from .context import Context

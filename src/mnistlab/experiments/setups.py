@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from .context import Context
 from .settings import (

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from ..errors import UserError
 from ..models import ModelConfig, build_model, parse_spec

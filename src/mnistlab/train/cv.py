@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from ..display import heading, table
 from ..errors import UserError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.dataset import Dataset
 from ..data.formats import read_path
-from ..data.sources import Dataset
 from ..data.splits import make_splits
 from ..errors import UserError
 from ..models import build_model

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import torch
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from ..errors import UserError
 from ..models import Net, build_model

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..data.sources import Dataset
+from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from ..data.transforms import DEFAULT_NORMALIZE
 from ..errors import UserError
