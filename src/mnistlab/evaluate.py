@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import torch
 
+from .calibration import UNSURE_BELOW, before_after, softmax, unsure
 from .data import Dataset, load_dataset
 from .data.formats import ReadOptions
-from .train.metrics import confusion_matrix, per_class_accuracy, to_probs
+from .train.metrics import confusion_matrix, per_class_accuracy, to_logits, to_probs
 from .train.optim import make_loss
 from .train.run import Run
 
@@ -23,7 +24,8 @@ def load_run_dataset(run: Run, dataset: str | None = None, data_dir: str | None 
 
 
 def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None, read: ReadOptions | None = None) -> dict:
-    """Loss, accuracy, per-class accuracy and confusion matrix on the test set the run names (or `dataset`)."""
+    """Loss, accuracy, per-class accuracy, confusion matrix and calibration on the test set the run names (or
+    `dataset`)."""
     ds = load_run_dataset(run, dataset, data_dir, read)
     labels = torch.as_tensor(ds.test_labels, device=run.device)
     out = run.outputs(ds.test_images)
@@ -33,4 +35,14 @@ def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = No
     return {"run_dir": str(run.run_dir), "dataset": ds.name, "source": ds.source, "n_test": int(len(labels)),
             "test_loss": loss, "test_accuracy": float((predicted == ds.test_labels).mean()),
             "per_class_accuracy": {c: float(a) for c, a in zip(run.classes, per_class_accuracy(confusion))},
-            "confusion": confusion.tolist()}
+            "confusion": confusion.tolist(), "calibration": calibration_summary(run, out, ds.test_labels)}
+
+
+def calibration_summary(run: Run, outputs, labels) -> dict:
+    """The run's temperature (1 where it has none), the expected calibration error without it and with it, and the
+    share of answers `predict` would mark unsure."""
+    logits = to_logits(outputs, run.model.config.head).cpu().numpy()
+    rel = before_after(logits, labels, run.temperature)
+    return {"temperature": rel["temperature"], "fitted": "temperature" in run.calibration, "bins": rel["after"]["bins"],
+            "ece_before": rel["before"]["ece"], "ece_after": rel["after"]["ece"], "unsure_below": UNSURE_BELOW,
+            "unsure": float(unsure(softmax(logits, run.temperature)).mean()) if len(labels) else 0.0}

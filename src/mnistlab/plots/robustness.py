@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import RIGHT, WRONG, new_figure, show_digit
+from .style import OTHER, RIGHT, SPLIT_COLORS, WRONG, new_figure, show_digit
 
 
 def examples(result: dict, title: str = "") -> Figure:
@@ -52,3 +52,41 @@ def families(results: list[dict], names: list[str]) -> Figure:
     ax.legend(fontsize=8, loc="lower left")
     ax.set_title("Accuracy per corruption family (mean over corruptions and severities)")
     return fig
+
+
+def calibration(results: list[dict], names: list[str]) -> Figure:
+    """Per run, above: the reliability diagram (accuracy per confidence bin, before and after the temperature; a
+    calibrated model sits on the diagonal); below: how sure it is of test digits and of things that are not
+    digits, with the line below which `predict` says unsure."""
+    fig = new_figure(4.2 * len(results), 7.2)
+    axes = fig.subplots(2, len(results), squeeze=False)
+    for k, (result, name) in enumerate(zip(results, names)):
+        ax = axes[0, k]
+        bins = result["before"]["bins"]
+        centres = (np.arange(bins) + 0.5) / bins
+        ax.plot([0, 1], [0, 1], color=OTHER, lw=0.8, ls="--")
+        after = f"T = {result['temperature']:.2f}"
+        for key, color, label, shift in (("before", OTHER, "T = 1", -0.15), ("after", SPLIT_COLORS["train"], after, 0.15)):
+            rel = result[key]
+            acc = np.array([np.nan if a is None else a for a in rel["accuracy"]])
+            ax.bar(centres + shift / bins, acc, 0.3 / bins * 2, color=color, alpha=0.8,
+                   label=f"{label}: ECE {100 * rel['ece']:.2f}%")
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence (top probability)", ylabel="accuracy in the bin",
+               title=f"{name}: reliability on the test set")
+        ax.legend(fontsize=8, loc="upper left")
+        _sureness(axes[1, k], result["unsure"])
+    return fig
+
+
+def _sureness(ax, unsure: dict) -> None:
+    """Histograms of the top probability for test digits and for non-digits, each as a share of its own set."""
+    edges = np.linspace(0, 1, 21)
+    for key, color, label in (("digits", RIGHT, "MNIST test digits"), ("nondigits", WRONG, "letters, doodles, faces")):
+        part = unsure[key]
+        top = np.asarray(part["top"])
+        ax.hist(top, edges, weights=np.full(len(top), 100 / max(len(top), 1)), color=color, alpha=0.55,
+                label=f"{label}: {100 * part['unsure']:.1f}% unsure")
+    ax.axvline(unsure["unsure_below"], color="black", lw=1, ls=":")
+    ax.set_yscale("log")
+    ax.set(xlabel="calibrated top probability", ylabel="% of the set", title=f"unsure below {unsure['unsure_below']:.2f}")
+    ax.legend(fontsize=8, loc="upper left")

@@ -5,8 +5,16 @@ import numpy as np
 import torch
 
 
-def to_probs(outputs: torch.Tensor, head: str) -> torch.Tensor:
-    """Class probabilities from the model's outputs (softmax subtracts the max, so no overflow)."""
+def to_logits(outputs: torch.Tensor, head: str) -> torch.Tensor:
+    """The head's outputs as logits: what a softmax turns into its probabilities (a softmax head's, via their log)."""
+    return outputs.float().clamp_min(torch.finfo(torch.float32).tiny).log() if head == "softmax" else outputs.float()
+
+
+def to_probs(outputs: torch.Tensor, head: str, temperature: float = 1.0) -> torch.Tensor:
+    """Class probabilities from the model's outputs (softmax subtracts the max, so no overflow), with the logits
+    divided by `temperature` (calibration.py) when it is not 1."""
+    if temperature != 1.0:
+        return torch.softmax(to_logits(outputs, head) / temperature, dim=1)
     if head == "logits":
         return torch.softmax(outputs.float(), dim=1)
     if head == "log_softmax":

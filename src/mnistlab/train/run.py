@@ -42,6 +42,7 @@ class Run:
     classes: tuple[str, ...] = tuple(str(d) for d in range(10))
     run_dir: Path | None = None
     extras: dict = field(default_factory=dict)  # optional records such as weight histograms
+    calibration: dict = field(default_factory=dict)  # the temperature fitted after training (calibration.py); {}: none
 
     @property
     def final(self) -> dict:
@@ -51,6 +52,11 @@ class Run:
     def diverged(self) -> str | None:
         """Why this run counts as diverged (see `divergence`), or None."""
         return divergence(self.history, self.train, self.model.config.head, self.model.config.n_classes)
+
+    @property
+    def temperature(self) -> float:
+        """What the logits are divided by before the softmax: the fitted one, or 1 for a run without (an older run.json)."""
+        return float(self.calibration.get("temperature", 1.0))
 
     @property
     def device(self) -> torch.device:
@@ -72,9 +78,10 @@ class Run:
         return outputs_of(self.model, x, autocast=autocast_for(self.device, "bf16" if bf16 else "fp32"))
 
     def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays."""
+        """Predicted classes and class probabilities for raw-pixel images, as NumPy arrays; the probabilities
+        calibrated by the run's temperature."""
         out = self.outputs(images)
-        probs = to_probs(out, self.model.config.head)
+        probs = to_probs(out, self.model.config.head, self.temperature)
         return probs.argmax(1).cpu().numpy(), probs.cpu().numpy()
 
     def save(self, out_dir: str | Path) -> Path:
@@ -123,7 +130,8 @@ def run_record(run) -> dict:
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
             "model": run.model.config.to_dict(), "summary": run.model.rows, "data": run.data,
             "normalize": run.normalizer.to_dict(), "classes": list(run.classes), "train": run.train,
-            "history": run.history, "final": run.final, "diverged": run.diverged is not None, "extras": run.extras}
+            "history": run.history, "final": run.final, "diverged": run.diverged is not None, "extras": run.extras,
+            "calibration": run.calibration}
 
 
 def _foreign(out: Path) -> str | None:
@@ -238,9 +246,11 @@ def _record_problem(meta) -> str | None:
     classes = meta.get("classes", [str(d) for d in range(model["n_classes"])])
     if not (isinstance(classes, list) and len(classes) == model["n_classes"] and all(isinstance(c, str) for c in classes)):
         return "'classes' must list one name per class"
-    for key, kind in (("train", dict), ("data", dict), ("history", list), ("extras", dict)):
+    for key, kind in (("train", dict), ("data", dict), ("history", list), ("extras", dict), ("calibration", dict)):
         if not isinstance(meta.get(key, kind()), kind):
             return f"'{key}' must be a JSON {'object' if kind is dict else 'list'}"
+    if "temperature" in meta.get("calibration", {}) and not _number(meta["calibration"]["temperature"], 1e-6, 1e6):
+        return "'calibration.temperature' must be a positive number"
     for row in meta.get("history", []):
         if not (isinstance(row, dict) and all(row.get(k) is None or _number(row[k]) for k in (*METRICS, "seconds", "eval_seconds"))
                 and all(k in row for k in METRICS)):
@@ -291,4 +301,5 @@ def load_run(run_dir: str | Path, device: str = "cpu", verify: bool = True):
         raise UserError(f"{weights}: the weights hold NaN or infinite values; the run is damaged, train it again")
     model.to(resolve_device(device)).eval()
     return Run(model, normalizer, meta.get("train", {}), meta.get("data", {}), meta.get("history", []),
-               tuple(meta.get("classes", [str(d) for d in range(config.n_classes)])), path, meta.get("extras", {}))
+               tuple(meta.get("classes", [str(d) for d in range(config.n_classes)])), path, meta.get("extras", {}),
+               meta.get("calibration", {}))
