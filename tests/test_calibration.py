@@ -12,6 +12,7 @@ from mnistlab import fit, load_dataset, make_splits
 from mnistlab.calibration import UNSURE_BELOW, expected_calibration_error, fit_temperature, nll, reliability, softmax, unsure
 from mnistlab.errors import UserError
 from mnistlab.evaluate import evaluate_run
+from mnistlab.export.graph import PixelsToProbabilities, metadata
 from mnistlab.robustness.calibration import unsure_rates
 from mnistlab.robustness.nondigits import KINDS, SIDE, nondigits
 from mnistlab.train import load_run
@@ -144,3 +145,13 @@ def test_the_drawings_are_of_every_kind_and_repeatable():
     assert images.shape == (30, SIDE, SIDE) and images.dtype == np.uint8 and set(kinds) == set(KINDS)
     assert (images == nondigits(30, seed=3)[0]).all() and not (images == nondigits(30, seed=4)[0]).all()
     assert all(img.min() < 128 < img.max() for img in images)  # dark ink on light paper, every one drawn
+
+
+def test_an_exported_model_gives_the_calibrated_probabilities(calibrated):
+    run, sample = calibrated
+    pixels = torch.as_tensor(sample.test_images[:50], dtype=torch.float32)
+    exported = PixelsToProbabilities(run)(pixels).detach().numpy()
+    with torch.no_grad():  # the export is fp32: compare with the fp32 logits, whatever precision predict uses here
+        logits = run.model(run.prepare(sample.test_images[:50])).float().numpy()
+    assert np.allclose(exported, softmax(logits, run.temperature), atol=1e-5)
+    assert metadata(run)["temperature"] == repr(run.temperature)

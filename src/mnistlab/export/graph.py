@@ -1,8 +1,8 @@
 """Exported models: raw pixels in, class probabilities out, checked against PyTorch before the file is kept.
 
-The file holds the run's normalization, its network and its head turned into probabilities, so a
-user of the file needs nothing from mnistlab: (N, 28, 28) float pixels in 0..255 go in (any N),
-(N, classes) probabilities come out. The class names, the spec and the normalization travel in the
+The file holds the run's normalization, its network and its head turned into probabilities (its temperature
+applied, as `Run.predict` does), so a user of the file needs nothing from mnistlab: (N, 28, 28) float pixels
+in 0..255 go in (any N), (N, classes) probabilities come out. The class names, the spec and the normalization travel in the
 file's metadata.
 """
 from __future__ import annotations
@@ -35,17 +35,18 @@ OPSET = 17
 
 
 class PixelsToProbabilities(nn.Module):
-    """One module from raw pixels to probabilities: the run's normalization, network and head, in fp32 on the CPU."""
+    """One module from raw pixels to probabilities: the run's normalization, network, head and temperature, in
+    fp32 on the CPU."""
 
     def __init__(self, run: Run):
         super().__init__()
         self.net = copy.deepcopy(run.model).float().cpu().eval()
         self.normalizer = run.normalizer
-        self.head = run.model.config.head
+        self.head, self.temperature = run.model.config.head, run.temperature
         self.eval()  # exporters restore the mode they found: it must be eval, or batch norm and dropout would train
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return to_probs(self.net(self.normalizer(pixels, pixels.device)), self.head)
+        return to_probs(self.net(self.normalizer(pixels, pixels.device)), self.head, self.temperature)
 
 
 def example_input(run: Run, n: int = 2) -> torch.Tensor:
@@ -57,6 +58,7 @@ def metadata(run: Run) -> dict[str, str]:
     cfg = run.model.config
     return {"classes": json.dumps(list(run.classes)), "spec": cfg.spec, "activation": cfg.activation, "head": cfg.head,
             "normalize": json.dumps(run.normalizer.to_dict()), "run": str(run.run_dir or ""), "mnistlab": __version__,
+            "temperature": repr(run.temperature),
             "input": f"float32 pixels 0..255, shape {input_layout(run)}; output: class probabilities (batch, classes)"}
 
 
