@@ -2,14 +2,17 @@
 its temperature from training through run.json to its probabilities."""
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from mnistlab import fit, load_dataset, make_splits
 from mnistlab.calibration import UNSURE_BELOW, expected_calibration_error, fit_temperature, nll, reliability, softmax, unsure
+from mnistlab.data.images import load_for_model
 from mnistlab.errors import UserError
 from mnistlab.evaluate import evaluate_run
 from mnistlab.export.graph import PixelsToProbabilities, metadata
@@ -155,3 +158,59 @@ def test_an_exported_model_gives_the_calibrated_probabilities(calibrated):
         logits = run.model(run.prepare(sample.test_images[:50])).float().numpy()
     assert np.allclose(exported, softmax(logits, run.temperature), atol=1e-5)
     assert metadata(run)["temperature"] == repr(run.temperature)
+
+
+@pytest.fixture(scope="module")
+def drawings(calibrated, tmp_path_factory) -> tuple[list, np.ndarray]:
+    """PNG files of six test digits (dark on light, 3x) and six drawn non-digits, and which ones `run` is unsure of."""
+    run, sample = calibrated
+    folder = tmp_path_factory.mktemp("drawings")
+    paths = []
+    for i, image in enumerate(sample.test_images[:6]):
+        Image.fromarray(255 - image).resize((84, 84)).save(path := folder / f"digit{i}.png")
+        paths.append(path)
+    for i, image in enumerate(nondigits(6, seed=5)[0]):
+        Image.fromarray(image).save(path := folder / f"other{i}.png")
+        paths.append(path)
+    expected = unsure(run.predict(load_for_model(paths))[1])
+    assert expected.any() and not expected.all(), expected  # both kinds of answer are shown
+    return paths, expected
+
+
+def test_predict_marks_unsure_answers_in_its_text_and_json(cli, calibrated, drawings):
+    run, _ = calibrated
+    paths, expected = drawings
+    payload = json.loads(cli("predict", run.run_dir, *paths, "--json").out)
+    assert [p["unsure"] for p in payload["predictions"]] == expected.tolist()
+    lines = cli("predict", run.run_dir, *paths).out.splitlines()
+    assert [f"unsure (below {UNSURE_BELOW:.0%})" in line for line in lines] == expected.tolist()
+
+
+def test_serve_marks_the_same_answers_unsure(calibrated, drawings):
+    pytest.importorskip("fastapi", reason="serve needs the serve extra")
+    from fastapi.testclient import TestClient  # only with the serve extra
+
+    from mnistlab.serve.app import create_app  # only with the serve extra
+
+    run, _ = calibrated
+    paths, expected = drawings
+    client = TestClient(create_app(run))
+    for path, doubt in zip(paths, expected):
+        url = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+        body = client.post("/api/predict", json={"image": url}).json()
+        assert body["unsure"] == bool(doubt) and (max(body["probabilities"]) < UNSURE_BELOW) == bool(doubt)
+
+
+def test_train_fits_the_temperature_and_eval_reports_the_ece(cli, tmp_path):
+    result = cli("train", "--dataset", "mnist-sample", "--max-steps", "20", "--device", "cpu", "--out", tmp_path / "r", "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert payload["data"]["n_val"] == 333 and payload["calibration"]["n_val"] == 333  # the default recipe's twelfth
+    evaluated = cli("eval", tmp_path / "r")
+    assert evaluated.code == 0 and "expected calibration error" in evaluated.out
+    cal = json.loads(cli("eval", tmp_path / "r", "--json").out)["calibration"]
+    assert cal["fitted"] and cal["temperature"] == pytest.approx(payload["calibration"]["temperature"])
+    assert {"ece_before", "ece_after", "unsure"} <= set(cal)
+    plain = json.loads(cli("train", "--dataset", "mnist-sample", "--max-steps", "20", "--device", "cpu", "--val", "0",
+                           "--out", tmp_path / "p", "--json").out)
+    assert plain["calibration"] == {} and not json.loads(cli("eval", tmp_path / "p", "--json").out)["calibration"]["fitted"]

@@ -109,12 +109,16 @@ def _finished(run: Run, out: Path, recipe: str, info: dict, timing: dict, say: C
     graphs = f", CUDA graphs {run.train['capture']}" if device == "cuda" else ""
     say(f"test accuracy {pct(run.final['test_accuracy'])} after {run.train['epochs_trained']:g} epoch(s), "
         f"{total:.1f} s of training on {device} ({run.train['precision']}{graphs})")
+    cal = run.calibration
+    if cal:
+        say(f"temperature {cal['temperature']:.3f} fitted on the {cal['n_val']:,} validation images: their expected "
+            f"calibration error {pct(cal['val_ece_before'])} -> {pct(cal['val_ece_after'])}")
     for line in (f"run saved to {out}", "next:", f"  mnistlab eval {out}", f"  mnistlab predict {out} my_digit.png"):
         say(line)
     return {"run_dir": str(out), "recipe": recipe,
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
             "model": run.model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
-            "diverged": run.diverged is not None, "train_seconds": total, "timing": timing}
+            "diverged": run.diverged is not None, "calibration": run.calibration, "train_seconds": total, "timing": timing}
 
 
 

@@ -1,4 +1,4 @@
-"""`mnistlab eval RUN_DIR`: a run's loss, accuracy, per-class accuracy and confusion on a test set."""
+"""`mnistlab eval RUN_DIR`: a run's loss, accuracy, per-class accuracy, calibration and confusion on a test set."""
 from __future__ import annotations
 
 import argparse
@@ -17,13 +17,22 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     say(args, f"{args.run_dir}: test loss {result['test_loss']:.4f}, accuracy {pct(result['test_accuracy'])} "
               f"on {result['n_test']} {result['dataset']} test images",
         "per-class accuracy: " + ", ".join(f"{c}: {pct(a)}" for c, a in result["per_class_accuracy"].items()),
+        calibration_line(result["calibration"]),
         "confusion (rows: true, columns: predicted):",
         *(" ".join(f"{n:5d}" for n in row) for row in result["confusion"]))
     return result
 
 
+def calibration_line(cal: dict) -> str:
+    """The expected calibration error without the run's temperature and with it, and the share marked unsure."""
+    where = f"temperature {cal['temperature']:.3f}" if cal["fitted"] else "no temperature (T = 1: trained without a validation split)"
+    return (f"calibration: {where}; expected calibration error {pct(cal['ece_before'])} at T = 1, "
+            f"{pct(cal['ece_after'])} with it ({cal['bins']} bins); {pct(cal['unsure'])} of answers unsure "
+            f"(below {cal['unsure_below']:.0%})")
+
+
 def register(subparsers, common) -> None:
-    ev = add_command(subparsers, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy and confusion of a run")
+    ev = add_command(subparsers, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy, calibration and confusion of a run")
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
     data_options(ev, dataset=False)

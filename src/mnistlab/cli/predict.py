@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..calibration import UNSURE_BELOW, unsure
 from ..data.rgb import images_for
 from ..export.onnxrun import OnnxModel
 from ..tables import pct
@@ -15,13 +16,15 @@ from .common import Parser, add_command, common_parser, device_option, say, veri
 
 
 def report_predictions(args: argparse.Namespace, files: list, classes, probs) -> dict:
-    """What `predict` prints and returns for a run or an ONNX file: each file's class and probabilities, top 3 shown."""
+    """What `predict` prints and returns for a run or an ONNX file: each file's class and probabilities, top 3 shown,
+    and whether the answer is unsure (its probability below calibration.UNSURE_BELOW)."""
     predictions = []
-    for f, ps in zip(files, probs):
+    for f, ps, doubt in zip(files, probs, unsure(probs) if len(probs) else []):
         ps = [round(float(p), 6) for p in ps]
         top = sorted(range(len(ps)), key=lambda k: -ps[k])[:3]
-        predictions.append({"file": str(f), "class": classes[top[0]], "probabilities": ps})
-        say(args, f"{f}: {classes[top[0]]}  (" + ", ".join(f"{classes[k]}: {pct(ps[k])}" for k in top) + ")")
+        predictions.append({"file": str(f), "class": classes[top[0]], "probabilities": ps, "unsure": bool(doubt)})
+        mark = f"  unsure (below {UNSURE_BELOW:.0%})" if doubt else ""
+        say(args, f"{f}: {classes[top[0]]}  (" + ", ".join(f"{classes[k]}: {pct(ps[k])}" for k in top) + ")" + mark)
     return {"predictions": predictions}
 
 
@@ -64,6 +67,10 @@ def onnx_predict_parser() -> argparse.ArgumentParser:
 
 def register(subparsers, common) -> None:
     pr = add_command(subparsers, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
+                     description="Classify image files with a run (or an exported ONNX file). Each answer's "
+                                 "probabilities are calibrated by the run's temperature; an answer below "
+                                 f"{UNSURE_BELOW:.0%} is marked unsure (\"unsure\": true with --json): it may be "
+                                 "wrong, or not a digit at all.".replace("%", "%%"),
                      usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
     pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
     pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "

@@ -17,7 +17,7 @@ from ..progress import Progress
 from ..tables import pct
 from ..train.config import TrainConfig
 from ..train.cv import check_out, cross_validate
-from ..train.recipes import RECIPES, Choices, get_recipe, prepare, recipe_settings
+from ..train.recipes import HELD_ASIDE, MIN_HELD_ASIDE, RECIPES, Choices, get_recipe, prepare, recipe_settings
 from ..train.run import default_run_dir, load_run
 from ..training import TrainJob, train_to_dir
 from .common import add_command, data_options, load_data, read_options, say
@@ -51,7 +51,7 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
     reserve(out)
     ds = load_data(args)
     seed = given.get("seed", 0)
-    splits, model = prepare(recipe, ds, Choices(args.model, args.activation, args.head, args.normalize,
+    splits, model = prepare(recipe, ds, Choices(args.model, args.activation, args.head, args.normalize, val=0,
                                                 train_size=args.train_size), seed, given.get("device", "auto"))
     say(args, f"{args.folds}-fold stratified cross-validation of '{model.config.spec}' on {splits.info['n_train']} "
               f"{ds.name} training images (the test set is not used)")
@@ -110,7 +110,10 @@ def train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, metavar="K",
                         help="stratified K-fold cross-validation on the training set instead of one run: K runs "
                              "and cv.json in --out, the mean and std of the folds' validation accuracy")
-    parser.add_argument("--val", type=int, default=0, help="carve N validation images off the end of train (default: 0)")
+    parser.add_argument("--val", type=int, help="carve N validation images off the end of train; the run's temperature (which "
+                                                "calibrates its probabilities) is fitted on them after training (default: the "
+                                                f"recipe's: {HELD_ASIDE:.1%} of the training images for default and robust, "
+                                                f"none for the others or where that is under {MIN_HELD_ASIDE})".replace("%", "%%"))
     parser.add_argument("--train-size", type=int, help="train on the first N training images only")
     parser.add_argument("--record-weights", action="store_true",
                         help="record a histogram of all weights after every epoch (100 bins on [-0.8, 0.8], as in L5) "

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..calibration import UNSURE_BELOW, unsure
 from ..data.images import as_gray, open_image, to_mnist
 from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
@@ -106,7 +107,9 @@ class Prediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     class_: int = Field(alias="class", description="index of the predicted class")
     label: str = Field(description="name of the predicted class")
-    probabilities: list[float] = Field(description="one probability per class, summing to 1")
+    probabilities: list[float] = Field(description="one probability per class, summing to 1, calibrated by the run's temperature")
+    unsure: bool = Field(description=f"the top probability is below {UNSURE_BELOW}: the answer may be wrong, or the "
+                                     f"drawing not one of the classes (as `mnistlab predict` marks it)")
     input28: list[list[int]] = Field(description="the 28x28 uint8 image the model saw (white digit on black); empty for a "
                                                  "run that is not a 28x28 gray digit model (see input_image)")
     input_image: str | None = Field(None, description="for any other run: the image the model saw (resized to its input, "
@@ -355,7 +358,7 @@ def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
                     units = [{**u, "weights": rounded(u["weights"])} for u in responsible_units(run.model, x, k)]
             attribution = [{**a, "label": run.classes[a["class"]], "map": rounded(a["map"])}
                            for a in top_class_attributions(run, image28, steps=APP_IG_STEPS)] if body.attribution else []
-        return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]],
+        return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]], unsure=bool(unsure(probs)[0]),
                           input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
                           attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2))
 

@@ -157,7 +157,7 @@ function showPrediction(p, ms) {
   const order = p.probabilities.map((q, k) => [q, k]).sort((a, b) => b[0] - a[0]);
   $("prediction").textContent = p.label;
   $("prediction").classList.remove("empty");
-  $("confidence").textContent = pct(p.probabilities[p.class]) + " sure";
+  $("confidence").textContent = pct(p.probabilities[p.class]) + (p.unsure ? ": unsure (maybe wrong, or not a digit)" : " sure");
   $("runner-up").className = "muted small";
   $("runner-up").textContent = `runner-up: ${classes[order[1][1]]} (${pct(order[1][0])})`;
   $("timing").textContent = `${Math.round(ms)} ms round trip · ${p.milliseconds.toFixed(1)} ms server`;
