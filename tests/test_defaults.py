@@ -4,7 +4,7 @@ from dataclasses import fields
 import pytest
 import torch
 
-from mnistlab import TrainConfig, build_model, fit, load_dataset, load_run, make_splits
+from mnistlab import TrainConfig, build_model, fit, load_dataset, load_run
 from mnistlab.cli import build_parser, main
 from mnistlab.train.recipes import RECIPES, recipe_settings, settle
 
@@ -18,8 +18,7 @@ def test_a_notebook_and_the_terminal_train_the_same_run(tmp_path, spec):
     assert main(["train", "--dataset", "mnist-sample", *model_option, "--max-steps", "6", "--device", "cpu",
                  "--out", str(out)]) == 0
     terminal = load_run(out)
-    notebook = fit(build_model(spec or RECIPES["default"].model), make_splits(load_dataset("mnist-sample")),
-                   max_steps=6, device="cpu")
+    notebook = fit(build_model(spec or RECIPES["default"].model), load_dataset("mnist-sample"), max_steps=6, device="cpu")
     for a, b in zip(terminal.history, notebook.history):
         assert {k: v for k, v in a.items() if k not in NOT_COMPARED} == {k: v for k, v in b.items() if k not in NOT_COMPARED}
     differs = {k for k in notebook.train if terminal.train[k] != notebook.train[k] and k != "capture_s"}
@@ -28,6 +27,7 @@ def test_a_notebook_and_the_terminal_train_the_same_run(tmp_path, spec):
     for a, b in zip(terminal.model.parameters(), notebook.model.parameters()):
         torch.testing.assert_close(a.cpu(), b.cpu())
     assert notebook.train["label_smoothing"] == (0.1 if spec is None else 0.0)
+    assert terminal.data["n_val"] == notebook.data["n_val"] > 0 and terminal.temperature == notebook.temperature  # held aside alike
 
 
 def test_every_training_option_is_on_the_command_line_and_defaults_to_the_recipe():

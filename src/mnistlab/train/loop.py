@@ -21,7 +21,7 @@ from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, tra
 from .init import start_from
 from .metrics import outputs_of, to_logits
 from .optim import check_loss, default_loss, make_loss, make_optimizer
-from .recipes import prepare, settle
+from .recipes import get_recipe, held_aside, prepare, settle
 from .run import Run
 
 
@@ -29,11 +29,11 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
         on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
     """Train `model` (a Net or a spec string) on `data`; options are the fields of TrainConfig.
 
-    `progress`: a status line on stderr (True) or on a caller's `Progress`. Options not given come from
-    `recipe` as `recipes.settle` lays them out, so `fit(build_model(spec), splits)`
-    trains what `mnistlab train --model spec` does. Returns a Run whose history has one row per epoch:
-    train/val/test loss and accuracy (fractions), training seconds and evaluation seconds. Torch's global
-    random state is left as it was found: dropout and augmentation draw from generators seeded with `seed`.
+    `progress`: a status line on stderr (True) or on a caller's `Progress`. Options not given come from `recipe` as
+    `recipes.settle` lays them out, so `fit(build_model(spec), dataset)` trains what `mnistlab train --model spec`
+    does (a data set is cut as the recipe cuts it; Splits are used as given). Returns a Run whose history has one row
+    per epoch, and its temperature fitted on the validation split if there is one. Torch's global random state is
+    left as it was found: dropout and augmentation draw from generators seeded with `seed`.
     """
     model, data, cfg = _settled(model, data, recipe, options)
     device = resolve_device(cfg.device)
@@ -98,7 +98,7 @@ def calibrate(model: Net, data: Splits, autocast=None) -> dict:
 def _settled(model: Net | str, data: Splits | Dataset, recipe: str, options: dict) -> tuple[Net, Splits, TrainConfig]:
     """The model built, the data split and the options settled by the recipe and checked."""
     if isinstance(data, Dataset):
-        data = make_splits(data)
+        data = make_splits(data, val=held_aside(get_recipe(recipe), len(data.train_labels)))  # as `mnistlab train` cuts it
     if isinstance(model, str):
         model = build_model(model, n_classes=len(data.classes), seed=options.get("seed", 0))
     try:
