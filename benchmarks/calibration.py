@@ -7,6 +7,8 @@ The threshold table is measured on the validation splits (the images the tempera
 and the drawn non-digits (robustness/nondigits.py, never used to choose anything) are only reported.
 Usage: python benchmarks/calibration.py [--seeds 0,1,2] [--threads 1] [--save runs] [--out calibration.json]
 (--save keeps the first seed's runs as runs/default and runs/robust)
+The figure of docs/robustness.md, from saved runs (no training):
+python benchmarks/calibration.py --figure docs/img/robustness/calibration.png --runs runs/default runs/robust
 """
 from __future__ import annotations
 
@@ -19,7 +21,10 @@ import torch
 
 from mnistlab import load_dataset
 from mnistlab.calibration import UNSURE_BELOW, softmax, unsure
+from mnistlab.fileio import save_figure
+from mnistlab.plots.robustness import calibration
 from mnistlab.robustness.calibration import calibration_numbers
+from mnistlab.train import load_run
 from mnistlab.train.loop import fit
 from mnistlab.train.metrics import outputs_of, to_logits
 from mnistlab.train.recipes import Choices, prepare
@@ -71,13 +76,30 @@ def summary(rows: list[dict]) -> dict:
                            for i, t in enumerate(rows[0]["thresholds"])]}
 
 
+def figure(paths: list[str], out: str) -> None:
+    """The reliability diagrams and the unsure histograms of saved runs on the full MNIST test set."""
+    mnist = load_dataset("mnist")
+    results = [calibration_numbers(load_run(p), mnist.test_images, mnist.test_labels) for p in paths]
+    save_figure(calibration(results, [Path(p).name for p in paths]), out)
+    for path, r in zip(paths, results):
+        u = r["unsure"]
+        print(f"{path}: T {r['temperature']:.3f}, test ECE {100 * r['before']['ece']:.2f}% -> {100 * r['after']['ece']:.2f}%, "
+              f"unsure: digits {100 * u['digits']['unsure']:.2f}%, non-digits {100 * u['nondigits']['unsure']:.1f}% "
+              f"({', '.join(f'{k} {100 * v:.1f}%' for k, v in u['nondigits']['by_kind'].items())})")
+    print(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--save")
     parser.add_argument("--out")
+    parser.add_argument("--figure", help="draw the calibration figure of --runs to this file instead of training")
+    parser.add_argument("--runs", nargs="+", default=["runs/default", "runs/robust"])
     args = parser.parse_args()
+    if args.figure:
+        return figure(args.runs, args.figure)
     if args.threads:
         torch.set_num_threads(args.threads)
     mnist = load_dataset("mnist")

@@ -38,6 +38,9 @@ def test_batched_cross_validation_equals_separate_fits(tiny):
         assert a.history[-1]["val_loss"] == pytest.approx(b.history[-1]["val_loss"], rel=1e-4)
         assert a.history[-1]["train_loss"] == pytest.approx(b.history[-1]["train_loss"], rel=1e-4)
         assert a.final["test_accuracy"] is None and b.final["test_accuracy"] is None  # the test set is left alone
+        # each fold's temperature is fitted on its own validation fold, stacked or not
+        assert a.calibration["n_val"] == b.calibration["n_val"] == a.data["n_val"] > 0
+        assert a.temperature == pytest.approx(b.temperature, rel=1e-3)
     assert together.to_dict()["mean_val_accuracy"] == pytest.approx(np.mean(alone.val_accuracies))
 
 

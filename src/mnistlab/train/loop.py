@@ -8,7 +8,6 @@ from dataclasses import asdict
 
 import torch
 
-from ..calibration import calibration_record
 from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from ..errors import UserError
@@ -19,7 +18,7 @@ from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .init import start_from
-from .metrics import outputs_of, to_logits
+from .metrics import calibrate
 from .optim import check_loss, default_loss, make_loss, make_optimizer
 from .recipes import get_recipe, held_aside, prepare, settle
 from .run import Run
@@ -84,15 +83,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
                     "capture_s": round(engine.capture_s, 4)}
     extras = {"evals": evals} if cfg.eval_every else {}
     return Run(model.eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes), extras=extras,
-               calibration=calibrate(model, data, spec.amp))
-
-
-def calibrate(model: Net, data: Splits, autocast=None) -> dict:
-    """The temperature fitted on the validation split after training, as run.json records it; {} without one."""
-    if data.x_val is None or not len(data.y_val):
-        return {}
-    logits = to_logits(outputs_of(model, data.x_val, autocast=autocast), model.config.head)
-    return calibration_record(logits.cpu().numpy(), data.y_val.cpu().numpy())
+               calibration=calibrate(model, data.x_val, data.y_val, spec.amp))
 
 
 def _settled(model: Net | str, data: Splits | Dataset, recipe: str, options: dict) -> tuple[Net, Splits, TrainConfig]:

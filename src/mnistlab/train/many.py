@@ -26,6 +26,7 @@ from ..models import Net
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from .metrics import calibrate
 from .optim import check_loss, default_loss, make_optimizer
 from .run import Run
 from .stack import Stack, check_stackable, weight_layers
@@ -332,9 +333,13 @@ def _runs(models: list[Net], data: Splits, cfg: TrainConfig, settings: list[tupl
         train_record = {**asdict(replace(cfg, optimizer=name, lr=lr, optimizer_options=opts)), **record,
                         "diverged": any(row["train_loss"] is None for row in history)}
         info = dict(data.info)
+        x_val, y_val = data.x_val, data.y_val
         if folds is not None:
             info.update(n_train=sizes[i], n_val=0 if folds.val is None else len(folds.val[i]))
-        runs.append(Run(model.to(data.x_train.device).eval(), data.normalizer, train_record, info, history, tuple(data.classes)))
+            x_val, y_val = (None, None) if folds.val is None else (data.x_train[folds.val[i]], data.y_train[folds.val[i]])
+        model = model.to(data.x_train.device).eval()
+        runs.append(Run(model, data.normalizer, train_record, info, history, tuple(data.classes),
+                        calibration=calibrate(model, x_val, y_val, autocast_for(data.x_train.device, record["precision"]))))
     return runs
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..calibration import calibration_record
+
 
 def to_logits(outputs: torch.Tensor, head: str) -> torch.Tensor:
     """The head's outputs as logits: what a softmax turns into its probabilities (a softmax head's, via their log)."""
@@ -55,3 +57,11 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
 def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
     totals = confusion.sum(1)
     return np.divide(np.diag(confusion), totals, out=np.zeros(len(totals)), where=totals > 0)
+
+
+def calibrate(model: torch.nn.Module, x_val: torch.Tensor | None, y_val: torch.Tensor | None, autocast=None) -> dict:
+    """The temperature fitted on validation images after training, as run.json records it; {} without any."""
+    if x_val is None or not len(y_val):
+        return {}
+    logits = to_logits(outputs_of(model, x_val, autocast=autocast), model.config.head)
+    return calibration_record(logits.cpu().numpy(), y_val.cpu().numpy())
