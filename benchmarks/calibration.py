@@ -22,8 +22,8 @@ import torch
 from mnistlab import load_dataset
 from mnistlab.calibration import UNSURE_BELOW, softmax, unsure
 from mnistlab.fileio import save_figure
-from mnistlab.plots.robustness import calibration
-from mnistlab.robustness.calibration import calibration_numbers
+from mnistlab.plots.robustness import calibration, drawings
+from mnistlab.robustness.calibration import answers_on_drawings, calibration_numbers
 from mnistlab.train import load_run
 from mnistlab.train.loop import fit
 from mnistlab.train.metrics import outputs_of, to_logits
@@ -81,12 +81,16 @@ def figure(paths: list[str], out: str) -> None:
     mnist = load_dataset("mnist")
     results = [calibration_numbers(load_run(p), mnist.test_images, mnist.test_labels) for p in paths]
     save_figure(calibration(results, [Path(p).name for p in paths]), out)
+    run = load_run(paths[0])
+    shown = save_figure(drawings(answers_on_drawings(run, 24), f"{Path(paths[0]).name}: drawn letters, doodles and faces, "
+                                                          f"and its answers (unsure below {UNSURE_BELOW:.0%})"),
+                        Path(out).with_name("nondigits.png"))
     for path, r in zip(paths, results):
         u = r["unsure"]
         print(f"{path}: T {r['temperature']:.3f}, test ECE {100 * r['before']['ece']:.2f}% -> {100 * r['after']['ece']:.2f}%, "
               f"unsure: digits {100 * u['digits']['unsure']:.2f}%, non-digits {100 * u['nondigits']['unsure']:.1f}% "
               f"({', '.join(f'{k} {100 * v:.1f}%' for k, v in u['nondigits']['by_kind'].items())})")
-    print(out)
+    print(out, shown)
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ from mnistlab.data.images import load_for_model
 from mnistlab.errors import UserError
 from mnistlab.evaluate import evaluate_run
 from mnistlab.export.graph import PixelsToProbabilities, metadata
-from mnistlab.robustness.calibration import unsure_rates
+from mnistlab.plots import robustness as figures
+from mnistlab.robustness.calibration import answers_on_drawings, calibration_numbers, unsure_rates
 from mnistlab.robustness.nondigits import KINDS, SIDE, nondigits
 from mnistlab.train import load_run
 from mnistlab.train.metrics import to_probs
@@ -214,3 +215,12 @@ def test_train_fits_the_temperature_and_eval_reports_the_ece(cli, tmp_path):
     plain = json.loads(cli("train", "--dataset", "mnist-sample", "--max-steps", "20", "--device", "cpu", "--val", "0",
                            "--out", tmp_path / "p", "--json").out)
     assert plain["calibration"] == {} and not json.loads(cli("eval", tmp_path / "p", "--json").out)["calibration"]["fitted"]
+
+
+def test_the_calibration_figures_draw(calibrated):
+    run, sample = calibrated
+    numbers = calibration_numbers(run, sample.test_images[:300], sample.test_labels[:300], n_nondigits=30)
+    assert sum(numbers["after"]["count"]) == 300 and numbers["unsure"]["nondigits"]["n"] == 30
+    assert len(figures.calibration([numbers, numbers], ["a", "b"]).axes) == 4
+    shown = answers_on_drawings(run, 10)
+    assert len(shown["answers"]) == 10 and len(figures.drawings(shown, "t").axes) >= 10

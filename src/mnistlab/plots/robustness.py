@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import OTHER, RIGHT, SPLIT_COLORS, WRONG, new_figure, show_digit
+from .style import OTHER, RIGHT, SPLIT_COLORS, WRONG, grid_shape, new_figure, show_digit
 
 
 def examples(result: dict, title: str = "") -> Figure:
@@ -69,16 +69,20 @@ def calibration(results: list[dict], names: list[str]) -> Figure:
         for key, color, label, shift in (("before", OTHER, "T = 1", -0.15), ("after", SPLIT_COLORS["train"], after, 0.15)):
             rel = result[key]
             acc = np.array([np.nan if a is None else a for a in rel["accuracy"]])
-            ax.bar(centres + shift / bins, acc, 0.3 / bins * 2, color=color, alpha=0.8,
-                   label=f"{label}: ECE {100 * rel['ece']:.2f}%")
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence (top probability)", ylabel="accuracy in the bin",
-               title=f"{name}: reliability on the test set")
+            bars = ax.bar(centres + shift / bins, acc, 0.3 / bins * 2, color=color, alpha=0.8,
+                          label=f"{label}: ECE {100 * rel['ece']:.2f}%")
+            if key == "after":  # how many test images each bin holds: most sit in the top one
+                ax.bar_label(bars, [str(n) if n else "" for n in rel["count"]], fontsize=6, padding=1)
+        ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence (top probability)", ylabel="accuracy in the bin",
+               title=f"{name}: reliability (test set)")
         ax.legend(fontsize=8, loc="upper left")
-        _sureness(axes[1, k], result["unsure"])
+        _sureness(axes[1, k], result["unsure"], name)
+    fig.suptitle("Calibration: accuracy per confidence bin without and with the temperature (numbers: test images\n"
+                 "in each bin), and how sure each run is of digits and of non-digits", fontsize=9)
     return fig
 
 
-def _sureness(ax, unsure: dict) -> None:
+def _sureness(ax, unsure: dict, name: str) -> None:
     """Histograms of the top probability for test digits and for non-digits, each as a share of its own set."""
     edges = np.linspace(0, 1, 21)
     for key, color, label in (("digits", RIGHT, "MNIST test digits"), ("nondigits", WRONG, "letters, doodles, faces")):
@@ -88,5 +92,22 @@ def _sureness(ax, unsure: dict) -> None:
                 label=f"{label}: {100 * part['unsure']:.1f}% unsure")
     ax.axvline(unsure["unsure_below"], color="black", lw=1, ls=":")
     ax.set_yscale("log")
-    ax.set(xlabel="calibrated top probability", ylabel="% of the set", title=f"unsure below {unsure['unsure_below']:.2f}")
+    ax.set(xlabel="calibrated top probability", ylabel="% of the set",
+           title=f"{name}: how sure (unsure below {unsure['unsure_below']:.2f})")
     ax.legend(fontsize=8, loc="upper left")
+
+
+def drawings(shown: dict, title: str) -> Figure:
+    """Drawn non-digits as a user's file would arrive, each with the run's answer and calibrated probability: gray
+    where it says unsure, red where it is sure of a digit."""
+    images = shown["images"]
+    rows, cols = grid_shape(len(images), 8)
+    fig = new_figure(1.05 * cols, 1.2 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(images):]:
+        ax.set_axis_off()
+    for ax, image, answer, p, doubt in zip(axes.flat, images, shown["answers"], shown["probability"], shown["unsure"]):
+        show_digit(ax, 255 - np.asarray(image), f"{answer} {int(100 * p)}%" + (" unsure" if doubt else ""),  # floor: 84.9% is 84
+                   OTHER if doubt else WRONG, fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return fig

@@ -42,3 +42,11 @@ def unsure_rates(run, digits: np.ndarray, labels: np.ndarray, n_nondigits: int =
 def calibration_numbers(run, images: np.ndarray, labels: np.ndarray, n_nondigits: int = NONDIGITS, seed: int = 0) -> dict:
     """Everything the calibration figure and docs show for one run."""
     return {**reliability_numbers(run, images, labels), "unsure": unsure_rates(run, images, labels, n_nondigits, seed)}
+
+
+def answers_on_drawings(run, n: int = 16, seed: int = 0) -> dict:
+    """The first `n` drawings of `nondigits(seed)` and `run`'s answer to each through the preparation: the figure's."""
+    images, kinds = nondigits(n, seed)
+    classes, probs = run.predict(prepared(images))
+    return {"images": images, "kinds": kinds, "answers": [run.classes[c] for c in classes],
+            "probability": probs.max(1).tolist(), "unsure": unsure(probs).tolist()}
