@@ -70,7 +70,7 @@ def register(subparsers, common) -> None:
                      description="Classify image files with a run (or an exported ONNX file). Each answer's "
                                  "probabilities are calibrated by the run's temperature; an answer below "
                                  f"{UNSURE_BELOW:.0%} is marked unsure (\"unsure\": true with --json): it may be "
-                                 "wrong, or not a digit at all.".replace("%", "%%"),
+                                 "wrong, or not a digit at all.",
                      usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
     pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
     pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
