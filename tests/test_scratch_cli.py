@@ -29,9 +29,28 @@ def test_gradcheck_prints_the_trace(capsys):
 
 def test_train_on_the_sample(capsys):
     result = run_json(capsys, "scratch", "train", "--dataset", "mnist-sample", "--epochs", "1")
-    assert {"test_accuracy", "train_accuracy", "seconds", "history"} <= set(result)
+    assert {"test_accuracy", "train_seconds", "seconds_per_epoch", "time_split", "history", "blas", "plan"} <= set(result)
     assert result["dataset"]["name"] == "mnist-sample" and len(result["history"]) == 1
-    assert result["test_accuracy"] > 0.7
+    assert result["plan"]["spec"] == "crop2 c24k5s2 c32k3 m2 f256" and result["plan"]["label_smoothing"] == 0.1
+    assert result["test_accuracy"] > 0.85
+    assert result["blas"]["threads"] >= 1 and "kernel" in result["blas"]
+
+
+def test_train_takes_a_spec_of_the_shared_grammar_and_refuses_what_it_lacks(capsys):
+    result = run_json(capsys, "scratch", "train", "--dataset", "mnist-sample", "--epochs", "0.25", "--model",
+                      "c8k5s2 a2 f32", "--activation", "tanh", "--threads", "1")
+    assert result["plan"]["spec"] == "c8k5s2 a2 f32" and result["plan"]["activation"] == "tanh"
+    assert result["blas"]["threads"] == 1
+    assert main(["scratch", "train", "--dataset", "mnist-sample", "--model", "c8k3 bn"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'bn' is not implemented in the NumPy engine" in err
+
+
+def test_compare_prints_the_side_by_side_table(capsys):
+    assert main(["scratch", "compare", "--dataset", "mnist-sample", "--epochs", "0.25", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "NumPy (scratch)" in out and "PyTorch eager fp32" in out and "loss difference per step over 4 steps" in out
+    assert "NumPy / PyTorch seconds per epoch" in out
 
 
 @pytest.mark.slow  # every NumPy-engine figure, about 10 s

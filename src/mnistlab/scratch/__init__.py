@@ -27,15 +27,18 @@ Read it in this order; each step is one small module:
 hand-written gradient; `mnistlab scratch demo|train|gradcheck` are the same from the shell.
 """
 from .autograd import Tensor, cross_entropy, lecture_example, mse, trace
-from .cnn import CNN, SGD, Adam, fit, standardize
+from .cnn import CNN, fit, standardize
 from .filters import edge_filters, feature_maps, feature_maps_loops, probe_patches, response, response_table
 from .gradcheck import gradcheck, numerical_gradient, relative_error
+from .net import Net
+from .optim import SGD, Adam, one_cycle_lr
 from .patches import make_patches, make_patches_loops, n_positions, pad_images
 from .pool import avg_pool, avg_pool_backward, max_pool, max_pool_backward
+from .trainer import Plan, fit_plan
 
 __all__ = [
     "Tensor", "cross_entropy", "lecture_example", "mse", "trace",
-    "CNN", "SGD", "Adam", "fit", "standardize",
+    "CNN", "fit", "standardize", "Net", "SGD", "Adam", "one_cycle_lr", "Plan", "fit_plan",
     "edge_filters", "feature_maps", "feature_maps_loops", "probe_patches", "response", "response_table",
     "gradcheck", "numerical_gradient", "relative_error",
     "make_patches", "make_patches_loops", "n_positions", "pad_images",

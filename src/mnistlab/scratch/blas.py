@@ -10,7 +10,8 @@ AVX512_KERNELS = {"skylakex", "cooperlake", "sapphirerapids"}
 
 def cpu_simd() -> str:
     """The widest vector extension this CPU has, as NumPy's own dispatcher detected it."""
-    try:  # NumPy's feature table: the same detection its own kernels dispatch on
+    try:
+        # NumPy's private feature table (the detection its own kernels dispatch on); absent: "unknown"
         from numpy._core._multiarray_umath import __cpu_features__ as features
     except ImportError:
         return "unknown"

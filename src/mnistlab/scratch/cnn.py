@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..errors import UserError
+from .optim import OPTIMIZERS
 from .patches import make_patches, n_positions
 
 
@@ -100,38 +101,6 @@ class CNN:
         return float(np.mean(losses))
 
 
-class SGD:
-    """Plain mini-batch gradient descent: step against the gradient."""
-
-    def __init__(self, params: dict[str, np.ndarray], lr: float = 0.1):
-        self.params, self.lr = params, lr
-
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        for name, g in grads.items():
-            self.params[name] -= self.lr * g
-
-
-class Adam:
-    """Adam: per-parameter steps scaled by running averages of the gradient and its square."""
-
-    def __init__(self, params: dict[str, np.ndarray], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
-        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = {name: np.zeros_like(w) for name, w in params.items()}
-        self.v = {name: np.zeros_like(w) for name, w in params.items()}
-
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        b1, b2 = self.betas
-        self.t += 1
-        for name, g in grads.items():
-            self.m[name] = b1 * self.m[name] + (1 - b1) * g
-            self.v[name] = b2 * self.v[name] + (1 - b2) * g * g
-            m_hat = self.m[name] / (1 - b1 ** self.t)  # undo the bias towards the zero start
-            v_hat = self.v[name] / (1 - b2 ** self.t)
-            self.params[name] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
 def accuracy(model: CNN, X: np.ndarray, labels: np.ndarray) -> float:

@@ -16,41 +16,42 @@ import torch
 from ..data import Dataset
 from ..data.transforms import Normalizer
 from ..models import build_model
+from ..tables import format_table
 from ..train.optim import make_loss, make_optimizer, make_schedule
 from .layers import Conv, Dense
 from .net import Net
-from .trainer import Plan, batches, fit_plan
+from .trainer import Plan, batches, fit_plan, new_net
 
 
-def torch_layout(net: Net) -> list[np.ndarray]:
-    """Every weight and bias of `net` as PyTorch holds them, in its order: Conv2d (F, C, k, k), Linear (U, D),
-    a flattened image in (c, h, w) order where ours is (h, w, c)."""
+def torch_layout(net: Net, which: str = "params") -> list[np.ndarray]:
+    """Every weight and bias of `net` (or, with which="grads", their gradients) as PyTorch holds them, in its
+    order: Conv2d (F, C, k, k), Linear (U, D), a flattened image in (c, h, w) order where ours is (h, w, c)."""
     arrays = []
     for layer in net.layers:
         if not layer.params:
             continue
-        w = layer.params["w"]
+        w, b = getattr(layer, which)["w"], getattr(layer, which)["b"]
         if isinstance(layer, Conv):
             w = w.reshape(layer.k, layer.k, -1, w.shape[1]).transpose(3, 2, 0, 1)
         elif isinstance(layer, Dense) and len(layer.input_shape) == 3:
             w = w.reshape(*layer.input_shape, -1).transpose(3, 2, 0, 1).reshape(w.shape[1], -1)
         else:
             w = w.T
-        arrays += [np.ascontiguousarray(w), layer.params["b"]]
+        arrays += [np.ascontiguousarray(w), b]
     return arrays
 
 
-def torch_twin(net: Net, plan: Plan, n_classes: int, channels_last: bool = True) -> torch.nn.Module:
-    """The PyTorch model of `net`'s spec (build_model) holding `net`'s current weights, float32."""
+def torch_twin(net: Net, n_classes: int, channels_last: bool = True, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """The PyTorch model of `net`'s spec (build_model) holding `net`'s current weights."""
     H, W = net.input_shape[:2]
-    model = build_model(plan.spec, plan.activation, "logits", (1, H, W), n_classes, seed=None)
+    model = build_model(net.spec, net.activation, "logits", (1, H, W), n_classes, seed=None).to(dtype)
     params = list(model.parameters())
     arrays = torch_layout(net)
     if [tuple(p.shape) for p in params] != [a.shape for a in arrays]:
         raise AssertionError(f"torch builds {[tuple(p.shape) for p in params]}, numpy {[a.shape for a in arrays]}")
     with torch.no_grad():
         for p, a in zip(params, arrays):
-            p.copy_(torch.from_numpy(a.astype(np.float32)))
+            p.copy_(torch.from_numpy(a))
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
@@ -103,8 +104,8 @@ def compare(dataset: Dataset, plan: Plan, threads: int, log: Callable[[str], Non
 
     Returns both runs (test accuracy, seconds per epoch, history), the loss difference at every step and the
     ratio NumPy / PyTorch of the seconds per epoch (JSON-able)."""
-    net = Net(plan.spec, plan.activation, (*dataset.train_images.shape[1:], 1), dataset.n_classes, plan.seed)
-    model = torch_twin(net, plan, dataset.n_classes)  # before the NumPy run changes the weights
+    net = new_net(plan, dataset)
+    model = torch_twin(net, dataset.n_classes)  # before the NumPy run changes the weights
     losses: dict[str, list[float]] = {"numpy": [], "torch": []}
     log(f"NumPy: {plan.spec}, {plan.total_steps} steps")
     ours = fit_plan(dataset, plan, threads, net, log, lambda step, loss: losses["numpy"].append(loss))
@@ -122,3 +123,23 @@ def compare(dataset: Dataset, plan: Plan, threads: int, log: Callable[[str], Non
                                 "per_step": difference},
             "seconds_per_epoch_ratio": ours["seconds_per_epoch"] / theirs["seconds_per_epoch"],
             "dataset": ours["dataset"], "plan": ours["plan"]}
+
+
+def compare_rows(result: dict) -> list[dict]:
+    """The side-by-side table: one row per engine (the notebook shows it as HTML, the CLI as text)."""
+    rows = []
+    for engine, key in (("NumPy (scratch)", "numpy"), ("PyTorch eager fp32", "torch")):
+        run = result[key]
+        rows.append({"engine": engine, "test accuracy": run["test_accuracy"],
+                     "last epoch's loss": run["history"][-1]["loss"], "s per epoch": run["seconds_per_epoch"]})
+    return rows
+
+
+def compare_table(result: dict) -> str:
+    """The side-by-side table as text, with the per-step loss difference and the time ratio under it."""
+    diff = result["loss_difference"]
+    return "\n".join([format_table(compare_rows(result)),
+                      f"loss difference per step over {result['steps']} steps: first {diff['first']:.1e}, "
+                      f"mean {diff['mean']:.1e}, max {diff['max']:.1e}",
+                      f"NumPy / PyTorch seconds per epoch: {result['seconds_per_epoch_ratio']:.2f}x "
+                      f"({result['threads']} thread(s) each)"])

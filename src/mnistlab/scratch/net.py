@@ -9,12 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
-from ..models.grammar import Conv as ConvToken
-from ..models.grammar import Crop as CropToken
-from ..models.grammar import Dense as DenseToken
-from ..models.grammar import Output as OutputToken
-from ..models.grammar import Pool as PoolToken
-from ..models.grammar import format_spec, parse_spec
 from .layers import Activation, Clock, Conv, Crop, Dense, Layer, Pool
 
 ACTIVATIONS = tuple(Activation.FORWARD)
@@ -40,47 +34,64 @@ def smoothed_cross_entropy(logits: np.ndarray, labels: np.ndarray, smoothing: fl
 
 class Net:
     """The layers of `spec` for (H, W, C) images with `n_classes` outputs; `params`/`grads` name every array
-    as `<layer index>.<w|b>` for the optimizer."""
+    `<layer>.<w|b>` (conv1.w, ..., output.b) for the optimizer."""
 
     def __init__(self, spec: str, activation: str = "relu", input_shape: tuple[int, int, int] = (28, 28, 1),
                  n_classes: int = 10, seed: int = 0, dtype=np.float32):
         if activation not in ACTIVATIONS:
             raise UserError(f"activation {activation!r}: the NumPy engine implements {', '.join(ACTIVATIONS)}")
-        self.spec, self.activation, self.dtype = format_spec(parse_spec(spec)), activation, dtype
+        # the shared grammar's package (models/) also builds torch layers: it loads with the first Net, so that
+        # `import mnistlab.scratch` stays light; no torch operation runs in this engine
+        from ..models.grammar import format_spec, parse_spec
+
+        tokens = parse_spec(spec)
+        self.spec, self.activation, self.dtype = format_spec(tokens), activation, dtype
         self.layers: list[Layer] = []
         self.input_shape = self.shape = tuple(input_shape)
         rng = np.random.default_rng(seed)
-        for position, token in enumerate(parse_spec(spec), start=1):
+        for position, token in enumerate(tokens, start=1):
             self._add(token, position, rng)
         self.layers.append(Dense(self.shape, n_classes, rng, dtype))
         self.clock = Clock()
         for layer in self.layers:
             layer.clock = self.clock
-        self.params = {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
-        self.grads = {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+        names = self.layer_names()
+        self.params = {f"{names[i]}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        self.grads = {f"{names[i]}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def layer_names(self) -> list[str]:
+        """conv1, act1, pool1, fc1, ..., output: as `models.build_model` names the modules."""
+        kinds = {Crop: "crop", Conv: "conv", Activation: "act", Pool: "pool", Dense: "fc"}
+        counts: dict[str, int] = {}
+        names = []
+        for layer in self.layers[:-1]:
+            kind = kinds[type(layer)]
+            counts[kind] = counts.get(kind, 0) + 1
+            names.append(kind if kind == "crop" else f"{kind}{counts[kind]}")
+        return [*names, "output"]
 
     def _add(self, token, position: int, rng: np.random.Generator) -> None:
         H, W, C = self.shape if len(self.shape) == 3 else (0, 0, 0)
-        where = f"layer {position} {str(token)!r}"
-        if isinstance(token, CropToken) and not self.layers and min(H, W) > 2 * token.pixels:
+        where, kind = f"layer {position} {str(token)!r}", type(token).__name__  # the grammar's token classes
+        if kind == "Crop" and not self.layers and min(H, W) > 2 * token.pixels:
             self.layers.append(Crop(token.pixels))
             self.shape = (H - 2 * token.pixels, W - 2 * token.pixels, C)
-        elif isinstance(token, (ConvToken, PoolToken)) and len(self.shape) == 3:
+        elif kind in ("Conv", "Pool") and len(self.shape) == 3:
             k, s, pad = token.kernel, token.stride or token.kernel, getattr(token, "pad", 0)
             if min(H, W) + 2 * pad < k:
                 raise UserError(f"{where}: needs at least {k}x{k} pixels but gets {H}x{W}; use a smaller kernel")
             out = ((H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1)
-            if isinstance(token, ConvToken):
+            if kind == "Conv":
                 self.layers += [Conv(C, token.out, k, s, pad, rng, self.dtype), Activation(self.activation)]
                 self.shape = (*out, token.out)
             else:
                 self.layers.append(Pool(token.kind, k, s))
                 self.shape = (*out, C)
-        elif isinstance(token, DenseToken):
+        elif kind == "Dense":
             self.layers += [Dense(self.shape, token.units, rng, self.dtype), Activation(self.activation)]
             self.shape = (token.units,)
-        elif not isinstance(token, OutputToken):
-            what = "is not implemented" if not isinstance(token, (CropToken, ConvToken, PoolToken)) else "cannot go here"
+        elif kind != "Output":
+            what = "cannot go here" if kind in ("Crop", "Conv", "Pool") else "is not implemented"
             raise UserError(f"{where} {what} in the NumPy engine (it runs {IMPLEMENTED}); "
                             f"train this spec with `mnistlab train`")
 

@@ -15,7 +15,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
-from ..data.transforms import Normalizer
 from ..threads import resolve_threads
 from .blas import blas_report
 from .net import Net
@@ -47,7 +46,7 @@ class Plan:
         return -(-self.total_steps // self.steps_per_epoch)
 
 
-def normalized(images: np.ndarray, normalizer: Normalizer) -> np.ndarray:
+def normalized(images: np.ndarray, normalizer) -> np.ndarray:
     """uint8 images as float32, scaled as `Normalizer` scales them for torch (the same constants, fitted on train)."""
     x = images.astype(np.float32)
     if normalizer.mode == "unit":
@@ -75,6 +74,11 @@ def batches(plan: Plan, n: int, rng: np.random.Generator) -> Iterator[tuple[int,
         yield epoch + 1, order[i * plan.batch_size:(i + 1) * plan.batch_size]
 
 
+def new_net(plan: Plan, dataset: Dataset) -> Net:
+    """The plan's network for the data set's images and classes, initialized from the plan's seed."""
+    return Net(plan.spec, plan.activation, (*dataset.train_images.shape[1:], 1), dataset.n_classes, plan.seed)
+
+
 def make_optimizer(plan: Plan, net: Net):
     return OPTIMIZERS[plan.optimizer](net.params, lr=plan.lr, **(plan.optimizer_options if plan.optimizer == "adam" else {}))
 
@@ -91,7 +95,8 @@ def fit_plan(dataset: Dataset, plan: Plan, threads: int | str = "auto", net: Net
 
     `threads`: NumPy's BLAS threads, a count or `auto` (mnistlab.threads: the cores nothing else is busy on).
     `on_step(step, loss)` follows every step. Each history entry's `seconds` is that epoch's training time,
-    testing excluded; `time_split` says where the training time went (im2col, GEMM, pooling, optimizer, ...).
+    testing excluded; `time_split` says where the training time went (im2col, GEMM, pooling, optimizer, ...);
+    the top-level `seconds` is the whole call, data preparation and testing included.
     """
     threads = resolve_threads(threads)
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -99,10 +104,14 @@ def fit_plan(dataset: Dataset, plan: Plan, threads: int | str = "auto", net: Net
 
 
 def _fit(dataset: Dataset, plan: Plan, threads: int, net: Net | None, log, on_step) -> dict:
+    # the constants `mnistlab train` fits (data.transforms, whose module also holds torch's transforms)
+    from ..data.transforms import Normalizer
+
+    begin = time.perf_counter()
     normalizer = Normalizer.fit(plan.normalize, dataset.train_images)
     X, X_test = (normalized(images, normalizer) for images in (dataset.train_images, dataset.test_images))
     y, y_test = dataset.train_labels.astype(np.int64), dataset.test_labels.astype(np.int64)
-    net = net or Net(plan.spec, plan.activation, (*X.shape[1:], 1), dataset.n_classes, plan.seed)
+    net = net or new_net(plan, dataset)
     optimizer, rng = make_optimizer(plan, net), np.random.default_rng(plan.seed)
     history, losses, train_seconds, start = [], [], 0.0, time.perf_counter()
     for step, (epoch, batch) in enumerate(batches(plan, len(X), rng)):
@@ -123,6 +132,7 @@ def _fit(dataset: Dataset, plan: Plan, threads: int, net: Net | None, log, on_st
     split = {kind: round(s, 3) for kind, s in sorted(net.clock.seconds.items(), key=lambda kv: -kv[1])}
     return {"dataset": dataset.describe(), "plan": asdict(plan), "normalization": normalizer.to_dict(),
             "test_accuracy": history[-1]["test_accuracy"], "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - begin,
             "seconds_per_epoch": train_seconds * plan.steps_per_epoch / plan.total_steps,
             "time_split": {**split, "other": round(train_seconds - sum(split.values()), 3)},
             "history": history, "blas": blas_report(threads)}
