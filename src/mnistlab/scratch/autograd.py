@@ -176,11 +176,13 @@ def _fmt(x: np.ndarray) -> str:
     return f"{float(x):.3f}".rstrip("0").rstrip(".") if x.size == 1 else f"<array {x.shape}>"
 
 
-def trace(output: Tensor) -> str:
-    """Run backward() and return the forward (primal) and backward (adjoint) trace as L4's table.
+def trace_table(output: Tensor) -> dict:
+    """Run backward() and number the graph as L4's table does: inputs up to v0 (v-1, v0 for two), computed nodes
+    from v1; dv is the gradient of the output with respect to v.
 
-    Inputs are numbered up to v0 (v-1, v0 for two), computed nodes from v1; dv is the
-    gradient of the output with respect to v.
+    Returns {"output": its v, "nodes": [{"v", "formula", "name", "inputs", "value", "grad"}] in creation order,
+    "steps": [{"node", "input", "local", "share"}] in the order backward() took them}; `local` is dnode/dinput
+    where both are scalars, else None. `trace` prints it; `figures.graph_figure` draws it.
     """
     steps = output.backward()
     nodes = output.graph()
@@ -188,16 +190,27 @@ def trace(output: Tensor) -> str:
     computed = [node for node in nodes if node.parents]
     v = {node.id: f"v{i + 1 - len(inputs)}" for i, node in enumerate(inputs)}
     v.update({node.id: f"v{i + 1}" for i, node in enumerate(computed)})
+    rows = [{"v": v[node.id], "name": node.name, "inputs": [v[p.id] for p, _ in node.parents],
+             "formula": node.op.format(*(v[p.id] for p, _ in node.parents)) if node.parents else node.name or "constant",
+             "value": node.data, "grad": node.grad} for node in inputs + computed]
+    return {"output": v[output.id], "nodes": rows,
+            "steps": [{"node": v[node.id], "input": v[parent.id], "share": share, "grad": node.grad,
+                       "local": share_of(np.ones(())) if node.data.size == 1 == parent.data.size else None}
+                      for node, parent, share_of, share in steps]}
+
+
+def trace(output: Tensor) -> str:
+    """Run backward() and return the forward (primal) and backward (adjoint) trace as L4's table (`trace_table`)."""
+    table = trace_table(output)
+    out = table["output"]
     lines = ["Forward (primal) trace"]
-    for node in inputs + computed:
-        formula = node.op.format(*(v[p.id] for p, _ in node.parents)) if node.parents else node.name or "constant"
-        lines.append(f"  {v[node.id]:>4} = {formula:<16} = {_fmt(node.data)}")
-    lines += ["Backward (adjoint) trace", f"  {'d' + v[output.id]:>5} = 1"]
-    for node, parent, share_of, share in steps:
-        step = f"{'d' + v[parent.id]:>5} += d{v[node.id]} * d{v[node.id]}/d{v[parent.id]}"
-        if node.data.size == 1 == parent.data.size:  # scalars: show the local derivative too
-            step += f" = {_fmt(node.grad)} * {_fmt(share_of(np.ones(())))}"
-        lines.append(f"  {step:<40} = {_fmt(share)}")
-    lines.append("Gradients: " + ", ".join(f"d{v[output.id]}/d{node.name or v[node.id]} = {_fmt(node.grad)}"
-                                           for node in inputs))
+    lines += [f"  {row['v']:>4} = {row['formula']:<16} = {_fmt(row['value'])}" for row in table["nodes"]]
+    lines += ["Backward (adjoint) trace", f"  {'d' + out:>5} = 1"]
+    for step in table["steps"]:
+        text = f"{'d' + step['input']:>5} += d{step['node']} * d{step['node']}/d{step['input']}"
+        if step["local"] is not None:  # scalars: show the local derivative too
+            text += f" = {_fmt(step['grad'])} * {_fmt(step['local'])}"
+        lines.append(f"  {text:<40} = {_fmt(step['share'])}")
+    lines.append("Gradients: " + ", ".join(f"d{out}/d{row['name'] or row['v']} = {_fmt(row['grad'])}"
+                                           for row in table["nodes"] if not row["inputs"]))
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from ..data import Dataset
 from ..fileio import save_figure
 from ..mpl import agg
+from .autograd import Tensor, _fmt, trace_table
 from .filters import edge_filters, feature_maps, probe_patches, response_table
 from .patches import make_patches, n_positions
 from .pool import avg_pool, max_pool
@@ -120,3 +121,44 @@ def demo(dataset: Dataset, out: str | Path, labels: tuple[int, int] = (3, 7)) ->
     }
     return {"dataset": dataset.describe(), "digits": list(labels), "files": files,
             "responses": response_table(filters, probes)}
+
+
+def _depths(nodes: list[dict]) -> dict[str, int]:
+    """Each node's column: one more than its deepest input (inputs in column 0)."""
+    depth: dict[str, int] = {}
+    for row in nodes:  # creation order: inputs come first
+        depth[row["v"]] = 1 + max((depth[i] for i in row["inputs"]), default=-1)
+    return depth
+
+
+def graph_figure(output: Tensor) -> Figure:
+    """The computation graph of `output` as the NumPy autograd traced it (`trace_table`): one box per node with
+    its formula, value and gradient (d output / d node), an arrow per input, labelled with the local derivative."""
+    table = trace_table(output)
+    depth = _depths(table["nodes"])
+    columns: dict[int, list[str]] = {}
+    for v, d in depth.items():
+        columns.setdefault(d, []).append(v)
+    where = {v: (d, (len(vs) - 1) / 2 - i) for d, vs in columns.items() for i, v in enumerate(vs)}
+    fig = Figure(figsize=(1.9 * len(columns) + 0.5, 1.1 * max(map(len, columns.values())) + 0.8))
+    ax = fig.subplots()
+    boxes = {}
+    for row in table["nodes"]:
+        label = f"{row['v']} = {row['formula']}" if row["inputs"] else f"{row['v']} = {row['name'] or 'constant'}"
+        colour = "tab:orange" if row["v"] == table["output"] else "lightblue" if not row["inputs"] else "white"
+        boxes[row["v"]] = ax.text(*where[row["v"]], f"{label}\nvalue {_fmt(row['value'])}\ngrad {_fmt(row['grad'])}",
+                                  ha="center", va="center", fontsize=8, bbox={"boxstyle": "round", "fc": colour, "ec": "0.3"})
+    for step in table["steps"]:  # an arrow from each input to its use, with d use / d input on it
+        (x0, y0), (x1, y1) = where[step["input"]], where[step["node"]]
+        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": "0.5", "shrinkA": 1, "shrinkB": 1,
+                                                        "patchA": boxes[step["input"]].get_bbox_patch(),
+                                                        "patchB": boxes[step["node"]].get_bbox_patch()})
+        if step["local"] is not None:
+            ax.text(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0), f"∂ {_fmt(step['local'])}", fontsize=7,
+                    ha="center", va="center", color="tab:purple", bbox={"fc": "white", "ec": "none", "pad": 0.5})
+    ax.set_xlim(-0.5, len(columns) - 0.5)
+    ax.set_ylim(min(y for _, y in where.values()) - 0.6, max(y for _, y in where.values()) + 0.6)
+    ax.axis("off")
+    ax.set_title(f"the computation graph: each node's value and gradient d{table['output']}/dv; "
+                 f"on each arrow the local derivative", fontsize=9)
+    return fig
