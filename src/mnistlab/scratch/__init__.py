@@ -26,7 +26,7 @@ Read it in this order; each step is one small module:
 `scratch.fit(load_dataset("mnist"))` trains the CNN; `scratch.gradcheck()` checks every
 hand-written gradient; `mnistlab scratch demo|train|gradcheck` are the same from the shell.
 """
-from .autograd import Tensor, cross_entropy, lecture_example, mse, trace
+from .autograd import Tensor, cross_entropy, lecture_example, mse, trace, trace_table
 from .cnn import CNN, fit, standardize
 from .filters import edge_filters, feature_maps, feature_maps_loops, probe_patches, response, response_table
 from .gradcheck import gradcheck, numerical_gradient, relative_error
@@ -37,7 +37,7 @@ from .pool import avg_pool, avg_pool_backward, max_pool, max_pool_backward
 from .trainer import Plan, fit_plan
 
 __all__ = [
-    "Tensor", "cross_entropy", "lecture_example", "mse", "trace",
+    "Tensor", "cross_entropy", "lecture_example", "mse", "trace", "trace_table",
     "CNN", "fit", "standardize", "Net", "SGD", "Adam", "one_cycle_lr", "Plan", "fit_plan",
     "edge_filters", "feature_maps", "feature_maps_loops", "probe_patches", "response", "response_table",
     "gradcheck", "numerical_gradient", "relative_error",
