@@ -95,3 +95,18 @@ def test_backward_twice_gives_the_same_gradients():
     y.backward()
     y.backward()
     np.testing.assert_allclose(x.grad, [2.0, 4.0])
+
+
+def test_the_graph_figure_draws_every_node_with_its_value_and_gradient_from_the_trace():
+    from mnistlab.scratch import lecture_example, trace_table
+    from mnistlab.scratch.figures import graph_figure
+
+    f = lecture_example()[0]
+    table = trace_table(f)
+    assert [row["v"] for row in table["nodes"]] == ["v-1", "v0", "v1", "v2", "v3", "v4", "v5"]
+    assert table["nodes"][3]["formula"] == "v-1 * v0" and table["nodes"][3]["inputs"] == ["v-1", "v0"]
+    texts = [t.get_text() for t in graph_figure(f).axes[0].texts]
+    boxes = [t for t in texts if "\ngrad " in t]
+    assert len(boxes) == 7 and "v-1 = x1\nvalue 2\ngrad 5.5" in boxes and "v0 = x2\nvalue 5\ngrad 1.716" in boxes
+    assert "v5 = v4 - v3\nvalue 11.652\ngrad 1" in boxes
+    assert sorted(t for t in texts if t.startswith("∂")) == sorted(f"∂ {x}" for x in ("0.5", "5", "2", "0.284", "1", "1", "1", "-1"))

@@ -56,7 +56,8 @@ def test_compare_prints_the_side_by_side_table(capsys):
 @pytest.mark.slow  # every NumPy-engine figure, about 10 s
 def test_demo_writes_the_figures(tmp_path, capsys):
     result = run_json(capsys, "scratch", "demo", "--out", str(tmp_path), "--dataset", "mnist-sample")
-    assert set(result["files"]) == {"patches_stride7", "patches_stride2", "filter_responses", "feature_maps", "pooling"}
+    assert set(result["files"]) == {"patches_stride7", "patches_stride2", "filter_responses", "feature_maps", "pooling",
+                                     "graph"}
     for path in result["files"].values():
         assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["responses"]["edge"]["diagonal"] == 21

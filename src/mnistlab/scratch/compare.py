@@ -1,26 +1,28 @@
 """The NumPy engine and PyTorch side by side: one spec, one set of initial weights, the same batches and schedule.
 
-`compare` trains the NumPy `Net` with `fit_plan`, then its twin in PyTorch (`models.build_model` with the NumPy
-net's initial weights copied in, torch.optim's optimizer and OneCycleLR, the recipe's loss, eager fp32 on the CPU)
-on the very same batches, and reports the loss difference at every step, both test accuracies and both engines'
-seconds per epoch, measured in the same process with the same threads.
+`compare` trains the NumPy `Net` and its twin in PyTorch (`models.build_model` with the NumPy net's initial weights
+copied in, torch.optim's optimizer and OneCycleLR, the recipe's loss, eager fp32 on the CPU) on the very same
+batches, one step of each in turn, and reports the loss difference at every step, both test accuracies and both
+engines' seconds per epoch, measured in the same process with the same threads under the same load.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..data.transforms import Normalizer
 from ..models import build_model
 from ..tables import format_table
 from ..train.optim import make_loss, make_optimizer, make_schedule
+from .blas import blas_report
 from .layers import Conv, Dense
 from .net import Net
-from .trainer import Plan, batches, fit_plan, new_net
+from .trainer import NumpyEngine, Plan, run_steps, summary, time_split
 
 
 def torch_layout(net: Net, which: str = "params") -> list[np.ndarray]:
@@ -64,65 +66,59 @@ def torch_parts(model: torch.nn.Module, plan: Plan, n_classes: int) -> tuple:
     return optimizer, scheduler, make_loss("ce", n_classes, plan.label_smoothing)
 
 
-def train_torch(dataset: Dataset, plan: Plan, model: torch.nn.Module,
-                on_step: Callable[[int, float], None] | None = None) -> dict:
-    """Train `model` on the plan's batches (the NumPy engine's permutations, same seed), eagerly; test each epoch."""
-    normalizer = Normalizer.fit(plan.normalize, dataset.train_images)
-    X, X_test = normalizer(dataset.train_images), normalizer(dataset.test_images)
-    y = torch.from_numpy(dataset.train_labels.astype(np.int64))
-    optimizer, scheduler, loss_fn = torch_parts(model, plan, dataset.n_classes)
-    history, losses, start = [], [], time.perf_counter()
-    for step, (epoch, batch) in enumerate(batches(plan, len(X), np.random.default_rng(plan.seed))):
+class TorchEngine:
+    """`model` trained as `mnistlab train` trains it (torch.optim, OneCycleLR, the recipe's loss), eagerly, on the
+    batches `run_steps` hands it: `step` trains one, `test` scores the test set."""
+
+    name = "torch"
+
+    def __init__(self, dataset: Dataset, plan: Plan, model: torch.nn.Module):
+        normalizer = Normalizer.fit(plan.normalize, dataset.train_images)
+        self.X, self.X_test = normalizer(dataset.train_images), normalizer(dataset.test_images)
+        self.y, self.y_test = torch.from_numpy(dataset.train_labels.astype(np.int64)), dataset.test_labels
+        self.model = model
+        self.optimizer, self.scheduler, self.loss_fn = torch_parts(model, plan, dataset.n_classes)
+
+    def step(self, step: int, batch: np.ndarray) -> float:
         index = torch.from_numpy(batch)
-        loss = loss_fn(model(X[index]), y[index])
-        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(self.X[index]), self.y[index])
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        losses.append(loss.item())
-        if on_step is not None:
-            on_step(step, losses[-1])
-        if step + 1 == plan.total_steps or (step + 1) % plan.steps_per_epoch == 0:
-            seconds = time.perf_counter() - start
-            history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": seconds,
-                            "test_accuracy": torch_accuracy(model, X_test, dataset.test_labels)})
-            losses, start = [], time.perf_counter()
-    train_seconds = sum(h["seconds"] for h in history)
-    return {"test_accuracy": history[-1]["test_accuracy"], "train_seconds": train_seconds,
-            "seconds_per_epoch": train_seconds * plan.steps_per_epoch / plan.total_steps, "history": history}
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.item()
 
-
-@torch.no_grad()
-def torch_accuracy(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, batch_size: int = 500) -> float:
-    predicted = torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
-    return float((predicted.numpy() == labels).mean())
+    @torch.no_grad()
+    def test(self, batch_size: int = 500) -> float:
+        predicted = torch.cat([self.model(self.X_test[i:i + batch_size]).argmax(1)
+                               for i in range(0, len(self.X_test), batch_size)])
+        return float((predicted.numpy() == self.y_test).mean())
 
 
 def compare(dataset: Dataset, plan: Plan, threads: int, log: Callable[[str], None] = lambda line: None) -> dict:
-    """Both engines on one spec, initial weights, batch order and schedule; `threads` for NumPy's BLAS and torch.
+    """Both engines on one spec, initial weights, batch order and schedule, step by step in turn (`run_steps`), on
+    `threads` threads each (NumPy's BLAS and torch's).
 
     Returns both runs (test accuracy, seconds per epoch, history), the loss difference at every step and the
     ratio NumPy / PyTorch of the seconds per epoch (JSON-able)."""
-    net = new_net(plan, dataset)
-    model = torch_twin(net, dataset.n_classes)  # before the NumPy run changes the weights
-    losses: dict[str, list[float]] = {"numpy": [], "torch": []}
-    log(f"NumPy: {plan.spec}, {plan.total_steps} steps")
-    ours = fit_plan(dataset, plan, threads, net, log, lambda step, loss: losses["numpy"].append(loss))
+    ours = NumpyEngine(dataset, plan)
+    theirs = TorchEngine(dataset, plan, torch_twin(ours.net, dataset.n_classes))  # before any step
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        log("PyTorch (eager, fp32, the same weights and batches)")
-        theirs = train_torch(dataset, plan, model, lambda step, loss: losses["torch"].append(loss))
+        with threadpool_limits(limits=threads, user_api="blas"):
+            runs = run_steps(plan, len(ours.X), [ours, theirs], log)
     finally:
         torch.set_num_threads(saved)
-    difference = [abs(a - b) for a, b in zip(losses["numpy"], losses["torch"])]
-    return {"spec": plan.spec, "steps": plan.total_steps, "threads": threads,
-            "numpy": {k: v for k, v in ours.items() if k not in ("dataset", "plan")}, "torch": theirs,
+    difference = [abs(a - b) for a, b in zip(runs["numpy"]["losses"], runs["torch"]["losses"])]
+    numpy_run, torch_run = summary(runs["numpy"], plan), summary(runs["torch"], plan)
+    return {"dataset": dataset.describe(), "plan": asdict(plan), "spec": plan.spec, "steps": plan.total_steps,
+            "threads": threads, "blas": blas_report(threads),
+            "numpy": {**numpy_run, "time_split": time_split(ours.net, numpy_run["train_seconds"])}, "torch": torch_run,
             "loss_difference": {"first": difference[0], "max": max(difference), "mean": float(np.mean(difference)),
                                 "per_step": difference},
-            "seconds_per_epoch_ratio": ours["seconds_per_epoch"] / theirs["seconds_per_epoch"],
-            "dataset": ours["dataset"], "plan": ours["plan"]}
+            "seconds_per_epoch_ratio": numpy_run["seconds_per_epoch"] / torch_run["seconds_per_epoch"]}
 
 
 def compare_rows(result: dict) -> list[dict]:

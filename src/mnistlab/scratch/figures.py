@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from ..data import Dataset
 from ..fileio import save_figure
 from ..mpl import agg
-from .autograd import Tensor, _fmt, trace_table
+from .autograd import Tensor, _fmt, lecture_example, trace_table
 from .filters import edge_filters, feature_maps, probe_patches, response_table
 from .patches import make_patches, n_positions
 from .pool import avg_pool, max_pool
@@ -118,6 +118,7 @@ def demo(dataset: Dataset, out: str | Path, labels: tuple[int, int] = (3, 7)) ->
         "feature_maps": _save(feature_map_figure(digits, opposing, 2), out / "feature_maps.png"),
         "pooling": _save(pooling_figure(feature_maps(digits[0][None], filters["diagonal"][None])[0, 0]),
                          out / "pooling.png"),
+        "graph": _save(graph_figure(lecture_example()[0]), out / "graph.png"),
     }
     return {"dataset": dataset.describe(), "digits": list(labels), "files": files,
             "responses": response_table(filters, probes)}

@@ -83,9 +83,74 @@ def make_optimizer(plan: Plan, net: Net):
     return OPTIMIZERS[plan.optimizer](net.params, lr=plan.lr, **(plan.optimizer_options if plan.optimizer == "adam" else {}))
 
 
-def accuracy(net: Net, images: np.ndarray, labels: np.ndarray) -> float:
-    with net.clock.paused():  # testing is not training time
-        return float((net.predict(images) == labels).mean())
+class NumpyEngine:
+    """The plan's NumPy net, its optimizer and the normalized data: `step` trains one batch, `test` scores."""
+
+    name = "numpy"
+
+    def __init__(self, dataset: Dataset, plan: Plan, net: Net | None = None):
+        # the constants `mnistlab train` fits (data.transforms, whose module also holds torch's transforms)
+        from ..data.transforms import Normalizer
+
+        self.plan, self.normalizer = plan, Normalizer.fit(plan.normalize, dataset.train_images)
+        self.X, self.X_test = (normalized(images, self.normalizer) for images in (dataset.train_images, dataset.test_images))
+        self.y, self.y_test = dataset.train_labels.astype(np.int64), dataset.test_labels.astype(np.int64)
+        self.net = net or new_net(plan, dataset)
+        self.optimizer = make_optimizer(plan, self.net)
+
+    def step(self, step: int, batch: np.ndarray) -> float:
+        """Forward, loss, backward and one optimizer step at the schedule's rate for `step`; the batch's loss."""
+        loss = self.net.step_loss(self.X[batch], self.y[batch], self.plan.label_smoothing)
+        with self.net.clock("optimizer"):
+            self.optimizer.lr = learning_rate(self.plan, step)
+            self.optimizer.step(self.net.grads)
+        return loss
+
+    def test(self) -> float:
+        with self.net.clock.paused():  # testing is not training time
+            return float((self.net.predict(self.X_test) == self.y_test).mean())
+
+
+def run_steps(plan: Plan, n: int, engines: list, log: Callable[[str], None] = lambda line: None,
+              on_step: Callable[[int, list[float]], None] | None = None) -> dict[str, dict]:
+    """Every step of `plan` (batches of `n` images) for each engine in turn, interleaved step by step so that a
+    shared machine's changing load falls on all of them alike; each is tested after every epoch.
+
+    Returns, per engine name, its `history` (per epoch: mean loss, training seconds, test accuracy), its
+    `losses` (every step's) and its `train_seconds` (testing excluded). `on_step(step, losses)` follows each step.
+    """
+    runs = {e.name: {"history": [], "losses": [], "train_seconds": 0.0} for e in engines}
+    epoch_seconds = dict.fromkeys(runs, 0.0)
+    for step, (epoch, batch) in enumerate(batches(plan, n, np.random.default_rng(plan.seed))):
+        for engine in engines:
+            start = time.perf_counter()
+            runs[engine.name]["losses"].append(engine.step(step, batch))
+            epoch_seconds[engine.name] += time.perf_counter() - start
+        if on_step is not None:
+            on_step(step, [runs[e.name]["losses"][-1] for e in engines])
+        if step + 1 == plan.total_steps or (step + 1) % plan.steps_per_epoch == 0:
+            for engine in engines:
+                run, steps = runs[engine.name], step % plan.steps_per_epoch + 1
+                run["history"].append({"epoch": epoch, "loss": float(np.mean(run["losses"][-steps:])),
+                                       "seconds": epoch_seconds[engine.name], "test_accuracy": engine.test()})
+                run["train_seconds"] += epoch_seconds[engine.name]
+                epoch_seconds[engine.name] = 0.0
+                log(f"{engine.name} epoch {epoch}: loss {run['history'][-1]['loss']:.4f}, test accuracy "
+                    f"{run['history'][-1]['test_accuracy']:.4f} ({run['history'][-1]['seconds']:.1f} s)")
+    return runs
+
+
+def summary(run: dict, plan: Plan) -> dict:
+    """A run's final test accuracy, training seconds and seconds per epoch, with its history."""
+    return {"test_accuracy": run["history"][-1]["test_accuracy"], "train_seconds": run["train_seconds"],
+            "seconds_per_epoch": run["train_seconds"] * plan.steps_per_epoch / plan.total_steps,
+            "history": run["history"]}
+
+
+def time_split(net: Net, train_seconds: float) -> dict[str, float]:
+    """Where the training time went: im2col, GEMM, pooling, activation, loss, optimizer, and the rest."""
+    split = {kind: round(s, 3) for kind, s in sorted(net.clock.seconds.items(), key=lambda kv: -kv[1])}
+    return {**split, "other": round(train_seconds - sum(split.values()), 3)}
 
 
 def fit_plan(dataset: Dataset, plan: Plan, threads: int | str = "auto", net: Net | None = None,
@@ -98,42 +163,11 @@ def fit_plan(dataset: Dataset, plan: Plan, threads: int | str = "auto", net: Net
     testing excluded; `time_split` says where the training time went (im2col, GEMM, pooling, optimizer, ...);
     the top-level `seconds` is the whole call, data preparation and testing included.
     """
-    threads = resolve_threads(threads)
+    begin, threads = time.perf_counter(), resolve_threads(threads)
     with threadpool_limits(limits=threads, user_api="blas"):
-        return _fit(dataset, plan, threads, net, log, on_step)
-
-
-def _fit(dataset: Dataset, plan: Plan, threads: int, net: Net | None, log, on_step) -> dict:
-    # the constants `mnistlab train` fits (data.transforms, whose module also holds torch's transforms)
-    from ..data.transforms import Normalizer
-
-    begin = time.perf_counter()
-    normalizer = Normalizer.fit(plan.normalize, dataset.train_images)
-    X, X_test = (normalized(images, normalizer) for images in (dataset.train_images, dataset.test_images))
-    y, y_test = dataset.train_labels.astype(np.int64), dataset.test_labels.astype(np.int64)
-    net = net or new_net(plan, dataset)
-    optimizer, rng = make_optimizer(plan, net), np.random.default_rng(plan.seed)
-    history, losses, train_seconds, start = [], [], 0.0, time.perf_counter()
-    for step, (epoch, batch) in enumerate(batches(plan, len(X), rng)):
-        losses.append(net.step_loss(X[batch], y[batch], plan.label_smoothing))
-        with net.clock("optimizer"):
-            optimizer.lr = learning_rate(plan, step)
-            optimizer.step(net.grads)
-        if on_step is not None:
-            on_step(step, losses[-1])
-        if step + 1 == plan.total_steps or (step + 1) % plan.steps_per_epoch == 0:
-            seconds = time.perf_counter() - start
-            train_seconds += seconds
-            history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": seconds,
-                            "test_accuracy": accuracy(net, X_test, y_test)})
-            log(f"epoch {epoch}: loss {history[-1]['loss']:.4f}, test accuracy {history[-1]['test_accuracy']:.4f} "
-                f"({seconds:.1f} s)")
-            losses, start = [], time.perf_counter()
-    split = {kind: round(s, 3) for kind, s in sorted(net.clock.seconds.items(), key=lambda kv: -kv[1])}
-    return {"dataset": dataset.describe(), "plan": asdict(plan), "normalization": normalizer.to_dict(),
-            "test_accuracy": history[-1]["test_accuracy"], "train_seconds": train_seconds,
-            "seconds": time.perf_counter() - begin,
-            "seconds_per_epoch": train_seconds * plan.steps_per_epoch / plan.total_steps,
-            "time_split": {**split, "other": round(train_seconds - sum(split.values()), 3)},
-            "history": history, "blas": blas_report(threads)}
-
+        engine = NumpyEngine(dataset, plan, net)
+        step_done = None if on_step is None else lambda step, losses: on_step(step, losses[0])
+        run = run_steps(plan, len(engine.X), [engine], lambda line: log(line.removeprefix("numpy ")), step_done)["numpy"]
+    return {"dataset": dataset.describe(), "plan": asdict(plan), "normalization": engine.normalizer.to_dict(),
+            **summary(run, plan), "seconds": time.perf_counter() - begin,
+            "time_split": time_split(engine.net, run["train_seconds"]), "blas": blas_report(threads)}
