@@ -39,7 +39,7 @@ def main() -> None:
                      "numpy_s_per_epoch": ours["seconds_per_epoch"], "torch_test_accuracy": theirs["test_accuracy"],
                      "torch_s_per_epoch": theirs["seconds_per_epoch"], "ratio": result["seconds_per_epoch_ratio"],
                      "max_loss_difference": result["loss_difference"]["max"], "numpy_time_split": ours["time_split"],
-                     "blas": ours["blas"]})
+                     "blas": result["blas"]})
         r = rows[-1]
         print(f"seed {seed}: NumPy {100 * r['numpy_test_accuracy']:.2f}% in {r['numpy_train_s']:.1f} s "
               f"({r['numpy_s_per_epoch']:.1f} s/epoch), PyTorch {100 * r['torch_test_accuracy']:.2f}% "
