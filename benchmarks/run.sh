@@ -13,6 +13,8 @@ case "$where" in
     python benchmarks/levers.py --seeds 3 --out "$out/cpu-levers.json"
     python benchmarks/kernels.py --json > "$out/kernels.json"
     python benchmarks/robust_recipe.py --rounds 3 --threads 1 --out "$out/cpu-robust-time.json"
+    # The NumPy engine's default recipe beside PyTorch eager, step by step in turn (docs/scratch.md, section 6).
+    python benchmarks/scratch_engine.py --seeds 0,1,2 --threads 1 --out "$out/cpu-scratch-engine.json"
     python benchmarks/targets.py cpu "$out"
     ;;
   gpu)
