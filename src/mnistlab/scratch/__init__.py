@@ -22,9 +22,13 @@ Read it in this order; each step is one small module:
 >>> f, x1, x2 = scratch.lecture_example()                          # 5. reverse-mode autograd (L4)
 >>> round(float(f.data), 3), float(x1.grad), round(float(x2.grad), 3)
 (11.652, 5.5, 1.716)
+>>> net = scratch.Net("crop2 c24k5s2 c32k3 m2 f256")                # 6. a model spec in NumPy: im2col + GEMM
+>>> net.forward(images.astype(np.float32)).shape
+(2, 10)
 
-`scratch.fit(load_dataset("mnist"))` trains the CNN; `scratch.gradcheck()` checks every
-hand-written gradient; `mnistlab scratch demo|train|gradcheck` are the same from the shell.
+`scratch.fit(load_dataset("mnist"))` trains L1's CNN, `scratch.fit_plan(data, scratch_plan("default", n))`
+the default recipe's network (scratch.recipes); `scratch.gradcheck()` checks every hand-written gradient;
+`mnistlab scratch demo|train|compare|gradcheck` are the same from the shell.
 """
 from .autograd import Tensor, cross_entropy, lecture_example, mse, trace, trace_table
 from .cnn import CNN, fit, standardize

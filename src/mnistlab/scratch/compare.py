@@ -22,7 +22,7 @@ from ..train.optim import make_loss, make_optimizer, make_schedule
 from .blas import blas_report
 from .layers import Conv, Dense
 from .net import Net
-from .trainer import NumpyEngine, Plan, run_steps, summary, time_split
+from .trainer import NumpyEngine, Plan, memory_guard, run_steps, summary, time_split
 
 
 def torch_layout(net: Net, which: str = "params") -> list[np.ndarray]:
@@ -107,7 +107,7 @@ def compare(dataset: Dataset, plan: Plan, threads: int, log: Callable[[str], Non
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with threadpool_limits(limits=threads, user_api="blas"), memory_guard(plan):
             runs = run_steps(plan, len(ours.X), [ours, theirs], log)
     finally:
         torch.set_num_threads(saved)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
+from ..errors import UserError
 from ..threads import resolve_threads
 from .blas import blas_report
 from .net import Net
@@ -76,7 +78,18 @@ def batches(plan: Plan, n: int, rng: np.random.Generator) -> Iterator[tuple[int,
 
 def new_net(plan: Plan, dataset: Dataset) -> Net:
     """The plan's network for the data set's images and classes, initialized from the plan's seed."""
-    return Net(plan.spec, plan.activation, (*dataset.train_images.shape[1:], 1), dataset.n_classes, plan.seed)
+    with memory_guard(plan):
+        return Net(plan.spec, plan.activation, (*dataset.train_images.shape[1:], 1), dataset.n_classes, plan.seed)
+
+
+@contextmanager
+def memory_guard(plan: Plan) -> Iterator[None]:
+    """A network or batch too large for this machine's memory is the user's to shrink: said in one line."""
+    try:
+        yield
+    except MemoryError as exc:
+        raise UserError(f"model {plan.spec!r} at batch size {plan.batch_size} does not fit in memory ({exc}); "
+                        f"use fewer units or channels, or a smaller --batch-size") from None
 
 
 def make_optimizer(plan: Plan, net: Net):
@@ -164,7 +177,7 @@ def fit_plan(dataset: Dataset, plan: Plan, threads: int | str = "auto", net: Net
     the top-level `seconds` is the whole call, data preparation and testing included.
     """
     begin, threads = time.perf_counter(), resolve_threads(threads)
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with threadpool_limits(limits=threads, user_api="blas"), memory_guard(plan):
         engine = NumpyEngine(dataset, plan, net)
         step_done = None if on_step is None else lambda step, losses: on_step(step, losses[0])
         run = run_steps(plan, len(engine.X), [engine], lambda line: log(line.removeprefix("numpy ")), step_done)["numpy"]
