@@ -99,6 +99,8 @@ def test_the_plan_is_the_torch_recipe():
     assert plan.optimizer == config.optimizer and plan.optimizer_options["betas"] == tuple(config.optimizer_options["betas"])
     assert plan.schedule_options == config.schedule_options and plan.label_smoothing == config.label_smoothing
     assert plan.total_steps == 2 * 235 and plan.epochs == config.epochs
+    short = scratch_plan("default", 1000, epochs=0.002)  # one step: torch's schedule spans 3, so does ours
+    assert short.total_steps == 1 and short.schedule_steps == 3 and learning_rate(short, 0) == pytest.approx(0.01 / 25)
     other = scratch_plan("default", 60_000, model="c8k3 f20", epochs=1, lr=0.003)
     assert other.label_smoothing == 0.0 and other.total_steps == 235 and other.lr == 0.003  # as `settle` ties them
 

@@ -49,12 +49,12 @@ def scratch_plan(recipe: str, n_train: int, model: str | None = None, activation
     TrainConfig(**settings).check()
     _refuse_unimplemented(recipe, settings, r.head)
     steps = StepPlan.of(n_train, settings["batch_size"], settings["epochs"])
-    schedule_options = dict(settings["schedule_options"])
-    if settings["schedule"] == "onecycle":
-        schedule_options, _ = one_cycle_fit(schedule_options, steps.total)  # a run too short for the warm-up
+    schedule_options, schedule_steps = dict(settings["schedule_options"]), steps.total
+    if settings["schedule"] == "onecycle":  # a run too short for the warm-up: as `mnistlab train` fits it
+        schedule_options, schedule_steps = one_cycle_fit(schedule_options, steps.total)
     return Plan(spec=spec, activation=activation or r.activation, normalize=r.normalize,
                 batch_size=settings["batch_size"], steps_per_epoch=steps.steps_per_epoch, total_steps=steps.total,
                 optimizer=settings["optimizer"], lr=settings["lr"],
                 optimizer_options={k: tuple(v) if k == "betas" else v for k, v in settings["optimizer_options"].items()},
-                schedule=settings["schedule"], schedule_options=schedule_options,
+                schedule=settings["schedule"], schedule_options=schedule_options, schedule_steps=schedule_steps,
                 label_smoothing=settings["label_smoothing"], seed=settings["seed"])

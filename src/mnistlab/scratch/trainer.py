@@ -40,6 +40,7 @@ class Plan:
     optimizer_options: dict  # betas, eps for Adam
     schedule: str
     schedule_options: dict   # pct_start, anneal_strategy, div_factor, final_div_factor for onecycle
+    schedule_steps: int      # the steps the schedule spans: total_steps, or 3 for a shorter run (as torch's)
     label_smoothing: float
     seed: int
 
@@ -63,7 +64,7 @@ def normalized(images: np.ndarray, normalizer) -> np.ndarray:
 def learning_rate(plan: Plan, step: int) -> float:
     """The learning rate of step `step` (0-based)."""
     if plan.schedule == "onecycle":
-        return one_cycle_lr(step, plan.total_steps, plan.lr, **plan.schedule_options)
+        return one_cycle_lr(step, plan.schedule_steps, plan.lr, **plan.schedule_options)
     return plan.lr
 
 
