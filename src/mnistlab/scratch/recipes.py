@@ -3,7 +3,9 @@
 `scratch_plan("default", 60000)` is the default recipe's network, normalization, Adam, one-cycle schedule,
 label smoothing, batch size and epochs, settled exactly as `mnistlab train --recipe default` settles them
 (`settle`, `StepPlan`, `one_cycle_fit`). What the NumPy engine does not implement (another optimizer or
-schedule, weight decay, augmentation, a probability head) is refused in one line, naming the option.
+schedule, weight decay, augmentation, a probability head) is refused in one line, naming the option. A recipe's
+`held_aside` share (training images kept back to fit a temperature that calibrates `mnistlab train`'s
+probabilities) is not taken: the NumPy engine fits no temperature, so it trains on every training image.
 """
 from __future__ import annotations
 
