@@ -1,6 +1,7 @@
 """mnistlab's layers import one way, downward, and nothing closes a circle (docs/architecture.md).
 
-A module's layer is its folder's (or, at the top, its own name's); scratch/figures.py alone sits above its folder.
+A module's layer is its folder's (or, at the top, its own name's); scratch/figures.py sits above its folder, and
+scratch/recipes.py and scratch/compare.py (the NumPy engine's bridge to train/'s recipes and PyTorch) in train/'s layer.
 From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, argtypes, scratch/'s NumPy engine)
 -> train/ -> insight (inspect/'s numbers, evaluate, robustness/) -> figures (plots/, mpl, scratch/figures) -> tools
 (report/, serve/, sweep/, experiments/, export/, bench/, tensorboard, training, notebooks/) -> commands (cli/, and

@@ -163,7 +163,7 @@ def commands(tiny_idx_dir, tiny_run, tmp_path) -> dict[str, tuple[list, str]]:
         "bench": (["bench", "--data-dir", tiny_idx_dir, "--recipes", "mnistlab-fast,fast-reference", "--seeds", "1",
                    "--max-epochs", "1", "--evals-per-epoch", "1", "--target", "0.5", "--no-warmup", *cpu, "--threads", "1"],
                   "run 2/2: fast-reference seed 0"),
-        "scratch": (["scratch", "train", "--data-dir", tiny_idx_dir, "--epochs", "2"], "scratch train  epoch 2/2 step 6/6"),
+        "scratch": (["scratch", "train", "--data-dir", tiny_idx_dir, "--epochs", "2"], "scratch train  epoch 2/2 step 3/3"),
         "inspect": (["inspect", tiny_run.run_dir, "--what", "curves", "--out", tmp_path / "figures"], "inspect  figure 1/1 (curves)"),
         "data explore": (["data", "explore", "--data-dir", tiny_idx_dir, "--out", tmp_path / "explore"],
                          "data explore: figures"),

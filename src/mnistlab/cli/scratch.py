@@ -54,8 +54,10 @@ def cmd_train(args: argparse.Namespace) -> dict:
     try:
         progress.begin("scratch train")
         result = fit_plan(dataset, plan, _threads(), net, log=progress.printer(lambda line: say(args, line)),
-                          on_step=lambda step, loss: progress.show(f"step {step + 1}/{plan.total_steps} loss {loss:.4f}",
-                                                                   (step + 1) / plan.total_steps))
+                          on_step=lambda step, loss: progress.show(
+                              f"epoch {step // plan.steps_per_epoch + 1}/{plan.epochs} step "
+                              f"{step % plan.steps_per_epoch + 1}/{plan.steps_per_epoch} loss {loss:.4f}",
+                              (step + 1) / plan.total_steps))
     finally:
         progress.close()
     blas = result["blas"]
