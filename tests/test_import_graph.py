@@ -4,7 +4,7 @@ A module's layer is its folder's (or, at the top, its own name's); scratch/figur
 scratch/recipes.py and scratch/compare.py (the NumPy engine's bridge to train/'s recipes and PyTorch) in train/'s layer.
 From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, argtypes, scratch/'s NumPy engine)
 -> train/ -> insight (inspect/'s numbers, evaluate, robustness/) -> figures (plots/, mpl, scratch/figures) -> tools
-(report/, serve/, sweep/, experiments/, export/, bench/, tensorboard, training, notebooks/) -> commands (cli/, and
+(report/, serve/, sweep/, experiments/, export/, bench/, tensorboard, notebooks/) -> commands (cli/, and
 nothing else). A module imports from its own layer or below: the library never imports `mnistlab.cli`. Between
 packages nothing closes a circle either (experiments -> sweep, report -> sweep.record, never back).
 
@@ -37,7 +37,7 @@ PLACES = {
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",
     "plots": "figures", "mpl": "figures", "scratch.figures": "figures",
     "report": "tools", "serve": "tools", "sweep": "tools", "experiments": "tools", "export": "tools", "bench": "tools",
-    "tensorboard": "tools", "notebooks": "tools", "training": "tools",
+    "tensorboard": "tools", "notebooks": "tools",
     "cli": "commands",
 }
 

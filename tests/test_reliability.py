@@ -279,7 +279,7 @@ def test_train_on_a_full_disk_is_refused_before_training(cli, tiny_idx_dir, smal
 
 def test_a_disk_that_fills_during_the_save_says_nothing_was_saved(cli, tiny_idx_dir, small_disk, monkeypatch):
     disk, mounted = small_disk
-    monkeypatch.setattr("mnistlab.training.check_space", lambda *a: None)  # the disk fills while it trains
+    monkeypatch.setattr("mnistlab.train.job.check_space", lambda *a: None)  # the disk fills while it trains
     monkeypatch.setattr("mnistlab.train.run.check_space", lambda *a: None)
     if not mounted:
         from safetensors import SafetensorError

@@ -5,8 +5,8 @@ import argparse
 
 from ..evaluate import evaluate_run
 from ..tables import pct
+from ..train.job import warn_diverged
 from ..train.run import load_run
-from ..training import warn_diverged
 from .common import add_command, data_options, device_option, read_options, say, verify_option
 
 

@@ -1,6 +1,7 @@
 """`mnistlab train`: train a run (or K of them with --folds) and save it.
 
-`cmd_train` is a skin over `mnistlab.training.train_to_dir`, which a notebook can call with the same options.
+`cmd_train` is a skin over `mnistlab.train.job.train_to_dir`, which a notebook can call with the same options; the
+command adds the TensorBoard log (`--tensorboard`) as one of its watchers.
 """
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from dataclasses import fields
 
 from ..data.transforms import NORMALIZATIONS
 from ..errors import UserError
-from ..fileio import reserve
+from ..fileio import check_output, reserve
 from ..models import ACTIVATIONS, HEADS
 from ..models.grammar import GRAMMAR_HELP
 from ..progress import Progress
 from ..tables import pct
+from ..tensorboard import tensorboard_log
 from ..train.config import TrainConfig
 from ..train.cv import check_out, cross_validate
+from ..train.job import TrainJob, train_to_dir
 from ..train.recipes import HELD_ASIDE, MIN_HELD_ASIDE, RECIPES, Choices, get_recipe, prepare, recipe_settings
 from ..train.run import default_run_dir, load_run
-from ..training import TrainJob, train_to_dir
 from .common import add_command, data_options, load_data, read_options, say
 
 
@@ -30,11 +32,15 @@ def cmd_train(args: argparse.Namespace) -> dict:
         args.model, args.activation, args.head = args.model or own.spec, args.activation or own.activation, args.head or own.head
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
     job = TrainJob(recipe, Choices(args.model, args.activation, args.head, args.normalize, args.val, args.train_size),
-                   given, args.dataset, args.data_dir, read_options(args), args.out, args.tensorboard, args.record_weights)
+                   given, args.dataset, args.data_dir, read_options(args), args.out, args.record_weights)
+    job.config()  # refuse bad options and layer tokens before anything else
     if args.folds is not None:
-        job.config()  # refuse bad options and layer tokens before anything else
         return cmd_cross_validate(args, recipe, given)
-    return train_to_dir(job, lambda line: say(args, line), Progress.for_command(args))
+    watch = []
+    if args.tensorboard:
+        check_output(args.tensorboard, "--tensorboard")
+        watch.append(lambda model, splits, ds: tensorboard_log(args.tensorboard, model, splits, ds))
+    return train_to_dir(job, lambda line: say(args, line), Progress.for_command(args), watch)
 
 
 def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:

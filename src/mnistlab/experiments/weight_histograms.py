@@ -6,13 +6,13 @@ import torch
 
 from ..models import build_model
 from ..mpl import pyplot
+from ..train.weights import BINS, RANGE
 from .context import Context
 from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
 
 TITLE = "L5: all weights, 100 bins on [-0.8, 0.8], every epoch; line plot and epochs x bins image"
-BINS, RANGE = 100, (-0.8, 0.8)
 EPOCHS = 100  # L5 records 100 epochs here (60 elsewhere)
 
 

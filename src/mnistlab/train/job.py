@@ -2,31 +2,46 @@
 
 `TrainJob` holds what the command line asks for (recipe, model choices, data, training options, output and
 what to record); `train_to_dir` checks it all before loading anything, trains with `fit`, records weight
-histograms (and TensorBoard event files when asked), and saves the run. The command prints what `say` receives.
+histograms, and saves the run. The command prints what `say` receives. Anything else that watches the epochs
+(the command's TensorBoard log, which draws figures and so sits above train/) comes in as a `Watch`: made from
+the model and data once they exist, called after every epoch, closed with the run.
 """
 from __future__ import annotations
 
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from .data.formats import ReadOptions
-from .data.sources import load_dataset
-from .errors import UserError
-from .fileio import check_output, check_space
-from .inspect.histograms import WeightRecorder
-from .models import summary_text
-from .progress import Progress
-from .tables import pct
-from .tensorboard import tensorboard_log
-from .train.config import TrainConfig
-from .train.divergence import divergence_warning
-from .train.loop import fit
-from .train.recipes import Choices, get_recipe, prepare, settle
-from .train.run import Run, default_run_dir, reserve_out_dir, run_bytes
+from ..data.dataset import Dataset
+from ..data.formats import ReadOptions
+from ..data.sources import load_dataset
+from ..data.splits import Splits
+from ..errors import UserError
+from ..fileio import check_space
+from ..models import Net, summary_text
+from ..progress import Progress
+from ..tables import pct
+from .config import TrainConfig
+from .divergence import divergence_warning
+from .loop import fit
+from .recipes import Choices, get_recipe, prepare, settle
+from .run import Run, default_run_dir, reserve_out_dir, run_bytes
+from .weights import WeightRecorder
+
+
+class Watcher(Protocol):
+    """Called after every epoch with fit's row and the model; closed once with the run (None if training failed)."""
+
+    def __call__(self, row: dict, model: Net) -> None: ...
+
+    def close(self, run: Run | None) -> None: ...
+
+
+Watch = Callable[[Net, Splits, Dataset], Watcher]  # makes a Watcher once the model and the data exist
 
 
 @dataclass
@@ -40,7 +55,6 @@ class TrainJob:
     data_dir: str | None = None  # --data PATH: read this instead of the registered set
     read: ReadOptions | None = None  # how to read a CSV or image folder at data_dir
     out: str | Path | None = None  # default runs/<date>-<time>
-    tensorboard: str | Path | None = None  # also write TensorBoard event files here
     record_weights: bool = False  # a weight histogram after every epoch, not only before and after
 
     def config(self) -> TrainConfig:
@@ -62,11 +76,10 @@ def epoch_line(row: dict, epochs: float) -> str:
             f"{val}  test loss {row['test_loss']:.4f} acc {pct(row['test_accuracy'])}  ({row['seconds']:.1f}s)")
 
 
-def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, progress: Progress | None = None) -> dict:
+def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, progress: Progress | None = None,
+                 watch: Sequence[Watch] = ()) -> dict:
     """Train `job` and save the run directory; the command's --json payload (run_dir, data, model, train, history...)."""
     cfg = job.config()
-    if job.tensorboard:
-        check_output(job.tensorboard, "--tensorboard")
     out = reserve_out_dir(job.out or default_run_dir())  # refused before training, held until the process ends
     progress = progress or Progress(False)
     started = time.perf_counter()
@@ -78,13 +91,13 @@ def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, 
         f"{info['n_test']} test images, normalize {splits.normalizer.mode}")
     say(summary_text(model))
     weights = WeightRecorder(model, every_epoch=job.record_weights)  # epoch 0 always: init vs trained for every run
-    board = tensorboard_log(job.tensorboard, model, splits, ds)  # None without a folder
+    watchers = [make(model, splits, ds) for make in watch]
 
     def on_epoch(row: dict, net) -> None:
         progress.printer(say)(epoch_line(row, cfg.epochs))
         weights(row, net)
-        if board:
-            board(row, net)
+        for watcher in watchers:
+            watcher(row, net)
 
     prepared = time.perf_counter()
     run = None
@@ -92,8 +105,8 @@ def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, 
         run = fit(model, splits, recipe=job.recipe, progress=progress, on_epoch=on_epoch, **job.options)
     finally:
         progress.close()
-        if board:
-            board.close(run)  # event files are logs: what was written before a failure stays readable
+        for watcher in watchers:
+            watcher.close(run)  # event files are logs: what was written before a failure stays readable
     trained = time.perf_counter()
     run.extras["weight_histograms"] = weights.record
     run.save(out)
@@ -119,7 +132,6 @@ def _finished(run: Run, out: Path, recipe: str, info: dict, timing: dict, say: C
             "data": {k: info[k] for k in ("name", "source", "n_train", "n_val", "n_test")},
             "model": run.model.config.to_dict(), "train": run.train, "history": run.history, "final": run.final,
             "diverged": run.diverged is not None, "calibration": run.calibration, "train_seconds": total, "timing": timing}
-
 
 
 def warn_diverged(run: Run, where) -> None:
