@@ -8,7 +8,7 @@ from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.train.device import Stopwatch
-from mnistlab.train.engine import BatchSource, Engine, StepPlan, StepSpec, capture_reason, schedule_table, train
+from mnistlab.train.engine import BatchSource, DeviceSteps, Engine, StepPlan, StepSpec, capture_reason, schedule_table, train
 from mnistlab.train.graphcheck import strict_capture
 from mnistlab.train.many import fit_many
 from mnistlab.train.optim import make_loss, make_optimizer, make_schedule
@@ -139,7 +139,7 @@ def static_and_eager(splits, **options):
         engine = Engine(model, [model], [optimizer], BatchSource(splits.x_train, splits.y_train, plan, seed=1),
                         StepSpec(loss=loss, table=table, capture="off"))
         if static:
-            engine.make_static()
+            engine.steps = DeviceSteps(engine)
         tests = engine.evaluator(model, loss, splits.x_test, splits.y_test)
 
         def evaluate(epoch, step, end, tests=tests):
@@ -154,7 +154,7 @@ def static_and_eager(splits, **options):
 def test_the_capturable_step_trains_like_the_eager_one(splits, optimizer, schedule):
     # 700 images at batch 64: 10 full rows read through the device counter, then a short batch of 60
     (eager, _), (static, engine) = static_and_eager(splits, batch_size=64, epochs=2, optimizer=optimizer, schedule=schedule)
-    assert int(engine.step_t) == 22 and int(engine.row_t) == 11 and engine.steps_done == 22
+    assert int(engine.steps.step_t) == 22 and int(engine.steps.row_t) == 11 and engine.steps_done == 22
     for a, b in zip(eager, static):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["evals"]["test"] == pytest.approx(b["evals"]["test"], rel=1e-4)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from mnistlab import build_model, fit, make_splits
 from mnistlab.experiments.settings import L5_MODEL, L5_TRAIN, LECTURE_TRAIN
 from mnistlab.train.device import Stopwatch
-from mnistlab.train.engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from mnistlab.train.engine import BatchSource, DeviceSteps, Engine, StepPlan, StepSpec, schedule_table, train
 from mnistlab.train.graphcheck import GraphSafetyError, StrictGraph, strict_capture
 from mnistlab.train.loop import train_recipe
 from mnistlab.train.many import fit_many
@@ -94,13 +94,14 @@ def test_the_correct_engine_passes(small):
 
 
 def test_a_learning_rate_set_from_the_host_fails(small, monkeypatch):
-    def host_lr_step(self, batch=None):
-        for g in self.groups:
-            g["lr"] = self.table[self.steps_done][0]["lr"]  # a float: the captured kernel keeps the first one
-        self._core(*(batch or self.source.row(self.row_t)))
+    def host_lr_step(self, batch=None, at=None):
+        e = self.engine
+        for g in e.groups:
+            g["lr"] = e.table[e.steps_done][0]["lr"]  # a float: the captured kernel keeps the first one
+        e._core(*(batch or e.source.row(self.row_t)), self.step_t, self.row_t)
         self.counters.add_(1)
 
-    monkeypatch.setattr(Engine, "_static_step", host_lr_step)
+    monkeypatch.setattr(DeviceSteps, "device_step", host_lr_step)
     with strict_capture(), pytest.raises(GraphSafetyError, match="replay 2 ran other ops or constants.*fused_adam"):
         run_engine(engine_for(small))
 
@@ -114,11 +115,12 @@ def test_an_item_in_the_step_fails(small):
 
 
 def test_a_batch_cut_on_the_host_fails(small, monkeypatch):
-    def host_batch_step(self, batch=None):
-        self._core(*self.source.batch(self.steps_done))  # a Python slice: the graph would replay batch 3 forever
+    def host_batch_step(self, batch=None, at=None):
+        e = self.engine
+        e._core(*e.source.batch(e.steps_done), self.step_t, self.row_t)  # a Python slice: the graph would replay batch 3 forever
         self.counters.add_(1)
 
-    monkeypatch.setattr(Engine, "_static_step", host_batch_step)
+    monkeypatch.setattr(DeviceSteps, "device_step", host_batch_step)
     with strict_capture(), pytest.raises(GraphSafetyError, match="replay 2 ran other ops or constants"):
         run_engine(engine_for(small))
 

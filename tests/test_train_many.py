@@ -5,6 +5,7 @@ import torch
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.data.splits import Splits
 from mnistlab.errors import UserError
+from mnistlab.train.engine import DeviceSteps
 from mnistlab.train.many import Folds, fit_many, stack_groups
 
 PLAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0, device="cpu",
@@ -87,7 +88,7 @@ def test_the_capturable_stacked_step_trains_like_the_eager_one(tiny, monkeypatch
     class Static(many.Engine):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.make_static()
+            self.steps = DeviceSteps(self)
 
     n = len(tiny.y_train)
     folds = Folds([torch.arange(0, n - 37), torch.arange(30, n)])

@@ -1,22 +1,26 @@
 """The training engine behind `fit`, batched sweeps, `bench` and every experiment.
 
 Follow one batch: `BatchSource` keeps the training set on the device and turns each epoch's permutation into
-index rows; `Engine.step` gathers a batch, runs forward, loss, backward and the optimizer, and adds the loss and
-the number of correct predictions to accumulators on the device; the learning rate of every step is looked up
-in a table computed before training (`schedule_table`); `Evaluator` measures a whole set in large chunks. The
-host reads the accumulators once per evaluation. That is what lets CUDA capture a whole step as one graph and
-replay it with no host work between steps (`capture`): the facts it rests on were measured in
-shared/gpu/whole_step_graph.py (8x less time per step for the fast recipe on an H100). On the CPU the same step
-runs eagerly, where Python slicing is the cheaper way to pick a batch.
+index rows; `train` (at the end of this file) runs the epochs and calls `Engine.step`; the engine's step
+strategy, chosen once (`decide_capture`), picks the batch and its learning rate: `EagerSteps` cuts the batch on
+the host and sets the rate from the table computed before training (`schedule_table`); `CapturedSteps` reads
+both from device counters, so CUDA can capture the whole step as one graph and replay it with no host work
+between steps (`SharedGraph` lets runs of one step shape replay one graph). Either way `Engine._core` runs
+forward, loss, backward and the optimizer, and adds the loss and the outputs to accumulators on the device,
+which the host reads once per evaluation; `Evaluator` measures a whole set in large chunks. The facts capture
+rests on were measured on an H100 (8x less time per step for the fast recipe); on the CPU the step runs
+eagerly, where Python slicing is the cheaper way to pick a batch.
 """
 from __future__ import annotations
 
 import contextlib
+import enum
 import math
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch.optim import optimizer as optimizer_module
@@ -246,6 +250,38 @@ class RunningLoss:
         return value
 
 
+class Mode(enum.Enum):
+    OFF = "off"  # eager steps: asked for, or capture is impossible where nobody needs to hear why (the CPU)
+    ON = "on"  # the step captured as one CUDA graph and replayed
+    EAGER = "eager"  # capture was asked for but cannot be, or torch refused it: eager steps, and the reason
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Whether the steps are captured, and why not where that is news; `str()` is what run.json records."""
+
+    mode: Mode
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"eager: {self.reason}" if self.mode is Mode.EAGER else self.mode.value
+
+
+def decide_capture(asked: str, device: torch.device, table: list[list[dict]] | None,
+                   optimizers: list[torch.optim.Optimizer], plan: StepPlan) -> Capture:
+    """--capture auto, on or off, decided once before training: `on` refuses what cannot be captured."""
+    if asked not in CAPTURE:
+        raise UserError(f"--capture {asked}: choose one of: {', '.join(CAPTURE)}")
+    if asked == "off":
+        return Capture(Mode.OFF)
+    reason = capture_reason(device, table, optimizers, plan)
+    if reason is None:
+        return Capture(Mode.ON)
+    if asked == "on":
+        raise capture_refused(reason)
+    return Capture(Mode.EAGER, reason) if device.type == "cuda" else Capture(Mode.OFF)
+
+
 @dataclass
 class StepSpec:
     """What a step computes besides the model and its optimizers: the training loss (one value, or one per
@@ -265,7 +301,8 @@ class Engine:
     """One training run of one model, or of K models stepped together (outputs stacked on dim 0).
 
     `forward(x)` gives outputs (B, C) or (K, B, C); `modules` are switched between train and eval mode; the
-    rest of the step is `spec`.
+    rest of the step is `spec`. `step(i)` is one optimizer step: the strategy chosen once here (`steps`: eager,
+    or captured) picks the batch and the rate, and `_core` does the arithmetic every strategy shares.
     """
 
     def __init__(self, forward: Callable, modules: list[torch.nn.Module], optimizers: list[torch.optim.Optimizer],
@@ -276,93 +313,29 @@ class Engine:
         self.groups = [g for o in optimizers for g in o.param_groups]
         shape = (spec.models,) if spec.models else ()  # models: 0 for one model, K for K stacked ones
         self.loss_sum = torch.zeros(shape, device=self.device)
-        self.outs = None  # this epoch's outputs, (N, C) or (K, N, C), in batch order: made by the first step
-        self.seed = None  # backward's seed, ones like the loss: made once, not by every step
-        self.steps_done, self.graph, self.capture_s, self.static = 0, None, 0.0, False
-        self.identity, self.evaluators, self.shared = spec.identity, [], False
-        self.capture = self._static_state(spec.capture)  # capture: every step reads its batch and rate from the device
+        self.outs: torch.Tensor | None = None  # this epoch's outputs, (N, C) or (K, N, C), in batch order: made by the first step
+        self.seed: torch.Tensor | None = None  # backward's seed, ones like the loss: made once, not by every step
+        self.steps_done, self.capture_s = 0, 0.0
+        self.identity, self.evaluators = spec.identity, []
+        self.capture = decide_capture(spec.capture, self.device, self.table, optimizers, self.plan)
+        self.steps: Steps = EagerSteps(self)
+        if self.capture.mode is Mode.ON:
+            captured = CapturedSteps(self)
+            self.steps = SharedGraph(captured) if self.identity is not None and reuse.active() else captured
 
-    def _static_state(self, capture: str) -> bool:
-        """Decide whether to capture; if so, make every step read its batch and rate from the device."""
-        if capture not in CAPTURE:
-            raise UserError(f"--capture {capture}: choose one of: {', '.join(CAPTURE)}")
-        self.capture_note, self.rates = "off", None
-        if capture == "off":
-            return False
-        reason = capture_reason(self.device, self.table, self.optimizers, self.plan)
-        if reason is not None:
-            if capture == "on":
-                raise capture_refused(reason)
-            if self.device.type == "cuda":
-                self.capture_note = f"eager: {reason}"
-            return False
-        self.make_static()
-        self.capture_note = "on"
-        return True
+    def step(self, i: int) -> None:
+        """Optimizer step `i` (0-based) of the current epoch."""
+        self.steps(i)
+        self.steps_done += 1
 
-    def make_static(self) -> None:
-        """Device-side counters, the rate table as a device tensor that every group's lr is a view of, optimizers
-        on their capturable path (state and step counts on the device): what a captured step needs. Runs eagerly
-        too, which is how the CPU tests check it."""
-        if self.table is not None:
-            self.rates = torch.tensor([[g["lr"] for g in row] for row in self.table], dtype=torch.float32, device=self.device)
-            self.lr_now = self.rates[0].clone()
-            for k, g in enumerate(self.groups):
-                g["lr"] = self.lr_now[k]
-        capturable = self.device.type in optimizer_module._get_capturable_supported_devices()
-        for o in self.optimizers:
-            if capturable and "capturable" in o.defaults and not o.defaults.get("fused"):
-                for g in o.param_groups:
-                    g["capturable"] = True
-        self.counters = torch.zeros(2, dtype=torch.int64, device=self.device)  # this epoch's batch row, the step
-        self.source.stage()
-        self._views()
-        self.static = True
-
-    def _views(self) -> None:
-        """The counters' and rates' views the step reads (again after `reuse.adopt` rebinds their tensors)."""
-        self.row_t, self.step_t = self.counters[:1], self.counters[1:]
-        if self.rates is not None:
-            for k, g in enumerate(self.groups):
-                g["lr"] = self.lr_now[k]
-
-    def _slots(self) -> list[reuse.Slot]:
-        """Every tensor the captured step reads or writes, each with how to rebind its owner (train/reuse.py)."""
-        slots = [(p.data, lambda t, p=p: setattr(p, "data", t)) for g in self.groups for p in g["params"]]
-        for o in self.optimizers:
-            for state in (o.state[p] for g in o.param_groups for p in g["params"] if p in o.state):
-                slots += [(v, lambda t, s=state, k=k: s.__setitem__(k, t)) for k, v in sorted(state.items())
-                          if isinstance(v, torch.Tensor)]
-        for mod in (mod for m in self.modules for mod in m.modules()):
-            slots += [(b, lambda t, m=mod, n=name: m._buffers.__setitem__(n, t)) for name, b in mod._buffers.items()
-                      if b is not None]
-        names = ["loss_sum", "outs", "seed", "counters"] + (["lr_now", "rates"] if self.rates is not None else [])
-        slots += [(getattr(self, n), lambda t, n=n: setattr(self, n, t)) for n in names]
-        source = self.source
-        slots += [(t, lambda t, n=n: setattr(source, n, t)) for n, t in (("x_rows", source.x_rows), ("y_rows", source.y_rows))
-                  if t is not None]
-        return slots
-
-    def _reuse_key(self) -> tuple | None:
-        if self.identity is None or not reuse.active():
-            return None
-        return reuse.signature(self._slots(), self.groups, (self.identity, repr(self.modules), type(self.source).__name__,
-                                                             tuple(type(o).__name__ for o in self.optimizers)))
-
-    def correct(self, images: int) -> torch.Tensor:
-        """Correct predictions among this epoch's first `images` (one count, or one per model), counted once from
-        the outputs the steps recorded: a step spends one copy on them instead of an argmax, a compare and an add."""
-        labels = self.source.labels()[..., :images]
-        return (self.outs[..., :images, :].argmax(-1) == labels).sum(-1)
-
-    # -- one step ------------------------------------------------------------------------------------------------
-    def _core(self, xb: torch.Tensor, yb: torch.Tensor, at: int | None = None) -> None:
+    def _core(self, xb: torch.Tensor, yb: torch.Tensor, step: int | torch.Tensor, at: int | torch.Tensor) -> None:
         """Forward, loss, backward, optimizer, accumulators. Gradients are set to None first, so backward writes
         fresh ones instead of adding into zeroed ones (no zero_ and add_ per parameter; a captured graph keeps
-        the addresses it wrote them to). The outputs are kept for `correct`: at image `at` of the epoch, or (None)
-        in the batch row the device counter names."""
-        if self.augment is not None:  # the step's number, for `--augment ...,until=F`: on the device when static
-            xb = self.augment(xb, self.step_t if self.static else self.steps_done)
+        the addresses it wrote them to). `step` is the optimizer step for augmentation (`--augment ...,until=F`):
+        an int, or the device's counter. The outputs are kept for `correct`: from image `at` of the epoch (an
+        int), or in the batch row a device counter names."""
+        if self.augment is not None:
+            xb = self.augment(xb, step)
         for o in self.optimizers:
             o.zero_grad(set_to_none=True)
         with self.amp():
@@ -377,109 +350,237 @@ class Engine:
         self.loss_sum.add_(loss.detach(), alpha=images)
         self._keep(out.detach(), at)
 
-    def _keep(self, out: torch.Tensor, at: int | None) -> None:
+    def _keep(self, out: torch.Tensor, at: int | torch.Tensor) -> None:
         if self.outs is None:
             self.outs = out.new_empty((*out.shape[:-2], self.plan.n, out.shape[-1]))
-        if at is not None:
+        if isinstance(at, int):
             self.outs[..., at:at + out.shape[-2], :] = out
             return
         rows, b = self.source.rows.shape[:2]
         by_row = self.outs[..., :rows * b, :].unflatten(-2, (rows, b))
-        by_row.index_copy_(by_row.dim() - 3, self.row_t, out.unsqueeze(-3))
+        by_row.index_copy_(by_row.dim() - 3, at, out.unsqueeze(-3))
 
-    def _static_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None, at: int | None = None) -> None:
-        """The capturable step: batch row, learning rate and counters all read and advanced on the device."""
-        if self.rates is not None:
-            torch.index_select(self.rates, 0, self.step_t, out=self.lr_now.view(1, -1))
-        self._core(*(batch or self.source.row(self.row_t)), at)
-        self.counters.add_(1)
-
-    def step(self, i: int) -> None:
-        """Optimizer step `i` (0-based) of the current epoch."""
-        if not self.static:
-            if self.table is not None:
-                for g, values in zip(self.groups, self.table[self.steps_done]):
-                    g.update(values)
-            self._core(*self.source.batch(i), i * self.plan.batch_size)
-        elif i >= len(self.source.rows):  # the short last batch has its own shape: run it eagerly
-            self._static_step(self.source.batch(i), i * self.plan.batch_size)
-        elif self.graph is not None:
-            self.graph.replay()
-        elif not self.capture or self.capture_note != "on":  # capture refused by torch: the static step, eagerly
-            with side_stream():
-                self._static_step()
-        elif self.steps_done and self._adopt():  # an earlier run captured this very step: replay its graph
-            self.graph.replay()
-        elif self.steps_done < WARMUP_STEPS:  # real training steps, run where capture wants them; timed as warm-up
-            start = time.perf_counter()
-            with side_stream():
-                self._static_step()
-            self.capture_s += time.perf_counter() - start
-        else:
-            self._capture()
-        self.steps_done += 1
-
-    def _capture(self) -> None:
-        """Capture the static step as one CUDA graph and replay it for this step; if torch refuses, go on eagerly
-        with the same static step and say why once."""
-        start = time.perf_counter()
-        try:
-            graph, _ = capture_graph(self._static_step)
-        except RuntimeError as exc:
-            first_line = str(exc).splitlines()[0]
-            self.capture_note = f"eager: capture failed ({first_line})"
-            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {first_line}", stacklevel=2)
-            with side_stream():
-                self._static_step()
-        else:
-            self.graph = graph
-            key = self._reuse_key()
-            if key is not None:
-                reuse.store(key, graph, self._slots())
-                self.shared = True
-            graph.replay()
-        self.capture_s += time.perf_counter() - start
-
-    def _adopt(self) -> bool:
-        """After one eager step (which builds the optimizer's state), take over a graph an earlier run captured
-        for this step, if there is one; its evaluations are captured again, on the adopted weights."""
-        start = time.perf_counter()
-        key = self._reuse_key()
-        captured = reuse.lookup(key) if key is not None else None
-        if captured is not None:
-            reuse.adopt(captured, self._slots())
-            self._views()
-            rebind = getattr(captured.graph, "rebind", None)  # the CPU stand-in re-runs Python: this run's
-            if rebind is not None:
-                rebind(self._static_step)
-            self.graph, self.shared = captured.graph, True
-            for evaluator in self.evaluators:
-                evaluator.graphs, evaluator.results = [], []
-        self.capture_s += time.perf_counter() - start
-        return captured is not None
-
-    def finish(self) -> None:
-        """End of training: a run that shares its graph gets tensors of its own back (train/reuse.py)."""
-        if self.shared:
-            reuse.release(self._slots())
-            self._views()
-            self.shared = False
+    def correct(self, images: int) -> torch.Tensor:
+        """Correct predictions among this epoch's first `images` (one count, or one per model), counted once from
+        the outputs the steps recorded: a step spends one copy on them instead of an argmax, a compare and an add."""
+        labels = self.source.labels()[..., :images]
+        return (self.outs[..., :images, :].argmax(-1) == labels).sum(-1)
 
     # -- around the steps ------------------------------------------------------------------------------------------
     def new_epoch(self) -> None:
         self.train_mode(True)
         self.source.new_epoch()
         self.loss_sum.zero_()
-        if self.static:
-            self.row_t.zero_()
+        self.steps.new_epoch()
 
     def train_mode(self, on: bool) -> None:
         for m in self.modules:
             m.train(on)
 
     def evaluator(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor) -> Evaluator:
-        self.evaluators.append(Evaluator(forward, loss, x, y, self.amp, self.capture))
+        self.evaluators.append(Evaluator(forward, loss, x, y, self.amp, self.capture.mode is Mode.ON))
         return self.evaluators[-1]
+
+    def finish(self) -> None:
+        """End of training (a run that shared its graph gets tensors of its own back)."""
+        self.steps.finish()
+
+
+class Steps(Protocol):
+    """A step strategy: runs step `i` of the epoch through `engine._core`, with the batch and rate it picks."""
+
+    def __call__(self, i: int) -> None: ...
+
+    def new_epoch(self) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class EagerSteps:
+    """The batch cut on the host, the rate set from the host table: the CPU's step, where Python slicing is the
+    cheaper way to pick a batch, and CUDA's where capture is off."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __call__(self, i: int) -> None:
+        e = self.engine
+        if e.table is not None:
+            for g, values in zip(e.groups, e.table[e.steps_done]):
+                g.update(values)
+        e._core(*e.source.batch(i), e.steps_done, i * e.plan.batch_size)
+
+    def new_epoch(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class DeviceSteps:
+    """The capturable step, run eagerly: batch row, learning rate and step number are read and advanced on the
+    device, with no host value in the step. `CapturedSteps` records it as a graph; run as it is here it is what
+    a capture torch refused falls back to, and how the CPU tests check the captured step's arithmetic.
+
+    Made once before training: the rate table as a device tensor that every group's lr is a view of, optimizers
+    on their capturable path (state and step counts on the device), the batch source staged by rows.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.rates = self.lr_now = None
+        if engine.table is not None:
+            self.rates = torch.tensor([[g["lr"] for g in row] for row in engine.table], dtype=torch.float32,
+                                      device=engine.device)
+            self.lr_now = self.rates[0].clone()
+        capturable = engine.device.type in optimizer_module._get_capturable_supported_devices()
+        for o in engine.optimizers:
+            if capturable and "capturable" in o.defaults and not o.defaults.get("fused"):
+                for g in o.param_groups:
+                    g["capturable"] = True
+        self.counters = torch.zeros(2, dtype=torch.int64, device=engine.device)  # this epoch's batch row, the step
+        self.row_t, self.step_t = self.counters[:1], self.counters[1:]
+        engine.source.stage()
+        self.views()
+
+    def views(self) -> None:
+        """The counters' and rates' views the step reads (again after `reuse.adopt` rebinds their tensors)."""
+        self.row_t, self.step_t = self.counters[:1], self.counters[1:]
+        if self.lr_now is not None:
+            for k, g in enumerate(self.engine.groups):
+                g["lr"] = self.lr_now[k]
+
+    def device_step(self, batch: tuple[torch.Tensor, torch.Tensor] | None = None, at: int | None = None) -> None:
+        """One step with nothing from the host: the rate from the table at the step counter, the batch at the row
+        counter (unless `batch`, the short last one, is given), then both counters advance."""
+        if self.rates is not None:
+            torch.index_select(self.rates, 0, self.step_t, out=self.lr_now.view(1, -1))
+        self.engine._core(*(batch or self.engine.source.row(self.row_t)), self.step_t, self.row_t if at is None else at)
+        self.counters.add_(1)
+
+    def __call__(self, i: int) -> None:
+        source = self.engine.source
+        if i >= len(source.rows):  # the short last batch has its own shape: never in the graph
+            self.device_step(source.batch(i), i * source.plan.batch_size)
+        else:
+            self.full_batch()
+
+    def full_batch(self) -> None:
+        with side_stream():
+            self.device_step()
+
+    def new_epoch(self) -> None:
+        self.row_t.zero_()
+
+    def finish(self) -> None:
+        pass
+
+
+class CapturedSteps(DeviceSteps):
+    """The device step captured as one CUDA graph after WARMUP_STEPS eager ones, then replayed: no host work
+    between steps. If torch refuses the capture, training goes on with the same step eagerly, and says why once."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.graph: torch.cuda.CUDAGraph | None = None
+
+    def full_batch(self) -> None:
+        e = self.engine
+        if self.graph is not None:
+            self.graph.replay()
+        elif e.capture.mode is not Mode.ON:  # torch refused the capture
+            super().full_batch()
+        elif e.steps_done < WARMUP_STEPS:  # real training steps, run where capture wants them; timed as warm-up
+            start = time.perf_counter()
+            super().full_batch()
+            e.capture_s += time.perf_counter() - start
+        else:
+            self.capture()
+
+    def capture(self) -> None:
+        """Capture the device step and replay it for this step (capturing records, it does not run)."""
+        start = time.perf_counter()
+        try:
+            graph, _ = capture_graph(self.device_step)
+        except RuntimeError as exc:
+            first_line = str(exc).splitlines()[0]
+            self.engine.capture = Capture(Mode.EAGER, f"capture failed ({first_line})")
+            warnings.warn(f"mnistlab: CUDA graph capture failed, training eagerly: {first_line}", stacklevel=2)
+            super().full_batch()
+        else:
+            self.graph = graph
+            graph.replay()
+        self.engine.capture_s += time.perf_counter() - start
+
+
+class SharedGraph:
+    """Graph reuse around the captured strategy (inside `reuse.reuse_captures()`): after one eager step, which
+    builds the optimizer's state, take over the graph an earlier run with this very step captured; otherwise
+    capture as usual and leave the graph for later runs. At the end the run's tensors become its own again."""
+
+    def __init__(self, captured: CapturedSteps):
+        self.captured, self.engine = captured, captured.engine
+        self.looked, self.shared = False, False
+
+    def __call__(self, i: int) -> None:
+        captured, e = self.captured, self.engine
+        if not self.looked and e.steps_done and i < len(e.source.rows) and captured.graph is None \
+                and e.capture.mode is Mode.ON:
+            self.looked = True
+            self.adopt()
+        before = captured.graph
+        captured(i)
+        if before is None and captured.graph is not None and not self.shared:  # it captured its own: keep it
+            reuse.store(self.key(), captured.graph, self.slots())
+            self.shared = True
+
+    def adopt(self) -> None:
+        """Copy this run's tensors into an earlier run's graph and train in them; its evaluations are captured
+        again, on the adopted weights."""
+        start = time.perf_counter()
+        found = reuse.lookup(self.key())
+        if found is not None:
+            reuse.adopt(found, self.slots())
+            self.captured.views()
+            rebind = getattr(found.graph, "rebind", None)  # the CPU stand-in re-runs Python: this run's
+            if rebind is not None:
+                rebind(self.captured.device_step)
+            self.captured.graph, self.shared = found.graph, True
+            for evaluator in self.engine.evaluators:
+                evaluator.graphs, evaluator.results = [], []
+        self.engine.capture_s += time.perf_counter() - start
+
+    def key(self) -> tuple:
+        e = self.engine
+        return reuse.signature(self.slots(), e.groups, (e.identity, repr(e.modules), type(e.source).__name__,
+                                                         tuple(type(o).__name__ for o in e.optimizers)))
+
+    def slots(self) -> list[reuse.Slot]:
+        """Every tensor the captured step reads or writes, each with how to rebind its owner (train/reuse.py)."""
+        e, captured, source = self.engine, self.captured, self.engine.source
+        slots = [(p.data, lambda t, p=p: setattr(p, "data", t)) for g in e.groups for p in g["params"]]
+        for o in e.optimizers:
+            for state in (o.state[p] for g in o.param_groups for p in g["params"] if p in o.state):
+                slots += [(v, lambda t, s=state, k=k: s.__setitem__(k, t)) for k, v in sorted(state.items())
+                          if isinstance(v, torch.Tensor)]
+        for mod in (mod for m in e.modules for mod in m.modules()):
+            slots += [(b, lambda t, m=mod, n=name: m._buffers.__setitem__(n, t)) for name, b in mod._buffers.items()
+                      if b is not None]
+        slots += [(getattr(e, n), lambda t, n=n: setattr(e, n, t)) for n in ("loss_sum", "outs", "seed")]
+        names = ["counters"] + (["lr_now", "rates"] if captured.rates is not None else [])
+        slots += [(getattr(captured, n), lambda t, n=n: setattr(captured, n, t)) for n in names]
+        slots += [(t, lambda t, n=n: setattr(source, n, t)) for n, t in (("x_rows", source.x_rows), ("y_rows", source.y_rows))
+                  if t is not None]
+        return slots
+
+    def new_epoch(self) -> None:
+        self.captured.new_epoch()
+
+    def finish(self) -> None:
+        if self.shared:
+            reuse.release(self.slots())
+            self.captured.views()
+            self.shared = False
 
 
 @contextlib.contextmanager

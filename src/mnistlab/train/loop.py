@@ -79,7 +79,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
                 status.close()
 
     train_record = {**asdict(cfg), "loss": loss_name, "device": device.type, "precision": precision,
-                    "epochs_trained": plan.epochs_trained, "capture": engine.capture_note, "threads": torch.get_num_threads(),
+                    "epochs_trained": plan.epochs_trained, "capture": str(engine.capture), "threads": torch.get_num_threads(),
                     "capture_s": round(engine.capture_s, 4)}
     extras = {"evals": evals} if cfg.eval_every else {}
     return Run(model.eval(), data.normalizer, train_record, dict(data.info), history, tuple(data.classes), extras=extras,

@@ -318,7 +318,7 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
                  on_epoch=progress)
     stack.copy_into(models)
     record = {"loss": loss_name, "device": dev.type, "precision": precision, "epochs_trained": plan.epochs_trained,
-              "batched": k, "capture": engine.capture_note, "capture_s": round(engine.capture_s, 4)}
+              "batched": k, "capture": str(engine.capture), "capture_s": round(engine.capture_s, 4)}
     return _runs(models, data, cfg, settings, folds, rows, plan, sizes, record)
 
 
