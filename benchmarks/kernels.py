@@ -3,7 +3,7 @@
 Each workload runs the engine's real capture path under the strict graph check (mnistlab.train.graphcheck), with
 the precision it gets on a CUDA device with bf16 (CNNs in bf16 autocast, FFNs in fp32), and counts the aten ops
 of the captured step that are not views or allocations: on a GPU each is about one kernel launch, and a
-replayed step costs about its launches (shared/gpu/README.md). Counts are deterministic; no timing is involved.
+replayed step costs about its launches (measured on an H100, docs/benchmarks.md). Counts are deterministic; no timing is involved.
 Usage: python benchmarks/kernels.py [--json]
 """
 from __future__ import annotations

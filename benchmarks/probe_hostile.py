@@ -61,7 +61,7 @@ def disk_fills_while_saving():
 
     def fail(*args, **kwargs):
         raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
-    with mock.patch("mnistlab.cli.check_space"), mock.patch("mnistlab.train.run.check_space"), \
+    with mock.patch("mnistlab.train.job.check_space"), mock.patch("mnistlab.train.run.check_space"), \
             mock.patch("mnistlab.train.run.save_file", fail):
         yield
 

@@ -104,11 +104,6 @@ def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> Non
                         help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")
 
 
-def connect_timeout_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--connect-timeout", type=bounded(float, 0.1, 3600), default=30.0, metavar="SECONDS",
-                        help="ray: give up on reaching --address after this long, in one line (default: 30)")
-
-
 def verify_option(parser: argparse.ArgumentParser) -> None:
     """--no-verify: load a run whose weights no longer match the SHA-256 its run.json recorded."""
     parser.add_argument("--no-verify", dest="verify", action="store_false",

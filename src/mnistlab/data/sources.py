@@ -25,7 +25,6 @@ from .formats import FORMATS, Format, ReadOptions, read_path
 from .idx import IDX_FILES
 from .stratify import stratified_holdout
 
-ROLES = ("train-images", "train-labels", "test-images", "test-labels")
 log = logging.getLogger(__name__.rpartition(".")[0])  # mnistlab.data
 
 

@@ -57,8 +57,9 @@ def untrained_run(model: Net, splits: Splits, options: dict) -> Run:
     return Run(model.eval(), splits.normalizer, train, dict(splits.info), history, tuple(splits.classes))
 
 
-def plan(name: str, setup: Setup, options: dict) -> list[Call | None]:
-    """Every `ctx.fit` call of one pass of the experiment (None for a call that must train in-process)."""
+def plan(name: str, setup: Setup, options: dict, say: Callable[[str], None] = lambda line: None) -> list[Call | None]:
+    """Every `ctx.fit` call of one pass of the experiment (None for a call that must train in-process); where the
+    experiment's own code cannot run on untrained results, the calls before that point, and `say` tells why."""
     calls: list[Call | None] = []
 
     def planner(model: Net, splits: Splits, on_epoch=None, **fit_options) -> Run:  # on_epoch: progress only
@@ -74,8 +75,10 @@ def plan(name: str, setup: Setup, options: dict) -> list[Call | None]:
             run_experiment(name, replace(setup, out=Path(tmp) / name), say=lambda line: None, trainer=planner, **options)
         except UserError:
             raise
-        except Exception:  # code that cannot run on untrained results: what was planned so far still holds
-            pass
+        except Exception as exc:  # code that cannot run on untrained results: what was planned so far still holds
+            first = (str(exc).splitlines() or [""])[0]
+            say(f"{name}: {len(calls)} configuration(s) planned for the executor; the rest train in-process (the "
+                f"planning pass stopped at {type(exc).__name__}: {first})")
     return calls
 
 
@@ -131,7 +134,7 @@ def run_experiment_on(name: str, setup: Setup, executor: ExecutorSpec, *, say: C
         say(f"{name} trains its configurations together through fit_many: it runs in this process")
         return {**run_experiment(name, setup, say=say, **options),
                 "executor": {"executor": "in-process", "configurations": None, "trained_on_executor": 0}}
-    calls = plan(name, setup, options)
+    calls = plan(name, setup, options, say)
     with tempfile.TemporaryDirectory(prefix="mnistlab-runs-") as tmp:
         runner = make_executor(executor, {}, Path(tmp) / "trials", setup.device)
         try:
