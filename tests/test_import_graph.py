@@ -31,8 +31,8 @@ LAYERS = ("base", "train", "insight", "figures", "tools", "commands")
 # module or package needs a line here: that is the decision of its layer.
 PLACES = {
     "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "threads": "base", "tables": "base",
-    "scratch": "base", "display": "base", "argtypes": "base", "calibration": "base", "scratch.recipes": "train",
-    "scratch.compare": "train",
+    "scratch": "base", "display": "base", "argtypes": "base", "calibration": "base", "registry": "base",
+    "scratch.recipes": "train", "scratch.compare": "train",
     "train": "train",
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",
     "plots": "figures", "mpl": "figures", "scratch.figures": "figures",

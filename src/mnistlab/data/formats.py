@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..registry import add
 from .dataset import Dataset
 
 TEST_FRACTION = 0.1  # the held-out share when a file or folder brings no test set of its own (L5: 90/10)
@@ -64,8 +65,7 @@ FORMATS: dict[str, Format] = {}  # in the order data/__init__.py imports their m
 
 
 def register(fmt: Format) -> Format:
-    FORMATS[fmt.name] = fmt
-    return fmt
+    return add(FORMATS, fmt.name, fmt, "data format")
 
 
 def detect(path: str | os.PathLike) -> Format:

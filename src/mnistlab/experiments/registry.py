@@ -23,6 +23,7 @@ import torch
 from ..display import Record
 from ..errors import UserError
 from ..fileio import check_output, write_json
+from ..registry import add
 from ..progress import Progress
 from ..tables import format_table
 from ..train import memo
@@ -61,7 +62,7 @@ def experiment(name: str, title: str, cpu_seconds: float, batched: bool = False,
                shares: tuple[str, ...] = ()):
     """Register the decorated `run(ctx)` as experiment `name`."""
     def register(run: Callable[[Context], None]) -> Callable[[Context], None]:
-        EXPERIMENTS[name] = Experiment(name, title, run, cpu_seconds, batched, options or {}, shares)
+        add(EXPERIMENTS, name, Experiment(name, title, run, cpu_seconds, batched, options or {}, shares), "experiment")
         return run
     return register
 

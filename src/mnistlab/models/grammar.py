@@ -15,11 +15,11 @@ __all__ = ["BatchNorm", "Conv", "Crop", "Dense", "Dropout", "GRAMMAR_HELP", "Lay
 Layer = Token
 
 MAX_SPEC = 10_000  # characters; a real spec is a few dozen
-GRAMMAR_HELP = "tokens: " + ", ".join(kind.written for kind in TOKENS)
+GRAMMAR_HELP = "tokens: " + ", ".join(TOKENS)
 
 
 def parse_token(token: str, position: int) -> Layer:
-    for kind in TOKENS:
+    for kind in TOKENS.values():
         match = kind.pattern.fullmatch(token)
         if match:
             layer = kind.parse(match)

@@ -21,18 +21,18 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..registry import add
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
                "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
-TOKENS: list[type[Token]] = []
+TOKENS: dict[str, type[Token]] = {}  # by how the help writes each kind, in the order the parser tries them
 
 
 def token(pattern: str, written: str):
     """Register a layer kind: `pattern` matches its token, `written` is how the help shows it."""
     def register(cls: type[Token]) -> type[Token]:
         cls.pattern, cls.written = re.compile(pattern), written
-        TOKENS.append(cls)
-        return cls
+        return add(TOKENS, written, cls, "layer token")
     return register
 
 

@@ -20,6 +20,7 @@ import torch
 from ..data.images import to_mnist
 from ..data.strokes import affine_theta, blur_kernels, coarse_field, dilate, discs, erode, filter_each, grille, resample, segments, warp
 from ..errors import UserError
+from ..registry import add
 
 SEVERITIES = (1, 2, 3)
 QUICK = 1000  # test images in --quick
@@ -38,7 +39,7 @@ CORRUPTIONS: dict[str, Corruption] = {}  # the registry, filled below in the ord
 
 def corruption(name: str, family: str, about: str):
     def register(fn: Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]):
-        CORRUPTIONS[name] = Corruption(name, family, about, fn)
+        add(CORRUPTIONS, name, Corruption(name, family, about, fn), "corruption")
         return fn
     return register
 

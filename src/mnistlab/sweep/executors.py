@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import UserError
+from ..registry import add
 from ..threads import AUTO
 from .search import ASHA
 
@@ -46,7 +47,7 @@ def executor(name: str, options: type):
     """Register an executor class under `name`, with its options dataclass."""
     def register(cls: type) -> type:
         cls.name = name
-        EXECUTORS[name] = Kind(name, cls, options)
+        add(EXECUTORS, name, Kind(name, cls, options), "executor")
         return cls
     return register
 
