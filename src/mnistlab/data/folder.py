@@ -8,7 +8,6 @@ resizes them. Decoding tens of thousands of small files is the slow part, so the
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..progress import Progress
+from ..threads import allowed_cores
 from .cache import cached
 from .csvfile import split_or_test
 from .dataset import Dataset
@@ -56,7 +56,7 @@ def _decode_all(files: list[Path], size: tuple[int, int] | None, progress) -> li
             return decode(f, str(p), size)
 
     out = []
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(4, len(allowed_cores()))) as pool:
         for i, image in enumerate(pool.map(one, files, chunksize=256), start=1):
             out.append(image)
             if progress and (i % 2000 == 0 or i == len(files)):

@@ -7,7 +7,6 @@ lectures' order. `run_experiment` turns a run into results.json, PNG figures and
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import tempfile
 import time
@@ -23,9 +22,10 @@ import torch
 from ..display import Record
 from ..errors import UserError
 from ..fileio import check_output, write_json
-from ..registry import add
 from ..progress import Progress
+from ..registry import add
 from ..tables import format_table
+from ..threads import allowed_cores
 from ..train import memo
 from ..train.device import resolve_device, set_threads
 from .context import Context
@@ -189,7 +189,7 @@ def run_suite(names: list[str], jobs: int = 1, out: str | Path | None = None, qu
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: must be at least 1")
     setup = Setup(**{k: v for k, v in given.items() if k in SETUP_FIELDS})
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = max(1, len(allowed_cores()) // jobs)
 
     def planned(name: str) -> tuple[str, Setup, dict]:
         own = replace(setup, out=None if out is None else Path(out) / (name + ("-quick" if setup.quick else "")))

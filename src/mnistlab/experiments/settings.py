@@ -6,9 +6,11 @@ particular to them (their conditions, search grids, epoch counts of one figure).
 """
 from __future__ import annotations
 
-# Every lecture trains with a constant learning rate, torch's optimizer defaults and the plain loss: said here
-# once, so the default recipe (fit's defaults) never leaks into a lecture's settings.
-LECTURE_TRAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0)
+from ..train.config import PLAIN
+
+# Every lecture trains plainly (train.config.PLAIN: a constant learning rate, torch's optimizer defaults, the plain
+# loss), so the default recipe (fit's defaults) never leaks into a lecture's settings.
+LECTURE_TRAIN = PLAIN
 
 # L1: c10k5s2 c20k7s2 f5, tanh, Adam, batch 100, MNIST 50k/10k/10k.
 L1_MODEL = dict(spec="c10k5s2 c20k7s2 f5", activation="tanh", head="logits")

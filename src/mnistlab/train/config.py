@@ -16,6 +16,9 @@ OWN_OPTIMIZER = {"params": None, "lr": "--lr", "weight_decay": "--weight-decay"}
 OWN_SCHEDULE = {"optimizer": None, "max_lr": "--lr", "total_steps": "--epochs or --max-steps",
                 "T_max": "--epochs or --max-steps", "epochs": "--epochs", "steps_per_epoch": None}
 MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
+# Plain training: a constant learning rate, torch's optimizer defaults and the plain loss. `fit_many` trains so
+# by default and every lecture does (experiments/settings.py), so the default recipe never leaks into either.
+PLAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0)
 
 
 def option(default, help: str, **cli):

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from ..data.splits import Splits
 from ..errors import UserError
 from ..models import Net
-from .config import TrainConfig
+from .config import PLAIN, TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .metrics import calibrate
@@ -35,9 +35,6 @@ from .stackopt import StackedOptimizer, family_defaults
 IGNORE = -100  # the label of a padding row: no loss, never correct
 # fit_many without a config trains plainly, as the lectures do: a constant rate, torch's optimizer defaults,
 # the plain loss (not the default recipe's schedule and label smoothing).
-PLAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0)
-
-
 @dataclass
 class Folds:
     """Per-model index subsets of one resident training set: model k trains on x_train[train[k]], is validated
