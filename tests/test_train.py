@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mnistlab import build_model, fit, load_run, make_splits
+from mnistlab.cli import main
 from mnistlab.errors import UserError
 from mnistlab.train.run import META, WEIGHTS
 
@@ -95,7 +96,7 @@ def test_schedule_shapes():
 
 @pytest.mark.parametrize("options, message", [
     (dict(lr=0), "learning rate must be greater than 0"), (dict(lr=-1), "greater than 0"),
-    (dict(epochs=0), "--epochs 0"), (dict(batch_size=0), "--batch-size 0"),
+    (dict(epochs=0), "epochs=0"), (dict(batch_size=0), "batch_size=0"),
     (dict(optimizer="adamx"), "unknown optimizer 'adamx'"), (dict(loss="hinge"), "unknown loss 'hinge'"),
     (dict(schedule="warmup"), "unknown schedule 'warmup'"), (dict(device="tpu"), "unknown device 'tpu'"),
 ])
@@ -107,20 +108,20 @@ def test_bad_options(sample, options, message):
 def test_unavailable_cuda_is_a_user_error(sample):
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    with pytest.raises(UserError, match="--device cuda: not available"):
+    with pytest.raises(UserError, match="device=cuda: not available"):
         fit("f8", make_splits(sample, train_size=64), device="cuda")
 
 
 def test_nan_stops_with_advice(sample):
-    with pytest.raises(UserError, match=r"loss became nan in epoch 1; try a smaller learning rate \(e.g. --lr 1e\+09\)"):
+    with pytest.raises(UserError, match=r"loss became nan in epoch 1; try a smaller learning rate \(e.g. lr=1e\+09\)"):
         fit("f64 f64", make_splits(sample, normalize="raw", train_size=500), optimizer="sgd", lr=1e10, epochs=3,
             schedule="none", batch_size=50)
 
 
 def test_split_ranges(sample):
-    with pytest.raises(UserError, match="--val 4000 is out of range"):
+    with pytest.raises(UserError, match="val=4000 is out of range"):
         make_splits(sample, val=4000)
-    with pytest.raises(UserError, match="--train-size 3901 is out of range: 3900"):
+    with pytest.raises(UserError, match="train_size=3901 is out of range: 3900"):
         make_splits(sample, val=100, train_size=3901)
 
 
@@ -199,9 +200,9 @@ def test_losses_are_not_negative_for_sound_pairs(sample):
     for head, loss in [("logits", "ce"), ("log_softmax", "nll"), ("log_softmax", "ce"), ("logits", "mse")]:
         run = fit(build_model("f16", head=head), splits, epochs=1, loss=loss)
         assert run.final["train_loss"] >= 0 and run.final["test_loss"] >= 0, (head, loss)
-    with pytest.raises(UserError, match="--loss nll needs a probability head"):
+    with pytest.raises(UserError, match="loss=nll needs a probability head"):
         fit(build_model("f16", head="logits"), splits, loss="nll")
-    with pytest.raises(UserError, match="--weight-decay -1"):
+    with pytest.raises(UserError, match="weight_decay=-1"):
         fit("f16", splits, weight_decay=-1)
 
 
@@ -244,3 +245,10 @@ def test_standard_constants_from_the_histogram(sample):
     unit = sample.train_images / 255.0
     assert norm.mean == pytest.approx(unit.mean()) and norm.std == pytest.approx(unit.std())
     assert Normalizer.fit("standard", np.zeros((3, 28, 28), np.uint8)).std == 1.0
+
+
+def test_the_library_names_its_own_parameters_and_the_command_its_flags(sample, capsys):
+    with pytest.raises(UserError, match=r"^lr=-1: the learning rate must be greater than 0"):
+        fit("f8", make_splits(sample, train_size=64), lr=-1)
+    assert main(["train", "--dataset", "mnist-sample", "--lr", "-1", "--json"]) == 2
+    assert "error: --lr -1.0: the learning rate must be greater than 0" in capsys.readouterr().err

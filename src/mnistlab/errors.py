@@ -1,5 +1,10 @@
 """The one error type users see: the CLI prints it as a single line and exits 2."""
+import contextlib
 import errno
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+_FLAGS: ContextVar[bool] = ContextVar("mnistlab_flags", default=False)  # True while a command runs
 
 
 class UserError(Exception):
@@ -20,3 +25,22 @@ def os_error_line(exc: OSError) -> str | None:
     if exc.errno == errno.EROFS:
         return f"{where}the file system is read-only; choose another place"
     return None
+
+
+def named(name: str, value: object = None) -> str:
+    """An option as its caller wrote it: `--batch-size 0` in a command, `batch_size=0` from Python. The library
+    names options through this, so `fit()` in a notebook is told about its own parameter, a terminal its flag."""
+    if _FLAGS.get():
+        flag = "--" + name.replace("_", "-")
+        return flag if value is None else f"{flag} {value}"
+    return name if value is None else f"{name}={value}"
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """Within this block `named` writes command-line flags (the CLI runs each command inside it)."""
+    token = _FLAGS.set(True)
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)

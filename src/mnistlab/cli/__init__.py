@@ -15,7 +15,7 @@ import sys
 import warnings
 
 from .. import __version__
-from ..errors import UserError, os_error_line
+from ..errors import UserError, command_line, os_error_line
 from ..fileio import COMMITTED, release_all
 from .common import Parser, common_parser, notices_to_stderr
 from .predict import onnx_predict_parser, wants_onnx_predict
@@ -52,7 +52,12 @@ def interrupted_message(saved_before: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """`mnistlab ARGS`: the exit status; while it runs, the library's errors name options as flags (errors.named)."""
+    with command_line():
+        return _run(sys.argv[1:] if argv is None else list(argv))
+
+
+def _run(argv: list[str]) -> int:
     parser = onnx_predict_parser() if wants_onnx_predict(argv) else build_parser()
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)

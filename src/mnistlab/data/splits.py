@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, named
 from .dataset import Dataset
 from .transforms import DEFAULT_NORMALIZE, Normalizer
 
@@ -39,12 +39,12 @@ def make_splits(ds: Dataset, normalize: str = DEFAULT_NORMALIZE, val: int = 0, t
     """
     n = len(ds.train_labels)
     if val < 0 or val >= n:
-        raise UserError(f"--val {val} is out of range: {ds.name} has {n} training images; use 0 to {n - 1}")
+        raise UserError(f"{named('val', val)} is out of range: {ds.name} has {n} training images; use 0 to {n - 1}")
     images, labels = ds.train_images[: n - val], ds.train_labels[: n - val]
     if train_size is not None:
         if not 1 <= train_size <= len(labels):
-            raise UserError(f"--train-size {train_size} is out of range: {len(labels)} training images are available "
-                            f"after --val {val}")
+            raise UserError(f"{named('train_size', train_size)} is out of range: {len(labels)} training images are available "
+                            f"after {named('val', val)}")
         images, labels = images[:train_size], labels[:train_size]
     norm = Normalizer.fit(normalize, images)
     test_norm = norm if test_normalize in (None, normalize) else Normalizer.fit(test_normalize, ds.test_images)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..data import strokes
 from ..data.transforms import Normalizer
-from ..errors import UserError
+from ..errors import UserError, named
 
 AUGMENTATIONS = ("none", "affine")  # the single-word forms; a list such as "elastic,blur=0.5" names ROBUST's items
 
@@ -197,7 +197,7 @@ def _number(part: str, value: str, low: float, high: float, what: str) -> float:
     except ValueError:
         number = -1.0
     if not low < number <= high:
-        raise UserError(f"--augment {part}: {what} must be a number above {low:g} and at most {high:g} "
+        raise UserError(f"{named('augment', part)}: {what} must be a number above {low:g} and at most {high:g} "
                         f"(e.g. {part.partition('=')[0]}=0.5)")
     return number
 
@@ -216,11 +216,11 @@ def parse_augment(text: str) -> dict[str, float]:
                                   else "the fraction of the training steps augmented")
             continue
         if name not in ROBUST:
-            raise UserError(f"--augment: unknown augmentation {name!r}; use none, affine, or a list of "
+            raise UserError(f"{named('augment')}: unknown augmentation {name!r}; use none, affine, or a list of "
                             f"{', '.join(ROBUST)} with optional strengths, e.g. 'elastic,blur=0.5'")
         items[name] = _number(part, value, 0, 2, "the strength")
     if not set(items) - {"share", "until"}:
-        raise UserError("--augment: empty list; give none, affine, or items such as 'elastic,blur=0.5'")
+        raise UserError(f"{named('augment')}: empty list; give none, affine, or items such as 'elastic,blur=0.5'")
     return items
 
 
@@ -267,7 +267,7 @@ def make_augment(name: str, normalizer: Normalizer, device: torch.device, seed: 
     if "affine" in items:
         return lambda x, step=None: random_affine(x, generator, background)
     if channels != 1:
-        raise UserError(f"--augment {name}: the robust augmentations are for 1-channel digits; use affine for colour")
+        raise UserError(f"{named('augment', name)}: the robust augmentations are for 1-channel digits; use affine for colour")
     white = float(normalizer(np.full((1, 1, 1, 1), 255, dtype=np.uint8), "cpu").item())
     draw, live = Draw(generator), _until(items, total_steps)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import UserError
+from ..errors import UserError, named
 from .augment import ROBUST, parse_augment
 from .device import DEVICES
 from .optim import LOSSES, SCHEDULES, check_names
@@ -11,10 +11,10 @@ from .optim import LOSSES, SCHEDULES, check_names
 PRECISIONS = ("auto", "fp32", "bf16")
 CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
-# optimizer and scheduler arguments mnistlab passes itself: the option that sets each, or None (derived)
-OWN_OPTIMIZER = {"params": None, "lr": "--lr", "weight_decay": "--weight-decay"}
-OWN_SCHEDULE = {"optimizer": None, "max_lr": "--lr", "total_steps": "--epochs or --max-steps",
-                "T_max": "--epochs or --max-steps", "epochs": "--epochs", "steps_per_epoch": None}
+# optimizer and scheduler arguments mnistlab passes itself: the options that set each, or () (derived)
+OWN_OPTIMIZER = {"params": (), "lr": ("lr",), "weight_decay": ("weight_decay",)}
+OWN_SCHEDULE = {"optimizer": (), "max_lr": ("lr",), "total_steps": ("epochs", "max_steps"),
+                "T_max": ("epochs", "max_steps"), "epochs": ("epochs",), "steps_per_epoch": ()}
 MAX_LR, MAX_EPOCHS, MAX_COUNT, MAX_SEED = 1e10, 100_000, 2**31 - 1, 2**32 - 1  # beyond these nothing trains (float32)
 # Plain training: a constant learning rate, torch's optimizer defaults and the plain loss. `fit_many` trains so
 # by default and every lecture does (experiments/settings.py), so the default recipe never leaks into either.
@@ -71,30 +71,31 @@ class TrainConfig:
 
     def check(self) -> None:
         if not (0 < self.epochs <= MAX_EPOCHS):
-            raise UserError(f"--epochs {self.epochs:g}: must be more than 0 and at most {MAX_EPOCHS:,} "
+            raise UserError(f"{named('epochs', f'{self.epochs:g}')}: must be more than 0 and at most {MAX_EPOCHS:,} "
                             f"(a fraction such as 0.8 ends inside the epoch)")
         if not 1 <= self.batch_size <= MAX_COUNT:
-            raise UserError(f"--batch-size {self.batch_size}: must be from 1 to {MAX_COUNT:,}")
+            raise UserError(f"{named('batch_size', self.batch_size)}: must be from 1 to {MAX_COUNT:,}")
         if not 0 < self.lr <= MAX_LR:
-            raise UserError(f"--lr {self.lr}: the learning rate must be greater than 0 and at most {MAX_LR:g} (e.g. 0.001)")
+            raise UserError(f"{named('lr', self.lr)}: the learning rate must be greater than 0 and at most {MAX_LR:g} (e.g. 0.001)")
         if not 0 <= self.seed <= MAX_SEED:
-            raise UserError(f"--seed {self.seed}: must be from 0 to {MAX_SEED}")
+            raise UserError(f"{named('seed', self.seed)}: must be from 0 to {MAX_SEED}")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if not 0 <= self.label_smoothing < 1:
-            raise UserError(f"--label-smoothing {self.label_smoothing}: must be at least 0 and below 1 (e.g. 0.1)")
+            raise UserError(f"{named('label_smoothing', self.label_smoothing)}: must be at least 0 and below 1 (e.g. 0.1)")
         if not 0 <= self.weight_decay <= MAX_LR:
-            raise UserError(f"--weight-decay {self.weight_decay}: must be from 0 to {MAX_LR:g} (e.g. 0.0001)")
+            raise UserError(f"{named('weight_decay', self.weight_decay)}: must be from 0 to {MAX_LR:g} (e.g. 0.0001)")
         check_names(self.optimizer, self.schedule, self.loss)
         if not 0 <= self.max_steps <= MAX_COUNT:
-            raise UserError(f"--max-steps {self.max_steps}: must be 0 (no cap) or a number of steps up to {MAX_COUNT:,}")
+            raise UserError(f"{named('max_steps', self.max_steps)}: must be 0 (no cap) or a number of steps up to {MAX_COUNT:,}")
         if not 0 <= self.eval_every <= MAX_COUNT:
-            raise UserError(f"--eval-every {self.eval_every}: must be 0 (epoch ends only) or a number of steps")
+            raise UserError(f"{named('eval_every', self.eval_every)}: must be 0 (epoch ends only) or a number of steps")
         if self.capture not in CAPTURE:
-            raise UserError(f"--capture {self.capture}: choose one of: {', '.join(CAPTURE)}")
+            raise UserError(f"{named('capture', self.capture)}: choose one of: {', '.join(CAPTURE)}")
         parse_augment(self.augment)
         for what, options, own in (("optimizer", self.optimizer_options, OWN_OPTIMIZER), ("schedule", self.schedule_options, OWN_SCHEDULE)):
             taken = [key for key in own if key in options]
             if taken:
-                raise UserError(f"--{what}-options {taken[0]!r}: set by mnistlab itself"
-                                + (f"; give it with {own[taken[0]]} instead" if own[taken[0]] else "; leave it out"))
+                raise UserError(f"{named(what + '_options', repr(taken[0]))}: set by mnistlab itself"
+                                + (f"; give it with {' or '.join(map(named, own[taken[0]]))} instead" if own[taken[0]]
+                                   else "; leave it out"))

@@ -18,7 +18,7 @@ import torch
 from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
 from ..display import heading, table
-from ..errors import UserError
+from ..errors import UserError, named
 from ..fileio import check_output, write_json
 from ..models import Net, build_model
 from .config import TrainConfig
@@ -90,7 +90,7 @@ def check_out(out: str | Path) -> Path:
     """A cross-validation folder must be new or empty (it will hold fold-<i> runs and cv.json)."""
     out = check_output(out)
     if out.exists() and any(out.iterdir()):
-        raise UserError(f"--out {out}: is not empty; cross-validation writes fold-<i> runs and cv.json into a new "
+        raise UserError(f"{named('out', out)}: is not empty; cross-validation writes fold-<i> runs and cv.json into a new "
                         f"or empty folder")
     return out
 
@@ -105,9 +105,9 @@ def cross_validate(model: Net | str, data: Splits | Dataset, folds: int = 5, *, 
     if isinstance(data, Dataset):
         data = make_splits(data, get_recipe(recipe).normalize)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise UserError(f"--folds {folds}: cross-validation needs at least 2 folds (e.g. --folds 5)")
+        raise UserError(f"{named('folds', folds)}: cross-validation needs at least 2 folds (e.g. {named('folds', 5)})")
     if folds > len(data.y_train) // 2:
-        raise UserError(f"--folds {folds}: the training set has only {len(data.y_train)} images; use fewer folds")
+        raise UserError(f"{named('folds', folds)}: the training set has only {len(data.y_train)} images; use fewer folds")
     spec = model if isinstance(model, str) else model.config.spec
     cfg = TrainConfig(**settle(recipe, spec, options))
     cfg.check()

@@ -6,7 +6,7 @@ from functools import partial
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..threads import resolve_threads
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -16,7 +16,7 @@ def set_threads(threads: int | str | None = "auto") -> int:
     """Set torch's CPU threads: a count, or `auto` (None too) for the cores nothing else is busy on
     (`mnistlab.threads`); one thread beats two on oversubscribed cores. Returns the count set."""
     if isinstance(threads, int) and threads < 1:
-        raise UserError(f"--threads {threads}: must be at least 1")
+        raise UserError(f"{named('threads', threads)}: must be at least 1")
     count = resolve_threads(threads)
     torch.set_num_threads(count)
     return count
@@ -30,7 +30,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise UserError(f"--device {name}: not available on this machine; use --device auto or cpu")
+        raise UserError(f"{named('device', name)}: not available on this machine; use {named('device', 'auto')} or cpu")
     return torch.device(name)
 
 

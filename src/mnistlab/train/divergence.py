@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from ..errors import named
 from .optim import default_loss, make_loss
 
 RUNAWAY = 10
@@ -43,4 +44,4 @@ def divergence(history: list[dict], train: dict, head: str, n_classes: int) -> s
 
 
 def divergence_warning(where: str, reason: str) -> str:
-    return f"{where}: training diverged: {reason}; the results mean little, try a smaller --lr"
+    return f"{where}: training diverged: {reason}; the results mean little, try a smaller {named('lr')}"

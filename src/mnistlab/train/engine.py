@@ -25,7 +25,7 @@ from typing import Protocol
 import torch
 from torch.optim import optimizer as optimizer_module
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..progress import Progress
 from . import reuse
 from .config import CAPTURE
@@ -211,7 +211,8 @@ def device_reason(device: torch.device) -> str | None:
 
 def capture_refused(reason: str) -> UserError:
     """The one-line refusal of --capture on."""
-    return UserError(f"--capture on: {reason}; use --capture auto (eager where capture is impossible) or off")
+    return UserError(f"{named('capture', 'on')}: {reason}; use {named('capture', 'auto')} (eager where capture is "
+                     f"impossible) or off")
 
 
 def capture_reason(device: torch.device, table: list[list[dict]] | None, optimizers: list[torch.optim.Optimizer],
@@ -271,7 +272,7 @@ def decide_capture(asked: str, device: torch.device, table: list[list[dict]] | N
                    optimizers: list[torch.optim.Optimizer], plan: StepPlan) -> Capture:
     """--capture auto, on or off, decided once before training: `on` refuses what cannot be captured."""
     if asked not in CAPTURE:
-        raise UserError(f"--capture {asked}: choose one of: {', '.join(CAPTURE)}")
+        raise UserError(f"{named('capture', asked)}: choose one of: {', '.join(CAPTURE)}")
     if asked == "off":
         return Capture(Mode.OFF)
     reason = capture_reason(device, table, optimizers, plan)

@@ -20,7 +20,7 @@ from ..data.dataset import Dataset
 from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
 from ..data.splits import Splits
-from ..errors import UserError
+from ..errors import UserError, named
 from ..fileio import check_space
 from ..models import Net, summary_text
 from ..progress import Progress
@@ -64,7 +64,7 @@ class TrainJob:
         for name, low in (("val", 0), ("train_size", 1)):
             value = getattr(self.choices, name)
             if value is not None and value < low:
-                raise UserError(f"--{name.replace('_', '-')} {value}: must be at least {low}")
+                raise UserError(f"{named(name, value)}: must be at least {low}")
         return cfg
 
 

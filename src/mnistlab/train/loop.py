@@ -10,7 +10,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
-from ..errors import UserError
+from ..errors import UserError, named
 from ..models import Net, build_model
 from ..progress import Progress
 from .augment import make_augment
@@ -65,7 +65,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
         def record(raw: dict) -> None:
             if not math.isfinite(raw["train_loss"]):
                 raise UserError(f"training diverged: the loss became {raw['train_loss']} in epoch {raw['epoch']}; "
-                                f"try a smaller learning rate (e.g. --lr {cfg.lr / 10:g})")
+                                f"try a smaller learning rate (e.g. {named('lr', f'{cfg.lr / 10:g}')})")
             history.append({"epoch": raw["epoch"], "train_loss": raw["train_loss"], "train_accuracy": raw["train_accuracy"],
                             **raw["evals"], "seconds": raw["seconds"], "eval_seconds": raw["eval_seconds"]})
             if on_epoch is not None:

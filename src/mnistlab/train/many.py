@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from ..data.splits import Splits
-from ..errors import UserError
+from ..errors import UserError, named
 from ..models import Net
 from .config import PLAIN, TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
@@ -58,7 +58,7 @@ def sample_losses(name: str, smoothing: float = 0.0) -> Callable[[torch.Tensor, 
             loss = (1 - smoothing) * loss - smoothing * flat.mean(1) * (target != IGNORE)
         return loss.view(k, b)
     if name not in ("ce", "nll"):
-        raise UserError(f"--loss {name}: stacked training takes ce or nll")
+        raise UserError(f"{named('loss', name)}: stacked training takes ce or nll")
     return losses
 
 
@@ -173,7 +173,8 @@ def settle_many(cfg: TrainConfig, optimizers: list[tuple[str, float]] | None, k:
     """(optimizer, lr, options) per model: the config's options go with the config's optimizer only."""
     cfg.check()
     if cfg.augment != "none" or cfg.eval_every or cfg.init:
-        raise UserError("stacked training takes no augmentation, --eval-every or --init; train these models with fit")
+        raise UserError(f"stacked training takes no {named('augment')}, {named('eval_every')} or {named('init')}; train "
+                        f"these models with fit")
     pairs = optimizers or [(cfg.optimizer, cfg.lr)] * k
     if len(pairs) != k:
         raise UserError(f"{k} models but {len(pairs)} optimizer settings")

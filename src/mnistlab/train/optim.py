@@ -6,7 +6,7 @@ import inspect
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ..errors import UserError, named
 
 # Every torch.optim optimizer that steps without a closure on any parameter shape and takes weight decay
 # (LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D weights only).
@@ -58,7 +58,8 @@ def make_optimizer(name: str, params, lr: float, *, lean: bool = False, **kwargs
     try:
         return OPTIMIZERS[name.lower()](params, lr=lr, **kwargs, **extra)
     except (TypeError, ValueError) as exc:  # e.g. an option this optimizer does not take
-        raise UserError(f"optimizer {name!r} refused its options ({exc}); check --lr, --weight-decay and optimizer options") from None
+        raise UserError(f"optimizer {name!r} refused its options ({exc}); check {named('lr')}, {named('weight_decay')} "
+                        f"and {named('optimizer_options')}") from None
 
 
 def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
@@ -72,7 +73,7 @@ def make_schedule(name: str | None, optimizer: torch.optim.Optimizer, lr: float,
     name = (name or "none").lower()
     if name == "none":
         if options:
-            raise UserError(f"schedule options {sorted(options)} given without a schedule; choose one with --schedule")
+            raise UserError(f"schedule options {sorted(options)} given without a schedule; choose one with {named('schedule')}")
         return None, False
     try:  # only options a user chose can make a scheduler refuse: the other arguments are ours
         if name == "onecycle":
@@ -118,10 +119,11 @@ def check_loss(loss: str, head: str, smoothing: float = 0.0) -> None:
     On a softmax head NLL is -p[target]; smoothing that only rescales it, so it is refused.
     """
     if loss == "nll" and head == "logits":
-        raise UserError("--loss nll needs a probability head: add --head log_softmax (or use --loss ce with logits)")
+        raise UserError(f"{named('loss', 'nll')} needs a probability head: add {named('head', 'log_softmax')} (or use "
+                        f"{named('loss', 'ce')} with logits)")
     if loss == "nll" and head == "softmax" and smoothing:
-        raise UserError("--label-smoothing with --loss nll on a softmax head only rescales -p[target]; "
-                        "use --head log_softmax, or --label-smoothing 0")
+        raise UserError(f"{named('label_smoothing')} with {named('loss', 'nll')} on a softmax head only rescales -p[target]; "
+                        f"use {named('head', 'log_softmax')}, or {named('label_smoothing', 0)}")
 
 
 def make_loss(name: str, n_classes: int, smoothing: float = 0.0):

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..data.transforms import NORMALIZATIONS, Normalizer
 from ..display import curve_svg, heading, pairs
-from ..errors import UserError
+from ..errors import UserError, named
 from ..fileio import atomic_dir, check_output, check_space, exclusive, file_digest, reserve, write_json
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
@@ -163,10 +163,10 @@ def check_out_dir(out: str | Path) -> Path:
     """A run may go to a new or empty folder, or replace an earlier run it can prove is its own, unchanged."""
     out = check_output(out)
     if out.is_symlink():
-        raise UserError(f"--out {out}: is a symbolic link; give the folder it points to, or a new folder")
+        raise UserError(f"{named('out', out)}: is a symbolic link; give the folder it points to, or a new folder")
     reason = _foreign(out) if out.is_dir() else None
     if reason:
-        raise UserError(f"--out {out}: {reason}; choose a new or empty folder")
+        raise UserError(f"{named('out', out)}: {reason}; choose a new or empty folder")
     return out
 
 
