@@ -27,6 +27,7 @@ from ..data.splits import Splits
 from ..errors import UserError
 from ..models import Net
 from ..sweep.executors import ExecutorSpec, check_executor, make_executor
+from ..sweep.trial import FitJob
 from ..train.config import TrainConfig
 from ..train.device import resolve_device
 from ..train.loop import fit
@@ -90,8 +91,7 @@ def execute(calls: list[Call | None], runner, say: Callable[[str], None]) -> dic
         if call is not None and id(call.splits) not in keys:
             keys[id(call.splits)] = f"s{len(keys)}"
             splits[keys[id(call.splits)]] = call.splits
-    jobs = [(f"c{k:03d}", {"fit_job": {"model": c.model, "init": {n: t.numpy() for n, t in c.init.items()},
-                                       "options": c.options, "splits": keys[id(c.splits)]}})
+    jobs = [FitJob(f"c{k:03d}", c.model, {n: t.numpy() for n, t in c.init.items()}, c.options, keys[id(c.splits)])
             for k, c in enumerate(calls) if c is not None]
     done: dict[int, Path] = {}
 

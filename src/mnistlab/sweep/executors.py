@@ -11,21 +11,28 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import UserError
 from ..registry import add
 from ..threads import AUTO
 from .search import ASHA
 
+if TYPE_CHECKING:  # the tasks' module loads torch: not for building the parser
+    from .trial import Task
+
 
 class Executor(Protocol):
-    """Runs trials (or an experiment's planned `fit` jobs) and reports each record as it ends."""
+    """Runs tasks (sweep trials, or an experiment's planned `fit` jobs) and reports each record as it ends.
+
+    Each task is a `trial.Task` (Trial, Batch or FitJob); `trial.run_task(task, Prepared(data, ...), out, device)`
+    runs any of them where the executor puts it and returns its records, so an executor only places tasks, ships
+    the data (`data`, and an experiment's `splits` by key) and passes the records on."""
 
     name: str
     jobs: int  # trials that run at once: the search asks for this many at a time
 
-    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
+    def run(self, tasks: list[Task], on_record: Callable[[dict], None], asha: ASHA | None = None,
             splits: dict | None = None) -> None: ...
 
     def info(self) -> dict: ...

@@ -1,7 +1,8 @@
 """The local executor: worker processes on this machine, each with its share of the cores.
 
-Each worker loads the data once and then takes tasks (one trial, or a group of FFN trials
-that `fit_many` trains as one program) over a pipe. With early stopping a worker asks the
+Each worker takes tasks over a pipe (a trial, a batch of FFN trials that `fit_many` trains as one
+program, or an experiment's planned fit job) and runs them with `trial.run_task`, loading the data
+once, on the first task that needs it. With early stopping a worker asks the
 parent after every epoch whether to go on, so ASHA sees every trial's rungs in one place.
 A worker that dies takes only its own task with it: that task is recorded as failed and a
 fresh worker takes the next one.
@@ -10,82 +11,56 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import shutil
+import socket
 import tempfile
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 from pathlib import Path
 
 import torch
 
 from ..argtypes import COUNT
-from ..data.formats import ReadOptions
-from ..data.sources import load_dataset
 from ..errors import UserError
 from ..threads import allowed_cores
 from ..train.reuse import reuse_captures
 from .executors import executor
 from .search import ASHA
-from .trial import Prepared, batch_key, run_batched, run_fit_job, run_trial
-
-Task = list[tuple[str, dict]]  # one trial, or trials that train together
+from .trial import Batch, FitJob, Prepared, Task, Trial, batch_key, run_task, task_ids, trial_record
 
 
-def group_tasks(trials: list[tuple[str, dict]], batch: bool) -> list[Task]:
-    """One task per trial, except FFN trials that share a `batch_key`, which become one task."""
+def group_tasks(tasks: list[Task], batch: bool) -> list[Task]:
+    """The tasks as given, except that with `batch` FFN trials that share a `batch_key` become one `Batch`."""
     if not batch:
-        return [[t] for t in trials]
-    groups: dict[tuple, Task] = {}
-    tasks: list[Task] = []
-    for trial in trials:
-        key = batch_key(trial[1])
+        return list(tasks)
+    groups: dict[tuple, list[Trial]] = {}
+    order: list[Task | tuple] = []
+    for task in tasks:
+        key = batch_key(task.options) if isinstance(task, Trial) else None
         if key is None:
-            tasks.append([trial])
+            order.append(task)
         elif key in groups:
-            groups[key].append(trial)
+            groups[key].append(task)
         else:
-            groups[key] = [trial]
-            tasks.append(groups[key])
-    return tasks
+            groups[key] = [task]
+            order.append(key)
+    return [task if not isinstance(task, tuple) else Batch(tuple(groups[task])) if len(groups[task]) > 1 else groups[task][0]
+            for task in order]
 
 
 def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: bool) -> None:
     torch.set_num_threads(threads)
-    loaded: list[Prepared] = []  # the sweep's data set, loaded on the first trial that needs it
-
-    def prepared() -> Prepared:
-        if not loaded:
-            read = ReadOptions.from_dict(data.get("read"))
-            loaded.append(Prepared(load_dataset(data["dataset"], data["data_dir"], read), data["val"], data["train_size"]))
-        return loaded[0]
-
+    prepared = Prepared(data, shared=lambda path: torch.load(path, weights_only=False))  # an experiment's: our own temp file
     out_dir = Path(out) if out else None
 
     def report(row: dict) -> bool:
         conn.send(("epoch", row))
         return conn.recv()
 
-    shared: dict[str, object] = {}  # an experiment's splits, loaded once per worker
     with reuse_captures():  # trials of one step shape replay the graph the first of them captured
-        _serve(conn, shared, prepared, out_dir, device, report if ask else None)
-
-
-def _serve(conn, shared: dict, prepared: Callable[[], Prepared], out_dir: Path | None, device: str, report) -> None:
-    while True:
-        task = conn.recv()
-        if task is None:
-            return
-        if len(task) == 1 and "fit_job" in task[0][1]:
-            job = task[0][1]["fit_job"]
-            if job["splits"] not in shared:
-                shared[job["splits"]] = torch.load(job["splits"], weights_only=False)  # our own temp file
-            records = [run_fit_job(task[0][0], job, shared[job["splits"]], out_dir)]
-        elif len(task) == 1:
-            records = [run_trial(*task[0], prepared(), out_dir, device, report)]
-        else:
-            records = run_batched(task, prepared(), out_dir, device)
-        conn.send(("done", records))
+        while (task := conn.recv()) is not None:
+            conn.send(("done", run_task(task, prepared, out_dir, device, report if ask else None)))
 
 
 class Worker:
@@ -123,17 +98,17 @@ class LocalExecutor:
     def _start(self, ask: bool) -> Worker:
         return Worker(self.context, (self.data, str(self.out) if self.out else None, self.device, self.threads, ask))
 
-    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
+    def run(self, tasks: list[Task], on_record: Callable[[dict], None], asha: ASHA | None = None,
             splits: dict | None = None) -> None:
-        """Train every trial; call `on_record` with each record as it arrives. `splits` (key -> Splits) are the data of
-        experiment jobs (options {"fit_job": {..., "splits": key}}): written once to a file each worker loads once."""
+        """Run every task; call `on_record` with each record as it arrives. `splits` (key -> Splits) are the data of
+        the experiment's fit jobs: written once to a file each worker loads once."""
         if splits:
             folder = Path(tempfile.mkdtemp(prefix="mnistlab-splits-"))
             paths = {key: folder / f"{i}.pt" for i, key in enumerate(splits)}
             for key, path in paths.items():
                 torch.save(splits[key], path)
-            trials = [(i, {"fit_job": {**o["fit_job"], "splits": str(paths[o["fit_job"]["splits"]])}}) for i, o in trials]
-        pending = deque(group_tasks(trials, asha is None and not splits))
+            tasks = [replace(t, splits=str(paths[t.splits])) if isinstance(t, FitJob) else t for t in tasks]
+        pending = deque(group_tasks(tasks, asha is None and not splits))
         ask = asha is not None
         self.close()
         self.workers = [self._start(ask) for _ in range(min(self.jobs, len(pending)))]
@@ -164,12 +139,10 @@ class LocalExecutor:
                                 on_record(record)
                     elif w.task and not w.proc.is_alive():
                         w.proc.join()
-                        for trial_id, _ in w.task:
-                            on_record({"id": trial_id, "status": "failed", "history": [],
-                                       "reason": f"the worker process {w.proc.pid} died (exit code {w.proc.exitcode}) "
-                                                 f"during the trial; rerun with --resume to retry it",
-                                       "metrics": {"val_accuracy": None, "val_loss": None, "train_accuracy": None,
-                                                   "seconds": None}})
+                        for trial_id in task_ids(w.task):
+                            on_record(trial_record(trial_id, [], "failed", f"the worker process {w.proc.pid} died (exit code "
+                                                   f"{w.proc.exitcode}) during the trial; rerun with --resume to retry it",
+                                                   None, place={"host": socket.gethostname(), "pid": w.proc.pid}))
                         w.task = None
         finally:
             self.close()

@@ -31,7 +31,7 @@ from ..data.sources import load_dataset
 from ..errors import UserError
 from .executors import executor
 from .search import ASHA, maximize
-from .trial import HISTORY_KEYS, trial_options
+from .trial import Task, trial_options, trial_record
 
 INSTALL = "pip install 'mnistlab[ray]'"
 CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster's --address; Ray itself retries a closed port for ever
@@ -66,28 +66,23 @@ def _ray():
 
 
 def _trainable(config: dict, dataset=None, splits=None) -> None:
-    """One Tune trial: `config["trial"]` is (id, options); `dataset` and an experiment's `splits` come from the
-    object store."""
+    """One Tune trial: `config["trial"]` is the task (a Trial or a FitJob); `dataset` and an experiment's `splits`
+    come from the object store."""
     # ray: this runs in a Ray worker (the optional ray extra)
     from ray import tune
 
-    from .trial import Prepared, run_fit_job, run_trial
+    from .trial import Prepared, run_task
 
-    trial_id, options = config["trial"]
+    task = config["trial"]
     torch.set_num_threads(max(1, math.floor(config["threads"])))
-    if "fit_job" in options:
-        job = options["fit_job"]
-        record = run_fit_job(trial_id, job, splits[job["splits"]], Path(config["out"]))
-        tune.report({"epoch": 1, "record": json.dumps(record)})
-        return
-    prepared = Prepared(dataset, config["val"], config["train_size"])
+    prepared = Prepared(config["data"], dataset, splits.__getitem__ if splits else None)
 
     def report(row: dict) -> bool:
         tune.report({k: v for k, v in row.items() if v is not None})
         return True  # Tune's scheduler stops the trial itself
 
-    record = run_trial(trial_id, options, prepared, Path(config["out"]) if config["out"] else None, config["device"], report)
-    tune.report({"epoch": len(record["history"]) or 1, "record": json.dumps(record)})
+    [record] = run_task(task, prepared, Path(config["out"]) if config["out"] else None, config["device"], report)
+    tune.report({"epoch": len(record.get("history") or []) or 1, "record": json.dumps(record)})
 
 
 @contextlib.contextmanager
@@ -175,28 +170,28 @@ class RayExecutor:
                 "gpus_per_trial": self.gpus, "slots": self.jobs,
                 "nodes": len([n for n in self.ray.nodes() if n.get("Alive")])}
 
-    def run(self, trials: list[tuple[str, dict]], on_record: Callable[[dict], None], asha: ASHA | None = None,
+    def run(self, tasks: list[Task], on_record: Callable[[dict], None], asha: ASHA | None = None,
             splits: dict | None = None) -> None:
-        """Run every trial as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
+        """Run every task as a Tune trial; `splits` (key -> Splits) are experiment jobs' data, put in the store once."""
         tune = self.tune
         read = ReadOptions.from_dict(self.data.get("read"))
         dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"], read)
         trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
                                         {"cpu": self.cpus, "gpu": self.gpus})
-        common = {"val": self.data.get("val"), "train_size": self.data.get("train_size"), "device": self.device,
+        common = {"data": self.data, "device": self.device,
                   "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
         scheduler = None
         if asha is not None:
             # ray: the optional ray extra
             from ray.tune.schedulers import ASHAScheduler
 
-            max_epochs = max(math.ceil(trial_options(o)[1]["epochs"]) for _, o in trials)
+            max_epochs = max(math.ceil(trial_options(t.options)[1]["epochs"]) for t in tasks)
             scheduler = ASHAScheduler(time_attr="epoch", metric=asha.metric, mode="max" if maximize(asha.metric) else "min",
                                       max_t=max_epochs, grace_period=asha.grace, reduction_factor=asha.eta)
         self.rounds += 1
         tuner = tune.Tuner(
             trainable,
-            param_space={**common, "trial": tune.grid_search([list(t) for t in trials])},
+            param_space={**common, "trial": tune.grid_search(list(tasks))},
             tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=True,
                                         trial_dirname_creator=_dirname),
             run_config=tune.RunConfig(name=f"round{self.rounds}", storage_path=str((self.out or Path(".")).resolve().parent / "ray"),
@@ -211,17 +206,14 @@ class RayExecutor:
 
 
 def _dirname(trial) -> str:
-    return trial.config["trial"][0]
+    return trial.config["trial"].id
 
 
 def _stopped(trial_id: str, rows: list[dict], status: str, reason: str | None) -> dict:
-    history = [{k: r.get(k) for k in HISTORY_KEYS} for r in rows]
-    last = history[-1] if history else {}
-    return {"id": trial_id, "status": status, "reason": reason, "history": history,
-            "metrics": {"val_accuracy": last.get("val_accuracy"), "val_loss": last.get("val_loss"),
-                        "train_accuracy": last.get("train_accuracy"),
-                        "seconds": round(sum(r.get("seconds") or 0 for r in history), 3) if history else None},
-            "params": None, "where": {"host": rows[-1].get("hostname") if rows else None, "pid": rows[-1].get("pid") if rows else None}}
+    """The record of a trial Tune ended (stopped early, or failed after its retry), from the epochs it reported."""
+    seconds = sum(r.get("seconds") or 0 for r in rows) if rows else None
+    place = {"host": rows[-1].get("hostname") if rows else None, "pid": rows[-1].get("pid") if rows else None}
+    return trial_record(trial_id, rows, status, reason, seconds, place=place)
 
 
 def _recorder(on_record: Callable[[dict], None]):
@@ -234,7 +226,7 @@ def _recorder(on_record: Callable[[dict], None]):
             self.sent: set[str] = set()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            tid = trial.config["trial"][0]
+            tid = trial.config["trial"].id
             if "record" in result:
                 self.sent.add(tid)
                 on_record(json.loads(result["record"]))
@@ -242,7 +234,7 @@ def _recorder(on_record: Callable[[dict], None]):
                 self.rows.setdefault(tid, []).append(result)
 
         def on_trial_recover(self, iteration, trials, trial, **info):
-            self.rows.pop(trial.config["trial"][0], None)  # the retry starts again from epoch 1
+            self.rows.pop(trial.config["trial"].id, None)  # the retry starts again from epoch 1
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self.end(trial, "stopped_early", None)
@@ -252,7 +244,7 @@ def _recorder(on_record: Callable[[dict], None]):
             self.end(trial, "failed", f"{lines[-1] if lines else 'the trial failed'} (after a retry on Ray)")
 
         def end(self, trial, status: str, reason: str | None) -> None:
-            tid = trial.config["trial"][0]
+            tid = trial.config["trial"].id
             if tid not in self.sent:
                 self.sent.add(tid)
                 on_record(_stopped(tid, self.rows.get(tid, []), status, reason))

@@ -25,7 +25,7 @@ from .figures import draw_figures
 from .record import SweepRecord
 from .search import ASHA, Search, maximize, plan_size
 from .space import Choice, Space, flag, make_space
-from .trial import trial_options
+from .trial import Trial, trial_options
 
 METRICS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
 TRIALS, BEST = "trials", "best"
@@ -171,7 +171,7 @@ def run_trials(plan: Search, record: SweepRecord, runner: Executor, spec: SweepS
         attempted.update(i for i, _ in batch)
         configs.update(batch)
         folds = {"folds": spec.folds} if spec.folds else {}
-        runner.run([(i, {"recipe": spec.recipe, **space.fixed, **c, **folds}) for i, c in batch], on_record, asha)
+        runner.run([Trial(i, {"recipe": spec.recipe, **space.fixed, **c, **folds}) for i, c in batch], on_record, asha)
 
 
 def _fmt(value) -> str:
