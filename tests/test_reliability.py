@@ -196,9 +196,12 @@ def test_divergence_rules():
     row = lambda loss, acc: {"train_loss": loss, "train_accuracy": acc}  # noqa: E731
     ce = {"loss": "ce"}
     assert divergence([row(2.3, 0.1)], ce, "logits", 10) is None  # a smoke run near the guessing loss
-    assert divergence([row(0.3, 0.9), row(4.0, 0.5)], ce, "logits", 10).startswith("its training loss rose")
-    assert "near chance" in divergence([row(5e9, 0.09)], ce, "logits", 10)
+    rose = divergence([row(0.3, 0.9), row(4.0, 0.5)], ce, "logits", 10)
+    assert rose.reason.startswith("its training loss rose") and rose.finite
+    assert "near chance" in divergence([row(5e9, 0.09)], ce, "logits", 10).reason
     assert divergence([row(5e9, 0.6)], ce, "logits", 10) is None  # huge but learning: the first rule needs two epochs
+    for lost in (None, float("nan"), float("inf")):  # fit_many records a model's lost loss as None
+        assert divergence([row(0.3, 0.9), row(lost, 0.1)], ce, "logits", 10).finite is False
 
 
 def test_changed_weights_are_refused_unless_no_verify(cli, tiny_run, tmp_path):

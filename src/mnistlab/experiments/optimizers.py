@@ -37,7 +37,7 @@ def run(ctx: Context) -> None:
                    {"optimizer": name, "lr": lr, f"mean_test_accuracy_last_{last}": score})
         ctx.summary[condition] = score
         ctx.table.append({"optimizer": name, "lr": f"{lr:.2g}", f"test_accuracy (last {last} epochs)": score,
-                          "diverged": r.train["diverged"]})
+                          "diverged": r.diverged is not None and not r.diverged.finite})
     ctx.say(f"  {seconds:.1f}s for all {len(runs)}")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))

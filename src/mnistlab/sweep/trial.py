@@ -225,7 +225,7 @@ def run_batched(batch: Batch, prepared: Prepared, out: Path | None, device: str)
     seconds = time.perf_counter() - start
     records = []
     for (trial_id, _), run in zip(trials, runs):
-        if run.train.get("diverged"):
+        if run.diverged is not None and not run.diverged.finite:
             lr = run.train["lr"]
             records.append(trial_record(trial_id, run.history, "failed", f"training diverged: the loss stopped being finite; "
                                                                     f"try a smaller learning rate (e.g. --lr {lr / 10:g})",

@@ -1,7 +1,6 @@
 """`fit`: train one model, top to bottom. The steps themselves run in the engine (engine.py)."""
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -10,12 +9,13 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.splits import Splits, make_splits
-from ..errors import UserError, named
+from ..errors import UserError
 from ..models import Net, build_model
 from ..progress import Progress
 from .augment import make_augment
 from .config import TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
+from .divergence import stop_if_not_finite
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .init import start_from
 from .metrics import calibrate
@@ -63,9 +63,7 @@ def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", pr
         history: list[dict] = []
 
         def record(raw: dict) -> None:
-            if not math.isfinite(raw["train_loss"]):
-                raise UserError(f"training diverged: the loss became {raw['train_loss']} in epoch {raw['epoch']}; "
-                                f"try a smaller learning rate (e.g. {named('lr', f'{cfg.lr / 10:g}')})")
+            stop_if_not_finite(raw["train_loss"], raw["epoch"], cfg.lr)
             history.append({"epoch": raw["epoch"], "train_loss": raw["train_loss"], "train_accuracy": raw["train_accuracy"],
                             **raw["evals"], "seconds": raw["seconds"], "eval_seconds": raw["eval_seconds"]})
             if on_epoch is not None:

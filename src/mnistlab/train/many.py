@@ -203,8 +203,8 @@ def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]
     `config` (default: plain training, see PLAIN) and `options` (TrainConfig fields, overriding it) are shared
     by all models. Models must share a layer skeleton (train/stack.py); fully connected widths may differ.
     `folds` gives each model its own training (and validation) subset. Returns one Run per model, as `fit`
-    would, with `train["batched"]` = K. A model whose loss stops being finite is marked `diverged` (its
-    losses become None); the others are unaffected. `on_epoch(epoch, epochs)` is called after each epoch.
+    would, with `train["batched"]` = K. A model whose loss stops being finite gets losses of None (its
+    `Run.diverged` says so, not finite); the others are unaffected. `on_epoch(epoch, epochs)` is called after each epoch.
     """
     if not models:
         raise UserError("fit_many needs at least one model")
@@ -328,8 +328,7 @@ def _runs(models: list[Net], data: Splits, cfg: TrainConfig, settings: list[tupl
     for i, model in enumerate(models):
         name, lr, opts = settings[i]
         history = [model_row(r, i, s[i]) for r, s in zip(rows, seen)]
-        train_record = {**asdict(replace(cfg, optimizer=name, lr=lr, optimizer_options=opts)), **record,
-                        "diverged": any(row["train_loss"] is None for row in history)}
+        train_record = {**asdict(replace(cfg, optimizer=name, lr=lr, optimizer_options=opts)), **record}
         info = dict(data.info)
         x_val, y_val = data.x_val, data.y_val
         if folds is not None:

@@ -24,7 +24,7 @@ from ..fileio import atomic_dir, check_output, check_space, exclusive, file_dige
 from ..models import ACTIVATIONS, HEADS, ModelConfig, Net, build_model
 from .config import METRICS
 from .device import autocast_for, fast_bf16, resolve_device
-from .divergence import divergence
+from .divergence import Divergence, divergence
 from .metrics import outputs_of, to_probs
 
 WEIGHTS, META = "model.safetensors", "run.json"
@@ -49,7 +49,7 @@ class Run:
         return {k: self.history[-1][k] for k in METRICS} if self.history else {}
 
     @property
-    def diverged(self) -> str | None:
+    def diverged(self) -> Divergence | None:
         """Why this run counts as diverged (see `divergence`), or None."""
         return divergence(self.history, self.train, self.model.config.head, self.model.config.n_classes)
 
