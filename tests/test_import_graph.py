@@ -182,3 +182,44 @@ def test_every_module_imports():
             if not (isinstance(exc, ModuleNotFoundError) and exc.name and not exc.name.startswith("mnistlab")):
                 failed[info.name] = str(exc)  # an optional extra that is not installed is not a failure
     assert failed == {}
+
+
+def draw_layers(path: str) -> None:
+    """docs/architecture.md's picture: every package and top-level module in its layer (bottom: base), and every
+    import between packages of different layers as a line, all read from the graph these tests check."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    graph = components(import_graph(lazy=True))
+    rows = {i: sorted(c for c in graph if layer(c) == i) for i in range(len(LAYERS))}
+    width = max(len(r) for r in rows.values())
+    where = {c: ((k + 0.5) * width / len(rows[i]), i) for i, r in rows.items() for k, c in enumerate(r)}
+    fig, ax = plt.subplots(figsize=(13, 6.5))
+    edges = [(a, b) for a in graph for b in graph[a] if layer(a) != layer(b)]
+    for a, b in edges:
+        (xa, ya), (xb, yb) = where[a], where[b]
+        ax.annotate("", (xb, yb + 0.18), (xa, ya - 0.18), arrowprops=dict(arrowstyle="-|>", color="#9ab", lw=0.6, alpha=0.6))
+    for c, (x, y) in where.items():
+        short = c.removeprefix("mnistlab").removeprefix(".")
+        name = "__init__.py (the facade)" if not short else short + ("/" if (PACKAGE / short).is_dir() else ".py")
+        ax.text(x, y, name, ha="center", va="center", fontsize=8.5,
+                bbox=dict(boxstyle="round,pad=0.3", fc="#e8f0f8" if y else "#eef5e8", ec="#567"))
+    for i, name in enumerate(LAYERS):
+        ax.text(-0.6, i, name, ha="right", va="center", fontsize=11, weight="bold")
+        ax.axhline(i - 0.5, color="#ddd", lw=0.8)
+    ax.set_xlim(-2.2, width + 0.2)
+    ax.set_ylim(-0.6, len(LAYERS) - 0.4)
+    ax.axis("off")
+    upward_count = len(upward(import_graph(lazy=True)))
+    ax.set_title(f"mnistlab's layers, from tests/test_import_graph.py: {len(edges)} imports between packages of "
+                 f"different layers, each an arrow (all point down); {upward_count} upward, "
+                 f"{len(cycles(graph))} circles", fontsize=10)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+
+
+if __name__ == "__main__":  # python tests/test_import_graph.py docs/img/architecture/layers.png
+    import sys
+
+    draw_layers(sys.argv[1])
