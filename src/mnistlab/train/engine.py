@@ -148,23 +148,36 @@ class BatchSource:
         return self.x.index_select(0, idx), self.y.index_select(0, idx)
 
 
-class Evaluator:
-    """Loss and accuracy of the model(s) over one resident set, in chunks of 10,000 images.
+CHUNK = 10_000  # images an evaluation measures at once
 
-    `loss` returns the mean over a chunk (one value, or one per model); results stay on the device. With
-    `capture`, each chunk's forward pass is captured once as a CUDA graph and replayed at every evaluation.
+
+def chunked(x: torch.Tensor, y: torch.Tensor, size: int = CHUNK) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(y), size)]
+
+
+class Evaluator:
+    """Loss and accuracy of the model(s) over one resident set, part by part: the one evaluator behind `fit`,
+    `fit_many` and `metrics.evaluate`.
+
+    `parts` are (inputs, labels) chunks (`chunked`); with `gather`, a part's inputs are row indices into `gather`
+    (each stacked model's own subset). `loss_sum(out, y)` is a part's summed loss (one value, or one per model)
+    and `n` the images it is divided by (a count, or one per model); results stay on the device. With `capture`,
+    each part's forward pass is captured once as a CUDA graph and replayed at every evaluation.
     """
 
-    def __init__(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor, amp, capture: bool,
-                 chunk: int = 10_000):
-        self.forward, self.loss, self.amp, self.capture = forward, loss, amp, capture
-        self.chunks = [(x[i:i + chunk], y[i:i + chunk]) for i in range(0, len(y), chunk)]
-        self.n, self.graphs, self.results = len(y), [], []
+    def __init__(self, forward: Callable, loss_sum: Callable, parts: list[tuple[torch.Tensor, torch.Tensor]],
+                 n: int | torch.Tensor, amp: Callable | None = None, capture: bool = False,
+                 gather: torch.Tensor | None = None):
+        self.forward, self.loss_sum, self.chunks, self.n = forward, loss_sum, parts, n
+        self.amp, self.capture, self.gather = amp or contextlib.nullcontext, capture, gather
+        self.graphs, self.results = [], []
 
     def _measure(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.gather is not None:
+            x = self.gather[x]
         with self.amp():
             out = self.forward(x)
-        return self.loss(out.float(), y) * len(y), (out.argmax(-1) == y).sum(-1)
+        return self.loss_sum(out, y), (out.argmax(-1) == y).sum(-1)
 
     def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.capture and not self.graphs:
@@ -379,7 +392,9 @@ class Engine:
             m.train(on)
 
     def evaluator(self, forward: Callable, loss: Callable, x: torch.Tensor, y: torch.Tensor) -> Evaluator:
-        self.evaluators.append(Evaluator(forward, loss, x, y, self.amp, self.capture.mode is Mode.ON))
+        """Mean `loss` (in fp32) and accuracy over (x, y), captured with the steps; reset when a graph is adopted."""
+        self.evaluators.append(Evaluator(forward, lambda out, labels: loss(out.float(), labels) * len(labels), chunked(x, y),
+                                         len(y), self.amp, self.capture.mode is Mode.ON))
         return self.evaluators[-1]
 
     def finish(self) -> None:

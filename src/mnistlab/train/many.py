@@ -12,7 +12,6 @@ cross-validation needs); the data stays resident once either way.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -25,7 +24,7 @@ from ..errors import UserError, named
 from ..models import Net
 from .config import PLAIN, TrainConfig
 from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
-from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
+from .engine import CHUNK, BatchSource, Engine, Evaluator, StepPlan, StepSpec, chunked, schedule_table, train
 from .metrics import calibrate
 from .optim import check_loss, default_loss, make_optimizer
 from .run import Run
@@ -113,37 +112,17 @@ def padded_columns(subsets: list[torch.Tensor], y: torch.Tensor) -> tuple[torch.
     return idx, labels
 
 
-class StackedScore:
+def stacked_score(forward: Callable, losses: Callable, amp, x: torch.Tensor, y: torch.Tensor,
+                  subsets: list[torch.Tensor] | None = None, k: int = 1) -> Evaluator:
     """Loss and accuracy of every model over one set: shared by all (x, y) or one subset each (`subsets` of x)."""
-
-    def __init__(self, forward: Callable, losses: Callable, amp, x: torch.Tensor, y: torch.Tensor,
-                 subsets: list[torch.Tensor] | None = None, k: int = 1):
-        self.forward, self.losses, self.amp, self.x = forward, losses, amp or _no_amp, x
-        chunk = max(256, 10_000 // k)
-        if subsets is None:
-            self.parts = [(x[i:i + chunk], y[i:i + chunk]) for i in range(0, len(y), chunk)]
-            self.n = torch.full((k,), float(len(y)), device=y.device)
-        else:
-            idx, labels = padded_columns(subsets, y)
-            self.parts = [(idx[i:i + chunk], labels[i:i + chunk].T) for i in range(0, len(idx), chunk)]
-            self.n = torch.tensor([float(len(s)) for s in subsets], device=y.device)
-        self.subsets = subsets is not None
-
-    def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        loss, correct = 0.0, 0
-        with torch.inference_mode():
-            for x, y in self.parts:
-                if self.subsets:
-                    x = self.x[x]
-                with self.amp():
-                    out = self.forward(x)
-                loss = loss + self.losses(out, y).sum(-1)
-                correct = correct + (out.argmax(-1) == y).sum(-1)
-        return loss / self.n, correct.double() / self.n
-
-
-def _no_amp():
-    return contextlib.nullcontext()
+    chunk = max(256, CHUNK // k)  # K models' outputs at once
+    loss_sum = lambda out, labels: losses(out, labels).sum(-1)  # noqa: E731
+    if subsets is None:
+        return Evaluator(forward, loss_sum, chunked(x, y, chunk), torch.full((k,), float(len(y)), device=y.device), amp)
+    idx, labels = padded_columns(subsets, y)
+    parts = [(idx[i:i + chunk], labels[i:i + chunk].T) for i in range(0, len(idx), chunk)]
+    return Evaluator(forward, loss_sum, parts, torch.tensor([float(len(s)) for s in subsets], device=y.device), amp,
+                     gather=x)
 
 
 def family_order(names: list[str]) -> list[int]:
@@ -305,12 +284,12 @@ def _train_stacked(models: list[Net], data: Splits, cfg: TrainConfig, settings: 
     precision = resolve_precision(cfg.precision, dev, models[0].is_cnn)
     amp = autocast_for(dev, precision)
     engine = Engine(stack, [], [optimizer], source, StepSpec(loss=loss, amp=amp, capture=cfg.capture, models=k))
-    scores = {"test": StackedScore(stack, plain, amp, data.x_test, data.y_test, k=k)
+    scores = {"test": stacked_score(stack, plain, amp, data.x_test, data.y_test, k=k)
               if folds is None or folds.test else None}
     if folds is not None and folds.val is not None:
-        scores["val"] = StackedScore(stack, plain, amp, data.x_train, data.y_train, folds.val, k)
+        scores["val"] = stacked_score(stack, plain, amp, data.x_train, data.y_train, folds.val, k)
     elif data.x_val is not None:
-        scores["val"] = StackedScore(stack, plain, amp, data.x_val, data.y_val, k=k)
+        scores["val"] = stacked_score(stack, plain, amp, data.x_val, data.y_val, k=k)
     progress = (lambda row: on_epoch(row["epoch"], plan.epochs)) if on_epoch is not None else None
     rows = train(engine, lambda *_: {name: s() if s else None for name, s in scores.items()}, Stopwatch(dev),
                  on_epoch=progress)

@@ -5,6 +5,8 @@ import numpy as np
 import torch
 
 from ..calibration import calibration_record
+from .engine import Evaluator, chunked
+
 
 
 def to_logits(outputs: torch.Tensor, head: str) -> torch.Tensor:
@@ -42,11 +44,16 @@ def outputs_of(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10_000
         model.train(was_training)
 
 
-@torch.inference_mode()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, autocast=None) -> tuple[float, float]:
-    """(mean loss, accuracy as a fraction) over the whole set."""
-    out = outputs_of(model, x, autocast=autocast)
-    return float(loss_fn(out, y)), float((out.argmax(1) == y).float().mean())
+    """(mean loss, accuracy as a fraction) over the whole set, in eval mode: the engine's evaluator, uncaptured."""
+    was_training = model.training
+    model.eval()
+    try:
+        loss, accuracy = Evaluator(model, lambda out, labels: loss_fn(out.float(), labels) * len(labels), chunked(x, y),
+                                   len(y), autocast)()
+    finally:
+        model.train(was_training)
+    return float(loss), float(accuracy)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
