@@ -65,15 +65,15 @@ def _ray():
     return ray, tune
 
 
-def _trainable(config: dict, dataset=None, splits=None) -> None:
-    """One Tune trial: `config["trial"]` is the task (a Trial or a FitJob); `dataset` and an experiment's `splits`
-    come from the object store."""
+def _trainable(config: dict, dataset=None, splits=None, tasks=None) -> None:
+    """One Tune trial: `config["trial"]` is the id of its task in `tasks` (a Trial or a FitJob; Tune's grid holds
+    plain values); the tasks, `dataset` and an experiment's `splits` come from the object store."""
     # ray: this runs in a Ray worker (the optional ray extra)
     from ray import tune
 
     from .trial import Prepared, run_task
 
-    task = config["trial"]
+    task = tasks[config["trial"]]
     torch.set_num_threads(max(1, math.floor(config["threads"])))
     prepared = Prepared(config["data"], dataset, splits.__getitem__ if splits else None)
 
@@ -176,7 +176,8 @@ class RayExecutor:
         tune = self.tune
         read = ReadOptions.from_dict(self.data.get("read"))
         dataset = None if splits else load_dataset(self.data["dataset"], self.data["data_dir"], read)
-        trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits),
+        by_id = {t.id: t for t in tasks}
+        trainable = tune.with_resources(tune.with_parameters(_trainable, dataset=dataset, splits=splits, tasks=by_id),
                                         {"cpu": self.cpus, "gpu": self.gpus})
         common = {"data": self.data, "device": self.device,
                   "threads": self.cpus, "out": str(self.out.resolve()) if self.out else None}
@@ -191,7 +192,7 @@ class RayExecutor:
         self.rounds += 1
         tuner = tune.Tuner(
             trainable,
-            param_space={**common, "trial": tune.grid_search(list(tasks))},
+            param_space={**common, "trial": tune.grid_search(list(by_id))},
             tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=self.jobs, reuse_actors=True,
                                         trial_dirname_creator=_dirname),
             run_config=tune.RunConfig(name=f"round{self.rounds}", storage_path=str((self.out or Path(".")).resolve().parent / "ray"),
@@ -206,7 +207,7 @@ class RayExecutor:
 
 
 def _dirname(trial) -> str:
-    return trial.config["trial"].id
+    return trial.config["trial"]
 
 
 def _stopped(trial_id: str, rows: list[dict], status: str, reason: str | None) -> dict:
@@ -226,7 +227,7 @@ def _recorder(on_record: Callable[[dict], None]):
             self.sent: set[str] = set()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            tid = trial.config["trial"].id
+            tid = trial.config["trial"]
             if "record" in result:
                 self.sent.add(tid)
                 on_record(json.loads(result["record"]))
@@ -234,7 +235,7 @@ def _recorder(on_record: Callable[[dict], None]):
                 self.rows.setdefault(tid, []).append(result)
 
         def on_trial_recover(self, iteration, trials, trial, **info):
-            self.rows.pop(trial.config["trial"].id, None)  # the retry starts again from epoch 1
+            self.rows.pop(trial.config["trial"], None)  # the retry starts again from epoch 1
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self.end(trial, "stopped_early", None)
@@ -244,7 +245,7 @@ def _recorder(on_record: Callable[[dict], None]):
             self.end(trial, "failed", f"{lines[-1] if lines else 'the trial failed'} (after a retry on Ray)")
 
         def end(self, trial, status: str, reason: str | None) -> None:
-            tid = trial.config["trial"].id
+            tid = trial.config["trial"]
             if tid not in self.sent:
                 self.sent.add(tid)
                 on_record(_stopped(tid, self.rows.get(tid, []), status, reason))
