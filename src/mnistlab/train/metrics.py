@@ -8,7 +8,6 @@ from ..calibration import calibration_record
 from .engine import Evaluator, chunked
 
 
-
 def to_logits(outputs: torch.Tensor, head: str) -> torch.Tensor:
     """The head's outputs as logits: what a softmax turns into its probabilities (a softmax head's, via their log)."""
     return outputs.float().clamp_min(torch.finfo(torch.float32).tiny).log() if head == "softmax" else outputs.float()
