@@ -133,7 +133,8 @@ def test_blas_runs_on_the_threads_asked_for_and_the_run_names_its_kernel(sample)
     seen = []
     result = fit_plan(sample, plan, threads=1, on_step=lambda step, loss: seen.append(
         [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]))
-    assert seen == [[1], [1]] and result["blas"]["threads"] == 1
+    # every BLAS loaded runs on one thread (NumPy's and, once a test imported it, SciPy's own OpenBLAS)
+    assert len(seen) == 2 and all(counts and set(counts) == {1} for counts in seen) and result["blas"]["threads"] == 1
     assert result["blas"]["simd"] in ("AVX2", "AVX-512", "neither AVX2 nor AVX-512") or result["blas"]["library"] != "openblas"
     assert {"im2col", "gemm", "pool", "optimizer"} <= set(result["time_split"])
 
