@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reruns the figures in docs/benchmarks.md. Needs full MNIST: MNISTLAB_DATA=<folder with mnist/> or network access.
-# Usage: benchmarks/run.sh cpu|gpu|suite [results-dir]
+# Usage: benchmarks/run.sh cpu|gpu|suite|paper [results-dir]
 set -euo pipefail
-where=${1:?usage: benchmarks/run.sh cpu|gpu|suite [results-dir]}
+where=${1:?usage: benchmarks/run.sh cpu|gpu|suite|paper [results-dir]}
 out=${2:-benchmarks/results}
 mkdir -p "$out"
 case "$where" in
@@ -36,5 +36,13 @@ case "$where" in
     mnistlab experiment run all --device cpu --jobs 2 --out "$out/experiments-cpu" --json > "$out/cpu-experiments.json"
     python benchmarks/targets.py suite "$out" | tee "$out/cpu-suite.md"
     ;;
-  *) echo "usage: benchmarks/run.sh cpu|gpu|suite [results-dir]" >&2; exit 2 ;;
+  paper)
+    # Issue 28's held-out checks (docs/robustness.md, "The held-out paper suite"): a default and a robust run
+    # trained here, the Targets table on the held-out suite, and the bad inputs through the real predict command.
+    mnistlab train --out "$out/runs/default"
+    mnistlab train --recipe robust --out "$out/runs/robust"
+    python benchmarks/paper_suite.py "$out/runs/default" "$out/runs/robust" --out "$out/paper-suite.json"
+    python benchmarks/bad_inputs.py "$out/runs/default" "$out/runs/robust" --out "$out/bad-inputs.json"
+    ;;
+  *) echo "usage: benchmarks/run.sh cpu|gpu|suite|paper [results-dir]" >&2; exit 2 ;;
 esac

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..argtypes import SEED
+from ..argtypes import COUNT, SEED
 from ..data import load_dataset
 from ..data.dataset import DIGITS
 from ..errors import UserError
 from ..robustness.corruptions import CORRUPTIONS
+from ..robustness.scene_suite import PAPER_COUNT
 from ..tables import pct
 from .common import add_command, data_options, device_option, say
 
@@ -36,7 +37,39 @@ def table(results: list[dict], names: list[str]) -> list[str]:
     return lines
 
 
+def cmd_paper(args: argparse.Namespace) -> dict:
+    """`robustness --paper`: the paper suite's table per generator, paper.json and a figure of each one's scenes."""
+    # matplotlib and the generators load when the command runs, not when the parser is built
+    from ..fileio import check_output, save_figure, write_json
+    from ..plots.robustness import paper_scenes
+    from ..progress import Progress
+    from ..robustness.scene_suite import check_generators, examples, generators, paper_table, score_paper
+    from ..train import load_run
+
+    chosen = check_generators(list(generators()) if args.paper == "all" else args.paper.split(","))
+    out = check_output(args.out)
+    runs = [load_run(r, args.device) for r in args.runs]
+    labels = [Path(r).name or str(r) for r in args.runs]
+    progress, found, lines = Progress.for_command(args), {}, []
+    try:
+        progress.begin(f"robustness --paper {' '.join(map(str, args.runs))}")
+        for gen in chosen:
+            scored = score_paper(runs, gen, args.seed, args.paper_count, on_step=lambda i, n, what: progress.show(what, i / n))
+            found[gen.name] = [{"run_dir": str(path), **result} for path, result in zip(args.runs, scored)]
+            lines += [*paper_table(scored, labels), ""]
+            progress.show(f"{gen.name} figure", 1.0)
+            lines.append(str(save_figure(paper_scenes(examples(gen, args.seed), f"paper scenes: {gen.name} ({gen.role})"),
+                                         out / f"paper-{gen.name}.png")))
+    finally:
+        progress.close()
+    write_json(out / "paper.json", {"seed": args.seed, "count": args.paper_count, "generators": found})
+    say(args, *lines, str(out / "paper.json"))
+    return {"generators": found}
+
+
 def cmd_robustness(args: argparse.Namespace) -> dict:
+    if args.paper is not None:
+        return cmd_paper(args)
     # matplotlib and the corruption suite load when the command runs, not when the parser is built
     from ..fileio import check_output, save_figure, write_json
     from ..plots.robustness import examples, families
@@ -94,6 +127,12 @@ def register(subparsers, common) -> None:
                         help="skip the digits kept aside: 1,797 digits by 43 writers outside MNIST, scanned at 8x8 "
                              "(scikit-learn's load_digits, scored through predict's preparation; shown when "
                              "scikit-learn is installed and the runs read digits)")
+    parser.add_argument("--paper", nargs="?", const="all", metavar="GEN,GEN",
+                        help="score the paper suite instead: digits and numbers drawn on generated paper scenes "
+                             "(plain, photographed, ruled, squared, form boxes, pen gaps), read through predict; "
+                             "the generators named (default: every one; 'heldout' is never tuned on)")
+    parser.add_argument("--paper-count", type=COUNT, default=PAPER_COUNT, metavar="N",
+                        help=f"pictures per scene with --paper (default: {PAPER_COUNT})")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of the corruptions' random numbers (default: 0)")
     parser.add_argument("--out", default="robustness", help="folder for robustness.json and the figures "
                                                             "(default: ./robustness)")

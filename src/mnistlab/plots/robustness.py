@@ -110,4 +110,24 @@ def drawings(shown: dict, title: str) -> Figure:
         show_digit(ax, 255 - np.asarray(image), f"{answer} {int(100 * p)}%" + (" unsure" if doubt else ""),  # floor: 84.9% is 84
                    OTHER if doubt else WRONG, fontsize=7)
     fig.suptitle(title, fontsize=9)
+
+
+def paper_scenes(examples: dict[str, list[tuple[np.ndarray, str]]], title: str = "") -> Figure:
+    """A row per scene of the paper suite: pictures as a viewer shows them (RGB uint8), each titled with what
+    it shows."""
+    scenes = list(examples)
+    per_row = max(len(v) for v in examples.values())
+    fig = new_figure(2.0 * per_row + 1.2, 1.55 * len(scenes) + 0.6)
+    axes = fig.subplots(len(scenes), per_row + 1, squeeze=False, width_ratios=[0.6] + [1] * per_row)
+    for r, scene in enumerate(scenes):
+        axes[r, 0].set_axis_off()
+        axes[r, 0].text(0, 0.5, scene.replace("_", " "), fontsize=9, va="center", transform=axes[r, 0].transAxes)
+        for c in range(per_row):
+            ax = axes[r, c + 1]
+            ax.set_axis_off()
+            if c < len(examples[scene]):
+                picture, label = examples[scene][c]
+                ax.imshow(picture, interpolation="antialiased")
+                ax.set_title(label, fontsize=8)
+    fig.suptitle(title or "Paper scenes", fontsize=10)
     return fig
