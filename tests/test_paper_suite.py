@@ -62,16 +62,43 @@ def test_a_second_generator_plugs_in_by_name_and_is_scored_through_predict(tiny_
         paper.check_generators(["nope"])
 
 
-def test_a_number_is_scored_by_exact_reading():
-    class OneDigit:  # what predict does today: one digit per file
-        classes = tuple("0123456789")
+class Reads2Then7:
+    """A run that reads 2, then 7, then 2, ... (the scoring, not the model, is under test)."""
 
-        def predict(self, images):
-            return np.full(len(images), 2), None
+    classes = tuple("0123456789")
 
-    images = np.zeros((2, 28, 28), np.uint8)
-    answers, found = paper.read_numbers(OneDigit(), images, np.array([True, False]))
-    assert answers == ["2", ""] and list(found) == [1, 0]
+    def predict(self, images):
+        return np.array([2, 7] * len(images))[: len(images)], None
+
+
+def test_a_number_is_read_as_one_digit_while_predict_has_no_number_reader(tmp_path, monkeypatch):
+    from mnistlab.data import images
+
+    monkeypatch.delattr(images, "digits_in_files", raising=False)
+    one = np.zeros((28, 28), np.uint8)
+    one[6:22, 13:15] = 255
+    paths = paper.write_files([(one, "12"), (np.zeros((28, 28), np.uint8), "7")], tmp_path)
+    found = paper.numbers_as_predict(paths)
+    assert len(found[0]) == 1 and found[1] is None  # one digit per file; the blank file is refused
+    answers, counts = paper.read_numbers(Reads2Then7(), found)
+    assert answers == ["2", ""] and list(counts) == [1, 0]
+
+
+def test_a_number_is_read_by_predicts_number_reader_once_it_has_one(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from mnistlab.data import images
+
+    def digits_in_files(paths):  # three digits in the first file, none readable in the second
+        if "00001" in str(paths[0]):
+            raise UserError("no digit found")
+        return [[SimpleNamespace(image=np.zeros((28, 28), np.uint8)) for _ in range(3)]]
+
+    monkeypatch.setattr(images, "digits_in_files", digits_in_files, raising=False)
+    paths = paper.write_files([(b"\x89PNG", "272"), (b"\x89PNG", "5")], tmp_path)
+    found = paper.numbers_as_predict(paths)
+    answers, counts = paper.read_numbers(Reads2Then7(), found)
+    assert answers == ["272", ""] and list(counts) == [3, 0]
 
 
 def test_robustness_paper_prints_the_table_and_saves_the_figure(cli, tiny_run, tmp_path):

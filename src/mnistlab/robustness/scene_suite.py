@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import images
+from ..data.dataset import DIGITS
 from ..data.rgb import images_for
 from ..errors import UserError
 
@@ -102,29 +104,48 @@ def read_as_predict(paths: list[Path], shape, classes) -> tuple[np.ndarray, np.n
     return out, read
 
 
-def read_numbers(run, images: np.ndarray, read: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """What `predict` answers for each prepared file: its reading as a string and how many digits it found.
+def numbers_as_predict(paths: list[Path]) -> list[list[np.ndarray] | None]:
+    """The digits `predict --number` finds in each file, left to right, in MNIST form; None where it refuses the
+    file. It calls the library's number reader, data.images.digits_in_files, where that exists; before it, `predict`
+    reads one digit per file, and that digit is all it finds."""
+    reader = getattr(images, "digits_in_files", None)
+    if reader is None:
+        prepared, read = read_as_predict(paths, (1, 28, 28), DIGITS)
+        return [[image] if ok else None for image, ok in zip(prepared, read)]
+    found = []
+    for path in paths:
+        try:
+            found.append([digit.image for digit in reader([path])[0]])
+        except UserError:
+            found.append(None)
+    return found
 
-    Today predict reads one digit per file, so a number comes back as one digit and digits_found is 1; this is
-    the one place to call the library's number reader instead once predict has one."""
-    classes, _ = run.predict(images)
-    return [run.classes[c] if ok else "" for c, ok in zip(classes, read)], read.astype(int)
+
+def read_numbers(run, found: list[list[np.ndarray] | None]) -> tuple[list[str], np.ndarray]:
+    """`run`'s reading of each file's digits (`numbers_as_predict`) as a string ("" where refused), and how many
+    digits it found in each."""
+    digits = [d for ds in found if ds for d in ds]
+    answers = iter(run.predict(np.stack(digits))[0] if digits else [])
+    read = ["".join(run.classes[next(answers)] for _ in ds) if ds else "" for ds in found]
+    return read, np.array([len(ds) if ds else 0 for ds in found])
 
 
 def score_scene(runs: list, items: list[tuple[object, str]], folder: Path) -> list[dict]:
-    """Per run: {n, accuracy} on single digits, or {n, exact, digits_found_gt1} on numbers."""
+    """Per run: {n, accuracy, refused} on single digits (read as plain `predict` reads a file), or {n, exact,
+    digits_found_gt1, refused} on numbers (read as `predict --number` reads one)."""
     labels = [label for _, label in items]
     paths = write_files(items, folder)
-    images, read = read_as_predict(paths, tuple(runs[0].model.config.input_shape), runs[0].classes)
+    if all(len(t) == 1 for t in labels):
+        prepared, read = read_as_predict(paths, tuple(runs[0].model.config.input_shape), runs[0].classes)
+        answers = [np.asarray(run.classes)[run.predict(prepared)[0]] for run in runs]
+        return [{"n": len(labels), "accuracy": float(np.mean((a == np.asarray(labels)) & read)),
+                 "refused": int((~read).sum())} for a in answers]
+    found = numbers_as_predict(paths)
     results = []
     for run in runs:
-        answers, found = read_numbers(run, images, read)
-        right = np.array([a == t for a, t in zip(answers, labels)])
-        if all(len(t) == 1 for t in labels):
-            results.append({"n": len(labels), "accuracy": float(right.mean()), "refused": int((~read).sum())})
-        else:
-            results.append({"n": len(labels), "exact": float(right.mean()), "digits_found_gt1": float((found > 1).mean()),
-                            "refused": int((~read).sum())})
+        answers, counts = read_numbers(run, found)
+        results.append({"n": len(labels), "exact": float(np.mean([a == t for a, t in zip(answers, labels)])),
+                        "digits_found_gt1": float(np.mean(counts > 1)), "refused": sum(f is None for f in found)})
     return results
 
 
