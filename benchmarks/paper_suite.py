@@ -106,7 +106,8 @@ def rows(found: dict, k: int) -> list[tuple[str, str, str]]:
         for scene, score in scenes.items():
             if "accuracy" in score:
                 target = ">= 95%" if scene in ("plain", "ruled", "form_box", *PHOTO) else "(no target)"
-                out.append((f"digits on paper: {scene} ({score['n']})", target, pct(score["accuracy"])))
+                out.append((f"digits on paper: {scene} ({score['n']}; wrong and sure)", target,
+                            f"{pct(score['accuracy'])} ({pct(score['sure_wrong'])})"))
             else:
                 out.append((f"numbers of 2-4 digits ({score['n']}): exact read", ">= 85%", pct(score["exact"])))
                 out.append(("numbers: digits_found > 1", ">= 95%", pct(score["digits_found_gt1"])))

@@ -58,6 +58,7 @@ def test_a_second_generator_plugs_in_by_name_and_is_scored_through_predict(tiny_
     assert result["role"] == "tuned-on"
     assert result["scenes"]["bars"]["refused"] == 1  # the blank page is refused and counted wrong; the 1 still read
     assert result["scenes"]["bars"]["n"] == 2 and result["scenes"]["bars"]["accuracy"] in (0.0, 0.5)
+    assert result["scenes"]["bars"]["sure_wrong"] <= 0.5  # the refused page is wrong but not sure
     with pytest.raises(UserError, match="unknown paper generator"):
         paper.check_generators(["nope"])
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..calibration import unsure
 from ..data import images
 from ..data.dataset import DIGITS
 from ..data.rgb import images_for
@@ -130,16 +131,23 @@ def read_numbers(run, found: list[list[np.ndarray] | None]) -> tuple[list[str], 
     return read, np.array([len(ds) if ds else 0 for ds in found])
 
 
+def digit_scores(run, prepared: np.ndarray, read: np.ndarray, labels: list[str]) -> dict:
+    """{n, accuracy, sure_wrong, refused}: sure_wrong is the share answered wrong without the unsure mark (the
+    answer that misleads); a file predict refuses is wrong, but not sure."""
+    predicted, probs = run.predict(prepared)
+    right = (np.asarray(run.classes)[predicted] == np.asarray(labels)) & read
+    return {"n": len(labels), "accuracy": float(right.mean()), "sure_wrong": float((~right & read & ~unsure(probs)).mean()),
+            "refused": int((~read).sum())}
+
+
 def score_scene(runs: list, items: list[tuple[object, str]], folder: Path) -> list[dict]:
-    """Per run: {n, accuracy, refused} on single digits (read as plain `predict` reads a file), or {n, exact,
+    """Per run: `digit_scores` on single digits (read as plain `predict` reads a file), or {n, exact,
     digits_found_gt1, refused} on numbers (read as `predict --number` reads one)."""
     labels = [label for _, label in items]
     paths = write_files(items, folder)
     if all(len(t) == 1 for t in labels):
         prepared, read = read_as_predict(paths, tuple(runs[0].model.config.input_shape), runs[0].classes)
-        answers = [np.asarray(run.classes)[run.predict(prepared)[0]] for run in runs]
-        return [{"n": len(labels), "accuracy": float(np.mean((a == np.asarray(labels)) & read)),
-                 "refused": int((~read).sum())} for a in answers]
+        return [digit_scores(run, prepared, read, labels) for run in runs]
     found = numbers_as_predict(paths)
     results = []
     for run in runs:
@@ -168,7 +176,7 @@ def score_paper(runs: list, generator: PaperGenerator, seed: int = 0, count: int
 def scene_cell(score: dict) -> str:
     """A table cell: accuracy for digits, exact reads / found more than one digit for numbers."""
     if "accuracy" in score:
-        return f"{100 * score['accuracy']:.1f}%"
+        return f"{100 * score['accuracy']:.1f}% ({100 * score['sure_wrong']:.0f}%)"
     return f"{100 * score['exact']:.1f}% / {100 * score['digits_found_gt1']:.0f}%"
 
 
@@ -196,7 +204,8 @@ def paper_table(results: list[dict], names: list[str]) -> list[str]:
     width = max(14, *(len(n) for n in names))
     first = results[0]
     lines = [f"paper scenes of generator {first['generator']} ({first['role']}), {first['count']} pictures a scene, "
-             f"seed {first['seed']}: accuracy through predict (numbers: exact / more than one digit found)",
+             f"seed {first['seed']}: accuracy through predict (wrong and not marked unsure); numbers: read exactly / "
+             f"more than one digit found",
              f"{'scene':<16} " + " ".join(f"{n[-width:]:>{width}}" for n in names)]
     for scene in first["scenes"]:
         lines.append(f"{scene:<16} " + " ".join(f"{scene_cell(r['scenes'][scene]):>{width}}" for r in results))
