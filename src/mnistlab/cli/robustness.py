@@ -133,8 +133,9 @@ def register(subparsers, common) -> None:
                              "the generators named (default: every one; 'heldout' is never tuned on)")
     parser.add_argument("--paper-count", type=COUNT, default=PAPER_COUNT, metavar="N",
                         help=f"pictures per scene with --paper (default: {PAPER_COUNT})")
-    parser.add_argument("--seed", type=SEED, default=0, help="seed of the corruptions' random numbers (default: 0)")
-    parser.add_argument("--out", default="robustness", help="folder for robustness.json and the figures "
+    parser.add_argument("--seed", type=SEED, default=0,
+                        help="seed of the corruptions' random numbers, and of the paper scenes with --paper (default: 0)")
+    parser.add_argument("--out", default="robustness", help="folder for robustness.json (paper.json with --paper) and the figures "
                                                             "(default: ./robustness)")
     data_options(parser)
     parser.set_defaults(dataset=None)
