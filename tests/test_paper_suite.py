@@ -61,6 +61,8 @@ def test_a_second_generator_plugs_in_by_name_and_is_scored_through_predict(tiny_
     assert result["scenes"]["bars"]["sure_wrong"] <= 0.5  # the refused page is wrong but not sure
     with pytest.raises(UserError, match="unknown paper generator"):
         paper.check_generators(["nope"])
+    with pytest.raises(ValueError, match="registered twice"):  # a second generator may not take a used name
+        paper.paper_generator("heldout", "tuned-on", ("bars",))(lambda seed, count, scene: digits)
 
 
 class Reads2Then7:

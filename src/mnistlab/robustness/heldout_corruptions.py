@@ -14,13 +14,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from ..registry import add
+
 HELDOUT_CORRUPTIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {}  # filled below
 
 
 def heldout_corruption(fn: Callable[[np.ndarray, np.random.Generator], np.ndarray]) -> Callable:
     """Register a corruption under its function's name."""
-    HELDOUT_CORRUPTIONS[fn.__name__] = fn
-    return fn
+    return add(HELDOUT_CORRUPTIONS, fn.__name__, fn, "held-out corruption")
 
 
 @heldout_corruption

@@ -23,6 +23,7 @@ from ..data import images
 from ..data.dataset import DIGITS
 from ..data.rgb import images_for
 from ..errors import UserError
+from ..registry import add
 
 ROLES = ("held-out", "tuned-on")
 PAPER_COUNT = 100  # pictures a scene by default: a binomial 95% interval of about 4 points near 95%
@@ -34,7 +35,7 @@ class PaperGenerator:
     name: str
     role: str  # one of ROLES
     scenes: tuple[str, ...]
-    make: Callable[[int, int, str], list[tuple[object, str]]]
+    run: Callable[[int, int, str], list[tuple[object, str]]]  # (seed, count, scene) -> [(image, label)]
     about: str = ""
 
 
@@ -47,7 +48,7 @@ def paper_generator(name: str, role: str, scenes: tuple[str, ...], about: str = 
         raise ValueError(f"paper generator {name}: role must be one of {ROLES}, not {role!r}")
 
     def register(fn: Callable[[int, int, str], list[tuple[object, str]]]):
-        PAPER_GENERATORS[name] = PaperGenerator(name, role, tuple(scenes), fn, about)
+        add(PAPER_GENERATORS, name, PaperGenerator(name, role, tuple(scenes), fn, about), "paper generator")
         return fn
     return register
 
@@ -168,7 +169,7 @@ def score_paper(runs: list, generator: PaperGenerator, seed: int = 0, count: int
         if on_step is not None:
             on_step(k, len(scenes), f"{generator.name} {scene}")
         with tempfile.TemporaryDirectory(prefix="mnistlab-paper-") as folder:
-            for result, scored in zip(results, score_scene(runs, generator.make(seed, count, scene), Path(folder))):
+            for result, scored in zip(results, score_scene(runs, generator.run(seed, count, scene), Path(folder))):
                 result["scenes"][scene] = scored
     return results
 
@@ -195,7 +196,7 @@ def viewed(image) -> np.ndarray:
 
 def examples(generator: PaperGenerator, seed: int = 0, per_scene: int = 4) -> dict[str, list[tuple[np.ndarray, str]]]:
     """The first pictures of every scene, as a viewer shows them, with their labels (for the scenes figure)."""
-    return {scene: [(viewed(image), label) for image, label in generator.make(seed, per_scene, scene)]
+    return {scene: [(viewed(image), label) for image, label in generator.run(seed, per_scene, scene)]
             for scene in generator.scenes}
 
 
