@@ -107,6 +107,24 @@ def cli():
     return run
 
 
+# float32's unit roundoff (half the spacing of floats in [1, 2)): one rounding moves a value by at most this much
+UNIT_ROUNDOFF = 2.0 ** -24
+
+
+def rounding_tolerance(n_terms: int, steps: int = 1) -> float:
+    """How far two float32 computations of the same training can drift apart, relative to the size of what
+    they compute, when they add the same terms in another order (GEMM blocking of another CPU kind or thread
+    count, a batched matmul against single ones, padded zero columns).
+
+    A sum of n float32 terms carries a rounding error of about sqrt(n) * u relative to the sum of the terms'
+    sizes (the statistical bound, Higham 2.8; the worst case n * u is never approached), and two orders of
+    summation are each that far from the exact sum, so twice that apart. `n_terms` is the longest sum one step
+    computes (a layer's fan-in, or batch x positions for a weight gradient). Over `steps` optimizer steps these
+    differences add (no cancellation assumed), and every later quantity inherits them.
+    """
+    return steps * 2 * n_terms ** 0.5 * UNIT_ROUNDOFF
+
+
 def assert_user_error(result: CliResult, *fragments: str) -> None:
     """Exit 2, exactly one line on stderr naming the problem, no traceback, nothing on stdout."""
     assert result.code == 2, (result.code, result.err)

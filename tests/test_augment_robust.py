@@ -58,6 +58,7 @@ def test_until_keeps_the_last_steps_clean_counted_on_the_host_or_the_device(samp
     assert torch.equal(at(None), at(0))  # no step number: augmented
 
 
+@pytest.mark.numeric
 def test_a_captured_run_keeps_the_same_clean_tail_as_an_eager_one(sample):
     """The engine hands the step's number to the augmentation: the run's global step, on the device when captured.
     A counter that restarted each epoch would augment the second epoch again and its loss would differ."""

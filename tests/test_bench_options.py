@@ -21,6 +21,7 @@ def splits():
     return make_splits(ds, "standard", train_size=1024)
 
 
+@pytest.mark.numeric
 def test_bf16_outputs_match_fp32(splits):
     model = build_model(FAST.model, seed=0)
     x = splits.x_test[:64]
@@ -33,6 +34,7 @@ def test_bf16_outputs_match_fp32(splits):
     assert run.train["precision"] == "bf16" and run.final["test_accuracy"] > 0.5
 
 
+@pytest.mark.numeric
 def test_channels_last_computes_the_same_and_trains_the_same(splits):
     a = build_model(FAST.model, seed=0)
     b = build_model(FAST.model, seed=0).to(memory_format=torch.channels_last)

@@ -27,6 +27,7 @@ def test_folds_are_stratified_disjoint_and_cover_the_training_set(k):
     assert all(np.array_equal(a, b) for a, b in zip(folds, stratified_folds(labels, k, seed=1)))  # seeded
 
 
+@pytest.mark.numeric
 def test_batched_cross_validation_equals_separate_fits(tiny):
     # the default recipe's options (Adam betas, one-cycle, label smoothing) on a small CNN, in fp32
     options = dict(FP32, epochs=1, batch_size=32, seed=2)

@@ -1,9 +1,11 @@
 """The training engine: the same numbers as a textbook eager loop, device-side tables and counters, capture rules."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from conftest import rounding_tolerance
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.cli import main
 from mnistlab.errors import UserError
@@ -52,6 +54,7 @@ def textbook_fit(spec, splits, *, epochs, batch_size, lr, schedule, options, smo
     return history, model
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("schedule, options", [("onecycle", {"pct_start": 0.2, "anneal_strategy": "linear"}),
                                                ("cosine", {}), ("step", {"gamma": 0.5}), ("none", {})])
 def test_engine_matches_a_textbook_eager_loop(splits, schedule, options):
@@ -151,13 +154,17 @@ def static_and_eager(splits, **options):
 
 
 @pytest.mark.parametrize("optimizer, schedule", [("adam", "onecycle"), ("sgd", "none")])
+@pytest.mark.numeric
 def test_the_capturable_step_trains_like_the_eager_one(splits, optimizer, schedule):
     # 700 images at batch 64: 10 full rows read through the device counter, then a short batch of 60
     (eager, _), (static, engine) = static_and_eager(splits, batch_size=64, epochs=2, optimizer=optimizer, schedule=schedule)
     assert int(engine.steps.step_t) == 22 and int(engine.steps.row_t) == 11 and engine.steps_done == 22
+    # the same step, its rows and rates read another way: 22 steps whose longest sum is the convolution's weight
+    # gradient over 64 images x 12 x 12 positions
+    tol = rounding_tolerance(64 * 12 * 12, steps=22)
     for a, b in zip(eager, static):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
-        assert a["evals"]["test"] == pytest.approx(b["evals"]["test"], rel=1e-4)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=tol)
+        assert a["evals"]["test"] == pytest.approx(b["evals"]["test"], rel=tol)
     if schedule != "none":
         assert float(engine.groups[0]["lr"]) == pytest.approx(engine.table[-1][0]["lr"], rel=1e-5)
 
@@ -189,16 +196,18 @@ def test_fit_leaves_the_global_random_state_as_it_found_it(splits):
     assert torch.equal(torch.get_rng_state(), before)
 
 
+@pytest.mark.numeric
 def test_batched_groups_share_products_without_padding(splits):
     # first layers of one shape (one broadcast product), then differing widths (K products), then one shape again
     specs = ["f16 f8 f8", "f16 f4 f8"]
+    tol = rounding_tolerance(784, steps=14)  # 700 images at batch 50; the longest sum is the fan-in of 784 pixels
     together = fit_many([build_model(s, head="log_softmax", seed=5) for s in specs], splits, [("adam", 1e-2)] * 2,
                         epochs=1, batch_size=50, seed=5, device="cpu")
     for spec, run in zip(specs, together):
         alone = fit(build_model(spec, head="log_softmax", seed=5), splits, epochs=1, batch_size=50, seed=5, device="cpu",
                     optimizer="adam", lr=1e-2, optimizer_options={}, schedule="none")
-        assert run.history[0]["train_loss"] == pytest.approx(alone.history[0]["train_loss"], rel=1e-5)
-        assert run.history[0]["test_accuracy"] == pytest.approx(alone.history[0]["test_accuracy"], abs=1e-6)
+        assert run.history[0]["train_loss"] == pytest.approx(alone.history[0]["train_loss"], rel=tol)
+        assert run.history[0]["test_accuracy"] == pytest.approx(alone.history[0]["test_accuracy"], abs=tol)  # a flip: 1e-3
         assert run.train["capture"] == "off"
 
 
@@ -227,22 +236,39 @@ def cpu_graphs():
         yield graphs
 
 
+def loss_trail(run) -> np.ndarray:
+    """Every loss a run logged: train and test at each epoch's end, the test set's at each evaluation."""
+    return np.array([[r["train_loss"], r["test_loss"]] for r in run.history] + [[e["test_loss"]] * 2 for e in run.extras["evals"]])
+
+
+@pytest.mark.numeric
 @pytest.mark.parametrize("options", [dict(optimizer="adam", schedule="onecycle"), dict(optimizer="sgd", schedule="none")])
 def test_the_capture_path_warms_up_captures_and_replays_like_eager(splits, cpu_graphs, options):
-    common = dict(epochs=2, batch_size=64, lr=3e-3, device="cpu", precision="fp32", eval_every=4, seed=1, **options)
-    eager = fit("c4k5s2 bn f16 d0.2", splits, capture="off", **common)
-    captured = fit("c4k5s2 bn f16 d0.2", splits, capture="on", **common)
+    common = dict(epochs=2, batch_size=64, device="cpu", precision="fp32", eval_every=4, seed=1, **options)
+    eager = fit("c4k5s2 bn f16 d0.2", splits, capture="off", lr=3e-3, **common)
+    captured = fit("c4k5s2 bn f16 d0.2", splits, capture="on", lr=3e-3, **common)
     step, *evaluations = cpu_graphs
     # 10 full batches and a short one per epoch: 3 warm-up steps, then the graph runs the other 17 full ones
     assert step.replays == 17 and captured.train["capture"] == "on" and captured.train["capture_s"] >= 0
     # the test set's chunk: at steps 4 and 8 of each epoch and at its end; the validation set's: at the ends
     assert [g.replays for g in evaluations] == [6, 2]
-    # a scheduled rate is a float32 tensor on the capture path (a Python float eagerly): equal to fp32 rounding
+    # What capture changes in the numbers: the scheduled rate is a float32 tensor (a Python float eagerly), so each
+    # step's rate differs by its float32 rounding. How far that moves this run is the run's own sensitivity: Adam
+    # divides the ~0 gradient of the convolution's bias ahead of batch norm by its own size, so a change in the
+    # last bit of the rate ends 1e-4 to 2e-3 away in the losses, by CPU kind and thread count. Measure it here:
+    # the eager run at the float32 rates one step either side. The captured run must stay within 4x the farther
+    # (measured 0.1x to 1.4x on AVX-512, AVX2 and no-SIMD kernels at 1 and 2 threads), and where nothing moves
+    # them (SGD without a schedule: 0 measured), within the float32 rounding of a mean over 700 images.
+    trail, sensitivity = loss_trail(eager), 0.0
+    for direction in (1, -1):
+        nudged = float(np.nextafter(np.float32(3e-3), np.float32(direction)))
+        moved = loss_trail(fit("c4k5s2 bn f16 d0.2", splits, capture="off", lr=nudged, **common))
+        sensitivity = max(sensitivity, np.abs(moved / trail - 1).max())
+    np.testing.assert_allclose(loss_trail(captured), trail, rtol=4 * sensitivity + rounding_tolerance(700), atol=0)
+    # an accuracy moves by whole images, where a margin was within that distance: up to 3 of 700 training images,
+    # 5 of 1,000 test ones
     for a, b in zip(eager.history, captured.history):
-        assert (a["train_loss"], a["test_loss"]) == pytest.approx((b["train_loss"], b["test_loss"]), rel=1e-3)
         assert (a["train_accuracy"], a["test_accuracy"]) == pytest.approx((b["train_accuracy"], b["test_accuracy"]), abs=0.005)
-    assert [e["test_loss"] for e in eager.extras["evals"]] == pytest.approx(
-        [e["test_loss"] for e in captured.extras["evals"]], rel=1e-3)
 
 
 def test_a_refused_capture_goes_on_eagerly_and_says_why(splits, cpu_graphs, monkeypatch):

@@ -44,6 +44,7 @@ def run_for(spec: str, activation: str, head: str, normalize: str, sample) -> Ru
     return Run(model, normalizer, {}, {"name": "mnist-sample"}, [])
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("fmt", graph.FORMATS)
 @pytest.mark.parametrize("spec,activation,head,normalize", CASES)
 def test_every_layer_type_exports_and_matches_pytorch(tmp_path, sample, fmt, spec, activation, head, normalize):
@@ -80,6 +81,7 @@ def _digit_files(folder, sample, n=3) -> list[str]:
     return paths
 
 
+@pytest.mark.numeric
 def test_export_cli_and_predict_onnx_in_a_process_without_torch(cli, tiny_run, tmp_path, sample):
     result = cli("export", tiny_run.run_dir, "--format", "onnx", "--out", tmp_path / "tiny.onnx", "--json")
     assert result.code == 0, result.err

@@ -66,6 +66,7 @@ def test_label_smoothing_means_the_same_target_for_every_loss():
     assert make_loss("ce", 10)(logits, y) == pytest.approx(float(F.cross_entropy(logits, y)), abs=1e-6)
 
 
+@pytest.mark.numeric
 def test_label_smoothing_trains_on_smoothed_targets_but_reports_the_plain_test_loss(splits):
     plain, smooth = (fit("c8k5s2 f16", splits, epochs=1, device="cpu", lr=3e-3, label_smoothing=s) for s in (0.0, 0.2))
     assert smooth.train["label_smoothing"] == 0.2

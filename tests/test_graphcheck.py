@@ -178,6 +178,7 @@ def test_replays_must_repeat_the_captured_constants():
         graph.replay()
 
 
+@pytest.mark.numeric
 def test_runs_alike_replay_one_captured_step_and_train_as_if_alone(small):
     common = dict(epochs=2, batch_size=32, lr=3e-3, device="cpu", precision="fp32", capture="on", eval_every=3)
     with strict_capture() as graphs:

@@ -4,6 +4,8 @@ import torch
 
 from mnistlab.scratch import Tensor, cross_entropy, lecture_example, mse, relative_error, trace
 
+pytestmark = pytest.mark.numeric  # against PyTorch, in float64
+
 
 def test_l4_worked_example():
     f, x1, x2 = lecture_example()

@@ -10,6 +10,8 @@ from mnistlab.data import load_dataset
 from mnistlab.errors import UserError
 from mnistlab.scratch import CNN, SGD, Adam, fit, relative_error
 
+pytestmark = pytest.mark.numeric  # against PyTorch, in float64
+
 full_mnist = pytest.mark.skipif(not (Path(os.environ.get("MNISTLAB_DATA", "")) / "mnist").is_dir(),
                                 reason="full MNIST not in $MNISTLAB_DATA/mnist")
 

@@ -5,6 +5,8 @@ import torch.nn.functional as F
 
 from mnistlab.scratch import avg_pool, avg_pool_backward, max_pool, max_pool_backward
 
+pytestmark = pytest.mark.numeric  # against PyTorch, in float64
+
 
 @pytest.mark.parametrize("size, stride", [(2, 2), (3, 2), (2, 1), (3, 3)])
 def test_pooling_forward_and_backward_match_torch(size, stride):

@@ -7,7 +7,6 @@ import torch
 
 from mnistlab import threads
 from mnistlab.cli import main
-from mnistlab.train.device import set_threads
 
 
 def fake_proc_stat(monkeypatch, cores: list[int], busy_share: list[float]) -> None:
@@ -50,15 +49,34 @@ def run_cli(*argv: str) -> tuple[int, str]:
 
 
 def test_every_command_takes_threads_and_applies_it(monkeypatch, tiny_run):
+    applied, set_num_threads = [], torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: applied.append(n) or set_num_threads(n))
     before = torch.get_num_threads()
+    assert run_cli("eval", str(tiny_run.run_dir), "--threads", "1", "--json")[0] == 0
+    assert applied == [1, before]  # the command's count while it runs, the caller's after
+    fake_proc_stat(monkeypatch, [0, 1], [1.0, 0.0])  # a neighbour spins on one of two cores
+    assert run_cli("data", "info", "--dataset", "mnist-sample", "--json")[0] == 0  # auto is the default
+    assert applied[2:] == [1, before]
+
+
+def test_main_gives_the_caller_its_process_settings_back(tmp_path):
+    # the capture test ran at one thread in the suite because the train test before it left main()'s count behind
+    import matplotlib
+
+    before, backend = torch.get_num_threads(), matplotlib.get_backend()
+    other = 1 if before > 1 else 2
+    torch.set_num_threads(other)
+    matplotlib.use("svg")  # a caller's own choice; the command draws on Agg
     try:
-        assert run_cli("eval", str(tiny_run.run_dir), "--threads", "1", "--json")[0] == 0
-        assert torch.get_num_threads() == 1
-        fake_proc_stat(monkeypatch, [0, 1], [1.0, 0.0])  # a neighbour spins on one of two cores
-        assert run_cli("data", "info", "--dataset", "mnist-sample", "--json")[0] == 0  # auto is the default
-        assert torch.get_num_threads() == 1
+        assert run_cli("data", "explore", "--dataset", "mnist-sample", "--threads", str(other % 2 + 1),
+                       "--out", str(tmp_path / "x"))[0] == 0
+        assert any(tmp_path.rglob("*.png"))  # it drew
+        assert torch.get_num_threads() == other and matplotlib.get_backend() == "svg"
+        assert run_cli("data", "info", "--dataset", "mnist-sample", "--threads", "0")[0] == 2  # refused: the same
+        assert torch.get_num_threads() == other
     finally:
-        set_threads(before)
+        torch.set_num_threads(before)
+        matplotlib.use(backend)
 
 
 @pytest.mark.parametrize("value, message", [("0", "--threads 0: must be at least 1"), ("two", "give auto or a whole number")])

@@ -138,6 +138,7 @@ def assert_same_predictions(expected, restored, tolerance: float) -> None:
     assert (top2[differ, 1] - top2[differ, 0] <= 2 * tolerance).all()
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device"))])
 def test_save_and_load_round_trip(tiny_run, sample, tmp_path, device):

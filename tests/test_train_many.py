@@ -2,11 +2,14 @@
 import pytest
 import torch
 
+from conftest import rounding_tolerance
 from mnistlab import build_model, fit, load_dataset, make_splits
 from mnistlab.data.splits import Splits
 from mnistlab.errors import UserError
 from mnistlab.train.engine import DeviceSteps
 from mnistlab.train.many import Folds, fit_many, stack_groups
+
+pytestmark = pytest.mark.numeric
 
 PLAIN = dict(schedule="none", optimizer_options={}, schedule_options={}, label_smoothing=0.0, device="cpu",
              precision="fp32", channels_last=False)
@@ -17,13 +20,17 @@ def tiny():
     return make_splits(load_dataset("mnist-sample"), "unit", train_size=200)
 
 
-def assert_same(alone, together, keys=("train_loss", "train_accuracy", "test_loss", "test_accuracy"), tol=1e-5):
+def assert_same(alone, together, tol: float, keys=("train_loss", "train_accuracy", "test_loss", "test_accuracy")):
+    """Histories within `tol` (relative), and each weight within `tol` of its tensor's largest weight: a weight
+    whose gradient cancels to near zero has a large relative error of its own, which Adam and RMSprop, dividing by
+    the gradient's size, turn into a full-size step (1e-5 of the largest weight measured, 4e-4 of itself).
+    An accuracy differs only where a logit margin is below `tol`: a flip is 1/n, far outside it."""
     for a, b in zip(alone, together):
         for ra, rb in zip(a.history, b.history):
             for key in keys:
-                assert ra[key] == pytest.approx(rb[key], rel=tol, abs=tol / 10), key
+                assert ra[key] == pytest.approx(rb[key], rel=tol, abs=tol), key
         for pa, pb in zip(a.model.parameters(), b.model.parameters()):
-            torch.testing.assert_close(pa.detach(), pb.detach(), rtol=tol, atol=tol / 10)
+            torch.testing.assert_close(pa.detach(), pb.detach(), rtol=0, atol=tol * float(pa.detach().abs().max()))
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
@@ -34,7 +41,9 @@ def test_padded_widths_and_mixed_optimizers_equal_separate_fits(tiny, activation
     build = lambda s: build_model(s, activation, head="log_softmax", seed=3)  # noqa: E731
     alone = [fit(build(s), tiny, optimizer=o, lr=lr, **PLAIN, **options) for s, o, lr in plans]
     together = fit_many([build(s) for s, _, _ in plans], tiny, [(o, lr) for _, o, lr in plans], device="cpu", **options)
-    assert_same(alone, together)
+    # 2 epochs of 12 steps; the longest sum is the first layer's fan-in, 784 pixels (measured: 1.3e-5 of the largest
+    # weight on AVX-512, AVX2 and no-SIMD kernels at 1 and 2 threads, against 8.1e-5 allowed)
+    assert_same(alone, together, rounding_tolerance(784, steps=24))
     assert [r.train["optimizer"] for r in together] == ["sgd", "adam", "rmsprop", "sgd"]  # the caller's order
     assert all(r.train["batched"] == 4 for r in together)
 
@@ -48,7 +57,8 @@ def test_stacked_cnns_with_a_schedule_and_options_equal_separate_fits(tiny):
                    label_smoothing=0.1)
     alone = [fit(build_model(spec, seed=1), tiny, **{**options, "lr": lr}) for lr in rates]
     together = fit_many([build_model(spec, seed=1) for _ in rates], tiny, [("adamw", lr) for lr in rates], **options)
-    assert_same(alone, together, tol=1e-4)
+    # 4 steps; the longest sum is the first convolution's weight gradient over 50 images x 10 x 10 positions
+    assert_same(alone, together, rounding_tolerance(50 * 10 * 10, steps=4))
 
 
 def test_each_model_trains_on_its_own_subset(tiny):
@@ -64,7 +74,8 @@ def test_each_model_trains_on_its_own_subset(tiny):
         alone.append(fit(build_model("f16", seed=4), part, **options))
     together = fit_many([build_model("f16", seed=4) for _ in subsets], tiny, None, folds=Folds(subsets, rest),
                         **{k: v for k, v in options.items() if k not in ("optimizer", "lr")}, optimizer="sgd", lr=0.05)
-    assert_same(alone, together, keys=("train_loss", "train_accuracy", "val_loss", "val_accuracy"))
+    # 2 epochs of 6 steps over 784 pixels
+    assert_same(alone, together, rounding_tolerance(784, steps=12), keys=("train_loss", "train_accuracy", "val_loss", "val_accuracy"))
     assert together[0].history[-1]["test_accuracy"] is None  # folds leave the test set alone unless asked
     assert [r.data["n_train"] for r in together] == [n - 37, n - 30]
 
@@ -96,7 +107,7 @@ def test_the_capturable_stacked_step_trains_like_the_eager_one(tiny, monkeypatch
     eager = fit_many([build_model("f16", seed=4) for _ in range(2)], tiny, folds=folds, **options)
     monkeypatch.setattr(many, "Engine", Static)
     static = fit_many([build_model("f16", seed=4) for _ in range(2)], tiny, folds=folds, **options)
-    assert_same(eager, static, keys=("train_loss", "train_accuracy"))
+    assert_same(eager, static, rounding_tolerance(784, steps=12), keys=("train_loss", "train_accuracy"))
 
 
 def test_colour_cnns_stack_with_the_models_own_channel_count():
@@ -108,7 +119,8 @@ def test_colour_cnns_stack_with_the_models_own_channel_count():
     options = dict(PLAIN, epochs=2, batch_size=16, seed=2, optimizer="adam", lr=1e-2)
     alone = [fit(build(), data, **options) for _ in range(2)]
     together = fit_many([build(), build()], data, **options)
-    assert_same(alone, together, tol=1e-4)
+    # 2 epochs of 6 steps; the longest sum is the convolution's weight gradient over 16 images x 10 x 10 positions
+    assert_same(alone, together, rounding_tolerance(16 * 10 * 10, steps=12))
 
 
 def test_widths_far_apart_train_in_separate_programs_and_still_equal_separate_fits(tiny):
@@ -121,4 +133,4 @@ def test_widths_far_apart_train_in_separate_programs_and_still_equal_separate_fi
     together = fit_many([build(s) for s in specs], tiny, [("sgd", 0.05)] * 3, device="cpu", **options)
     assert [r.train["batched"] for r in together] == [2, 1, 2]
     alone = [fit(build(s), tiny, optimizer="sgd", lr=0.05, **PLAIN, **options) for s in specs]
-    assert_same(alone, together)
+    assert_same(alone, together, rounding_tolerance(784, steps=4))

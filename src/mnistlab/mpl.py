@@ -7,6 +7,8 @@ left as the kernel set it (inline), and a figure that a cell returns is shown on
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 
@@ -55,3 +57,22 @@ def pyplot() -> ModuleType:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+@contextmanager
+def backend_kept() -> Iterator[None]:
+    """The caller's matplotlib backend back after a command that drew with Agg (main() runs inside scripts and
+    sessions that may have chosen another). Only where matplotlib was loaded before: otherwise no choice was made."""
+    matplotlib = sys.modules.get("matplotlib")
+    before = dict.get(matplotlib.rcParams, "backend") if matplotlib else None  # raw: reading rcParams picks one
+    try:
+        yield
+    finally:
+        if matplotlib is not None and dict.get(matplotlib.rcParams, "backend") != before:
+            if isinstance(before, str):
+                try:
+                    matplotlib.use(before)
+                except ImportError:  # an interactive backend that cannot start here any more: Agg stays
+                    pass
+            else:
+                matplotlib.rcParams["backend"] = before  # still to be chosen on the first figure, as before

@@ -17,7 +17,7 @@ import warnings
 from .. import __version__
 from ..errors import UserError, command_line, os_error_line
 from ..fileio import COMMITTED, release_all
-from .common import Parser, common_parser, notices_to_stderr
+from .common import Parser, common_parser, notices_to_stderr, process_settings
 from .predict import onnx_predict_parser, wants_onnx_predict
 
 
@@ -62,13 +62,9 @@ def _run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
     try:
-        if hasattr(args, "threads") and not getattr(args, "onnx", None):  # predict --onnx never loads torch
-            # torch: not on predict --onnx's path
-            from ..train.device import set_threads
-
-            set_threads(args.threads)
-        # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come
-        with warnings.catch_warnings(record=True) as caught, notices_to_stderr():
+        # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come;
+        # process-wide settings (torch's threads, matplotlib's backend) are the caller's again on return
+        with warnings.catch_warnings(record=True) as caught, notices_to_stderr(), process_settings(args):
             warnings.simplefilter("default")
             # a ResourceWarning reports an object collected unclosed, whoever made it (in a notebook or a test run, often
             # not this command): a note for developers, not for the person who ran the command

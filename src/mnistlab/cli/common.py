@@ -15,6 +15,7 @@ from ..data import load_dataset
 from ..data.formats import ReadOptions, parse_shape
 from ..data.sources import NAMES
 from ..errors import UserError
+from ..mpl import backend_kept
 from ..threads import AUTO, threads_arg
 
 
@@ -45,6 +46,20 @@ def notices_to_stderr() -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def process_settings(args: argparse.Namespace) -> Iterator[None]:
+    """The command's --threads while it runs; on return, torch's thread count and matplotlib's backend are the
+    caller's again (main() runs inside notebooks, scripts and test sessions, whose settings are theirs)."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(backend_kept())
+        if hasattr(args, "threads") and not getattr(args, "onnx", None):  # predict --onnx never loads torch
+            # torch: not on predict --onnx's path
+            from ..train.device import threads_set
+
+            stack.enter_context(threads_set(args.threads))
+        yield
 
 
 def common_parser() -> argparse.ArgumentParser:

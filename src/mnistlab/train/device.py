@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import torch
@@ -20,6 +22,18 @@ def set_threads(threads: int | str | None = "auto") -> int:
     count = resolve_threads(threads)
     torch.set_num_threads(count)
     return count
+
+
+@contextmanager
+def threads_set(threads: int | str | None = "auto") -> Iterator[int]:
+    """`set_threads` for the length of a command, then the caller's count back: main() and fit() run inside
+    notebooks, scripts and test sessions, whose thread count is theirs (a test left at one thread by the
+    command before it ran its numbers at another thread count than when run alone)."""
+    previous = torch.get_num_threads()
+    try:
+        yield set_threads(threads)
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_device(name: str) -> torch.device:
