@@ -202,3 +202,17 @@ def test_output_paths_are_checked_before_the_work(cli, tiny_run, tiny_idx_dir, t
     if args[0] in ("train", "data", "scratch", "experiment"):
         args += ["--data-dir", str(tiny_idx_dir)]
     assert_user_error(cli(*args), fragment)
+
+
+def test_every_output_follows_the_umask_like_run_json(tiny_run, tmp_path, cli, monkeypatch):
+    # safetensors and the exporters make their files owner-only (0600): a run folder shared with a teammate was
+    # unreadable to them even where the umask said otherwise
+    umask = 0o027  # the group reads, others do not: neither 0600 nor the usual 0644
+    monkeypatch.setattr(fileio, "_UMASK", umask)  # read once at import, as the process's umask
+    tiny_run.save(tmp_path / "run")
+    assert cli("export", tmp_path / "run", "--format", "onnx", "--out", tmp_path / "out" / "model.onnx").code == 0
+    assert cli("export", tmp_path / "run", "--format", "torchscript", "--out", tmp_path / "out" / "model.pt").code == 0
+    written = [p for p in tmp_path.rglob("*") if p.name != "out"]
+    assert {p.name for p in written} >= {"run", META, WEIGHTS, "model.onnx", "model.pt"}
+    for p in written:
+        assert oct(p.stat().st_mode & 0o777) == oct((0o777 if p.is_dir() else 0o666) & ~umask), p

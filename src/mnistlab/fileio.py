@@ -115,6 +115,19 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def plain_modes(path: Path) -> None:
+    """Give `path` and everything below it the mode a plain open()/mkdir() would under the umask, as run.json has:
+    writers such as safetensors create their files owner-only (0600), and a run folder shared with a teammate
+    must be readable by them wherever the umask says so. Links are left alone (chmod would follow them)."""
+    entries = [path]
+    if path.is_dir() and not path.is_symlink():
+        entries += [Path(root) / name for root, dirs, files in os.walk(path) for name in dirs + files]
+    for entry in entries:
+        if entry.is_symlink() or not entry.exists():
+            continue
+        os.chmod(entry, (0o777 if entry.is_dir() else 0o666) & ~_UMASK)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
@@ -129,6 +142,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp = Path(tmp)
         try:
             yield tmp
+            plain_modes(tmp)  # a writer that made its own file in place of ours (0600) is brought to the umask too
             with deferred_interrupt():
                 os.replace(tmp, path)
                 done = True
@@ -271,6 +285,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~_UMASK)
         try:
             yield tmp
+            plain_modes(tmp)
             with deferred_interrupt():
                 swap_in(tmp, path)
                 COMMITTED.append(path)
