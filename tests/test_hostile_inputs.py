@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from mnistlab.data.idx import read_idx
 from mnistlab.data.images import read_image
@@ -144,3 +145,39 @@ def test_a_record_asking_for_a_huge_model_is_refused_before_allocating(tiny_run,
     (tmp_path / "r" / META).write_text(json.dumps(record))
     with pytest.raises(UserError, match="n_classes|GiB to train|at most"):
         load_run(tmp_path / "r")
+
+
+@pytest.mark.parametrize("source, damage", [("csv", "truncated"), ("csv", "other arrays"), ("csv", "wrong shape"),
+                                            ("folder", "truncated"), ("folder", "other arrays")])
+def test_a_damaged_cache_entry_costs_only_a_new_read(sample, tmp_path, monkeypatch, damage, source):
+    # the cache promises that a bad entry only costs the time of reading the source again: each of these gave a
+    # traceback on every later command on that data
+    from mnistlab.data import load_dataset
+    from mnistlab.data.cache import cache_dir
+
+    monkeypatch.setenv("MNISTLAB_CACHE", str(tmp_path / "cache"))  # this test's entry alone
+    pick = np.concatenate([np.flatnonzero(sample.train_labels == c)[:20] for c in range(10)])
+    images, labels = sample.train_images[pick], sample.train_labels[pick]
+    if source == "csv":
+        data = tmp_path / "digits.csv"
+        data.write_text("".join(f"{y}," + ",".join(map(str, x.ravel())) + "\n" for x, y in zip(images, labels)))
+    else:
+        data = tmp_path / "digits"
+        for i, (x, y) in enumerate(zip(images, labels)):
+            (data / str(y)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(x).save(data / str(y) / f"{i}.png")
+    first = load_dataset("mnist", data)
+    (entry,) = (cache_dir() / ("tables" if source == "csv" else "folders")).glob("*.npz")
+    if damage == "truncated":
+        entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])
+    else:
+        with np.load(entry) as z:
+            arrays = {k: z[k] for k in z.files}
+        if damage == "other arrays":
+            arrays = {"x": np.zeros(3)}
+        else:
+            arrays = {k: v[:, :5] if v.dtype == np.uint8 else v for k, v in arrays.items()}
+        with open(entry, "wb") as f:
+            np.savez(f, **arrays)
+    again = load_dataset("mnist", data)
+    assert np.array_equal(again.train_images, first.train_images) and np.array_equal(again.train_labels, first.train_labels)

@@ -7,6 +7,8 @@ the time of reading the source again.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,13 +26,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnistlab"
 
 
-def cached(kind: str, key: str, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def cached(kind: str, key: str, build: Callable[[], dict[str, np.ndarray]],
+           valid: Callable[[dict[str, np.ndarray]], bool]) -> dict[str, np.ndarray]:
+    """The arrays `build` returns, from the cache when an entry for `key` is there, readable, and `valid` (the
+    names, dtypes and shapes the reader needs: an entry cut short or holding other arrays is built again)."""
     path = cache_dir() / kind / f"v{VERSION}-{key}.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError):
+                arrays = {k: z[k] for k in z.files}
+            if valid(arrays):
+                return arrays
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError):
             pass
     arrays = build()
     try:

@@ -109,7 +109,9 @@ def read_table(path: Path, options: ReadOptions) -> tuple[np.ndarray, np.ndarray
                         f"rows of {n_values} values, about {estimate / 1e9:.1f} GB as uint8 images: more than the "
                         f"{MAX_BYTES / 1e9:.1f} GB mnistlab holds in memory; give a part of it (e.g. head -n 100000)")
     arrays = cached("tables", file_digest(path, "sha256")[:32],
-                    lambda: dict(zip(("pixels", "labels"), _parse(path, header, n_values))))
+                    lambda: dict(zip(("pixels", "labels"), _parse(path, header, n_values))),
+                    lambda a: set(a) == {"pixels", "labels"} and a["pixels"].dtype == np.uint8 and a["pixels"].ndim == 2
+                    and a["pixels"].shape[1] == n_values - 1 and a["labels"].shape == a["pixels"].shape[:1])
     images = arrays["pixels"].reshape(-1, *shape)
     return (images[:, 0] if shape[0] == 1 else images), arrays["labels"]
 

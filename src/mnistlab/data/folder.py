@@ -90,7 +90,18 @@ def _read_arrays(path: Path, options: ReadOptions) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: no class folders; lay images out as {path}/<class>/* or {path}/train/<class>/*")
     listing = {part: [(names.index(c.name), f) for c in classes for f in _images(c)] for part, classes in parts.items()}
     files = [f for part in listing.values() for _, f in part]
-    return cached("folders", _key(path, files, options.image_size), lambda: _decode_folder(path, names, listing, options))
+    return cached("folders", _key(path, files, options.image_size), lambda: _decode_folder(path, names, listing, options),
+                  lambda arrays: _entry_fits(arrays, names, {part: len(entries) for part, entries in listing.items()}))
+
+
+def _entry_fits(arrays: dict[str, np.ndarray], names: list[str], counts: dict[str, int]) -> bool:
+    """Whether a cached entry holds this listing's arrays: its class names, and per part N uint8 images and labels."""
+    expected = {"classes"} | {f"{part}_{kind}" for part in counts for kind in ("images", "labels")}
+    if set(arrays) != expected or [str(c) for c in arrays["classes"]] != names:
+        return False
+    shapes = {arrays[f"{part}_images"].shape[1:] for part in counts}
+    return len(shapes) == 1 and all(arrays[f"{part}_images"].dtype == np.uint8 and len(arrays[f"{part}_images"]) == n
+                                    and arrays[f"{part}_labels"].shape == (n,) for part, n in counts.items())
 
 
 def _decode_folder(path: Path, names: list[str], listing: dict, options: ReadOptions) -> dict[str, np.ndarray]:
