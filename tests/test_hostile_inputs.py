@@ -181,3 +181,86 @@ def test_a_damaged_cache_entry_costs_only_a_new_read(sample, tmp_path, monkeypat
             np.savez(f, **arrays)
     again = load_dataset("mnist", data)
     assert np.array_equal(again.train_images, first.train_images) and np.array_equal(again.train_labels, first.train_labels)
+
+
+@pytest.fixture
+def small_memory(monkeypatch):
+    """A machine of 600 MB: the data budget is 100 MB, so the whole-set checks act on files a test can write."""
+    import mnistlab.memory
+
+    monkeypatch.setattr(mnistlab.memory, "machine_memory", lambda: 600 << 20)
+    return 100 << 20
+
+
+def test_a_folder_of_huge_blank_pngs_is_refused_from_the_headers(tmp_path, small_memory, monkeypatch):
+    # 12 PNGs of 3000x3000 zeros, 30 KB each, 324 MB decoded as RGB: refused before a pixel is decoded
+    import mnistlab.data.folder as folder
+    from mnistlab.data import load_dataset
+
+    for c in range(2):
+        (tmp_path / "huge" / str(c)).mkdir(parents=True)
+        for i in range(6):
+            Image.new("L", (3000, 3000)).save(tmp_path / "huge" / str(c) / f"{i}.png")
+    monkeypatch.setattr(folder, "decode", lambda *a, **k: pytest.fail("decoded before the budget was checked"))
+    with pytest.raises(UserError, match=r"its 12 images would take up to 648 MB decoded, more than the 105 MB.*--image-size"):
+        load_dataset("mnist", tmp_path / "huge")
+
+
+def test_image_size_is_bounded(cli, tmp_path):
+    from mnistlab.data.formats import ReadOptions
+
+    with pytest.raises(UserError, match="at most 16384 a side and 50,000,000 pixels"):
+        ReadOptions(image_size=(16384, 16384))
+    result = cli("data", "info", "--data", tmp_path, "--image-size", "100000x28")
+    assert result.code == 2 and "--image-size 100000x28: at most" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_cifar_archive_of_huge_members_is_refused_before_they_are_held(tmp_path, small_memory):
+    # each member passes the per-member cap; together they pass the budget: refused before the second is read
+    import tarfile
+
+    from mnistlab.data import load_dataset
+
+    archive = tmp_path / "big.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin"):
+            member = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            member.size = 30_730_000  # 10,000 records
+            tar.addfile(member, io.BytesIO(bytes(member.size)))
+    with pytest.raises(UserError, match=r"its batches \(read, then joined\) would take up to 123 MB decoded"):
+        load_dataset("mnist", archive)
+
+
+def test_a_csv_that_starts_with_long_rows_is_bounded_by_its_size(tmp_path, monkeypatch):
+    # a machine of 60 MB (a 10 MB budget); the first rows, three digits a value, suggest 7.7 MB of pixels, but at two
+    # bytes a value at least the file may hold 11 MB: refused before a row is parsed, whatever the first rows say
+    import mnistlab.memory
+    from mnistlab.data import load_dataset
+
+    monkeypatch.setattr(mnistlab.memory, "machine_memory", lambda: 60 << 20)
+    path = tmp_path / "big.csv"
+    with open(path, "w") as f:
+        f.write(("1," + ",".join(["255"] * 784) + "\n") * 200)
+        f.write(("1," + ",".join(["0"] * 784) + "\n") * 14_000)
+    with pytest.raises(UserError, match=r"23 MB of CSV \(785 values a row\) would take up to 11 MB decoded, "
+                                        r"more than the 10 MB .*head -n"):
+        load_dataset("mnist", path)
+
+
+def test_a_csv_of_one_endless_field_is_one_line(tmp_path):
+    from mnistlab.data import load_dataset
+
+    path = tmp_path / "one.csv"
+    path.write_text("7" * (1 << 20) + "\n1,2\n")
+    with pytest.raises(UserError, match="row 1 is not CSV of numbers .*field larger than field limit"):
+        load_dataset("mnist", path)
+
+
+def test_a_csv_with_a_latin1_header_row_is_read(tmp_path, sample):
+    from mnistlab.data import load_dataset
+
+    pick = np.concatenate([np.flatnonzero(sample.train_labels == c)[:20] for c in range(10)])
+    path = tmp_path / "latin.csv"
+    rows = "".join(f"{y}," + ",".join(map(str, x.ravel())) + "\n" for x, y in zip(sample.train_images[pick], sample.train_labels[pick]))
+    path.write_bytes("étiquette,".encode("latin-1") + ",".join(f"p{i}" for i in range(784)).encode() + b"\n" + rows.encode())
+    assert len(load_dataset("mnist", path).train_labels) + len(load_dataset("mnist", path).test_labels) == 200

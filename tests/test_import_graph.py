@@ -2,7 +2,7 @@
 
 A module's layer is its folder's (or, at the top, its own name's); scratch/figures.py sits above its folder, and
 scratch/recipes.py and scratch/compare.py (the NumPy engine's bridge to train/'s recipes and PyTorch) in train/'s layer.
-From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, argtypes, scratch/'s NumPy engine)
+From the bottom: base (data/, models/, fileio, errors, progress, threads, tables, argtypes, memory, scratch/'s NumPy engine)
 -> train/ -> insight (inspect/'s numbers, evaluate, robustness/) -> figures (plots/, mpl, scratch/figures) -> tools
 (report/, serve/, sweep/, experiments/, export/, bench/, tensorboard, notebooks/) -> commands (cli/, and
 nothing else). A module imports from its own layer or below: the library never imports `mnistlab.cli`. Between
@@ -31,7 +31,7 @@ LAYERS = ("base", "train", "insight", "figures", "tools", "commands")
 # module or package needs a line here: that is the decision of its layer.
 PLACES = {
     "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "threads": "base", "tables": "base",
-    "scratch": "base", "display": "base", "argtypes": "base", "calibration": "base", "registry": "base",
+    "scratch": "base", "display": "base", "argtypes": "base", "calibration": "base", "registry": "base", "memory": "base",
     "scratch.recipes": "train", "scratch.compare": "train",
     "train": "train",
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_path
+from ..memory import check_data_size
 from .dataset import Dataset
 from .formats import Format, register
 
@@ -61,6 +62,7 @@ def _archive_members(path: Path) -> dict[str, bytes]:
     """The batches and class names from a tar, streamed; a member whose name leaves the archive's folder is refused
     (it is never extracted either way), as is a batch larger than any CIFAR batch."""
     found: dict[str, bytes] = {}
+    held = 0
     try:
         with tarfile.open(path, mode="r|*") as tar:
             for member in tar:
@@ -72,6 +74,8 @@ def _archive_members(path: Path) -> dict[str, bytes]:
                     continue
                 if member.size > MAX_MEMBER:
                     raise UserError(f"{path}: member {member.name} holds {member.size:,} bytes, more than a CIFAR batch")
+                held += member.size  # checked before it is read: a small archive may hold gigabytes of zeros
+                check_data_size(2 * held, path, "its batches (read, then joined)", "this is not CIFAR-10's size; give a smaller set")
                 found[pure.name] = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise UserError(f"{path}: not a readable tar archive ({exc.__class__.__name__}: {str(exc)[:80]}); "
@@ -81,12 +85,14 @@ def _archive_members(path: Path) -> dict[str, bytes]:
 
 def _folder_members(folder: Path) -> dict[str, bytes]:
     found = {}
-    for file in sorted(folder.iterdir()):
-        if file.is_file() and _wanted(file.name):
-            try:
-                found[file.name] = file.read_bytes()
-            except OSError as exc:
-                raise UserError(f"{file}: cannot be read ({exc.strerror})") from None
+    files = [file for file in sorted(folder.iterdir()) if file.is_file() and _wanted(file.name)]
+    check_data_size(2 * sum(file.stat().st_size for file in files), folder, "its batches (read, then joined)",
+                    "this is not CIFAR-10's size; give a smaller set")
+    for file in files:
+        try:
+            found[file.name] = file.read_bytes()
+        except OSError as exc:
+            raise UserError(f"{file}: cannot be read ({exc.strerror})") from None
     return found
 
 

@@ -19,13 +19,13 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import file_digest
+from ..memory import check_data_size, data_budget, size_text
 from .cache import cached
 from .dataset import Dataset
 from .formats import TEST_FRACTION, Format, ReadOptions, register
 from .stratify import stratified_holdout
 
-MAX_BYTES = 4 << 30  # pixels held in memory (uint8); full MNIST is 47 MB, CIFAR-10 as CSV 184 MB
-SAMPLE = 1 << 20  # bytes read to find the header, the column count and the size of a row
+SAMPLE = 1 << 20  # bytes read to find the header and the column count
 
 
 def _zipped(path: Path) -> bool:
@@ -45,8 +45,8 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _first_rows(path: Path) -> tuple[bool, int, float]:
-    """(has a header, values per row, bytes per row) from the start of the file."""
+def _first_rows(path: Path) -> tuple[bool, int]:
+    """(has a header, values per row) from the start of the file."""
     try:
         with _open_text(path) as f:
             head = f.read(SAMPLE)
@@ -55,13 +55,12 @@ def _first_rows(path: Path) -> tuple[bool, int, float]:
     lines = [line for line in head.splitlines() if line.strip()]
     if not lines:
         raise UserError(f"{path}: the file is empty; a CSV needs one image a row, the label first")
-    first = next(csv.reader([lines[0]]))
+    first = _cells(lines[0], path, 1)
     header = _number(first[0]) is None
     body = lines[1:] if header else lines
     if len(first) < 2 or not body:
         raise UserError(f"{path}: no rows of a label and pixels (first line: {lines[0][:60]!r})")
-    sample = body[:-1] if len(head) == SAMPLE and len(body) > 1 else body  # the last line of a cut may be partial
-    return header, len(first), sum(len(line) + 1 for line in sample) / len(sample)
+    return header, len(first)
 
 
 def _shape(path: Path, n_pixels: int, options: ReadOptions) -> tuple[int, int, int]:
@@ -77,10 +76,20 @@ def _shape(path: Path, n_pixels: int, options: ReadOptions) -> tuple[int, int, i
     return (1, side, side)
 
 
+def _cells(line: str, path: Path, row_number: int) -> list[str]:
+    """One line's cells by the csv module, whose field limit (128 KB) a file of one endless field passes."""
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as exc:
+        raise UserError(f"{path}: row {row_number} is not CSV of numbers ({exc}); a CSV needs one image a row, the "
+                        f"label first, values separated by commas") from None
+
+
 def _diagnose(path: Path, header: bool, n_values: int) -> str:
     """The first row that is ragged, holds a cell that is not a number, or a label or pixel out of range."""
     with _open_text(path) as f:
-        for row_number, row in enumerate(csv.reader(f), start=1):
+        for row_number, line in enumerate(f, start=1):
+            row = _cells(line, path, row_number) if line.strip() else []
             if row_number == 1 and header or not row:
                 continue
             if len(row) != n_values:
@@ -101,13 +110,13 @@ def _diagnose(path: Path, header: bool, n_values: int) -> str:
 
 def read_table(path: Path, options: ReadOptions) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images (N, C, H, W) or (N, H, W), int64 labels) from one CSV file, parsed once per content."""
-    header, n_values, row_bytes = _first_rows(path)
+    header, n_values = _first_rows(path)
     shape = _shape(path, n_values - 1, options)
-    estimate = 0 if _zipped(path) else path.stat().st_size / row_bytes * n_values
-    if estimate > MAX_BYTES:  # refused before a byte more is read; a compressed file is bounded while it streams
-        raise UserError(f"{path}: {path.stat().st_size / 1e9:.1f} GB of CSV holds about {path.stat().st_size / row_bytes:,.0f} "
-                        f"rows of {n_values} values, about {estimate / 1e9:.1f} GB as uint8 images: more than the "
-                        f"{MAX_BYTES / 1e9:.1f} GB mnistlab holds in memory; give a part of it (e.g. head -n 100000)")
+    if not _zipped(path):  # refused before a byte more is read; a compressed file is bounded while it streams
+        # every value takes at least a digit and a separator: at most size / 2 values, whatever the first rows say
+        size = path.stat().st_size
+        check_data_size(size / 2, path, f"{size_text(size)} of CSV ({n_values} values a row)",
+                        "give a part of it (e.g. head -n 100000)")
     arrays = cached("tables", file_digest(path, "sha256")[:32],
                     lambda: dict(zip(("pixels", "labels"), _parse(path, header, n_values))),
                     lambda a: set(a) == {"pixels", "labels"} and a["pixels"].dtype == np.uint8 and a["pixels"].ndim == 2
@@ -119,16 +128,17 @@ def read_table(path: Path, options: ReadOptions) -> tuple[np.ndarray, np.ndarray
 def _parse(path: Path, header: bool, n_values: int) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 pixels (N, n_values - 1), int64 labels) by NumPy's C reader, which fills the uint8 array as it reads
     (never the text); a compressed file, whose size says nothing, stops one row past the memory bound."""
-    limit = MAX_BYTES // n_values
+    limit = data_budget() // n_values
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.uint8, skiprows=int(header), ndmin=2,
-                           max_rows=limit + 1 if _zipped(path) else None, encoding="utf-8")
+                           max_rows=limit + 1 if _zipped(path) else None, encoding="latin-1")  # numbers are ASCII; a header
+                           # row in any 8-bit encoding is skipped, not refused
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         problem = _diagnose(path, header, n_values)
         raise UserError(f"{path}: {problem or str(exc).splitlines()[0][:160]}") from None
     if len(table) > limit:
-        raise UserError(f"{path}: more than {limit:,} rows of {n_values} values, over the {MAX_BYTES / 1e9:.1f} GB "
-                        f"mnistlab holds in memory; give a part of it (e.g. head -n 100000)")
+        raise UserError(f"{path}: more than {limit:,} rows of {n_values} values, over the {size_text(data_budget())} "
+                        f"a data set may take on this machine; give a part of it (e.g. head -n 100000)")
     if not len(table):
         raise UserError(f"{path}: no rows after the header; a CSV needs one image a row, the label first")
     return table[:, 1:], table[:, 0].astype(np.int64)

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..registry import add
 from .dataset import Dataset
+from .images import MAX_PIXELS, MAX_SIDE
 
 TEST_FRACTION = 0.1  # the held-out share when a file or folder brings no test set of its own (L5: 90/10)
 
@@ -31,6 +32,12 @@ class ReadOptions:
     test_data: str | None = None
     image_size: tuple[int, int] | None = None
     split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and (max(self.image_size) > MAX_SIDE or self.image_size[0] * self.image_size[1] > MAX_PIXELS):
+            h, w = self.image_size
+            raise UserError(f"--image-size {h}x{w}: at most {MAX_SIDE} a side and {MAX_PIXELS:,} pixels, as for one image "
+                            f"read; a model input is usually at most a few hundred a side (e.g. 64x64)")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

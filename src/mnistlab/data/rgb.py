@@ -31,9 +31,22 @@ def decode(source, where: str, size: tuple[int, int] | None = None) -> np.ndarra
                 return np.asarray(rgb, dtype=np.uint8)
     except UserError:
         raise
+    except MemoryError:
+        raise UserError(f"{where}: out of memory while decoding it; free memory or give fewer or smaller images") from None
     except Exception as exc:  # a damaged file can make any decoder raise anything
         raise UserError(f"{where}: not an image mnistlab reads ({exc.__class__.__name__}); "
                         f"give a PNG, JPEG, BMP, GIF, TIFF, WebP or NPY file") from None
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(H, W) from an image file's header, no pixel decoded; None where PIL cannot open it (`decode` says why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's DecompressionBombWarning: our own limits decide
+            with Image.open(path, formats=FORMATS) as img:
+                return img.height, img.width
+    except Exception:  # a damaged file can make any decoder raise anything; decode() reports it in one line
+        return None
 
 
 def is_gray(image: np.ndarray) -> bool:

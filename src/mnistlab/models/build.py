@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
@@ -11,6 +10,7 @@ from torch import nn
 
 from ..display import heading, table
 from ..errors import UserError
+from ..memory import machine_memory
 from .grammar import format_spec, parse_spec
 from .layers import ACTIVATIONS, Assembly, Token
 
@@ -85,14 +85,6 @@ def build_model(spec: str = "", activation: str = "relu", head: str = "logits",
 
 
 BYTES_PER_PARAM = 16  # float32 weights, gradients and two optimizer moments (Adam)
-
-
-def machine_memory() -> int:
-    """Bytes of RAM on this machine (0 where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 def check_memory(modules: OrderedDict[str, nn.Module], rows: list[dict], spec: str) -> None:
