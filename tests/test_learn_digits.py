@@ -77,3 +77,49 @@ def _png_of_a_stroke() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(canvas).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _save_digits(folder, sample, per_class: dict[int, int], colour: bool = False, size: int = 28) -> None:
+    for label, n in per_class.items():
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        for k, image in enumerate(sample.test_images[sample.test_labels == label][:n]):
+            picture = Image.fromarray(image).resize((size, size))
+            if colour:
+                rgb = np.stack([np.asarray(picture)] * 3, -1)
+                rgb[..., 0] //= 2  # a red-shifted pen: the channels differ
+                picture = Image.fromarray(rgb)
+            picture.save(folder / str(label) / f"{k}.png")
+
+
+def test_a_short_visit_to_serve_is_enough_to_finetune_on(sample, tmp_path):
+    # one to five digits in two classes (what a short visit saves) were refused: the reader's 10% split held out 0 a class
+    from mnistlab.train.finetune import user_digits
+
+    _save_digits(tmp_path / "few", sample, {3: 1, 7: 5})
+    images, labels = user_digits(tmp_path / "few", tuple("0123456789"))
+    assert images.shape == (6, 28, 28) and sorted(labels.tolist()) == [3, 7, 7, 7, 7, 7]  # labels by class name
+
+
+def test_mixed_sizes_are_brought_to_the_run_input(sample, tmp_path):
+    from mnistlab.train.finetune import user_digits
+
+    _save_digits(tmp_path / "mixed", sample, {1: 2})
+    _save_digits(tmp_path / "mixed", sample, {2: 2}, size=56)
+    images, labels = user_digits(tmp_path / "mixed", tuple("0123456789"))
+    assert images.shape == (4, 28, 28) and sorted(labels.tolist()) == [1, 1, 2, 2]
+
+
+def test_colour_digits_and_unknown_classes_are_one_line(cli, tiny_run, sample, tmp_path, monkeypatch):
+    # colour digits: N colour images became 3N gray ones beside N labels (a broadcast traceback; trained longer, images
+    # paired with the wrong labels)
+    _save_digits(tmp_path / "colour", sample, {4: 3}, colour=True)
+    assert_user_error(cli("finetune", tiny_run.run_dir, tmp_path / "colour", "--dataset", "mnist-sample", "--out",
+                          tmp_path / "t"), "colour images; the run reads gray ones")
+    _save_digits(tmp_path / "odd", sample, {4: 3})
+    (tmp_path / "odd" / "cat").mkdir()
+    Image.new("L", (28, 28)).save(tmp_path / "odd" / "cat" / "x.png")
+    import mnistlab.data.folder as folder
+
+    monkeypatch.setattr(folder, "decode", lambda *a, **k: pytest.fail("decoded before the class names were checked"))
+    assert_user_error(cli("finetune", tiny_run.run_dir, tmp_path / "odd", "--dataset", "mnist-sample", "--out",
+                          tmp_path / "t"), "a class folder 'cat' that the run does not know")

@@ -93,11 +93,17 @@ def _key(path: Path, files: list[Path], size) -> str:
     return h.hexdigest()[:32]
 
 
-def _read_arrays(path: Path, options: ReadOptions) -> dict[str, np.ndarray]:
+def class_names(path: Path) -> list[str]:
+    """The folder's class names (its class folders, of train/ where there is one), from the listing alone."""
     parts = _layout(path)
     names = [p.name for p in parts.get("train", parts.get("all"))]
     if not names:
         raise UserError(f"{path}: no class folders; lay images out as {path}/<class>/* or {path}/train/<class>/*")
+    return names
+
+
+def _read_arrays(path: Path, options: ReadOptions) -> dict[str, np.ndarray]:
+    parts, names = _layout(path), class_names(path)
     listing = {part: [(names.index(c.name), f) for c in classes for f in _images(c)] for part, classes in parts.items()}
     files = [f for part in listing.values() for _, f in part]
     return cached("folders", _key(path, files, options.image_size), lambda: _decode_folder(path, names, listing, options),
@@ -133,6 +139,15 @@ def _decode_folder(path: Path, names: list[str], listing: dict, options: ReadOpt
         arrays[f"{part}_labels"] = np.array([label for label, _ in entries], np.int64)
         start += len(entries)
     return arrays
+
+
+def read_folder_whole(path: Path, image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Every image of a folder, train/ and test/ together and no test set held out (a few digits a class, as
+    fine-tuning reads them, are too few to split): uint8 images, labels, class names."""
+    arrays = _read_arrays(path, ReadOptions(image_size=image_size))
+    parts = [p for p in ("all", "train", "test") if f"{p}_images" in arrays]
+    return (np.concatenate([arrays[f"{p}_images"] for p in parts]), np.concatenate([arrays[f"{p}_labels"] for p in parts]),
+            tuple(str(c) for c in arrays["classes"]))
 
 
 def read_folder_set(path: Path, options: ReadOptions) -> Dataset:

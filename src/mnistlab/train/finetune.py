@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..data.formats import read_path
+from ..data.folder import class_names, read_folder_whole
 from ..data.splits import make_splits
 from ..errors import UserError
 from ..models import build_model
@@ -29,25 +29,28 @@ class FineTune:
     device: str = "auto"
 
 
-def user_digits(folder: str | Path, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Every image of the folder (uint8 (N, 28, 28)) with its label as an index into the run's `classes`."""
-    ds = read_path(folder)
-    images = np.concatenate([ds.train_images, ds.test_images]).reshape(-1, *ds.shape[1:])
-    names = [ds.classes[k] for k in np.concatenate([ds.train_labels, ds.test_labels])]
-    unknown = sorted(set(names) - set(classes))
+def user_digits(folder: str | Path, classes: tuple[str, ...], size: tuple[int, int] = (28, 28)) -> tuple[np.ndarray, np.ndarray]:
+    """Every image of an image folder (`<dir>/<class>/*`), gray uint8 (N, H, W) at the run's input `size`, with its
+    label as an index into the run's `classes`: any subset of them, any number of images a class (none is held
+    out). A class the run does not know is refused from the listing, before an image is decoded."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder; give the folder `mnistlab serve --digits` saves into (<dir>/<class>/*.png)")
+    unknown = [name for name in class_names(folder) if name not in classes]
     if unknown:
         raise UserError(f"{folder}: a class folder {unknown[0]!r} that the run does not know; its classes are {', '.join(classes)}")
-    return images, np.array([classes.index(n) for n in names], dtype=np.int64)
+    images, labels, names = read_folder_whole(folder, size)
+    if images.ndim == 4:  # (N, 3, H, W): a gray run would read each colour channel as an image of its own
+        raise UserError(f"{folder}: colour images; the run reads gray ones (save digits from `mnistlab serve`, or "
+                        f"convert them to grayscale)")
+    return images, np.array([classes.index(names[k]) for k in labels], dtype=np.int64)
 
 
 def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: FineTune = FineTune()) -> tuple[Run, dict]:
     """The run fine-tuned on the folder's digits (repeated to `share` of the mix) and `mix` MNIST training
     images; with the MNIST test accuracy and the accuracy on the user's digits, before and after."""
     run = load_run(run_dir)
-    images, labels = user_digits(folder, run.classes)
-    if images.shape[1:] != base.train_images.shape[1:]:
-        raise UserError(f"{folder}: {images.shape[1]}x{images.shape[2]} images; the run reads "
-                        f"{base.train_images.shape[1]}x{base.train_images.shape[2]} (save them from `mnistlab serve`)")
+    images, labels = user_digits(folder, run.classes, tuple(base.train_images.shape[-2:]))
     rng = np.random.default_rng(options.seed)
     pick = rng.choice(len(base.train_labels), min(options.mix, len(base.train_labels)), replace=False)
     repeat = max(1, round(options.share * len(pick) / ((1 - options.share) * len(labels))))
