@@ -6,6 +6,7 @@ import torch
 from .calibration import UNSURE_BELOW, before_after, softmax, unsure
 from .data import Dataset, load_dataset
 from .data.formats import ReadOptions
+from .data.sources import SAMPLE
 from .train.metrics import confusion_matrix, per_class_accuracy, to_logits, to_probs
 from .train.optim import make_loss
 from .train.run import Run
@@ -16,11 +17,15 @@ def load_run_dataset(run: Run, dataset: str | None = None, data_dir: str | None 
     """The data set a run was trained on (or `dataset`/`data_dir` read with `read` when given).
 
     A run trained from --data PATH reads that path again with the options its record holds (format, shape,
-    test file, image size, split seed), so its test set is the one it was scored on.
+    test file, image size, split seed), so its test set is the one it was scored on. Labels are matched to the
+    run's classes by name (Dataset.as_classes): a class the run does not know is refused in one line.
     """
     if dataset is None and data_dir is None and run.data.get("source") == "data-dir":
         data_dir, read = run.data.get("path"), ReadOptions.from_dict(run.data.get("read"))
-    return load_dataset(dataset or run.data.get("name", "mnist"), data_dir, read)
+    name = dataset or run.data.get("name", "mnist")
+    if data_dir is not None and dataset is None and name == SAMPLE:  # the sample takes no path; a path given is read as MNIST's kind
+        name = "mnist"
+    return load_dataset(name, data_dir, read).as_classes(run.classes, f"the run {run.run_dir}")
 
 
 def evaluate_run(run: Run, dataset: str | None = None, data_dir: str | None = None, read: ReadOptions | None = None) -> dict:

@@ -5,13 +5,12 @@ import argparse
 from pathlib import Path
 
 from ..argtypes import COUNT, SEED
-from ..data import load_dataset
 from ..data.dataset import DIGITS
 from ..errors import UserError
 from ..robustness.corruptions import CORRUPTIONS
 from ..robustness.scene_suite import PAPER_COUNT
 from ..tables import pct
-from .common import add_command, data_options, device_option, say
+from .common import add_command, data_options, device_option, read_options, say
 
 
 def table(results: list[dict], names: list[str]) -> list[str]:
@@ -71,6 +70,7 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
     if args.paper is not None:
         return cmd_paper(args)
     # matplotlib and the corruption suite load when the command runs, not when the parser is built
+    from ..evaluate import load_run_dataset
     from ..fileio import check_output, save_figure, write_json
     from ..plots.robustness import examples, families
     from ..progress import Progress
@@ -86,7 +86,8 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
         if tuple(run.model.config.input_shape) != (1, 28, 28):
             raise UserError(f"{path}: the benchmark corrupts 1x28x28 digits; this run takes "
                             f"{'x'.join(map(str, run.model.config.input_shape))} inputs")
-    dataset = load_dataset(args.dataset or runs[0].data.get("name", "mnist"), args.data_dir)
+    # the first run's data as eval reads it: --data with its format options, or the run's own --data PATH
+    dataset = load_run_dataset(runs[0], args.dataset, args.data_dir, read_options(args))
     suite, suite_classes = Suite.of(dataset, names, args.quick, args.seed), dataset.classes
     progress = Progress.for_command(args)
     try:
@@ -101,7 +102,7 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
         for run, result in zip(runs, results):
             result["other_writers"] = score_writers(run, writers) if writers else None
         progress.show("figures", 1.0)
-        labels = [Path(r).name or str(r) for r in args.runs]
+        labels = run_labels(args.runs)
         figures = [str(save_figure(examples(r, f"{label}: corrupted test digits and its answers (raw | prepared)"),
                                    out / f"examples-{label}.png")) for r, label in zip(results, labels)]
         figures.append(str(save_figure(families(results, labels), out / "families.png")))
@@ -112,6 +113,17 @@ def cmd_robustness(args: argparse.Namespace) -> dict:
               f"preparation, mean over severities 1-3", *table(results, labels), *note, *figures,
         str(out / "robustness.json"))
     return {"runs": [json_view(r) for r in results]}
+
+
+def run_labels(paths: list[str]) -> list[str]:
+    """A label per run for its figure file and table row: the folder's name, or, where two runs share one
+    (a/run, b/run), as much of the path as tells them apart (a-run, b-run): one run's figure never replaces another's."""
+    parts = [Path(p).resolve().parts for p in paths]
+    for depth in range(1, max(map(len, parts)) + 1):
+        labels = ["-".join(p[-depth:]).lstrip("/") or str(path) for p, path in zip(parts, paths)]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{label}-{i + 1}" for i, label in enumerate(labels)]  # the same run twice
 
 
 def register(subparsers, common) -> None:

@@ -1,9 +1,11 @@
 """A data set in memory, whatever it was read from: the type every reader returns and every trainer takes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from ..errors import UserError
 
 DIGITS = tuple(str(d) for d in range(10))
 
@@ -35,6 +37,21 @@ class Dataset:
         """(channels, height, width) of one image: what the model takes."""
         dims = self.train_images.shape[1:]
         return (1, *dims) if len(dims) == 2 else tuple(dims)
+
+    def as_classes(self, classes: tuple[str, ...], whose: str) -> Dataset:
+        """This data set with its labels as indices into `classes` (a run's), matched by class name: a set of some
+        of those classes (a digits folder of 3s and 7s) is read as those classes; a class `whose` model does not
+        know is refused (its labels would index past the model's outputs)."""
+        classes = tuple(classes)
+        if self.classes == classes:
+            return self
+        unknown = [c for c in self.classes if c not in classes]
+        if unknown:
+            raise UserError(f"{self.path or self.name}: class {unknown[0]!r} is not one of the {len(classes)} classes "
+                            f"{whose} knows ({', '.join(classes[:12])}{', ...' if len(classes) > 12 else ''}); give data "
+                            f"of its classes")
+        index = np.array([classes.index(c) for c in self.classes], dtype=np.int64)
+        return replace(self, train_labels=index[self.train_labels], test_labels=index[self.test_labels], classes=classes)
 
     def describe(self) -> dict:
         """The provenance every result records."""

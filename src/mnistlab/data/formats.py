@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
@@ -92,8 +92,12 @@ def what_reads() -> str:
 
 def read_path(path: str | os.PathLike, options: ReadOptions | None = None) -> Dataset:
     """Read the data set at PATH in whatever registered format it is; its record says how to read it again."""
-    path = Path(path).expanduser()
+    # absolute in the record: a run trained on `--data digits.csv` is read again from any folder, and never from
+    # a same-named file there
+    path = Path(os.path.abspath(Path(path).expanduser()))
     options = options or ReadOptions()
+    if options.test_data:
+        options = replace(options, test_data=os.path.abspath(Path(options.test_data).expanduser()))
     fmt = detect(path)
     ds = fmt.read(path, options)
     ds.read = {"format": fmt.name, **options.to_dict()}

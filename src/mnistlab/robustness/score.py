@@ -24,7 +24,7 @@ class Suite:
     @classmethod
     def of(cls, dataset, names=None, quick: bool = False, seed: int = 0) -> Suite:
         """The suite on a data set's test images: all of them, or the first QUICK with `quick`."""
-        n = QUICK if quick else len(dataset.test_labels)
+        n = min(QUICK, len(dataset.test_labels)) if quick else len(dataset.test_labels)
         return cls(np.asarray(dataset.test_images[:n]), np.asarray(dataset.test_labels[:n]),
                    tuple(check_names(names or CORRUPTIONS)), seed, f"{dataset.name} test set ({n:,} images)")
 

@@ -1,0 +1,90 @@
+"""Reliability, fourth round (issue 31): the hostile probe's new classes over --data, eval, robustness and their
+records. Each ends in one line and exit 2, or in a correct result."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_user_error
+
+
+def write_csv(path, sample, classes: int, per_class: int = 12) -> None:
+    """A CSV of `classes` classes (labels 0..classes-1), sample digits as their images."""
+    rows = []
+    for label in range(classes):
+        for image in sample.test_images[sample.test_labels == label % 10][:per_class]:
+            rows.append(f"{label}," + ",".join(map(str, image.ravel())))
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_eval_on_data_with_more_classes_than_the_run_is_one_line(cli, tiny_run, sample, tmp_path):
+    # was IndexError: Target 10 is out of bounds
+    write_csv(tmp_path / "twelve.csv", sample, 12)
+    assert_user_error(cli("eval", tiny_run.run_dir, "--data", tmp_path / "twelve.csv"),
+                      "class '10' is not one of the 10 classes the run", "give data of its classes")
+
+
+def test_eval_on_a_partial_class_folder_matches_labels_by_name(cli, tiny_run, sample, tmp_path):
+    # a folder of 3s and 7s: its labels 0 and 1 are the run's classes 3 and 7
+    for label in (3, 7):
+        (tmp_path / "part" / str(label)).mkdir(parents=True)
+        for k, image in enumerate(sample.test_images[sample.test_labels == label][:20]):
+            Image.fromarray(image).save(tmp_path / "part" / str(label) / f"{k}.png")
+    result = cli("eval", tiny_run.run_dir, "--data", tmp_path / "part", "--json")
+    assert result.code == 0, result.err
+    out = result.json()
+    from mnistlab.data import load_dataset
+
+    test = load_dataset("mnist", tmp_path / "part")
+    predicted, _ = tiny_run.predict(test.test_images)
+    truth = np.array([3, 7])[test.test_labels]
+    assert out["test_accuracy"] == pytest.approx(float((np.asarray(predicted) == truth).mean()))
+    assert sum(map(sum, out["confusion"])) == len(truth) and out["per_class_accuracy"]["3"] is not None
+
+
+def test_a_run_on_relative_data_is_read_again_from_anywhere(cli, sample, tmp_path, monkeypatch):
+    # the record held `digits.csv` as typed: eval from another folder said it did not exist, or read a file of that name there
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    write_csv(tmp_path / "here" / "digits.csv", sample, 10)
+    write_csv(tmp_path / "elsewhere" / "digits.csv", sample, 3)  # same name, other data
+    monkeypatch.chdir(tmp_path / "here")
+    trained = cli("train", "--data", "digits.csv", "--model", "f8", "--max-steps", "2", "--device", "cpu", "--out",
+                  tmp_path / "run", "--json")
+    assert trained.code == 0, trained.err
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["data"]["path"] == str(tmp_path / "here" / "digits.csv")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    again = cli("eval", tmp_path / "run", "--json")
+    assert again.code == 0, again.err
+    assert again.json()["n_test"] == trained.json()["data"]["n_test"]
+
+
+def test_robustness_reads_the_data_its_options_name_and_labels_runs_apart(cli, tiny_run, sample, tmp_path):
+    # --test-data was ignored (a 32-image holdout was labelled "1,000 images"); a/run and b/run shared one figure
+    write_csv(tmp_path / "train.csv", sample, 10)
+    write_csv(tmp_path / "test.csv", sample, 10, per_class=3)
+    for folder in ("a", "b"):
+        tiny_run.save(tmp_path / folder / "run")
+    result = cli("robustness", tmp_path / "a" / "run", tmp_path / "b" / "run", "--data", tmp_path / "train.csv",
+                 "--test-data", tmp_path / "test.csv", "--quick", "--corruptions", "gaussian_blur", "--no-other-writers",
+                 "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.err
+    saved = json.loads((tmp_path / "out" / "robustness.json").read_text())
+    assert saved["suite"] == "train test set (30 images)"  # the data set is named after --data; its test set is --test-data's 30
+    assert sorted(p.name for p in (tmp_path / "out").glob("examples-*.png")) == ["examples-a-run.png", "examples-b-run.png"]
+
+
+def test_robustness_of_a_run_trained_on_a_path_reads_that_path(cli, sample, tmp_path):
+    # was: unknown dataset 'three_classes'
+    write_csv(tmp_path / "three_classes.csv", sample, 3, per_class=30)
+    assert cli("train", "--data", tmp_path / "three_classes.csv", "--model", "f8", "--max-steps", "2", "--device", "cpu",
+               "--out", tmp_path / "run").code == 0
+    result = cli("robustness", tmp_path / "run", "--quick", "--corruptions", "gaussian_blur", "--no-other-writers",
+                 "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "out" / "robustness.json").read_text())["suite"].startswith("three_classes test set (")
+
