@@ -96,3 +96,26 @@ def test_mnistlab_notebooks_copies_all_five_and_keeps_the_users_edits(tmp_path, 
     assert "--replace" in capsys.readouterr().err and edited.read_text() == "my edits"
     assert main(["notebooks", str(tmp_path / "nb"), "--replace"]) == 0
     assert edited.read_bytes() == notebook_paths()["L5"].read_bytes()
+
+
+def test_a_folder_with_a_notebooks_name_and_a_failing_write_are_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "nb" / NOTEBOOKS["L2"]).mkdir(parents=True)  # was IsADirectoryError under --replace
+    assert main(["notebooks", str(tmp_path / "nb"), "--replace"]) == 2
+    err = capsys.readouterr().err
+    assert f"{NOTEBOOKS['L2']}: is a folder, not a notebook" in err and len(err.strip().splitlines()) == 1
+    # the disk fills at the third notebook: the two written are removed, and the message names the one that failed
+    import mnistlab.notebooks as notebooks
+
+    real, calls = notebooks.write_bytes, []
+
+    def fills_up(path, data):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(notebooks, "write_bytes", fills_up)
+    assert main(["notebooks", str(tmp_path / "fresh")]) == 2
+    err = capsys.readouterr().err
+    assert f"{calls[2]}: cannot be written (No space left on device)" in err and len(err.strip().splitlines()) == 1
+    assert not list((tmp_path / "fresh").glob("*.ipynb"))  # a retry needs no --replace

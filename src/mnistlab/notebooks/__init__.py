@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..errors import UserError
-from ..fileio import check_output, write_bytes
+from ..fileio import check_output, check_space, write_bytes
 
 NOTEBOOKS = {
     "L1": "L1-cnn-training.ipynb",
@@ -34,10 +34,23 @@ def copy_notebooks(dest: str | Path = ".", replace: bool = False) -> list[Path]:
     """
     dest = check_output(dest)
     targets = {dest / path.name: path for path in notebook_paths().values()}
+    folders = [t.name for t in targets if t.exists() and not t.is_file()]
+    if folders:  # --replace replaces notebooks, never a folder that holds who knows what
+        raise UserError(f"{dest / folders[0]}: is a folder, not a notebook; rename it or choose another folder")
     taken = [t.name for t in targets if t.exists()]
     if taken and not replace:
         raise UserError(f"{dest}: already holds {', '.join(taken)}; pass --replace to overwrite them, or choose another folder")
+    check_space(dest, sum(source.stat().st_size for source in targets.values()), "notebooks")
     dest.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
     for target, source in targets.items():
-        write_bytes(target, source.read_bytes())
-    return list(targets)
+        try:
+            write_bytes(target, source.read_bytes())
+        except OSError as exc:  # all or none: a retry needs no --replace for what this call wrote
+            for path in written:
+                if path.name not in taken:
+                    path.unlink(missing_ok=True)
+            raise UserError(f"{target}: cannot be written ({exc.strerror or exc}); the notebooks this call had "
+                            f"written are removed, the ones already there kept") from None
+        written.append(target)
+    return written
