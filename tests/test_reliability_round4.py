@@ -88,3 +88,13 @@ def test_robustness_of_a_run_trained_on_a_path_reads_that_path(cli, sample, tmp_
     assert result.code == 0, result.err
     assert json.loads((tmp_path / "out" / "robustness.json").read_text())["suite"].startswith("three_classes test set (")
 
+
+
+def test_a_record_without_its_files_list_does_not_turn_verification_off(cli, tiny_run, tmp_path):
+    # deleting `files` from run.json let tampered weights be evaluated (9.8%, exit 0)
+    tiny_run.save(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    del record["files"]
+    (tmp_path / "run" / "run.json").write_text(json.dumps(record))
+    assert_user_error(cli("eval", tmp_path / "run"), "records no SHA-256 of model.safetensors", "--no-verify")
+    assert cli("eval", tmp_path / "run", "--no-verify", "--json").code == 0

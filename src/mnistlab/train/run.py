@@ -261,8 +261,10 @@ def _record_problem(meta) -> str | None:
 def _check_weights(weights: Path, files) -> None:
     """Refuse weights that differ from the size and SHA-256 run.json recorded when the run was saved."""
     info = files.get(WEIGHTS) if isinstance(files, dict) else None
-    if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
-        return  # a run saved before runs listed their files: nothing to compare with
+    if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):  # removed, it turned the check off
+        raise UserError(f"{weights.parent / META}: records no SHA-256 of {WEIGHTS} (an edited record, or a run saved "
+                        f"before runs listed their files), so nothing shows these are the weights that were trained; "
+                        f"pass --no-verify to load them unchecked")
     if weights.stat().st_size != info.get("bytes") or file_digest(weights, "sha256") != info["sha256"]:
         raise UserError(f"{weights}: the weights were changed after the run was saved (their SHA-256 differs from "
                         f"{META}'s); train the run again, or pass --no-verify to load them as they are")
