@@ -123,3 +123,49 @@ def test_colour_digits_and_unknown_classes_are_one_line(cli, tiny_run, sample, t
     monkeypatch.setattr(folder, "decode", lambda *a, **k: pytest.fail("decoded before the class names were checked"))
     assert_user_error(cli("finetune", tiny_run.run_dir, tmp_path / "odd", "--dataset", "mnist-sample", "--out",
                           tmp_path / "t"), "a class folder 'cat' that the run does not know")
+
+
+@pytest.mark.parametrize("problem", ["a file", "unwritable", "full disk"])
+def test_a_digits_folder_that_cannot_be_written_is_refused_at_start(tmp_path, tiny_run, monkeypatch, problem):
+    # the server started, then answered every "wrong? it is a N" with a 500
+    import shutil
+    from collections import namedtuple
+
+    from mnistlab.errors import UserError
+    from mnistlab.serve.app import create_app
+
+    target = tmp_path / "d"
+    if problem == "a file":
+        target.write_text("x")
+        expected = "exists and is not a directory"
+    elif problem == "unwritable":
+        monkeypatch.setattr("os.access", lambda path, mode: False)  # root writes anywhere: the check, as a user sees it
+        expected = "cannot be written by this user"
+    else:
+        usage = namedtuple("usage", "total used free")
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
+        expected = "MB free on its device"
+    with pytest.raises(UserError, match=expected):
+        create_app(tiny_run, digits_dir=target)
+
+
+def test_a_full_disk_while_serving_and_a_run_of_other_classes_get_their_own_reason(tmp_path, tiny_run, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import mnistlab.serve.app as app
+    from mnistlab import fit, load_dataset, make_splits
+
+    url = "data:image/png;base64," + __import__("base64").b64encode(_png_of_a_stroke()).decode()
+    client = TestClient(app.create_app(tiny_run, digits_dir=tmp_path / "d"))
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(app, "write_bytes", full)
+    answer = client.post("/api/label", json={"image": url, "label": 3})
+    assert answer.status_code == 400 and "cannot save the digit there (No space left on device)" in answer.json()["error"]
+    letters = fit("f8", make_splits(load_dataset("mnist-sample")), epochs=1, max_steps=1, device="cpu")
+    letters.classes = tuple("abcdefghij")  # a run of other classes: "start it with --digits" was wrong advice
+    other = TestClient(app.create_app(letters, digits_dir=tmp_path / "d"))
+    answer = other.post("/api/label", json={"image": url, "label": 3})
+    assert answer.status_code == 400 and "are not the ten digits" in answer.json()["error"]

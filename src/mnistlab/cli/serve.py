@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..argtypes import bounded
 from ..errors import UserError
@@ -9,25 +10,35 @@ from ..serve.server import LOOPBACK, listen, make_server, url_of
 from ..train import load_run
 from .common import add_command, data_options, device_option, read_options, say, verify_option
 
+DIGITS_DEFAULT = "my-digits"
+
 
 def cmd_serve(args: argparse.Namespace) -> dict:
     try:
         # fastapi: the optional serve extra
-        from ..serve.app import create_app
+        from ..serve.app import check_digits_folder, create_app
     except ImportError as exc:
         raise UserError(f"mnistlab serve needs fastapi and uvicorn ({exc.name} is missing): "
                         f"pip install 'mnistlab[serve]'") from None
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
+    digits = args.digits
+    if digits == DIGITS_DEFAULT:  # not asked for: where ./my-digits cannot be written, the server runs without it
+        try:
+            check_digits_folder(Path(digits))
+        except UserError as exc:
+            say(args, f"note: saving drawings is off ({exc})")
+            digits = None
     app = create_app(run, allowed_hosts=list(LOOPBACK) if args.host in LOOPBACK else None,
-                     dataset=args.dataset, data_dir=args.data_dir, read=read_options(args), digits_dir=args.digits)
+                     dataset=args.dataset, data_dir=args.data_dir, read=read_options(args), digits_dir=digits)
     server = make_server(app)
     sock = listen(args.host, args.port)
     url = url_of(sock)
     kind = "CNN" if run.model.is_cnn else "FFN"
     say(args, f"serving {args.run_dir} ({kind} '{run.model.config.spec}') at {url}",
         f"API schema: {url}openapi.json; press Ctrl+C to stop",
-        f"\"wrong? it is a N\" saves drawings into {args.digits}; `mnistlab finetune {args.run_dir} {args.digits}` learns them")
+        *([f"\"wrong? it is a N\" saves drawings into {digits}; `mnistlab finetune {args.run_dir} {digits}` learns them"]
+          if digits else []))
     if run.train.get("augment", "none") == "none":
         say(args, "tip: for reading people's digits, serve a run of `mnistlab train --recipe robust`")
     if args.host not in LOOPBACK:
@@ -54,6 +65,6 @@ def register(subparsers, common) -> None:
     parser.add_argument("--dataset", help="test images for the confusion and mistakes figures from another registered "
                                           "set (default: the run's)")
     data_options(parser, dataset=False)
-    parser.add_argument("--digits", default="my-digits", metavar="DIR",
+    parser.add_argument("--digits", default=DIGITS_DEFAULT, metavar="DIR",
                         help="folder where \"wrong? it is a N\" saves your drawings, DIR/<class>/*.png, for `mnistlab "
                              "finetune` (default: ./my-digits)")

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import io
+import os
 import re
 import threading
 import time
@@ -37,7 +38,7 @@ from ..calibration import UNSURE_BELOW, unsure
 from ..data.images import as_gray, open_image, to_mnist
 from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
-from ..fileio import write_bytes
+from ..fileio import check_output, check_space, write_bytes
 from ..inspect import conv_feature_maps, first_layer_weights, predict_test_set
 from ..inspect.attribution import responsible_units, top_class_attributions
 from ..inspect.predictions import confusion_cells
@@ -261,9 +262,25 @@ def save_digit(folder: Path, name: str, image28: np.ndarray) -> Path:
     buffer = io.BytesIO()
     Image.fromarray(image28).save(buffer, format="PNG")
     path = folder / name / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, buffer.getvalue())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, buffer.getvalue())
+    except OSError as exc:  # the disk filled or the folder was taken away while serving: say so, not a 500
+        raise UserError(f"{folder}: cannot save the digit there ({exc.strerror or exc}); free space or restart the "
+                        f"server with another --digits folder") from None
     return path
+
+
+def check_digits_folder(folder: Path) -> None:
+    """Refuse, at start, a --digits place the first saved digit could not be written to: a file, a folder that
+    cannot be written, a full disk (each later answered every "wrong? it is a N" with a 500)."""
+    check_output(folder, "--digits")
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"--digits {folder}: {existing} cannot be written by this user; choose another folder")
+    check_space(folder, 0, "--digits")
 
 
 def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | None = None,
@@ -280,6 +297,7 @@ def create_app(run: Run, max_body: int = MAX_BODY, allowed_hosts: list[str] | No
     run_json = describe_run(run)
     folder = Path(digits_dir) if digits and digits_dir is not None else None
     if folder is not None:
+        check_digits_folder(folder)
         run_json["digits"] = {"folder": str(folder), "command": f"mnistlab finetune {run.run_dir or 'RUN'} {folder}"}
     blank = np.zeros((1, 28, 28) if digits else (1, *shape), np.uint8)
     run.predict(blank)  # warm up (autocast, allocator) so the first stroke is answered as fast as the rest
@@ -372,6 +390,9 @@ def _label_route(app: FastAPI, run: Run, folder: Path | None, run_json: dict) ->
     def label(body: LabelRequest) -> dict:
         """Bring the drawing to MNIST form and save it as <digits>/<class>/<time>-<id>.png; answers the folder, the
         number of digits saved there, and the command that fine-tunes the run on them mixed with MNIST."""
+        if folder is None and not is_digit_input(tuple(run.model.config.input_shape), run.classes):
+            raise UserError(f"this run's classes ({', '.join(run.classes[:10])}) are not the ten digits on 28x28 "
+                            f"drawings: saving drawings to fine-tune on is for digit runs")
         if folder is None:
             raise UserError("this server saves no digits; start it with `mnistlab serve RUN --digits DIR`")
         if body.label >= len(run.classes):
