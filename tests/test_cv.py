@@ -72,3 +72,14 @@ def test_fewer_than_two_folds_are_refused_in_one_line(folds, tmp_path, capsys):
     assert main(["train", "--dataset", "mnist-sample", "--folds", folds, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"--folds {folds}" in err and not (tmp_path / "x").exists()
+
+
+def test_a_fold_count_that_would_run_for_days_is_refused_before_the_data_load(tmp_path, capsys, monkeypatch):
+    # `--folds 30000` on full MNIST was still running at 600 s with 4 GB resident
+    import mnistlab.cli.train as train_cli
+
+    monkeypatch.setattr(train_cli, "load_data", lambda args: pytest.fail("the data was loaded first"))
+    assert main(["train", "--dataset", "mnist", "--folds", "30000", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--folds 30000: 30000 folds train 30000 models, 29999 times the work of one training; use at most 100" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "x").exists()

@@ -18,7 +18,7 @@ from ..progress import Progress
 from ..tables import pct
 from ..tensorboard import tensorboard_log
 from ..train.config import TrainConfig
-from ..train.cv import check_out, cross_validate
+from ..train.cv import check_folds, check_out, cross_validate
 from ..train.job import TrainJob, train_to_dir
 from ..train.recipes import HELD_ASIDE, MIN_HELD_ASIDE, RECIPES, Choices, get_recipe, prepare, recipe_settings
 from ..train.run import default_run_dir, load_run
@@ -45,8 +45,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
     """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
-    if args.folds < 2:
-        raise UserError(f"--folds {args.folds}: cross-validation needs at least 2 folds (e.g. --folds 5)")
+    check_folds(args.folds)
     for name in ("val", "tensorboard", "record_weights"):
         if getattr(args, name):
             raise UserError(f"--{name.replace('_', '-')} cannot go with --folds: the folds are the validation sets, "
@@ -60,7 +59,8 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
     splits, model = prepare(recipe, ds, Choices(args.model, args.activation, args.head, args.normalize, val=0,
                                                 train_size=args.train_size), seed, given.get("device", "auto"))
     say(args, f"{args.folds}-fold stratified cross-validation of '{model.config.spec}' on {splits.info['n_train']} "
-              f"{ds.name} training images (the test set is not used)")
+              f"{ds.name} training images (the test set is not used): {args.folds} models, about {args.folds - 1}x the "
+              f"work of one training")
     progress = Progress.for_command(args)
     progress.begin(f"{args.folds} folds")
     try:

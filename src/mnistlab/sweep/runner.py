@@ -19,6 +19,7 @@ from ..fileio import atomic_dir
 from ..models import ACTIVATIONS, HEADS
 from ..tables import format_table
 from ..train.config import TrainConfig
+from ..train.cv import check_folds
 from ..train.run import load_run
 from .executors import Executor, ExecutorSpec, check_executor, make_executor
 from .figures import draw_figures
@@ -128,10 +129,12 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
 
 def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
     """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
+    if spec.folds is not None:
+        check_folds(spec.folds)  # before the data load: cheap
     ds = load_dataset(spec.dataset, spec.data_dir, ReadOptions.from_dict(spec.read))
-    if spec.folds is not None and (spec.folds < 2 or spec.val or spec.stop_early):
-        raise UserError(f"--folds {spec.folds}: needs at least 2 folds, and neither --val (the folds are the "
-                        f"validation sets) nor --stop-early (each trial's folds train to the end together)")
+    if spec.folds is not None and (spec.val or spec.stop_early):
+        raise UserError(f"--folds {spec.folds}: goes with neither --val (the folds are the validation sets) nor "
+                        f"--stop-early (each trial's folds train to the end together)")
     val = 0 if spec.folds else len(ds.train_labels) // 6 if spec.val is None else spec.val
     if spec.metric.startswith("val") and val < 1 and not spec.folds:
         raise UserError(f"--val {val}: --metric {spec.metric} needs a validation split; give --val N with N >= 1")
