@@ -98,3 +98,13 @@ def test_a_record_without_its_files_list_does_not_turn_verification_off(cli, tin
     (tmp_path / "run" / "run.json").write_text(json.dumps(record))
     assert_user_error(cli("eval", tmp_path / "run"), "records no SHA-256 of model.safetensors", "--no-verify")
     assert cli("eval", tmp_path / "run", "--no-verify", "--json").code == 0
+
+
+def test_report_sample_out_of_range_is_refused_before_the_figures(cli, tiny_run, tmp_path, monkeypatch):
+    # was refused only after 2 s of figure work
+    import mnistlab.report.run as report
+
+    monkeypatch.setattr(report, "render", lambda *a, **k: pytest.fail("a figure was drawn first"))
+    assert_user_error(cli("report", tiny_run.run_dir, "--sample", "99999", "--out", tmp_path / "r.html"),
+                      "--sample 99999 is out of range")
+    assert not (tmp_path / "r.html").exists()

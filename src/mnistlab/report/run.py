@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..fileio import write_text
 from ..inspect.numbers import WHAT
-from ..inspect.predictions import Predictions, confusion_cells, predict_test_set
+from ..inspect.predictions import Predictions, confusion_cells, predict_test_set, sample_indices
 from ..plots import png_bytes, render
 from ..plots.robustness import examples
 from ..robustness.corruptions import CORRUPTIONS
@@ -118,6 +118,8 @@ def report_html(run: Run, *, predictions: Predictions | None = None, sample: lis
     """
     name = Path(run.run_dir).name if run.run_dir else "run"
     predictions = predictions or predict_test_set(run)
+    if sample is not None:
+        sample_indices(len(predictions.labels), indices=sample)  # an index out of range: refused before any figure
     parts = [*_heading(run, name), *_tables(run, predictions), '<section id="figures"><h2>Figures</h2>']
     for i, what in enumerate(WHAT, start=1):
         if on_figure is not None:
