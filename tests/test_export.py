@@ -126,3 +126,9 @@ def test_without_the_onnx_extra_a_one_line_error_names_the_install(cli, tiny_run
     assert not (tmp_path / "m.onnx").exists()
     assert_user_error(cli("predict", "--onnx", tmp_path / "m.onnx", *_digit_files(tmp_path, sample, 1)),
                       'pip install "mnistlab[onnx]"')
+
+
+def test_torchscript_export_prints_no_torch_deprecation_lines(cli, tiny_run, tmp_path):
+    # torch.jit's trace, save and load each printed a deprecation warning line, even with --json
+    result = cli("export", tiny_run.run_dir, "--format", "torchscript", "--out", tmp_path / "m.pt", "--json")
+    assert result.code == 0 and result.err == "", result.err

@@ -12,6 +12,8 @@ import io
 import json
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,9 +75,7 @@ def write_onnx(module: PixelsToProbabilities, path: Path, run: Run) -> None:
     require("onnxruntime", "checking an ONNX export")
     buffer = io.BytesIO()
     # The TorchScript-based exporter: no onnxscript needed, and every layer of the grammar maps to standard ops.
-    # torch deprecates it in favour of the torch.export-based one, which needs onnxscript; its warning is not the user's.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+    with torch_deprecations_hidden():
         torch.onnx.export(module, (example_input(run),), buffer, input_names=["pixels"], output_names=["probabilities"],
                           dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=OPSET,
                           dynamo=False)
@@ -84,16 +84,28 @@ def write_onnx(module: PixelsToProbabilities, path: Path, run: Run) -> None:
     onnx.save(model, str(path))
 
 
+@contextmanager
+def torch_deprecations_hidden() -> Iterator[None]:
+    """torch deprecates TorchScript (trace, save, load) and its TorchScript-based ONNX exporter in favour of
+    torch.export; a file in these formats is what the user asked for, so the notice is not theirs (it printed four
+    warning lines under `export --format torchscript`, --json too)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        yield
+
+
 def write_torchscript(module: PixelsToProbabilities, path: Path, run: Run) -> None:
-    traced = torch.jit.trace(module, example_input(run))
-    torch.jit.save(traced, str(path), _extra_files={"mnistlab.json": json.dumps(metadata(run))})
+    with torch_deprecations_hidden():
+        traced = torch.jit.trace(module, example_input(run))
+        torch.jit.save(traced, str(path), _extra_files={"mnistlab.json": json.dumps(metadata(run))})
 
 
 def runtime(fmt: str, path: Path):
     """The file loaded in its own runtime, as a function from pixels (NumPy) to probabilities (NumPy)."""
     if fmt == "onnx":
         return OnnxModel(path).probabilities
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    with torch_deprecations_hidden():
+        loaded = torch.jit.load(str(path), map_location="cpu")
 
     def run_torchscript(pixels: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
