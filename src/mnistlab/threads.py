@@ -60,9 +60,12 @@ def busy_cores(cores: list[int], sample_s: float = SAMPLE_S) -> float:
 
 
 def auto_threads(sample_s: float = SAMPLE_S) -> int:
-    """The allowed cores minus the busy ones (a core counts as busy from 60% of its time on), at least one."""
+    """The allowed cores minus the busy ones (a core counts as busy from 60% of its time on), at least one, and
+    never more than $OMP_NUM_THREADS where it is set (the user's own limit, as torch itself reads it)."""
     cores = allowed_cores()
-    return max(1, len(cores) - int(busy_cores(cores, sample_s) + 0.4))
+    count = max(1, len(cores) - int(busy_cores(cores, sample_s) + 0.4))
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(count, int(limit)) if limit.isdigit() and int(limit) > 0 else count
 
 
 def resolve_threads(threads: int | str | None) -> int | None:

@@ -56,9 +56,10 @@ def process_settings(args: argparse.Namespace) -> Iterator[None]:
         stack.enter_context(backend_kept())
         if hasattr(args, "threads") and not getattr(args, "onnx", None):  # predict --onnx never loads torch
             # torch: not on predict --onnx's path
-            from ..train.device import threads_set
+            from ..train.device import managed_scope, threads_set
 
             stack.enter_context(threads_set(args.threads))
+            stack.enter_context(managed_scope())  # the library calls keep the command's count and print no progress
         yield
 
 

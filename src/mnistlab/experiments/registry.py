@@ -27,7 +27,7 @@ from ..registry import add
 from ..tables import format_table
 from ..threads import allowed_cores
 from ..train import memo
-from ..train.device import resolve_device, set_threads
+from ..train.device import resolve_device, set_threads, worker_process
 from .context import Context
 
 
@@ -157,6 +157,7 @@ def _suite_job(runs: list[tuple[str, Setup, dict]], threads: int, quiet: bool, t
     their names (jobs print side by side); trainings identical to another experiment's are kept in and taken
     from the suite's folder `trained` (train/memo.py)."""
     set_threads(threads)
+    worker_process()  # the experiments' trainings keep the job's count
     results = []
     for name, setup, options in runs:
         say = (lambda text, name=name: None if quiet else print(*(f"[{name}] {line}" for line in text.splitlines()),

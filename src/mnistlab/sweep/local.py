@@ -24,6 +24,7 @@ import torch
 from ..argtypes import COUNT
 from ..errors import UserError
 from ..threads import allowed_cores
+from ..train.device import worker_process
 from ..train.reuse import reuse_captures
 from .executors import executor
 from .search import ASHA
@@ -51,6 +52,7 @@ def group_tasks(tasks: list[Task], batch: bool) -> list[Task]:
 
 def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: bool) -> None:
     torch.set_num_threads(threads)
+    worker_process()  # the trials keep the executor's count
     prepared = Prepared(data, shared=lambda path: torch.load(path, weights_only=False))  # an experiment's: our own temp file
     out_dir = Path(out) if out else None
 

@@ -29,6 +29,7 @@ from ..argtypes import bounded
 from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
 from ..errors import UserError
+from ..train.device import worker_process
 from .executors import executor
 from .search import ASHA, maximize
 from .trial import Task, trial_options, trial_record
@@ -75,6 +76,7 @@ def _trainable(config: dict, dataset=None, splits=None, tasks=None) -> None:
 
     task = tasks[config["trial"]]
     torch.set_num_threads(max(1, math.floor(config["threads"])))
+    worker_process()  # the trial keeps Ray's share of the cores
     prepared = Prepared(config["data"], dataset, splits.__getitem__ if splits else None)
 
     def report(row: dict) -> bool:

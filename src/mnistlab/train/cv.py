@@ -22,6 +22,7 @@ from ..errors import UserError, named
 from ..fileio import check_output, write_json
 from ..models import Net, build_model
 from .config import TrainConfig
+from .device import entry_point
 from .engine import StepPlan
 from .loop import fit
 from .many import Folds, fit_many, stack_refusal
@@ -110,6 +111,7 @@ def check_folds(folds, n_train: int | None = None) -> None:
         raise UserError(f"{named('folds', folds)}: the training set has only {n_train} images; use fewer folds")
 
 
+@entry_point
 def cross_validate(model: Net | str, data: Splits | Dataset, folds: int = 5, *, recipe: str = "default",
                    batched: bool = True, on_epoch=None, **options) -> CrossValidation:
     """Train `model` (a Net, copied per fold, or a spec) on `folds` stratified folds of `data`'s training set.

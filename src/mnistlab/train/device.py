@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
+from functools import partial, wraps
 
 import torch
 
@@ -22,6 +22,53 @@ def set_threads(threads: int | str | None = "auto") -> int:
     count = resolve_threads(threads)
     torch.set_num_threads(count)
     return count
+
+
+_MANAGED = [0]  # commands, workers and entry-point calls running in this process: they have set the threads
+
+
+def managed() -> bool:
+    """Whether a command, a worker or a library entry point further up has set torch's threads already."""
+    return _MANAGED[0] > 0
+
+
+def worker_process() -> None:
+    """Mark this process as a worker whose thread count its executor set (sweep and experiment workers): the
+    library entry points it calls keep that count."""
+    _MANAGED[0] += 1
+
+
+@contextmanager
+def managed_scope() -> Iterator[None]:
+    """While a command runs: the library entry points it calls leave the threads and the progress to it."""
+    _MANAGED[0] += 1
+    try:
+        yield
+    finally:
+        _MANAGED[0] -= 1
+
+
+@contextmanager
+def call_threads(threads: int | str | None = None) -> Iterator[None]:
+    """The thread policy of a library entry point (fit, fit_many, cross_validate): `threads` (a count or `auto`)
+    for the call, then the caller's count back. None: `auto`, the command line's default, when called from a
+    script or notebook (two threads beside a busy process ran an epoch 3-30x slower than one); the count already
+    set when called inside a command, a worker or another entry point."""
+    if threads is None and managed():
+        yield
+        return
+    with threads_set("auto" if threads is None else threads), managed_scope():
+        yield
+
+
+def entry_point(function: Callable) -> Callable:
+    """A library entry point taking `threads=` (a count, `auto`, or None: see `call_threads`)."""
+    @wraps(function)
+    def call(*args, threads: int | str | None = None, **kwargs):
+        with call_threads(threads):
+            return function(*args, **kwargs)
+
+    return call
 
 
 @contextmanager

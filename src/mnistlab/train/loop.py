@@ -14,7 +14,7 @@ from ..models import Net, build_model
 from ..progress import Progress
 from .augment import make_augment
 from .config import TrainConfig
-from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
+from .device import Stopwatch, autocast_for, call_threads, managed, resolve_device, resolve_precision
 from .divergence import stop_if_not_finite
 from .engine import BatchSource, Engine, StepPlan, StepSpec, schedule_table, train
 from .init import start_from
@@ -24,16 +24,26 @@ from .recipes import get_recipe, held_aside, prepare, settle
 from .run import Run
 
 
-def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", progress: bool | Progress = False,
-        on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
+def fit(model: Net | str, data: Splits | Dataset, *, recipe: str = "default", progress: bool | Progress | None = None,
+        threads: int | str | None = None, on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
     """Train `model` (a Net or a spec string) on `data`; options are the fields of TrainConfig.
 
-    `progress`: a status line on stderr (True) or on a caller's `Progress`. Options not given come from `recipe` as
+    `progress`: a status line on stderr (True; the default from a script or notebook, as the command line shows
+    it), on a caller's `Progress`, or none (False). `threads`: torch's CPU threads for the call, a count or `auto`
+    (the default from a script or notebook: the cores nothing else is busy on, as `--threads auto`), the caller's
+    count back afterwards; inside a command both are the command's. Options not given come from `recipe` as
     `recipes.settle` lays them out, so `fit(build_model(spec), dataset)` trains what `mnistlab train --model spec`
     does (a data set is cut as the recipe cuts it; Splits are used as given). Returns a Run whose history has one row
     per epoch, and its temperature fitted on the validation split if there is one. Torch's global random state is
     left as it was found: dropout and augmentation draw from generators seeded with `seed`.
     """
+    shown = not managed() if progress is None else progress
+    with call_threads(threads):
+        return _fit(model, data, recipe, shown, on_epoch, options)
+
+
+def _fit(model: Net | str, data: Splits | Dataset, recipe: str, progress: bool | Progress,
+         on_epoch: Callable[[dict, Net], None] | None, options: dict) -> Run:
     model, data, cfg = _settled(model, data, recipe, options)
     device = resolve_device(cfg.device)
     data = data.to(device)
@@ -117,7 +127,7 @@ def _evaluation(tests, vals, clock: Stopwatch, evals: list[dict]) -> Callable[[f
     return evaluate
 
 
-def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool | Progress = False,
+def train_recipe(name: str, data: Dataset, *, seed: int = 0, device: str = "auto", progress: bool | Progress | None = None,
                  **overrides) -> Run:
     """Prepare `data`, build and train the recipe's model; `overrides` replace TrainConfig fields (another
     optimizer or schedule drops the recipe's options for its own, as `settle` says)."""

@@ -23,7 +23,7 @@ from ..data.splits import Splits
 from ..errors import UserError, named
 from ..models import Net
 from .config import PLAIN, TrainConfig
-from .device import Stopwatch, autocast_for, resolve_device, resolve_precision
+from .device import Stopwatch, autocast_for, entry_point, resolve_device, resolve_precision
 from .engine import CHUNK, BatchSource, Engine, Evaluator, StepPlan, StepSpec, chunked, schedule_table, train
 from .metrics import calibrate
 from .optim import check_loss, default_loss, make_optimizer
@@ -174,6 +174,7 @@ def stack_refusal(models: list[Net], cfg: TrainConfig) -> str | None:
     return None
 
 
+@entry_point
 def fit_many(models: list[Net], data: Splits, optimizers: list[tuple[str, float]] | None = None,
              config: TrainConfig | None = None, *, folds: Folds | None = None,
              on_epoch: Callable[[int, int], None] | None = None, **options) -> list[Run]:
