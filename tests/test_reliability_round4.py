@@ -108,3 +108,18 @@ def test_report_sample_out_of_range_is_refused_before_the_figures(cli, tiny_run,
     assert_user_error(cli("report", tiny_run.run_dir, "--sample", "99999", "--out", tmp_path / "r.html"),
                       "--sample 99999 is out of range")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_version_loads_no_torch_and_a_command_loads_only_its_own_module():
+    # `mnistlab --version` took 8.6 s beside a busy process: torch was imported before anything was said
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mnistlab.cli import main\n"
+            "for argv in (['--version'], ['notebooks', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "    print('RESULT', argv[0], 'torch' in sys.modules, sorted(m for m in sys.modules if m.startswith('mnistlab.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.splitlines()
+    out = [line.removeprefix("RESULT ") for line in out if line.startswith("RESULT ")]
+    assert out[-2] == "--version False ['mnistlab.cli.common', 'mnistlab.cli.predict']"  # predict: the --onnx check
+    assert out[-1] == "notebooks False ['mnistlab.cli.common', 'mnistlab.cli.notebooks', 'mnistlab.cli.predict']"

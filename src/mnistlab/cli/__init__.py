@@ -21,14 +21,24 @@ from .common import Parser, common_parser, notices_to_stderr, process_settings
 from .predict import onnx_predict_parser, wants_onnx_predict
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `mnistlab` parser with the sub-commands of `modules` (default: every command module)."""
     common = common_parser()
     parser = Parser(prog="mnistlab", description="Build, train, inspect and experiment with MNIST classifiers.")
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    for module in command_modules():
+    for module in command_modules() if modules is None else modules:
         importlib.import_module(module).register(sub, common)
     return parser
+
+
+def parser_for(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser `argv` needs: none of the commands for --version, only the named command's module for a command
+    (each imports what it needs: starting one never loads the other fourteen), every one for the command list."""
+    if argv[:1] == ["--version"]:
+        return build_parser([])
+    named = f"{__name__}.{argv[0]}" if argv and not argv[0].startswith("-") else None
+    return build_parser([named] if named in command_modules() else None)
 
 
 FIRST = ("train", "eval", "predict")  # the commands most people want, in the order they use them
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    parser = onnx_predict_parser() if wants_onnx_predict(argv) else build_parser()
+    parser = onnx_predict_parser() if wants_onnx_predict(argv) else parser_for(argv)
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
     try:
