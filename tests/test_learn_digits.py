@@ -169,3 +169,26 @@ def test_a_full_disk_while_serving_and_a_run_of_other_classes_get_their_own_reas
     other = TestClient(app.create_app(letters, digits_dir=tmp_path / "d"))
     answer = other.post("/api/label", json={"image": url, "label": 3})
     assert answer.status_code == 400 and "are not the ten digits" in answer.json()["error"]
+
+
+def test_train_init_and_finetune_agree_on_a_partial_class_folder(cli, tiny_run, sample, tmp_path, monkeypatch):
+    # `train --init RUN --data my-digits` refused a folder of two classes ("the run has 10 classes, this data 2")
+    # after the data load and the layer table, while finetune took it
+    _save_digits(tmp_path / "two", sample, {3: 20, 7: 20})
+    result = cli("train", "--init", tiny_run.run_dir, "--data", tmp_path / "two", "--max-steps", "2", "--device", "cpu",
+                 "--out", tmp_path / "tuned", "--json")
+    assert result.code == 0, result.err
+    from mnistlab import load_run
+
+    tuned = load_run(tmp_path / "tuned")
+    assert tuned.classes == tuple("0123456789") and tuned.model.config.n_classes == 10  # the run's classes, by name
+    # the cheap refusals come before the data load
+    import mnistlab.training as training
+
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: pytest.fail("the data was loaded first"))
+    assert_user_error(cli("train", "--init", tiny_run.run_dir, "--model", "f8", "--data", tmp_path / "two",
+                          "--out", tmp_path / "t2"), "layer 1 differs", "train with --model 'c8k5s2 f32'")
+    monkeypatch.setattr(training, "summary_writer", lambda: (_ for _ in ()).throw(
+        __import__("mnistlab.errors").errors.UserError("--tensorboard needs the tensorboard package")))
+    assert_user_error(cli("train", "--data", tmp_path / "two", "--tensorboard", tmp_path / "tb", "--out", tmp_path / "t3"),
+                      "--tensorboard needs the tensorboard package")

@@ -22,17 +22,22 @@ SPLITS = ("train", "val", "test")
 SAMPLES = 10  # test digits in the per-epoch prediction figure
 
 
+def summary_writer() -> type:
+    """torch's SummaryWriter, or the one-line refusal naming the extra (checked by train before the data loads)."""
+    try:
+        # tensorboard: the optional tensorboard extra
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError('--tensorboard needs the tensorboard package; install it with: pip install "mnistlab[tensorboard]"') from None
+    return SummaryWriter
+
+
 class TensorBoardLog:
     """fit's `on_epoch` callback that writes event files into `log_dir`; `close(run)` adds what only the run knows."""
 
     def __init__(self, log_dir: str | os.PathLike, model: Net, x_test: torch.Tensor, test_images: np.ndarray,
                  test_labels: np.ndarray, classes: tuple[str, ...]):
-        try:
-            # tensorboard: the optional tensorboard extra
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise UserError('--tensorboard needs the tensorboard package; install it with: pip install "mnistlab[tensorboard]"') from None
-        self.writer = SummaryWriter(log_dir=str(log_dir))
+        self.writer = summary_writer()(log_dir=str(log_dir))
         self.samples = np.linspace(0, len(test_labels) - 1, min(SAMPLES, len(test_labels))).astype(int)
         self.x, self.images, self.labels, self.classes = x_test[self.samples], test_images[self.samples], test_labels[self.samples], classes
         was_training = model.training

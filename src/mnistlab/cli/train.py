@@ -16,7 +16,7 @@ from ..models import ACTIVATIONS, HEADS
 from ..models.grammar import GRAMMAR_HELP
 from ..progress import Progress
 from ..tables import pct
-from ..tensorboard import tensorboard_log
+from ..tensorboard import summary_writer, tensorboard_log
 from ..train.config import TrainConfig
 from ..train.cv import check_folds, check_out, cross_validate
 from ..train.job import TrainJob, train_to_dir
@@ -39,6 +39,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     watch = []
     if args.tensorboard:
         check_output(args.tensorboard, "--tensorboard")
+        summary_writer()  # a missing extra is said before the data load, not after it
         watch.append(lambda model, splits, ds: tensorboard_log(args.tensorboard, model, splits, ds))
     return train_to_dir(job, lambda line: say(args, line), Progress.for_command(args), watch)
 

@@ -1,7 +1,8 @@
 """`--init RUN`: start training from a run's weights (fine-tuning on a user's own digits, for instance).
 
-The run must have the same model: spec, activation, head, input shape and number of classes; otherwise the
-message names the first layer that differs. The new data is scaled with the run's own pixel constants, which
+The run must have the same model: spec, activation, head and input shape; otherwise the message names the first
+layer that differs, before the data is read. The data's labels are matched to the run's classes by name, so a
+folder of some of them (a digits folder of 3s and 7s) trains those classes, as `finetune` reads it. The new data is scaled with the run's own pixel constants, which
 its weights were trained to expect.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from ..data.splits import Splits
 from ..data.transforms import Normalizer
 from ..errors import UserError
-from ..models import Net
+from ..models import Net, format_spec, parse_spec
 from .run import load_run
 
 
@@ -34,6 +35,19 @@ def difference(run_dir: str, theirs, ours) -> str | None:
         if getattr(theirs, field) != getattr(ours, field):
             return f"the {field} differs: the run's is {getattr(theirs, field)}, this model's {getattr(ours, field)}"
     return None
+
+
+def check_init(run_dir: str, spec: str | None, activation: str | None, head: str | None) -> tuple[str, ...]:
+    """Before the data load: the run loads, and the model chosen (None: the run's own) is its model; returns the
+    run's class names, which the data's labels are then matched to by name (a digits folder of 3s and 7s trains
+    the run's classes 3 and 7, as `finetune` reads it)."""
+    run = load_run(run_dir)
+    config = run.model.config
+    chosen = {"spec": spec and format_spec(parse_spec(spec)), "activation": activation, "head": head}
+    problem = difference(run_dir, config, replace(config, **{k: v for k, v in chosen.items() if v is not None}))
+    if problem:  # the data's shape and classes are known only once it is read; the model is known now
+        raise UserError(f"--init {run_dir}: {problem}")
+    return tuple(run.classes)
 
 
 def rescale(x: torch.Tensor, old: Normalizer, new: Normalizer) -> torch.Tensor:

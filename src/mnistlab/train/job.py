@@ -27,6 +27,7 @@ from ..progress import Progress
 from ..tables import pct
 from .config import TrainConfig
 from .divergence import divergence_warning
+from .init import check_init
 from .loop import fit
 from .recipes import Choices, get_recipe, prepare, settle
 from .run import Run, default_run_dir, reserve_out_dir, run_bytes
@@ -80,10 +81,14 @@ def train_to_dir(job: TrainJob, say: Callable[[str], None] = lambda line: None, 
                  watch: Sequence[Watch] = ()) -> dict:
     """Train `job` and save the run directory; the command's --json payload (run_dir, data, model, train, history...)."""
     cfg = job.config()
+    choices = job.choices
+    classes = check_init(cfg.init, choices.model, choices.activation, choices.head) if cfg.init else None  # before the data
     out = reserve_out_dir(job.out or default_run_dir())  # refused before training, held until the process ends
     progress = progress or Progress(False)
     started = time.perf_counter()
     ds = load_dataset(job.dataset, job.data_dir, job.read)
+    if classes is not None:  # labels matched to the run's classes by name: a folder of some of them trains those
+        ds = ds.as_classes(classes, f"the run {cfg.init}")
     splits, model = prepare(job.recipe, ds, job.choices, cfg.seed, cfg.device)
     info = splits.info
     check_space(out, run_bytes(model))  # a full disk is found before training, not after
