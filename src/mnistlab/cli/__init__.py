@@ -33,10 +33,12 @@ def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def parser_for(argv: list[str]) -> argparse.ArgumentParser:
-    """The parser `argv` needs: none of the commands for --version, only the named command's module for a command
-    (each imports what it needs: starting one never loads the other fourteen), every one for the command list."""
+    """The parser `argv` needs: none of the commands for --version, predict --onnx's own (built without torch), only
+    the named command's module for a command (starting one never loads the other fourteen), every one for the list."""
     if argv[:1] == ["--version"]:
         return build_parser([])
+    if wants_onnx_predict(argv):
+        return onnx_predict_parser()
     named = f"{__name__}.{argv[0]}" if argv and not argv[0].startswith("-") else None
     return build_parser([named] if named in command_modules() else None)
 
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    parser = onnx_predict_parser() if wants_onnx_predict(argv) else parser_for(argv)
+    parser = parser_for(argv)
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
     try:

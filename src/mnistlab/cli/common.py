@@ -111,13 +111,20 @@ def load_data(args: argparse.Namespace):
     return load_dataset(args.dataset, args.data_dir, read_options(args))
 
 
-def device_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
-    """--device: `auto` for commands that train (the fastest device here), `cpu` for those that load a run."""
+DEVICE_REASONS = {"auto": "this command trains: the fastest device here",
+                  "cpu": "this command loads a run to score, show or serve it, which the CPU does at once, with no "
+                         "GPU start-up or copies; give cuda for large test sets"}
+
+
+def device_option(parser: argparse.ArgumentParser, default: str = "auto", why: str | None = None) -> None:
+    """--device: `auto` for commands that train (the fastest device here), `cpu` for those that load a run; the
+    help says which and why (`why` for a command with its own reason)."""
     # torch: `predict --onnx` builds its parser from these helpers without it
     from ..train.device import DEVICES
 
     parser.add_argument("--device", default=default, choices=DEVICES,
-                        help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu (default: {default})")
+                        help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu "
+                             f"(default: {default}: {why or DEVICE_REASONS[default]})")
 
 
 def verify_option(parser: argparse.ArgumentParser) -> None:

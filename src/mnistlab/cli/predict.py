@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..calibration import UNSURE_BELOW, unsure
+from ..data.images import FORMATS
 from ..data.rgb import images_for
 from ..export.onnxrun import OnnxModel
 from ..tables import pct
@@ -66,12 +67,14 @@ def onnx_predict_parser() -> argparse.ArgumentParser:
 
 
 def register(subparsers, common) -> None:
-    pr = add_command(subparsers, "predict", cmd_predict, common, help="classify PNG/JPEG/NPY images of any size",
+    # the usage is written out: argparse cannot show "a run or --onnx"; the docs test checks every option is in it
+    pr = add_command(subparsers, "predict", cmd_predict, common, help=f"classify images of any size ({', '.join(FORMATS)} or NPY)",
                      description="Classify image files with a run (or an exported ONNX file). Each answer's "
                                  "probabilities are calibrated by the run's temperature; an answer below "
                                  f"{UNSURE_BELOW:.0%} is marked unsure (\"unsure\": true with --json): it may be "
                                  "wrong, or not a digit at all.",
-                     usage="mnistlab predict [-h] [--json] [--device DEVICE] (RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
+                     usage="mnistlab predict [-h] [--json] [--threads auto|N] [--device {auto,cpu,cuda,mps}] [--no-verify] "
+                           "(RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
     pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
     pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
                                                    "of a run: needs only onnxruntime, not torch")

@@ -61,6 +61,6 @@ def register(subparsers, common) -> None:
     sw.add_argument("--folds", type=int, metavar="K", help="score each trial by the mean validation figures of a "
                                                            "stratified K-fold cross-validation of the training set")
     add_executor_options(sw, "local", "where trials run (default: local)")
-    device_option(sw, "cpu")
+    device_option(sw, "cpu", "trials run side by side in worker processes, each on its share of the CPU cores")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished trials")
     sw.add_argument("--out", help="sweep folder (default: sweeps/<date>-<time>)")

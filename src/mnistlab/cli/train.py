@@ -112,8 +112,8 @@ def train_options(parser: argparse.ArgumentParser) -> None:
         else:
             options["type"] = json_object if kind is dict else kind
         shown = json.dumps(default) if isinstance(default, dict) else "on" if default is True else "off" if default is False else default
-        parser.add_argument("--" + f.name.replace("_", "-"), default=None,
-                            help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **options)
+        said = f.metadata["help"] if "(default:" in f.metadata["help"] else f"{f.metadata['help']} (default: {shown or 'none'})"
+        parser.add_argument("--" + f.name.replace("_", "-"), default=None, help=said.replace("%", "%%"), **options)
     parser.add_argument("--folds", type=int, metavar="K",
                         help="stratified K-fold cross-validation on the training set instead of one run: K runs "
                              "and cv.json in --out, the mean and std of the folds' validation accuracy")

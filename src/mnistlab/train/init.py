@@ -2,8 +2,8 @@
 
 The run must have the same model: spec, activation, head and input shape; otherwise the message names the first
 layer that differs, before the data is read. The data's labels are matched to the run's classes by name, so a
-folder of some of them (a digits folder of 3s and 7s) trains those classes, as `finetune` reads it. The new data is scaled with the run's own pixel constants, which
-its weights were trained to expect.
+folder of some of them (a digits folder of 3s and 7s) trains those classes, as `finetune` reads it. The new data
+is scaled with the run's own pixel constants, which its weights were trained to expect.
 """
 from __future__ import annotations
 
