@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import assert_user_error
+from mnistlab.train.run import save_run  # Run.save would move the shared tiny_run's run_dir
 
 
 def write_csv(path, sample, classes: int, per_class: int = 12) -> None:
@@ -68,7 +69,7 @@ def test_robustness_reads_the_data_its_options_name_and_labels_runs_apart(cli, t
     write_csv(tmp_path / "train.csv", sample, 10)
     write_csv(tmp_path / "test.csv", sample, 10, per_class=3)
     for folder in ("a", "b"):
-        tiny_run.save(tmp_path / folder / "run")
+        save_run(tiny_run, tmp_path / folder / "run")
     result = cli("robustness", tmp_path / "a" / "run", tmp_path / "b" / "run", "--data", tmp_path / "train.csv",
                  "--test-data", tmp_path / "test.csv", "--quick", "--corruptions", "gaussian_blur", "--no-other-writers",
                  "--out", tmp_path / "out", "--json")
@@ -92,7 +93,7 @@ def test_robustness_of_a_run_trained_on_a_path_reads_that_path(cli, sample, tmp_
 
 def test_a_record_without_its_files_list_does_not_turn_verification_off(cli, tiny_run, tmp_path):
     # deleting `files` from run.json let tampered weights be evaluated (9.8%, exit 0)
-    tiny_run.save(tmp_path / "run")
+    save_run(tiny_run, tmp_path / "run")
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     del record["files"]
     (tmp_path / "run" / "run.json").write_text(json.dumps(record))

@@ -209,7 +209,7 @@ def test_every_output_follows_the_umask_like_run_json(tiny_run, tmp_path, cli, m
     # unreadable to them even where the umask said otherwise
     umask = 0o027  # the group reads, others do not: neither 0600 nor the usual 0644
     monkeypatch.setattr(fileio, "_UMASK", umask)  # read once at import, as the process's umask
-    tiny_run.save(tmp_path / "run")
+    save_run(tiny_run, tmp_path / "run")
     assert cli("export", tmp_path / "run", "--format", "onnx", "--out", tmp_path / "out" / "model.onnx").code == 0
     assert cli("export", tmp_path / "run", "--format", "torchscript", "--out", tmp_path / "out" / "model.pt").code == 0
     written = [p for p in tmp_path.rglob("*") if p.name != "out"]
