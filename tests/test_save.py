@@ -216,3 +216,20 @@ def test_every_output_follows_the_umask_like_run_json(tiny_run, tmp_path, cli, m
     assert {p.name for p in written} >= {"run", META, WEIGHTS, "model.onnx", "model.pt"}
     for p in written:
         assert oct(p.stat().st_mode & 0o777) == oct((0o777 if p.is_dir() else 0o666) & ~umask), p
+
+
+def test_a_lock_folder_removed_by_another_process_between_our_steps_is_made_again(tmp_path, monkeypatch):
+    # 1 of 300 concurrent saves was refused with "No such file or directory": a releasing process removed the empty
+    # parent folder it had made for its lock between this process making it and opening its own lock there
+    real_open, calls = os.open, []
+
+    def racing_open(path, flags, mode=0o777):
+        calls.append(path)
+        if len(calls) == 1:
+            os.rmdir(os.path.dirname(path))  # the other process's remove_empty, at the worst moment
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(fileio.os, "open", racing_open)
+    with fileio.exclusive(tmp_path / "new" / "run"):
+        assert len(calls) == 2 and (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()  # the folder made for the lock is removed with it

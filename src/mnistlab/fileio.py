@@ -174,7 +174,11 @@ def reserve(path: str | os.PathLike, what: str = "--out") -> None:
         return
     made = make_parents(lock.parent)  # removed again, if still empty, when the lock is given back
     for _ in range(5):  # the holder unlinks the file on release: make sure ours is the one at the path
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except FileNotFoundError:  # a releasing process removed the empty folder it had made for its own lock
+            made += make_parents(lock.parent)
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
