@@ -110,6 +110,7 @@ def drawings(shown: dict, title: str) -> Figure:
         show_digit(ax, 255 - np.asarray(image), f"{answer} {int(100 * p)}%" + (" unsure" if doubt else ""),  # floor: 84.9% is 84
                    OTHER if doubt else WRONG, fontsize=7)
     fig.suptitle(title, fontsize=9)
+    return fig
 
 
 def paper_scenes(examples: dict[str, list[tuple[np.ndarray, str]]], title: str = "") -> Figure:
