@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from conftest import assert_user_error
-from mnistlab.data.images import as_gray, load_for_model, read_image, to_mnist
+from mnistlab.data.images import as_gray, load_for_model, read_image
+from mnistlab.data.prepare import to_mnist
 from mnistlab.errors import UserError
 
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import maximum_filter
 
-from mnistlab.data.images import to_mnist
+from mnistlab.data.prepare import to_mnist
 from mnistlab.errors import UserError
 
 

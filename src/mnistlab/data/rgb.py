@@ -81,7 +81,7 @@ def load_for_shape(paths: list[str | os.PathLike], shape: tuple[int, int, int]) 
 
 
 def is_digit_input(shape: tuple[int, int, int], classes: tuple[str, ...]) -> bool:
-    """A 1-channel 28x28 model of the ten digits: its inputs get MNIST's digit preparation (images.to_mnist)."""
+    """A 1-channel 28x28 model of the ten digits: its inputs get MNIST's digit preparation (prepare.to_mnist)."""
     return tuple(shape) == (1, 28, 28) and tuple(classes) == tuple(str(d) for d in range(10))
 
 

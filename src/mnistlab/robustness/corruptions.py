@@ -5,7 +5,7 @@ Every corruption keeps the digit readable to a person (the idea of MNIST-C, Mu &
 ours). Each works on float images (N, 1, 28, 28) in [0, 1], ink high, at severity 1, 2 or 3, with its random
 numbers from a generator seeded by the corruption's name, the severity and `seed`: the same images every time.
 A corrupted image is scored twice: raw into the model, and through `predict`'s preparation
-(data/images.to_mnist), which is what a user's file goes through.
+(data/prepare.to_mnist), which is what a user's file goes through.
 """
 from __future__ import annotations
 
@@ -17,8 +17,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.images import to_mnist
-from ..data.strokes import affine_theta, blur_kernels, coarse_field, dilate, discs, erode, filter_each, grille, resample, segments, warp
+from ..data.prepare import to_mnist
+from ..data.strokes import (
+    affine_theta,
+    blur_kernels,
+    coarse_field,
+    dilate,
+    discs,
+    erode,
+    filter_each,
+    grille,
+    pixel_grid,
+    resample,
+    segments,
+    warp,
+)
 from ..errors import UserError
 from ..registry import add
 
@@ -133,6 +146,14 @@ def _fog(x, s, g):
 def _stripes(x, s, g):
     angle, phase = (_rand(x, g) * math.pi).view(-1, 1, 1, 1), _rand(x, g).view(-1, 1, 1, 1)
     return x * grille(angle, float((5, 4, 3)[s - 1]), phase, 1.0, *x.shape[-2:]).to(x.dtype)
+
+
+@corruption("cut", "occlusion", "a broken stroke: a gap 1, 2, 3 pixels wide through the digit's middle at a random angle")
+def _cut(x, s, g):
+    angle = (_rand(x, g) * math.pi).view(-1, 1, 1, 1)
+    ys, xs = pixel_grid(*x.shape[-2:], x.device)
+    across = (xs - 14.0) * torch.cos(angle) + (ys - 14.0) * torch.sin(angle)  # MNIST's centre of mass: (14, 14)
+    return x * (across.abs() >= s / 2).to(x.dtype)
 
 
 def _beside(x: torch.Tensor, g: torch.Generator, length: float, gap: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -35,7 +35,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..calibration import UNSURE_BELOW, unsure
-from ..data.images import as_gray, open_image, to_mnist
+from ..data.images import as_gray, open_image
+from ..data.prepare import to_mnist
 from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
 from ..fileio import check_output, check_space, write_bytes

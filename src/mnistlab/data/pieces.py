@@ -1,0 +1,214 @@
+"""Ink pieces grouped into digits: one mechanism for a single digit and for a number.
+
+Pieces are the connected parts of the ink. Pieces a short gap apart (a pen that skipped, a broken scan, a dotted
+pen, a 5's flag, a 4 open at the top) are one group: the gap allowed grows with the pen's stroke width. A
+group too wide for one digit is split where its ink is thinnest (digits that touch); groups that stand over
+one another (a stroke above a digit, a dot under it) are one digit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# scipy: a large package, needed only when a user's image is prepared (this module is imported only then)
+from scipy import ndimage
+
+MASK = 0.25  # a piece is ink brighter than this share of the peak (a faint rim around it stays with it)
+SPECK = 2  # a piece of fewer pixels is a speck (salt noise): it joins nothing and is no digit
+REACH = 0.5  # pieces up to 2 x reach pixels apart, stroke ends facing each other up to 2 x reach + 1, are one group
+# (reach in pen widths, at least 1: at MNIST's scale a gap of 1-3 pixels is a pen that skipped)
+END = 0.6  # a stroke's end: ink around it under this share of what surrounds a typical stroke pixel
+PART = 0.15  # a group's core: its pieces with this share of its largest piece's ink (smaller ones join inside it)
+KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the main one's box
+# if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
+CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
+SMALL = 0.2  # in a number, a group with less ink than this share of the median digit's is a mark, not a digit
+WIDE = 1.25  # a group wider than this many times its height holds several digits
+ASPECT = 0.7  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
+OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
+
+
+@dataclass
+class Groups:
+    """The pieces of an image's ink grouped: `labels` (H, W) numbers each group's pixels 1..count (0: no piece),
+    `mass` its ink, `boxes` its slices, `width` the pen's stroke width in pixels."""
+
+    labels: np.ndarray
+    mass: np.ndarray
+    boxes: list
+    width: float
+
+    @property
+    def count(self) -> int:
+        return len(self.mass)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """The pen's stroke width in pixels, from the mean distance of its ink to the paper: w / 4 for a stroke w
+    wide, plus half a pixel for a pixel's own extent."""
+    if not mask.any():
+        return 1.0
+    return max(1.0, 4.0 * (float(ndimage.distance_transform_edt(mask)[mask].mean()) - 0.5))
+
+
+def pieces(ink: np.ndarray, peak: float) -> np.ndarray:
+    """The ink brighter than MASK of the peak, specks (pieces of fewer than SPECK pixels) left out."""
+    strokes = ink > MASK * peak
+    labels, n = ndimage.label(strokes, structure=np.ones((3, 3)))
+    solid = strokes & (np.bincount(labels.ravel(), minlength=n + 1)[labels] >= SPECK)
+    return solid if solid.any() else strokes
+
+
+def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
+    """Pieces of `solid` grouped: pieces up to 2 x reach pixels apart (reach: REACH pen widths, at least 1), and
+    stroke ends facing each other up to 2 x reach + 1 apart (a pen that skipped leaves two ends; a mark beside
+    a digit faces its side), their ink counted. A group's extent is that of its core, the pieces with PART of
+    its largest one's ink: a smaller piece joins only inside the core's box (a dot of a dotted pen, a 7's bar),
+    not beside it (a blot, a remnant of haze)."""
+    width = stroke_width(solid)
+    reach = max(1, round(REACH * width))
+    square = np.ones((3, 3))
+    parts, n = ndimage.label(solid, structure=square)
+    near, _ = ndimage.label(ndimage.binary_dilation(solid, structure=square, iterations=reach), structure=square)
+    ends = stroke_ends(solid, width)
+    bridge = np.array([[0, 0, 0], [0, 1, 1], [0, 1, 1]], dtype=bool)  # one pixel more, right and down
+    facing, _ = ndimage.label(ndimage.binary_dilation(ndimage.binary_dilation(ends, structure=square, iterations=reach),
+                                                      structure=bridge), structure=square)
+    owner = joined(parts, n, [near, facing])
+    mass = np.bincount(parts.ravel(), weights=ink.ravel(), minlength=n + 1)
+    largest = np.zeros(owner.max() + 1)
+    np.maximum.at(largest, owner[1:], mass[1:])
+    core = mass >= PART * largest[owner]
+    core[0] = False
+    core_boxes = ndimage.find_objects(np.where(core[parts], owner[parts], 0), max_label=len(largest) - 1)
+    for k, box in enumerate(ndimage.find_objects(parts), start=1):
+        if not core[k]:
+            owner[k] *= inside(box, core_boxes[owner[k] - 1], reach)
+    labels, count = relabel(owner[parts])
+    group_mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
+    return Groups(labels, group_mass, ndimage.find_objects(labels, max_label=count), width)
+
+
+def stroke_ends(solid: np.ndarray, width: float) -> np.ndarray:
+    """Pixels near a stroke's end: where the ink around (a square of about three pen widths) is under END of
+    what surrounds a typical stroke pixel (the middle of a stroke has ink on two sides, an end on one)."""
+    size = 2 * max(1, round(width)) + 1
+    density = ndimage.uniform_filter(solid.astype(np.float32), size, mode="constant")  # beyond the edge: paper
+    return solid & (density < END * float(np.median(density[solid])))
+
+
+def joined(parts: np.ndarray, n: int, linkings: list[np.ndarray]) -> np.ndarray:
+    """Each piece's group (n + 1,), 0 for the paper: pieces that share a component of any of `linkings`."""
+    # scipy.sparse: the connected components of the pieces' links
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    on = parts > 0
+    rows, cols = [], []
+    for links in linkings:
+        pairs = np.unique(np.stack([links[on], parts[on]], axis=1), axis=0)  # (component, piece)
+        pairs = pairs[pairs[:, 0] > 0]  # a piece outside every component of this linking: no link from it
+        first = np.zeros(links.max() + 1, dtype=np.int64)
+        first[pairs[::-1, 0]] = pairs[::-1, 1]  # a piece per component, linked to every other piece in it
+        rows.append(pairs[:, 1])
+        cols.append(first[pairs[:, 0]])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n + 1, n + 1))
+    _, owner = connected_components(graph, directed=False)
+    owner = owner + 1
+    owner[0] = 0
+    return owner
+
+
+def inside(box: tuple, core: tuple | None, margin: int) -> bool:
+    """Whether the box (rows, cols) lies within the core's box grown by `margin` pixels."""
+    return core is not None and all(b.start >= c.start - margin and b.stop <= c.stop + margin for b, c in zip(box, core))
+
+
+def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """`labels` renumbered 1..count in order, the numbers no pixel has left out."""
+    used = np.unique(labels[labels > 0])
+    lookup = np.zeros(int(labels.max()) + 1, dtype=np.int64)
+    lookup[used] = np.arange(1, len(used) + 1)
+    return lookup[labels], len(used)
+
+
+def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
+    """Which groups (a bool per label 0..count) make the one digit of an image: the group with the most ink,
+    counted more the nearer it lies to the image's centre (a long stroke at the edge does not beat a 1), with
+    the groups inside its box that carry some of its ink and those close beside it that carry a fair share;
+    not specks, a line or zigzag beside it, or blots around it."""
+    masses = groups.mass
+    main = int(np.argmax(masses * centrality(groups.labels, ink, groups.count)))
+    (r0, r1), (c0, c1) = ((s.start, s.stop) for s in groups.boxes[main])
+    near = NEAR * max(r1 - r0, c1 - c0)
+
+    def kept(k: int, rows: slice, cols: slice) -> bool:
+        gap = max(r0 - rows.stop, rows.start - r1, c0 - cols.stop, cols.start - c1)  # negative: overlapping
+        inside = rows.start >= r0 and rows.stop <= r1 and cols.start >= c0 and cols.stop <= c1
+        return k == main or masses[k] >= (KEEP_INSIDE if inside else KEEP_NEAR if gap <= near else 2) * masses[main]
+
+    keep = np.zeros(groups.count + 1, dtype=bool)
+    keep[1:] = [box is not None and kept(k, *box) for k, box in enumerate(groups.boxes)]
+    return keep
+
+
+def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
+    """A weight per group (count,): 1 for ink at the image's centre, 1/2 for ink a root-mean-square distance of
+    CENTRE of the image's side from it (people photograph the digit in the middle; stray marks sit beside it)."""
+    h, w = labels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    d2 = ((ys - (h - 1) / 2) / h) ** 2 + ((xs - (w - 1) / 2) / w) ** 2  # squared distance, in sides
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
+    spread = np.bincount(labels.ravel(), weights=(ink * d2).ravel(), minlength=count + 1)[1:]
+    return 1.0 / (1.0 + spread / np.maximum(mass, 1e-12) / CENTRE ** 2)
+
+
+def digits_in(ink: np.ndarray, groups: Groups) -> list[np.ndarray]:
+    """Every digit of a number, left to right, each a bool mask of its pieces: groups that stand over one
+    another joined, marks far smaller than the digits left out, groups too wide for one digit split."""
+    found = [k for k, box in enumerate(groups.boxes) if box is not None]
+    if not found:
+        return []
+    columns = sorted(found, key=lambda k: groups.boxes[k][1].start)
+    merged: list[list[int]] = []
+    for k in columns:  # a group sharing most of its columns with the previous digit belongs to it
+        if merged and shared(groups.boxes, merged[-1], k) >= OVERLAP:
+            merged[-1].append(k)
+        else:
+            merged.append([k])
+    mass = np.array([groups.mass[m].sum() for m in merged])
+    digits = [np.isin(groups.labels, np.array(m) + 1) for m, g in zip(merged, mass) if g >= SMALL * np.median(mass)]
+    return [part for d in digits for part in split(ink, d)]
+
+
+def shared(boxes: list, ks: list[int], k: int) -> float:
+    """The share of the narrower one's columns that group k shares with the groups ks."""
+    a0, a1 = min(boxes[j][1].start for j in ks), max(boxes[j][1].stop for j in ks)
+    b0, b1 = boxes[k][1].start, boxes[k][1].stop
+    return max(0, min(a1, b1) - max(a0, b0)) / max(1, min(a1 - a0, b1 - b0))
+
+
+def split(ink: np.ndarray, digit: np.ndarray) -> list[np.ndarray]:
+    """A group too wide for one digit (WIDE times its height) cut into about width / (ASPECT x height) digits,
+    each cut at the column of least ink near where it is expected."""
+    rows, cols = np.nonzero(digit)
+    h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    if w <= WIDE * h:
+        return [digit]
+    n = max(2, round(w / (ASPECT * h)))
+    profile = (ink * digit).sum(axis=0)[cols.min(): cols.max() + 1]
+    cuts = []
+    for i in range(1, n):
+        lo, hi = round((i - 0.35) * w / n), round((i + 0.35) * w / n)
+        cuts.append(cols.min() + lo + int(np.argmin(profile[lo:hi])))
+    edges = [cols.min(), *cuts, cols.max() + 1]
+    parts = []
+    for a, b in zip(edges, edges[1:]):
+        part = digit.copy()
+        part[:, :a] = False
+        part[:, b:] = False
+        if part.any():
+            parts.append(part)
+    return parts

@@ -1,0 +1,148 @@
+"""User images to MNIST form: what the model saw in training is what it sees here.
+
+MNIST digits are white on black, their bounding box scaled to fit 20x20 (aspect kept) and placed in a 28x28
+frame with its centre of mass at pixel (14, 14), where MNIST has it. A user's image goes there in four steps:
+the paper's level (paper.ink_of), the lines printed on the paper taken out (paper.without_rules), the ink
+pieces grouped into digits (pieces.py), and each digit scaled, its pen brought to MNIST's stroke width, and
+centred (`mnist_form`). `to_mnist` keeps the image's one digit; `find_digits` every digit of a number.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+# scipy: a large package, needed only when a user's image is prepared (this module is imported only then)
+from scipy import ndimage
+
+from ..errors import UserError
+from .paper import BLANK, box2, ink_of, without_rules
+from .pieces import Groups, digits_in, group, main_digit, pieces, stroke_width
+
+WORK = 640  # a larger image is prepared at this many pixels a side: a digit needs far fewer, a photo has 4,000
+BOX = 0.1  # the digit's box holds its ink above this share of its peak (its faint rim)
+EMPTY = 0.25  # printed lines taken out, ink under this share of the peak left: there was no digit
+KEEP_SCALE = (0.8, 1.25)  # a digit whose box would be scaled by this little to fit 20x20 is left at its size
+SETTLED = 2.5  # pixels: a 28x28 digit at MNIST's scale whose centre of mass is this near the centre is not moved
+PEN = 1.8  # pixels: MNIST's thinnest usual stroke at its 20-pixel scale; a finer pen is thickened to it
+RULED = 64  # pixels a side: a smaller image is a crop of one digit, too small to show printed lines beside it
+LINE = 4.0  # a lone piece this many times longer than wide is a stroke (a 1), even when straight like a rule
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit found in an image: its MNIST form (uint8 (28, 28)) and its box in the image's own pixels,
+    (x0, y0, x1, y1) with x1 and y1 one past its last column and row."""
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
+    """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass: the image's one
+    digit (`pieces.main_digit`), marks beside it and printed lines left out. A 28x28 image already in MNIST's
+    form is not moved."""
+    ink, groups, _ = scene(image, where)
+    keep = main_digit(ink, groups)
+    return mnist_form(ink, keep[groups.labels], np.shape(image) == (28, 28))
+
+
+def find_digits(image: np.ndarray, where: str = "image") -> list[Digit]:
+    """Every digit in an image, left to right (`pieces.digits_in`): digits that touch are split, the pieces of
+    a broken digit joined."""
+    ink, groups, factor = scene(image, where)
+    found = []
+    for mask in digits_in(ink, groups):
+        rows, cols = np.nonzero(mask)
+        box = (cols.min() * factor, rows.min() * factor, (cols.max() + 1) * factor, (rows.max() + 1) * factor)
+        found.append(Digit(mnist_form(ink, mask, False), tuple(int(round(v)) for v in box)))
+    return found
+
+
+def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:
+    """The ink of an image at working size, printed lines taken out, its pieces grouped; and the factor from
+    working pixels to the image's own."""
+    a = np.asarray(image, dtype=np.float64)
+    factor = max(1.0, max(a.shape) / WORK)
+    if factor > 1:  # area-averaged: a thin stroke fades a little but is not lost between samples
+        size = (max(1, round(a.shape[1] / factor)), max(1, round(a.shape[0] / factor)))
+        a = np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(size, Image.BOX), dtype=np.float64)
+    ink = ink_of(a, where)
+    peak = float(box2(ink).max())
+    if peak < BLANK:
+        raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
+    solid = pieces(ink, peak)
+    cleaned = without_rules(ink) if max(ink.shape) >= RULED else ink
+    if float(box2(cleaned).max()) < EMPTY * peak:
+        if not lone_stroke(solid):
+            raise UserError(f"{where}: no digit found (only printed lines: ruled paper, a grid or an empty box)")
+        cleaned = ink  # one straight stroke and nothing else: a 1, not a rule
+    return cleaned, group(cleaned, pieces(cleaned, float(box2(cleaned).max()))), factor
+
+
+def lone_stroke(solid: np.ndarray) -> bool:
+    """Whether the ink is one piece, a straight stroke LINE times longer than wide (a 1 drawn with a ruler)."""
+    labels, n = ndimage.label(solid, structure=np.ones((3, 3)))
+    if n != 1:
+        return False
+    rows, cols = np.nonzero(solid)
+    h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    return max(h, w) >= LINE * min(h, w)
+
+
+def mnist_form(ink: np.ndarray, digit: np.ndarray, native: bool) -> np.ndarray:
+    """The ink of `digit` (a bool mask of its pieces) in MNIST's form: uint8 (28, 28). Its faint rim is kept and
+    other marks with theirs erased; faint ink is brought to full strength; the box is scaled to fit 20x20 as
+    MNIST's are, unless it is near that size already (resampling would only blur it), a fine pen thickened
+    so it does not fade; then it is centred by mass. A `native` 28x28 input keeps its place (`centred`)."""
+    rows, cols = np.nonzero(digit)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    rim = max(1, round(max(r1 - r0, c1 - c0) / 20))  # a stroke's faint rim: about a pixel at MNIST's scale
+    r0, c0, r1, c1 = max(0, r0 - rim), max(0, c0 - rim), r1 + rim, c1 + rim
+    window, own = ink[r0:r1, c0:c1], digit[r0:r1, c0:c1]
+    grown = ndimage.binary_dilation(own, structure=np.ones((3, 3)), iterations=rim)
+    peak = float(window[own].max())
+    others = ndimage.binary_dilation((window > BOX * peak) & ~grown, structure=np.ones((3, 3))) & ~grown
+    window = np.where(others, 0.0, window) / max(peak, 1e-12)
+    rows, cols = np.nonzero(window > BOX)
+    box = np.clip(window[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1], 0, 1) * 255
+    h, w = box.shape
+    scale = 20.0 / max(h, w)
+    if KEEP_SCALE[0] <= scale <= KEEP_SCALE[1] and max(h, w) <= 28:
+        return centred(box, (r0 + rows.min(), c0 + cols.min()) if native else None)
+    if scale < 1:
+        box = thickened(box, own[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1], scale)
+        h, w = box.shape
+        scale = 20.0 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    digit28 = np.asarray(Image.fromarray(box.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64)
+    return centred(np.clip(digit28, 0, 255))
+
+
+def thickened(box: np.ndarray, strokes: np.ndarray, scale: float) -> np.ndarray:
+    """`box` (0..255) with its strokes widened so that, scaled by `scale`, they are at least PEN pixels wide:
+    a hairline drawn large would otherwise fade to a faint thread at MNIST's size."""
+    width = stroke_width(strokes)
+    grow = int(round((PEN / scale - width) / 2))
+    if grow < 1:
+        return box
+    disc = np.hypot(*np.mgrid[-grow:grow + 1, -grow:grow + 1]) <= grow + 0.5
+    return ndimage.grey_dilation(np.pad(box, grow), footprint=disc)
+
+
+def centred(digit: np.ndarray, at: tuple[int, int] | None = None) -> np.ndarray:
+    """`digit` (0..255) in a 28x28 frame with its centre of mass at (14, 14), where MNIST has it; or left at `at`,
+    its place in a 28x28 input, if its centre of mass is within SETTLED pixels of there already (a blot beside
+    the strokes moves the centre of mass, not the digit)."""
+    mass = digit.sum()
+    cy = (digit.sum(1) * np.arange(digit.shape[0])).sum() / mass
+    cx = (digit.sum(0) * np.arange(digit.shape[1])).sum() / mass
+    if at is not None and np.hypot(at[0] + cy - 14.0, at[1] + cx - 14.0) <= SETTLED:
+        top, left = at
+    else:
+        top = int(np.clip(round(14.0 - cy), 0, 28 - digit.shape[0]))
+        left = int(np.clip(round(14.0 - cx), 0, 28 - digit.shape[1]))
+    frame = np.zeros((28, 28))
+    frame[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
+    return np.round(frame).astype(np.uint8)

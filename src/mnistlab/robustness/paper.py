@@ -1,0 +1,272 @@
+"""Paper scenes: MNIST test digits written on generated paper and photographed, the way users' images come.
+
+Each scene puts one test digit (or a number of 2-4 of them) on paper: plain, ruled, squared or in a printed
+form box, in black or blue ballpoint or pencil, scanned or photographed (uneven light, mild perspective,
+JPEG), with a pen that skips, dots or draws a hairline. Every image is encoded as a file (PNG, or JPEG for
+photos) and read back the way `predict` reads a file, then prepared as `predict` prepares it. This is the
+suite the preparation is tuned on; the held-out paper suite is different code with different parameters.
+"""
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ..data.images import open_image
+from ..data.prepare import find_digits, to_mnist
+from ..errors import UserError
+
+INKS = {"black": (0.08, 0.08, 0.1), "blue": (0.1, 0.16, 0.55), "pencil": (0.38, 0.38, 0.4)}
+RULE_COLOURS = [(0.55, 0.7, 0.95), (0.7, 0.7, 0.72), (0.95, 0.55, 0.55)]  # light blue, gray, red
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    about: str
+    make: Callable[[list[np.ndarray], np.random.Generator], np.ndarray]  # digits (28x28 uint8) -> file bytes
+    digits: tuple[int, int] = (1, 1)  # how many digits a scene holds, at least and at most
+
+
+SCENES: dict[str, Scene] = {}  # the registry, filled below in the order the table shows
+
+
+def scene(name: str, about: str, digits: tuple[int, int] = (1, 1)):
+    def register(fn):
+        SCENES[name] = Scene(name, about, fn, digits)
+        return fn
+    return register
+
+
+def sheet(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """White paper (h, w, 3) with a slight tint and grain."""
+    tint = 1.0 - rng.uniform(0.0, 0.04, 3)
+    return np.clip(tint + rng.normal(0, 0.012, (h, w, 1)), 0, 1) * np.ones((1, 1, 3))
+
+
+def pen_strokes(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A digit's ink (alpha in [0, 1]) drawn `height` pixels tall: MNIST's 20-pixel box scaled up."""
+    rows, cols = np.nonzero(digit > 25)
+    box = digit[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    scale = height / box.shape[0]
+    size = (max(2, round(box.shape[1] * scale)), max(2, round(box.shape[0] * scale)))
+    ink = np.asarray(Image.fromarray(box).resize(size, Image.BICUBIC), dtype=np.float64) / 255
+    return np.clip(ink * rng.uniform(1.0, 1.4), 0, 1)
+
+
+def put(page: np.ndarray, alpha: np.ndarray, top: int, left: int, colour) -> None:
+    """Ink of `colour` through `alpha` onto `page` at (top, left), in place (clipped at the page's edges)."""
+    h, w = alpha.shape
+    h, w = min(h, page.shape[0] - top), min(w, page.shape[1] - left)
+    region = page[top: top + h, left: left + w]
+    a = alpha[:h, :w, None]
+    region[:] = region * (1 - a) + a * np.asarray(colour)
+
+
+def lines(page: np.ndarray, spacing: float, colour, width: float, axis: int, rng: np.random.Generator,
+          slope: float = 0.0) -> None:
+    """Printed straight lines every `spacing` pixels along `axis` (0: horizontal rules), in place."""
+    h, w = page.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    t = (ys + slope * xs) if axis == 0 else (xs + slope * ys)
+    phase = rng.uniform(0, spacing)
+    d = np.abs((t - phase + spacing / 2) % spacing - spacing / 2)
+    put(page, np.clip(width / 2 + 0.5 - d, 0, 1) * rng.uniform(0.7, 1.0), 0, 0, colour)
+
+
+def encode(page: np.ndarray, jpeg: int | None = None) -> bytes:
+    """The page as a PNG, or a JPEG at quality `jpeg`, as a user's file would be."""
+    buf = io.BytesIO()
+    img = Image.fromarray(np.round(np.clip(page, 0, 1) * 255).astype(np.uint8))
+    img.save(buf, format="JPEG" if jpeg else "PNG", **({"quality": jpeg} if jpeg else {}))
+    return buf.getvalue()
+
+
+def written(digits: list[np.ndarray], rng: np.random.Generator, height: int, page: np.ndarray | None = None,
+            ink: str | None = None, at: tuple[int, int] | None = None, gap=(4, 14), alter=None) -> np.ndarray:
+    """`digits` written left to right `height` pixels tall on `page` (plain paper by default), `gap` pixels
+    apart (a range; negative: touching), starting at `at` (default: centred); `alter` changes each digit's ink."""
+    strokes = [pen_strokes(d, height, rng) for d in digits]
+    strokes = [alter(s, rng) if alter else s for s in strokes]
+    gaps = [int(rng.integers(*gap)) for _ in strokes[1:]]
+    width = sum(s.shape[1] for s in strokes) + sum(gaps)
+    if page is None:
+        page = sheet(height * 2, max(height * 2, width + height), rng)
+    top, left = at or ((page.shape[0] - height) // 2, (page.shape[1] - width) // 2)
+    colour = INKS[ink or rng.choice(list(INKS))]
+    for s, g in zip(strokes, [0, *gaps]):
+        left += g
+        put(page, s, top + int(rng.integers(-2, 3)), max(0, left), colour)
+        left += s.shape[1]
+    return page
+
+
+@scene("plain", "a scan of white paper, black or blue ballpoint or pencil, the digit 40-90 pixels tall")
+def _plain(digits, rng):
+    return encode(written(digits, rng, int(rng.integers(40, 90))))
+
+
+@scene("photo", "a phone photo: uneven light, a shadow, mild perspective, noise, JPEG at quality 55-85")
+def _photo(digits, rng):
+    page = written(digits, rng, int(rng.integers(50, 110)))
+    h, w = page.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
+    light = 1 - rng.uniform(0.1, 0.35) * ((ys - rng.uniform(0, 1)) ** 2 + (xs - rng.uniform(0, 1)) ** 2)
+    light -= rng.uniform(0, 0.25) * (xs > rng.uniform(0.6, 0.9))  # the phone's shadow along a side
+    page = np.clip(page * light[..., None] + rng.normal(0, 0.02, page.shape), 0, 1)
+    return encode(perspective(page, rng), jpeg=int(rng.integers(55, 86)))
+
+
+def perspective(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The page seen slightly from the side: a mild projective warp, the corners moved by up to 6%."""
+    h, w = page.shape[:2]
+    img = Image.fromarray(np.round(page * 255).astype(np.uint8))
+    d = rng.uniform(-0.06, 0.06, 8) * np.array([w, h] * 4)
+    corners = np.array([0, 0, 0, h, w, h, w, 0], dtype=float) + d
+    out = img.transform((w, h), Image.QUAD, tuple(corners), Image.BILINEAR, fillcolor=tuple(img.getpixel((0, 0))))
+    return np.asarray(out, dtype=np.float64) / 255
+
+
+@scene("ruled", "a notebook: light blue, gray or red rules every 0.6-1 digit heights, a red margin, a slight tilt")
+def _ruled(digits, rng):
+    height = int(rng.integers(40, 80))
+    page = sheet(height * 2 + 20, max(200, len(digits) * height + 80), rng)
+    spacing = height * rng.uniform(0.6, 1.0)
+    lines(page, spacing, RULE_COLOURS[int(rng.integers(3))], rng.uniform(1, 3), 0, rng, rng.uniform(-0.03, 0.03))
+    page[:, 15:18] = page[:, 15:18] * 0.3 + 0.7 * np.asarray((0.9, 0.4, 0.4))
+    return encode(written(digits, rng, height, page, ink=str(rng.choice(["black", "blue", "pencil"]))))
+
+
+@scene("squared", "squared paper: light blue or gray lines every 0.3-0.5 digit heights")
+def _squared(digits, rng):
+    height = int(rng.integers(50, 90))
+    page = sheet(height * 2, max(height * 2, len(digits) * height + 60), rng)
+    spacing, colour, width = height * rng.uniform(0.3, 0.5), RULE_COLOURS[int(rng.integers(2))], rng.uniform(1, 2)
+    for axis in (0, 1):
+        lines(page, spacing, colour, width, axis, rng)
+    return encode(written(digits, rng, height, page))
+
+
+@scene("form_box", "a printed form box (black or gray, 1-3 pixels) around the digit, 3-25% of its height clear")
+def _form_box(digits, rng):
+    height = int(rng.integers(40, 80))
+    page = written(digits, rng, height)
+    alpha = np.zeros(page.shape[:2])
+    ink = np.nonzero(np.any(page < 0.7, axis=2))
+    margin, t = int(height * rng.uniform(0.03, 0.25)), int(rng.integers(1, 4))
+    r0, r1 = max(0, ink[0].min() - margin), min(page.shape[0] - t, ink[0].max() + margin)
+    c0, c1 = max(0, ink[1].min() - margin), min(page.shape[1] - t, ink[1].max() + margin)
+    for r in (r0, r1):
+        alpha[r: r + t, c0: c1 + t] = 1
+    for c in (c0, c1):
+        alpha[r0: r1 + t, c: c + t] = 1
+    put(page, alpha, 0, 0, (0.2, 0.2, 0.2) if rng.random() < 0.5 else (0.55, 0.55, 0.55))
+    return encode(page)
+
+
+def cut(strokes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A pen that skipped: one or two gaps 1-3 pixels wide across the digit at random places and angles."""
+    h, w = strokes.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    for _ in range(int(rng.integers(1, 3))):
+        angle, width = rng.uniform(0, np.pi), rng.uniform(1, 3.5)
+        cy, cx = rng.uniform(0.25, 0.75) * h, rng.uniform(0.3, 0.7) * w
+        across = (xs - cx) * np.cos(angle) + (ys - cy) * np.sin(angle)
+        strokes = strokes * (np.abs(across) >= width / 2)
+    return strokes
+
+
+@scene("pen_gaps", "a pen that skipped: 1 or 2 gaps of 1-3.5 pixels across the digit, on plain paper")
+def _gaps(digits, rng):
+    return encode(written(digits, rng, int(rng.integers(30, 70)), ink="black", alter=cut))
+
+
+def dotted(strokes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A dotted or dashed pen: the ink kept in dashes of 2-4 pixels with gaps of 1-3."""
+    h, w = strokes.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    on, off = rng.uniform(2, 4), rng.uniform(1, 3)
+    t = (xs + ys * rng.uniform(0.5, 1.5)) % (on + off)
+    return strokes * (t < on)
+
+
+@scene("dotted", "a dotted or dashed pen: dashes of 2-4 pixels, gaps of 1-3")
+def _dotted(digits, rng):
+    return encode(written(digits, rng, int(rng.integers(40, 80)), ink="black", alter=dotted))
+
+
+def hairline(strokes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A fine pen drawn large: each stroke's morphological skeleton (what is left of it eroded k times that an
+    opening would take away, over every k), a pixel or two wide."""
+    shape = ndimage.gaussian_filter(strokes, 2.0) > 0.4  # smoothed first: fewer spurs
+    skeleton = np.zeros_like(shape)
+    while shape.any():
+        skeleton |= shape & ~ndimage.binary_opening(shape)
+        shape = ndimage.binary_erosion(shape)
+    width = int(rng.integers(0, 2))
+    return (ndimage.binary_dilation(skeleton, iterations=width) if width else skeleton) * rng.uniform(0.7, 1.0)
+
+
+@scene("hairline", "a hairline pen, the digit 60-150 pixels tall: strokes 1-3 pixels wide")
+def _hairline(digits, rng):
+    return encode(written(digits, rng, int(rng.integers(60, 150)), ink="black", alter=hairline))
+
+
+@scene("number", "a number of 2-4 digits on plain or ruled paper, 2 pixels overlapping to 12 apart", (2, 4))
+def _number(digits, rng):
+    height = int(rng.integers(36, 70))
+    page = sheet(height * 2, len(digits) * height + 80, rng)
+    if rng.random() < 0.5:
+        lines(page, height * rng.uniform(0.7, 1.0), RULE_COLOURS[0], 1.5, 0, rng)
+    return encode(written(digits, rng, height, page, gap=(-2, 13)))
+
+
+def scenes(name: str, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0):
+    """`count` scenes of kind `name` from the test digits: [(file bytes, label string)], the same each time for
+    the same seed."""
+    rng = np.random.default_rng(zlib.crc32(f"{name}/{seed}".encode()))
+    kind = SCENES[name]
+    out = []
+    for _ in range(count):
+        k = int(rng.integers(kind.digits[0], kind.digits[1] + 1))
+        pick = rng.integers(0, len(labels), k)
+        out.append((kind.make([images[i] for i in pick], rng), "".join(str(int(labels[i])) for i in pick)))
+    return out
+
+
+def read(data: bytes, where: str = "scene") -> np.ndarray:
+    """A scene's file read the way `predict` reads one: grayscale floats in [0, 1]."""
+    return open_image(io.BytesIO(data), where)
+
+
+def read_scene(data: bytes, several: bool) -> list[np.ndarray]:
+    """The digits `predict` finds in a scene's file: its one digit, or with `several` every digit of the number
+    (`predict --number`); none where it refuses the image."""
+    try:
+        image = read(data)
+        return [d.image for d in find_digits(image)] if several else [to_mnist(image)]
+    except UserError:
+        return []
+
+
+def score_scenes(run, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
+                 names: list[str] | None = None) -> dict:
+    """`run`'s reading of `count` scenes of each kind: {name: {"accuracy", "found_several"}}, accuracy the
+    share read exactly (a number: every digit, in order), found_several the share of numbers in which more
+    than one digit was found (None for one-digit scenes)."""
+    out = {}
+    for name in names or list(SCENES):
+        several = SCENES[name].digits[1] > 1
+        made = scenes(name, images, labels, count, seed)
+        found = [read_scene(data, several) for data, _ in made]
+        flat = [d for f in found for d in f]
+        answers = iter(run.predict(np.stack(flat))[0] if flat else [])
+        read_as = ["".join(str(int(next(answers))) for _ in f) for f in found]
+        out[name] = {"accuracy": float(np.mean([r == label for r, (_, label) in zip(read_as, made)])),
+                     "found_several": float(np.mean([len(f) > 1 for f in found])) if several else None}
+    return out
