@@ -7,11 +7,15 @@ nothing this module imports at its top loads torch.
 from __future__ import annotations
 
 import argparse
+import sys
+
+import numpy as np
 
 from ..calibration import UNSURE_BELOW, unsure
-from ..data.images import FORMATS
-from ..data.rgb import images_for
+from ..data.images import FORMATS, digits_in_files
+from ..data.rgb import images_for, is_digit_input
 from ..export.onnxrun import OnnxModel
+from ..errors import UserError
 from ..tables import pct
 from .common import Parser, add_command, common_parser, device_option, say, verify_option
 
@@ -36,8 +40,35 @@ def cmd_predict(args: argparse.Namespace) -> dict:
     from ..train.run import load_run
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
+    digits = is_digit_input(run.model.config.input_shape, run.classes)
+    if args.number:
+        if not digits:
+            raise UserError(f"{args.run_dir}: --number reads digits; this run is not a 28x28 model of the ten digits")
+        return report_numbers(args, run, digits_in_files(args.images))
     _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
-    return report_predictions(args, args.images, run.classes, probs)
+    result = report_predictions(args, args.images, run.classes, probs)
+    if digits:  # how many digits each file holds: a number is not one digit, however sure the model is of one
+        for prediction, found in zip(result["predictions"], digits_in_files(args.images)):
+            prediction["digits_found"] = len(found)
+            if len(found) > 1:
+                print(f"{prediction['file']}: {len(found)} digits found, not one; read them as a number with "
+                      f"`mnistlab predict {args.run_dir} {prediction['file']} --number`", file=sys.stderr)
+    return result
+
+
+def report_numbers(args: argparse.Namespace, run, found: list[list]) -> dict:
+    """What `predict --number` prints and returns: each file's digits read left to right, with their boxes."""
+    images = [d.image for digits in found for d in digits]
+    classes, probs = run.predict(np.stack(images)) if images else ([], [])
+    answers = iter(zip(classes, probs, unsure(probs) if len(probs) else []))
+    predictions = []
+    for f, digits in zip(args.images, found):
+        read = [{"class": run.classes[int(c)], "probability": round(float(p[int(c)]), 6), "box": list(d.box),
+                 "unsure": bool(doubt)} for d, (c, p, doubt) in zip(digits, answers)]
+        number = "".join(r["class"] for r in read)
+        predictions.append({"file": str(f), "number": number, "digits": read})
+        say(args, f"{f}: {number}  (" + ", ".join(f"{r['class']}: {pct(r['probability'])} at {r['box']}" for r in read) + ")")
+    return {"predictions": predictions}
 
 
 def cmd_predict_onnx(args: argparse.Namespace) -> dict:
@@ -80,5 +111,9 @@ def register(subparsers, common) -> None:
                                                    "of a run: needs only onnxruntime, not torch")
     pr.add_argument("images", nargs="+", help="image files; for a 28x28 gray digit run brought to MNIST form (white on "
                                               "black, 20x20 box, centred), for any other run resized to its input")
+    pr.add_argument("--number", action="store_true",
+                    help="read every digit of each image, left to right (a number: digits that touch are split, a "
+                         "broken digit's pieces joined); --json adds each digit's class, probability and box "
+                         "[x0, y0, x1, y1] in the image's pixels")
     device_option(pr, "cpu")
     verify_option(pr)

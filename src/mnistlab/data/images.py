@@ -120,3 +120,11 @@ def load_for_model(paths: list[str | os.PathLike]) -> np.ndarray:
     from .prepare import to_mnist
 
     return np.stack([to_mnist(read_image(p), str(p)) for p in paths]) if paths else np.zeros((0, 28, 28), np.uint8)
+
+
+def digits_in_files(paths: list[str | os.PathLike]) -> list[list]:
+    """Every digit of every file, left to right (prepare.find_digits): a list of prepare.Digit per file."""
+    # the preparation needs scipy: loaded when a user's file is prepared, not when images are only read
+    from .prepare import find_digits
+
+    return [find_digits(read_image(p), str(p)) for p in paths]

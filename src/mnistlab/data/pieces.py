@@ -24,8 +24,8 @@ KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another gr
 # if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
 SMALL = 0.2  # in a number, a group with less ink than this share of the median digit's is a mark, not a digit
-WIDE = 1.25  # a group wider than this many times its height holds several digits
-ASPECT = 0.7  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
+WIDE = 1.5  # a group wider than this many times its height holds several digits
+ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
 
 

@@ -1,0 +1,143 @@
+"""The preparation on paper (issue 28): a cut digit keeps both halves, printed lines are not ink, a number is
+found as its digits, phone photos come upright, and bad pages get a clear answer."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnistlab.data.images import ink_gray, open_image
+from mnistlab.data.prepare import find_digits, to_mnist
+from mnistlab.errors import UserError
+
+
+def correlation(a, b) -> float:
+    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
+
+
+def on_page(digit: np.ndarray, factor: int = 4, margin: int = 40) -> np.ndarray:
+    """An MNIST digit scaled up as ink in [0, 1] (0 = paper) on a wider sheet."""
+    big = np.asarray(Image.fromarray(digit).resize((28 * factor, 28 * factor), Image.BILINEAR), float) / 255
+    return np.pad(big, margin)
+
+
+@pytest.fixture(scope="module")
+def digits(sample):
+    return sample.test_images[:12]
+
+
+def test_a_digit_cut_through_its_middle_keeps_both_halves(digits):
+    """A gap of 2 pixels across a 28x28 digit's middle (a pen that skipped): no half is dropped."""
+    for d in digits:
+        for cut in (np.s_[13:15, :], np.s_[:, 13:15]):
+            broken = d / 255.0
+            broken[cut] = 0
+            assert to_mnist(broken).sum() / 255 == pytest.approx(broken.sum(), rel=0.03)
+
+
+def test_a_digit_cut_on_a_page_keeps_both_halves(digits):
+    for d in digits[:6]:
+        page = on_page(d)
+        whole = to_mnist(1 - page)
+        page[:, 40 + 54: 40 + 57] = 0  # a 3-pixel gap down the middle of the digit, drawn 112 pixels tall
+        cut = to_mnist(1 - page)
+        span = [np.ptp(np.nonzero(img.max(axis=0) > 25)[0]) for img in (cut, whole)]
+        assert correlation(cut, whole) > 0.8 and span[0] >= 0.9 * span[1]  # a lost half would halve the width
+
+
+def ruled(ink: np.ndarray, colour=(150, 190, 240), spacing: int = 28) -> np.ndarray:
+    """Dark blue ballpoint ink on white paper with rules of `colour` every `spacing` rows, as RGB 0..255."""
+    rgb = np.full((*ink.shape, 3), 250.0)
+    rgb[spacing // 2::spacing] = colour
+    pen = np.array([20, 30, 120])
+    return rgb * (1 - ink[..., None]) + pen * ink[..., None]
+
+
+@pytest.mark.parametrize("colour", [(150, 190, 240), (235, 120, 120)])
+def test_ruled_lines_are_not_ink(digits, colour):
+    """Blue and red rules across the page, through the digit: the prepared digit is the clean one."""
+    for d in digits[:6]:
+        page = on_page(d)
+        clean = to_mnist(1 - page)
+        prepared = to_mnist(ink_gray(ruled(page, colour)) / 255)
+        assert correlation(prepared, clean) > 0.9
+
+
+def test_a_dark_rule_and_a_form_box_are_not_ink(digits):
+    for d in digits[:6]:
+        page = on_page(d)
+        clean = to_mnist(1 - page)
+        lined = page.copy()
+        lined[25:27, :] = lined[-27:-25, :] = 0.9  # two dark printed rules above and below the digit
+        assert correlation(to_mnist(1 - lined), clean) > 0.9
+        boxed = page.copy()
+        boxed[20:22, 20:-20] = boxed[-22:-20, 20:-20] = boxed[20:-20, 20:22] = boxed[20:-20, -22:-20] = 1.0
+        assert correlation(to_mnist(1 - boxed), clean) > 0.9
+
+
+def number_page(digits, gap: int = 12) -> np.ndarray:
+    """Digits side by side, `gap` pixels apart, 56 pixels tall, as ink on a page."""
+    parts = []
+    for d in digits:
+        big = np.asarray(Image.fromarray(d).resize((56, 56), Image.BILINEAR), float) / 255
+        cols = np.nonzero(big.max(axis=0) > 0.1)[0]
+        parts += [big[:, cols.min(): cols.max() + 1], np.zeros((56, gap))]
+    return np.pad(np.concatenate(parts[:-1], axis=1), 30)
+
+
+def test_a_number_is_found_as_its_digits_left_to_right(digits):
+    chosen = [digits[0], digits[1], digits[2]]
+    found = find_digits(1 - number_page(chosen))
+    assert len(found) == 3
+    lefts = [f.box[0] for f in found]
+    assert lefts == sorted(lefts) and all(f.image.shape == (28, 28) for f in found)
+    for f, d in zip(found, chosen):
+        assert correlation(f.image, to_mnist(d / 255.0)) > 0.8
+
+
+def test_predict_reports_digits_found_and_reads_numbers(cli, tiny_run, tmp_path, digits):
+    Image.fromarray(np.round((1 - number_page(digits[:3])) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+    plain = cli("predict", tiny_run.run_dir, tmp_path / "n.png", "--json")
+    assert plain.code == 0 and plain.json()["predictions"][0]["digits_found"] == 3
+    assert "--number" in plain.err and len(plain.err.strip().splitlines()) == 1
+    number = cli("predict", tiny_run.run_dir, tmp_path / "n.png", "--number", "--json").json()["predictions"][0]
+    assert len(number["number"]) == 3 and [d["class"] for d in number["digits"]] == list(number["number"])
+    assert all(len(d["box"]) == 4 and 0 <= d["probability"] <= 1 for d in number["digits"])
+
+
+def encode(rgb: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.round(rgb).astype(np.uint8)).save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def test_a_phone_photo_comes_upright(digits):
+    """A JPEG stored sideways with EXIF orientation 6 (turn 90 degrees clockwise to view): read upright."""
+    page = np.stack([255 * (1 - on_page(digits[0]))] * 3, axis=2)
+    upright = open_image(io.BytesIO(encode(page, "JPEG", quality=90)), "photo.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = open_image(io.BytesIO(encode(np.rot90(page, 1), "JPEG", quality=90, exif=exif)), "photo.jpg")
+    assert correlation(to_mnist(sideways), to_mnist(upright)) > 0.95
+
+
+@pytest.mark.parametrize("page, message", [
+    (np.full((200, 300, 3), 245.0), "no digit found"),
+    (ruled(np.zeros((200, 300)), (120, 160, 230)), "no digit found"),
+])
+def test_blank_and_ruled_pages_have_no_digit(page, message):
+    with pytest.raises(UserError, match=message):
+        to_mnist(ink_gray(page) / 255, "page.png")
+
+
+def test_an_empty_box_has_no_digit():
+    page = np.zeros((120, 120))
+    page[20:22, 20:100] = page[98:100, 20:100] = page[20:100, 20:22] = page[20:100, 98:100] = 1.0
+    with pytest.raises(UserError, match="no digit found"):
+        to_mnist(1 - page, "box.png")
+
+
+def test_a_truncated_jpeg_is_one_clear_error(digits):
+    data = encode(np.stack([255 * (1 - on_page(digits[0]))] * 3, axis=2), "JPEG")
+    with pytest.raises(UserError, match="photo.jpg"):
+        to_mnist(open_image(io.BytesIO(data[: len(data) // 2]), "photo.jpg"))
