@@ -14,8 +14,8 @@ import numpy as np
 from ..calibration import UNSURE_BELOW, unsure
 from ..data.images import FORMATS, digits_in_files
 from ..data.rgb import images_for, is_digit_input
-from ..export.onnxrun import OnnxModel
 from ..errors import UserError
+from ..export.onnxrun import OnnxModel
 from ..tables import pct
 from .common import Parser, add_command, common_parser, device_option, say, verify_option
 
