@@ -47,6 +47,20 @@ def client(cnn):
     return TestClient(create_app(cnn, data_dir=full_mnist_dir()), raise_server_exceptions=False)
 
 
+def test_a_drawn_number_is_read_digit_by_digit_with_boxes(client):
+    """Three digits drawn side by side: the answer holds the number and each digit's box, left to right, inside
+    the sent image; a single digit is a number of one digit."""
+    img = Image.new("L", (600, 220), 255)
+    for k, digit in enumerate("101"):
+        img.paste(drawing(digit, size=(200, 220)), (200 * k, 0))
+    body = client.post("/api/predict", json={"image": data_url(img)}).json()
+    assert len(body["number"]) == 3 and [d["label"] for d in body["digits"]] == list(body["number"])
+    boxes = [d["box"] for d in body["digits"]]
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes) and all(0 <= b[0] < b[2] <= 600 for b in boxes)
+    single = client.post("/api/predict", json={"image": data_url(drawing("1"))}).json()
+    assert single["number"] == single["label"] and len(single["digits"]) == 1
+
+
 def test_a_drawn_png_gets_the_same_answer_as_mnistlab_predict(client, cnn, tmp_path):
     img = drawing("1")
     img.save(tmp_path / "one.png")

@@ -84,7 +84,7 @@ def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
     core_boxes = ndimage.find_objects(np.where(core[parts], owner[parts], 0), max_label=len(largest) - 1)
     for k, box in enumerate(ndimage.find_objects(parts), start=1):
         if not core[k]:
-            owner[k] *= inside(box, core_boxes[owner[k] - 1], reach)
+            owner[k] *= inside(box, core_boxes[owner[k] - 1], 2 * reach)
     labels, count = relabel(owner[parts])
     group_mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
     return Groups(labels, group_mass, ndimage.find_objects(labels, max_label=count), width)

@@ -42,10 +42,28 @@ class Digit:
 def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
     """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass: the image's one
     digit (`pieces.main_digit`), marks beside it and printed lines left out. A 28x28 image already in MNIST's
-    form is not moved."""
+    form (`in_mnist_form`) is left as it is, its ink at full strength: nothing in it is beside the digit."""
+    native = np.shape(image) == (28, 28)
+    if native:
+        ink = ink_of(image, where)
+        if in_mnist_form(ink):
+            return np.round(ink / ink.max() * 255).astype(np.uint8)
     ink, groups, _ = scene(image, where)
     keep = main_digit(ink, groups)
-    return mnist_form(ink, keep[groups.labels], np.shape(image) == (28, 28))
+    return mnist_form(ink, keep[groups.labels], native)
+
+
+def in_mnist_form(ink: np.ndarray) -> bool:
+    """Whether all of a 28x28 image's ink fits MNIST's 20x20 box with its centre of mass within SETTLED pixels of
+    (14, 14): a digit in MNIST's form, whatever gaps, stripes or faintness it has, with no mark beside it."""
+    peak = float(box2(ink).max())
+    if peak < BLANK:
+        return False
+    rows, cols = np.nonzero(ink > BOX * peak)
+    if max(np.ptp(rows), np.ptp(cols)) + 1 > 20:
+        return False
+    ys, xs = np.mgrid[0:28, 0:28]
+    return bool(np.hypot((ink * ys).sum() / ink.sum() - 14, (ink * xs).sum() / ink.sum() - 14) <= SETTLED)
 
 
 def find_digits(image: np.ndarray, where: str = "image") -> list[Digit]:
@@ -109,8 +127,8 @@ def mnist_form(ink: np.ndarray, digit: np.ndarray, native: bool) -> np.ndarray:
     box = np.clip(window[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1], 0, 1) * 255
     h, w = box.shape
     scale = 20.0 / max(h, w)
-    if KEEP_SCALE[0] <= scale <= KEEP_SCALE[1] and max(h, w) <= 28:
-        return centred(box, (r0 + rows.min(), c0 + cols.min()) if native else None)
+    if KEEP_SCALE[0] <= scale <= KEEP_SCALE[1] and max(h, w) <= 28:  # as it is, with its faintest rim
+        return centred(np.clip(window, 0, 1) * 255, (r0, c0) if native else None)
     if scale < 1:
         box = thickened(box, own[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1], scale)
         h, w = box.shape

@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..calibration import UNSURE_BELOW, unsure
 from ..data.images import as_gray, open_image
-from ..data.prepare import to_mnist
+from ..data.prepare import find_digits, to_mnist
 from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
 from ..fileio import check_output, check_space, write_bytes
@@ -120,6 +120,14 @@ class Prediction(BaseModel):
     units: list[Unit] = Field(description="first-layer units most responsible for the prediction (FFN; else empty)")
     attribution: list[ClassAttribution] = Field(description="with attribution=true: maps for the predicted class, then the runner-up")
     milliseconds: float = Field(description="server time for preprocessing and the model")
+    number: str = Field("", description="a digit run: every digit found, read left to right (as `predict --number`)")
+    digits: list[FoundDigit] = Field([], description="a digit run: each digit found, left to right, with its box")
+
+
+class FoundDigit(BaseModel):
+    label: str = Field(description="the class read for this digit of the number")
+    probability: float = Field(description="its probability")
+    box: list[int] = Field(description="[x0, y0, x1, y1]: where it was found, in the sent image's pixels")
 
 
 class Error(BaseModel):
@@ -377,9 +385,21 @@ def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
                     units = [{**u, "weights": rounded(u["weights"])} for u in responsible_units(run.model, x, k)]
             attribution = [{**a, "label": run.classes[a["class"]], "map": rounded(a["map"])}
                            for a in top_class_attributions(run, image28, steps=APP_IG_STEPS)] if body.attribution else []
+            found = read_number(run, gray) if digits else []
         return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]], unsure=bool(unsure(probs)[0]),
                           input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
-                          attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2))
+                          attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2),
+                          number="".join(d.label for d in found), digits=found)
+
+
+def read_number(run: Run, gray: np.ndarray) -> list[FoundDigit]:
+    """Every digit of a drawing or picture, left to right, read by the run (`predict --number`)."""
+    found = find_digits(gray)
+    if not found:
+        return []
+    classes, probs = run.predict(np.stack([d.image for d in found]))
+    return [FoundDigit(label=run.classes[int(c)], probability=float(p[int(c)]), box=list(d.box))
+            for d, c, p in zip(found, classes, probs)]
 
 
 

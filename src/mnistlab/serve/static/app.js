@@ -140,7 +140,24 @@ async function predict() {
   }
 }
 
+// A number: each digit found, boxed on the pad with what it was read as (the boxes are in the sent image's pixels).
+function renderNumber(p) {
+  const several = p.digits && p.digits.length > 1 && !state.upload;
+  $("number").hidden = !several;
+  $("boxes").replaceChildren(...(several ? p.digits.map((d) => {
+    const [x0, y0, x1, y1] = d.box, box = document.createElement("div"), label = document.createElement("span");
+    Object.assign(box.style, { left: `${100 * x0 / pad.width}%`, top: `${100 * y0 / pad.height}%`,
+                               width: `${100 * (x1 - x0) / pad.width}%`, height: `${100 * (y1 - y0) / pad.height}%` });
+    label.textContent = `${d.label} ${pct(d.probability)}`;
+    box.append(label);
+    return box;
+  }) : []));
+  if (several) $("number").textContent = `${p.digits.length} digits found: the number ${p.number} (one digit alone is not the answer)`;
+}
+
 function showEmpty() {
+  $("boxes").replaceChildren();
+  $("number").hidden = true;
   $("prediction").textContent = "?";
   $("prediction").classList.add("empty");
   $("confidence").textContent = "draw something";
@@ -167,6 +184,7 @@ function showPrediction(p, ms) {
   if (p.feature_maps.length) renderFeatureMaps(p.feature_maps);
   if (p.units.length) renderUnits(p.units, classes[p.class]);
   renderAttribution(p, classes);
+  renderNumber(p);
   state.predictions += 1;
   document.body.dataset.predictions = String(state.predictions);
 }
