@@ -16,8 +16,10 @@ from scipy import ndimage
 
 MASK = 0.25  # a piece is ink brighter than this share of the peak (a faint rim around it stays with it)
 SPECK = 2  # a piece of fewer pixels is a speck (salt noise): it joins nothing and is no digit
-REACH = 0.5  # pieces up to 2 x reach pixels apart, stroke ends facing each other up to 2 x reach + 1, are one group
-# (reach in pen widths, at least 1: at MNIST's scale a gap of 1-3 pixels is a pen that skipped)
+REACH = 0.5  # stroke ends facing each other up to 2 x reach + 1 pixels apart are one group (reach in pen widths, at
+# least 1: at MNIST's scale a gap of 1-3 pixels across a stroke is a pen that skipped)
+NEAR_REACH = 0.25  # any pieces up to 2 x this many pen widths (rounded down) + 1 pixels apart are one group: at MNIST's
+# scale 1 pixel, so a mark 2 pixels beside a digit's side stays a mark
 END = 0.6  # a stroke's end: ink around it under this share of what surrounds a typical stroke pixel
 PART = 0.15  # a group's core: its pieces with this share of its largest piece's ink (smaller ones join inside it)
 KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the main one's box
@@ -61,18 +63,20 @@ def pieces(ink: np.ndarray, peak: float) -> np.ndarray:
 
 
 def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
-    """Pieces of `solid` grouped: pieces up to 2 x reach pixels apart (reach: REACH pen widths, at least 1), and
-    stroke ends facing each other up to 2 x reach + 1 apart (a pen that skipped leaves two ends; a mark beside
-    a digit faces its side), their ink counted. A group's extent is that of its core, the pieces with PART of
+    """Pieces of `solid` grouped: any pieces a pixel apart (more with a broad pen, NEAR_REACH), and stroke ends
+    facing each other up to 2 x reach + 1 apart (reach: REACH pen widths, at least 1; a pen that skipped
+    leaves two ends, while a mark beside a digit faces its side), their ink counted. A group's extent is that of its core, the pieces with PART of
     its largest one's ink: a smaller piece joins only inside the core's box (a dot of a dotted pen, a 7's bar),
     not beside it (a blot, a remnant of haze)."""
     width = stroke_width(solid)
     reach = max(1, round(REACH * width))
     square = np.ones((3, 3))
     parts, n = ndimage.label(solid, structure=square)
-    near, _ = ndimage.label(ndimage.binary_dilation(solid, structure=square, iterations=reach), structure=square)
-    ends = stroke_ends(solid, width)
     bridge = np.array([[0, 0, 0], [0, 1, 1], [0, 1, 1]], dtype=bool)  # one pixel more, right and down
+    close = int(NEAR_REACH * width)
+    near, _ = ndimage.label(ndimage.binary_dilation(ndimage.binary_dilation(solid, structure=square, iterations=close)
+                                                    if close else solid, structure=bridge), structure=square)
+    ends = stroke_ends(solid, width)
     facing, _ = ndimage.label(ndimage.binary_dilation(ndimage.binary_dilation(ends, structure=square, iterations=reach),
                                                       structure=bridge), structure=square)
     owner = joined(parts, n, [near, facing])
@@ -84,7 +88,7 @@ def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
     core_boxes = ndimage.find_objects(np.where(core[parts], owner[parts], 0), max_label=len(largest) - 1)
     for k, box in enumerate(ndimage.find_objects(parts), start=1):
         if not core[k]:
-            owner[k] *= inside(box, core_boxes[owner[k] - 1], 2 * reach)
+            owner[k] *= inside(box, core_boxes[owner[k] - 1], 0)
     labels, count = relabel(owner[parts])
     group_mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
     return Groups(labels, group_mass, ndimage.find_objects(labels, max_label=count), width)
