@@ -65,9 +65,9 @@ def pieces(ink: np.ndarray, peak: float) -> np.ndarray:
 def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
     """Pieces of `solid` grouped: any pieces a pixel apart (more with a broad pen, NEAR_REACH), and stroke ends
     facing each other up to 2 x reach + 1 apart (reach: REACH pen widths, at least 1; a pen that skipped
-    leaves two ends, while a mark beside a digit faces its side), their ink counted. A group's extent is that of its core, the pieces with PART of
-    its largest one's ink: a smaller piece joins only inside the core's box (a dot of a dotted pen, a 7's bar),
-    not beside it (a blot, a remnant of haze)."""
+    leaves two ends, while a mark beside a digit faces its side), their ink counted. A group's extent is that
+    of its core, the pieces with PART of its largest one's ink: a smaller piece joins only inside the core's box
+    (a dot of a dotted pen, a 7's bar), not beside it (a blot, a remnant of haze)."""
     width = stroke_width(solid)
     reach = max(1, round(REACH * width))
     square = np.ones((3, 3))
