@@ -26,7 +26,7 @@ KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another gr
 # if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
 SMALL = 0.2  # in a number, a group with less ink than this share of the median digit's is a mark, not a digit
-WIDE = 1.5  # a group wider than this many times its height holds several digits
+WIDE = 1.2  # a group wider than this many times its height holds several digits
 ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
 
@@ -184,7 +184,9 @@ def digits_in(ink: np.ndarray, groups: Groups) -> list[np.ndarray]:
             merged.append([k])
     mass = np.array([groups.mass[m].sum() for m in merged])
     digits = [np.isin(groups.labels, np.array(m) + 1) for m, g in zip(merged, mass) if g >= SMALL * np.median(mass)]
-    return [part for d in digits for part in split(ink, d)]
+    heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for d in digits]
+    line = float(np.median(heights)) if heights else 0.0  # the number's height: its digits are written alike
+    return [part for d in digits for part in split(ink, d, line)]
 
 
 def shared(boxes: list, ks: list[int], k: int) -> float:
@@ -194,14 +196,14 @@ def shared(boxes: list, ks: list[int], k: int) -> float:
     return max(0, min(a1, b1) - max(a0, b0)) / max(1, min(a1 - a0, b1 - b0))
 
 
-def split(ink: np.ndarray, digit: np.ndarray) -> list[np.ndarray]:
-    """A group too wide for one digit (WIDE times its height) cut into about width / (ASPECT x height) digits,
-    each cut at the column of least ink near where it is expected."""
+def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
+    """A group too wide for one digit (WIDE times the number's height `line`, or its own) cut into about
+    width / (ASPECT x height) digits, each cut at the column of least ink near where it is expected."""
     rows, cols = np.nonzero(digit)
-    h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
-    if w <= WIDE * h:
+    h, w = max(line, rows.max() - rows.min() + 1), cols.max() - cols.min() + 1
+    n = round(w / (ASPECT * h))
+    if w <= WIDE * h or n < 2:
         return [digit]
-    n = max(2, round(w / (ASPECT * h)))
     profile = (ink * digit).sum(axis=0)[cols.min(): cols.max() + 1]
     cuts = []
     for i in range(1, n):
