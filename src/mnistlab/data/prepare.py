@@ -54,13 +54,14 @@ def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
 
 
 def in_mnist_form(ink: np.ndarray) -> bool:
-    """Whether all of a 28x28 image's ink fits MNIST's 20x20 box with its centre of mass within SETTLED pixels of
-    (14, 14): a digit in MNIST's form, whatever gaps, stripes or faintness it has, with no mark beside it."""
+    """Whether all of a 28x28 image's ink fits MNIST's 20x20 box, filling at least 16 pixels of it (a smaller
+    digit is scaled up), with its centre of mass within SETTLED pixels of (14, 14): a digit in MNIST's form,
+    whatever gaps, stripes or faintness it has, with no mark beside it."""
     peak = float(box2(ink).max())
     if peak < BLANK:
         return False
     rows, cols = np.nonzero(ink > BOX * peak)
-    if max(np.ptp(rows), np.ptp(cols)) + 1 > 20:
+    if not 20 / KEEP_SCALE[1] <= max(np.ptp(rows), np.ptp(cols)) + 1 <= 20:  # 16 to 20 pixels: MNIST's size
         return False
     ys, xs = np.mgrid[0:28, 0:28]
     return bool(np.hypot((ink * ys).sum() / ink.sum() - 14, (ink * xs).sum() / ink.sum() - 14) <= SETTLED)
