@@ -141,3 +141,23 @@ def test_a_truncated_jpeg_is_one_clear_error(digits):
     data = encode(np.stack([255 * (1 - on_page(digits[0]))] * 3, axis=2), "JPEG")
     with pytest.raises(UserError, match="photo.jpg"):
         to_mnist(open_image(io.BytesIO(data[: len(data) // 2]), "photo.jpg"))
+
+
+def test_a_small_digit_in_a_28x28_frame_is_scaled_to_mnist_size(digits):
+    """A digit written small in the middle of a 28x28 image is not taken as already in MNIST's form: its box is
+    brought to 20 pixels."""
+    for d in digits[:6]:
+        small = np.zeros((28, 28))
+        small[8:20, 8:20] = np.asarray(Image.fromarray(d).resize((12, 12), Image.BILINEAR), float) / 255
+        rows, cols = np.nonzero(to_mnist(small) > 25)
+        assert max(np.ptp(rows), np.ptp(cols)) + 1 >= 19
+
+
+def test_paper_scenes_are_seeded_and_read_like_a_users_file(sample):
+    from mnistlab.robustness.paper import SCENES, read, scenes
+
+    for name, kind in SCENES.items():
+        made = scenes(name, sample.test_images, sample.test_labels, 2, seed=1)
+        assert made == scenes(name, sample.test_images, sample.test_labels, 2, seed=1)
+        for data, label in made:
+            assert kind.digits[0] <= len(label) <= kind.digits[1] and read(data).ndim == 2
