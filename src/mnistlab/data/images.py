@@ -15,7 +15,7 @@ from ..errors import UserError
 
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")  # PIL decodes only these: never EPS (Ghostscript) or the rest
 MAX_SIDE, MAX_PIXELS = 16_384, 50_000_000  # a photo is a few megapixels; refuse decompression bombs from the header
-DECODE_SIDE = 1280  # a JPEG larger than twice this is decoded at a half, a quarter or an eighth (prepare.WORK: 640)
+DECODE_SIDE = 640  # a JPEG larger than twice this is decoded at a half, a quarter or an eighth (prepare.WORK)
 NPY_KINDS = "biuf"  # bool, integers, floats: no objects, strings, records or complex numbers
 PngImagePlugin.MAX_TEXT_CHUNK = PngImagePlugin.MAX_TEXT_MEMORY = 1 << 20  # zTXt/iCCP bombs: 1 MB of text at most
 

@@ -111,7 +111,8 @@ def joined(parts: np.ndarray, n: int, linkings: list[np.ndarray]) -> np.ndarray:
     on = parts > 0
     rows, cols = [], []
     for links in linkings:
-        pairs = np.unique(np.stack([links[on], parts[on]], axis=1), axis=0)  # (component, piece)
+        codes = np.unique(links[on].astype(np.int64) * (n + 1) + parts[on])  # (component, piece) pairs, once each
+        pairs = np.stack([codes // (n + 1), codes % (n + 1)], axis=1)
         pairs = pairs[pairs[:, 0] > 0]  # a piece outside every component of this linking: no link from it
         first = np.zeros(links.max() + 1, dtype=np.int64)
         first[pairs[::-1, 0]] = pairs[::-1, 1]  # a piece per component, linked to every other piece in it
