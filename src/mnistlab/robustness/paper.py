@@ -244,6 +244,18 @@ def read(data: bytes, where: str = "scene") -> np.ndarray:
     return open_image(io.BytesIO(data), where)
 
 
+def contact_sheet(images: np.ndarray, labels: np.ndarray, per_kind: int = 4, seed: int = 0) -> Image.Image:
+    """A picture of the suite: a row per kind of scene, `per_kind` scenes each, as their files show them."""
+    tile = (220, 130)
+    sheet_ = Image.new("RGB", (tile[0] * per_kind, tile[1] * len(SCENES)), "white")
+    for row, name in enumerate(SCENES):
+        for col, (data, _) in enumerate(scenes(name, images, labels, per_kind, seed)):
+            shown = Image.open(io.BytesIO(data)).convert("RGB")
+            shown.thumbnail((tile[0] - 10, tile[1] - 10))
+            sheet_.paste(shown, (col * tile[0] + 5, row * tile[1] + 5))
+    return sheet_
+
+
 def read_scene(data: bytes, several: bool) -> list[np.ndarray]:
     """The digits `predict` finds in a scene's file: its one digit, or with `several` every digit of the number
     (`predict --number`); none where it refuses the image."""
