@@ -24,6 +24,8 @@ SMOOTH, NOT_INK, ROUNDS = 10, 0.4, 3  # then the paper is the average of the pix
 # of the peak), over a Gaussian of std 1/SMOOTH of the image's side, refined this many times
 WORK_SIDE = 64  # the paper's first estimate is measured on at most about this many pixels a side (it varies slowly)
 LEVEL_SIDE = 160  # and its refinement on at most this many: a Gaussian a tenth of a 4,000-pixel side is slow
+STEP_SIDE, OPENING = 64, 5  # an image this large (a photo, not a 28x28 crop) also gets the paper's level as an opening
+# of a fifth of its side (wider than a pen's stroke): the level a sharp shadow's edge leaves
 
 RULE_INK = 0.08  # a printed line is ink above this share of the peak (rules are often fainter than the pen)
 PEN_INK = 0.25  # the pen's strokes: ink above this share of the peak (a paper line is on its own, away from them)
@@ -82,8 +84,9 @@ def bright_ink(a: np.ndarray) -> bool:
 def uneven_ink(o: np.ndarray) -> np.ndarray:
     """Ink of `o` (ink high) on paper whose level varies (fog, a shadow, a vignette): the paper is first the
     tiles' estimate (`paper_field`), then, ROUNDS times, a smooth average of the pixels that are not ink (the
-    strokes and a pixel around them left out), which follows a haze closely where the tiles' grid cannot. A
-    large image's paper is measured on every few pixels and spread back: it varies slowly."""
+    strokes and a pixel around them left out), which follows a haze closely where the tiles' grid cannot; in a
+    photo at least its grey opening (a shadow's sharp edge). A large image's paper is measured on every few
+    pixels and spread back: it varies slowly."""
     step = -(-max(o.shape) // LEVEL_SIDE)
     sub = o[::step, ::step]
     paper = paper_field(sub)
@@ -94,6 +97,8 @@ def uneven_ink(o: np.ndarray) -> np.ndarray:
         weight = ndimage.gaussian_filter((~strokes).astype(np.float64), sigma, mode="nearest")
         level = ndimage.gaussian_filter(np.where(strokes, 0.0, sub), sigma, mode="nearest")
         paper = np.where(weight > 0.05, level / np.maximum(weight, 1e-9), paper)  # 0.05: paper seen nearby
+    if max(sub.shape) >= STEP_SIDE:  # a shadow's sharp edge: the opening follows it where a Gaussian lags behind
+        paper = np.maximum(paper, ndimage.grey_opening(sub, size=max(5, max(sub.shape) // OPENING)))
     if step > 1:
         paper = interpolation(o.shape[0], sub.shape[0], step) @ paper @ interpolation(o.shape[1], sub.shape[1], step).T
     return np.clip(o - paper, 0.0, 1.0)
@@ -226,16 +231,22 @@ def straight_runs(m: np.ndarray, length: int) -> np.ndarray:
 
 def closes_frame(runs: np.ndarray, rows: slice, cols: slice) -> bool:
     """Whether straight lines cover FRAME_SIDES of each of the four sides of the box (rows, cols), meet at its
-    four corners, and leave the band inside each side mostly clear: a form box, not a digit (a 0 drawn squarely
-    has round corners; an 8's strokes go on inside its edge)."""
+    four corners, and leave the band inside at least two sides mostly clear: a form box, not a digit (a 0 drawn
+    squarely has round corners; an 8's strokes go on inside its edges, a boxed digit near two at most)."""
     h, w = rows.stop - rows.start, cols.stop - cols.start
     if min(h, w) < MIN_LINE:
         return False
     box = runs[rows, cols]
-    e = max(2, min(h, w) // 20)
-    sides = [box[:e].any(axis=0), box[-e:].any(axis=0), box[:, :e].any(axis=1), box[:, -e:].any(axis=1)]
-    inside = [box[e: 2 * e].any(axis=0), box[-2 * e: -e].any(axis=0), box[:, e: 2 * e].any(axis=1),
-              box[:, -2 * e: -e].any(axis=1)]
-    near = 2 * e + 2  # a corner: lines this near it (their own thickness, a pixel of drift)
-    corners = all(side[:near].any() and side[-near:].any() for side in sides)
-    return corners and all(side.mean() >= FRAME_SIDES and band.mean() <= 1 - FRAME_SIDES for side, band in zip(sides, inside))
+    sides = [frame_side(b) for b in (box, box[::-1], box.T, box.T[::-1])]  # top, bottom, left, right
+    near = max(2, min(h, w) // 20) * 2 + 2  # a corner: lines this near it (their thickness, a pixel of drift)
+    corners = all(b[:, :near].any() and b[:, -near:].any() for b in (box[:near], box[-near:]))
+    clear = sum(inner <= 1 - FRAME_SIDES for _, inner in sides)
+    return corners and all(cover >= FRAME_SIDES for cover, _ in sides) and clear >= 2
+
+
+def frame_side(box: np.ndarray) -> tuple[float, float]:
+    """For the top side of `box`: the share of its columns a line covers, and the share the two rows just inside
+    that line (however thick it is) cover."""
+    rows = box.mean(axis=1)
+    thick = max(1, int(np.argmax(rows < FRAME_SIDES)) if (rows < FRAME_SIDES).any() else len(rows))
+    return float(box[:thick].any(axis=0).mean()), float(box[thick: thick + 2].any(axis=0).mean())
