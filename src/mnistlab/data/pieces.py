@@ -199,7 +199,8 @@ def shared(boxes: list, ks: list[int], k: int) -> float:
 
 def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
     """A group too wide for one digit (WIDE times the number's height `line`, or its own) cut into about
-    width / (ASPECT x height) digits, each cut at the column of least ink near where it is expected."""
+    width / (ASPECT x height) digits, each cut at the column of least ink near where it is expected; a part
+    with under SMALL of the largest part's ink is no digit and stays with the part on its left."""
     rows, cols = np.nonzero(digit)
     h, w = max(line, rows.max() - rows.min() + 1), cols.max() - cols.min() + 1
     n = round(w / (ASPECT * h))
@@ -211,11 +212,13 @@ def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
         lo, hi = round((i - 0.35) * w / n), round((i + 0.35) * w / n)
         cuts.append(cols.min() + lo + int(np.argmin(profile[lo:hi])))
     edges = [cols.min(), *cuts, cols.max() + 1]
+    mass = np.array([(ink * digit)[:, a:b].sum() for a, b in zip(edges, edges[1:])])
+    keep = [0, *(i for i in range(1, len(mass)) if mass[i] >= SMALL * mass.max()), len(mass)]  # a sliver joins its left
     parts = []
-    for a, b in zip(edges, edges[1:]):
+    for a, b in zip(keep, keep[1:]):
         part = digit.copy()
-        part[:, :a] = False
-        part[:, b:] = False
+        part[:, :edges[a]] = False
+        part[:, edges[b]:] = False
         if part.any():
             parts.append(part)
     return parts
