@@ -67,7 +67,8 @@ def report_numbers(args: argparse.Namespace, run, found: list[list]) -> dict:
                  "unsure": bool(doubt)} for d, (c, p, doubt) in zip(digits, answers)]
         number = "".join(r["class"] for r in read)
         predictions.append({"file": str(f), "number": number, "digits": read})
-        say(args, f"{f}: {number}  (" + ", ".join(f"{r['class']}: {pct(r['probability'])} at {r['box']}" for r in read) + ")")
+        say(args, f"{f}: {number}  (" + ", ".join(f"{r['class']}: {pct(r['probability'])}{' unsure' if r['unsure'] else ''} "
+                                                   f"at {r['box']}" for r in read) + ")")
     return {"predictions": predictions}
 
 
