@@ -161,3 +161,12 @@ def test_paper_scenes_are_seeded_and_read_like_a_users_file(sample):
         assert made == scenes(name, sample.test_images, sample.test_labels, 2, seed=1)
         for data, label in made:
             assert kind.digits[0] <= len(label) <= kind.digits[1] and read(data).ndim == 2
+
+
+def test_one_broken_digit_is_one_digit_not_a_number(digits):
+    """A digit cut by a pen that skipped, on a ruled page: find_digits finds one digit, so `predict` does not
+    send its user to --number."""
+    for d in digits[:6]:
+        page = on_page(d)
+        page[40 + 50: 40 + 53, :] = 0  # a 3-pixel gap across the digit
+        assert len(find_digits(ink_gray(ruled(page)) / 255)) == 1

@@ -25,8 +25,10 @@ PART = 0.15  # a group's core: its pieces with this share of its largest piece's
 KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the main one's box
 # if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
-SMALL = 0.2  # in a number, a group with less ink than this share of the median digit's is a mark, not a digit
-WIDE = 1.2  # a group wider than this many times its height holds several digits
+SMALL, TALL = 0.2, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
+# of the tallest, is no digit of its own: a fragment of the digit beside it, or a mark
+FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
+WIDE = 1.3  # a group wider than this many times its height holds several digits
 ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
 
@@ -172,19 +174,30 @@ def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
 
 def digits_in(ink: np.ndarray, groups: Groups) -> list[np.ndarray]:
     """Every digit of a number, left to right, each a bool mask of its pieces: groups that stand over one
-    another joined, marks far smaller than the digits left out, groups too wide for one digit split."""
+    another joined; a group far smaller or shorter than the digits (under SMALL of the most ink, TALL of the
+    tallest) is a fragment of the digit whose columns it shares or touches, else a mark left out; groups too
+    wide for one digit split."""
     found = [k for k, box in enumerate(groups.boxes) if box is not None]
     if not found:
         return []
-    columns = sorted(found, key=lambda k: groups.boxes[k][1].start)
+    boxes = groups.boxes
+    height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
+    big = [k for k in found if groups.mass[k] >= SMALL * groups.mass[found].max()
+           and height[k] >= TALL * max(height.values())]
+    owner = {k: [k] for k in big}
+    for k in found:
+        if k not in owner:  # a fragment: to the digit whose columns it shares, or the nearest within a height
+            gaps = [(max(boxes[j][1].start - boxes[k][1].stop, boxes[k][1].start - boxes[j][1].stop), j) for j in big]
+            gap, j = min(gaps)
+            if gap <= height[j] * FRAGMENT:
+                owner[j].append(k)
     merged: list[list[int]] = []
-    for k in columns:  # a group sharing most of its columns with the previous digit belongs to it
-        if merged and shared(groups.boxes, merged[-1], k) >= OVERLAP:
-            merged[-1].append(k)
+    for k in sorted(big, key=lambda k: boxes[k][1].start):  # a digit sharing most of its columns with the last
+        if merged and shared(boxes, merged[-1], k) >= OVERLAP:
+            merged[-1] += owner[k]
         else:
-            merged.append([k])
-    mass = np.array([groups.mass[m].sum() for m in merged])
-    digits = [np.isin(groups.labels, np.array(m) + 1) for m, g in zip(merged, mass) if g >= SMALL * np.median(mass)]
+            merged.append(list(owner[k]))
+    digits = [np.isin(groups.labels, np.array(m) + 1) for m in merged]
     heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for d in digits]
     line = float(np.median(heights)) if heights else 0.0  # the number's height: its digits are written alike
     return [part for d in digits for part in split(ink, d, line)]
