@@ -16,7 +16,7 @@ from scipy import ndimage
 
 MASK = 0.25  # a piece is ink brighter than this share of the peak (a faint rim around it stays with it)
 SPECK = 2  # a piece of fewer pixels is a speck (salt noise): it joins nothing and is no digit
-REACH = 0.5  # stroke ends facing each other up to 2 x reach + 1 pixels apart are one group (reach in pen widths, at
+REACH = 0.4  # stroke ends facing each other up to 2 x reach + 1 pixels apart are one group (reach in pen widths, at
 # least 1: at MNIST's scale a gap of 1-3 pixels across a stroke is a pen that skipped)
 NEAR_REACH = 0.25  # any pieces up to 2 x this many pen widths (rounded down) + 1 pixels apart are one group: at MNIST's
 # scale 1 pixel, so a mark 2 pixels beside a digit's side stays a mark
