@@ -25,7 +25,8 @@ BOX = 0.1  # the digit's box holds its ink above this share of its peak (its fai
 EMPTY = 0.25  # printed lines taken out, ink under this share of the peak left: there was no digit
 KEEP_SCALE = (0.8, 1.25)  # a digit whose box would be scaled by this little to fit 20x20 is left at its size
 SETTLED = 2.5  # pixels: a 28x28 digit at MNIST's scale whose centre of mass is this near the centre is not moved
-PEN = 1.8  # pixels: MNIST's thinnest usual stroke at its 20-pixel scale; a finer pen is thickened to it
+PEN = 1.2  # pixels at MNIST's 20-pixel scale: a finer pen is thickened to this (thicker reads hairlines no better
+# and makes letters, doodles and faces look like digits: fewer come back unsure)
 RULED = 64  # pixels a side: a smaller image is a crop of one digit, too small to show printed lines beside it
 LINE = 4.0  # a lone piece this many times longer than wide is a stroke (a 1), even when straight like a rule
 
