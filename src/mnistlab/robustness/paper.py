@@ -1,10 +1,11 @@
-"""Paper scenes: MNIST test digits written on generated paper and photographed, the way users' images come.
+"""Paper scenes, the suite tuned on: MNIST test digits written on generated paper and photographed.
 
 Each scene puts one test digit (or a number of 2-4 of them) on paper: plain, ruled, squared or in a printed
 form box, in black or blue ballpoint or pencil, scanned or photographed (uneven light, mild perspective,
 JPEG), with a pen that skips, dots or draws a hairline. Every image is encoded as a file (PNG, or JPEG for
 photos) and read back the way `predict` reads a file, then prepared as `predict` prepares it. This is the
-suite the preparation is tuned on; the held-out paper suite is different code with different parameters.
+suite the preparation was tuned on, registered as the "tuning" generator of the paper suite (scene_suite.py);
+the held-out generator is different code with different parameters, never tuned on.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..data import load_dataset
 from ..data.images import open_image
-from ..data.prepare import find_digits, to_mnist
-from ..errors import UserError
+from .scene_suite import paper_generator
 
 INKS = {"black": (0.08, 0.08, 0.1), "blue": (0.1, 0.16, 0.55), "pencil": (0.38, 0.38, 0.4)}
 RULE_COLOURS = [(0.55, 0.7, 0.95), (0.7, 0.7, 0.72), (0.95, 0.55, 0.55)]  # light blue, gray, red
@@ -244,41 +245,9 @@ def read(data: bytes, where: str = "scene") -> np.ndarray:
     return open_image(io.BytesIO(data), where)
 
 
-def contact_sheet(images: np.ndarray, labels: np.ndarray, per_kind: int = 4, seed: int = 0) -> Image.Image:
-    """A picture of the suite: a row per kind of scene, `per_kind` scenes each, as their files show them."""
-    tile = (220, 130)
-    sheet_ = Image.new("RGB", (tile[0] * per_kind, tile[1] * len(SCENES)), "white")
-    for row, name in enumerate(SCENES):
-        for col, (data, _) in enumerate(scenes(name, images, labels, per_kind, seed)):
-            shown = Image.open(io.BytesIO(data)).convert("RGB")
-            shown.thumbnail((tile[0] - 10, tile[1] - 10))
-            sheet_.paste(shown, (col * tile[0] + 5, row * tile[1] + 5))
-    return sheet_
-
-
-def read_scene(data: bytes, several: bool) -> list[np.ndarray]:
-    """The digits `predict` finds in a scene's file: its one digit, or with `several` every digit of the number
-    (`predict --number`); none where it refuses the image."""
-    try:
-        image = read(data)
-        return [d.image for d in find_digits(image)] if several else [to_mnist(image)]
-    except UserError:
-        return []
-
-
-def score_scenes(run, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
-                 names: list[str] | None = None) -> dict:
-    """`run`'s reading of `count` scenes of each kind: {name: {"accuracy", "found_several"}}, accuracy the
-    share read exactly (a number: every digit, in order), found_several the share of numbers in which more
-    than one digit was found (None for one-digit scenes)."""
-    out = {}
-    for name in names or list(SCENES):
-        several = SCENES[name].digits[1] > 1
-        made = scenes(name, images, labels, count, seed)
-        found = [read_scene(data, several) for data, _ in made]
-        flat = [d for f in found for d in f]
-        answers = iter(run.predict(np.stack(flat))[0] if flat else [])
-        read_as = ["".join(str(int(next(answers))) for _ in f) for f in found]
-        out[name] = {"accuracy": float(np.mean([r == label for r, (_, label) in zip(read_as, made)])),
-                     "found_several": float(np.mean([len(f) > 1 for f in found])) if several else None}
-    return out
+@paper_generator("tuning", "tuned-on", tuple(SCENES), "mnistlab's own paper scenes (robustness/paper.py): the suite "
+                 "the preparation's rules were tuned on, so its figures are no evidence")
+def tuning_scenes(seed: int, count: int, scene: str) -> list[tuple[bytes, str]]:
+    """`count` scenes of kind `scene` from MNIST's test digits (the package's sample where MNIST is absent)."""
+    dataset = load_dataset("mnist")
+    return scenes(scene, dataset.test_images, dataset.test_labels, count, seed)
