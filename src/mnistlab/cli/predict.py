@@ -105,7 +105,7 @@ def register(subparsers, common) -> None:
                                  "probabilities are calibrated by the run's temperature; an answer below "
                                  f"{UNSURE_BELOW:.0%} is marked unsure (\"unsure\": true with --json): it may be "
                                  "wrong, or not a digit at all.",
-                     usage="mnistlab predict [-h] [--json] [--threads auto|N] [--device {auto,cpu,cuda,mps}] [--no-verify] "
+                     usage="mnistlab predict [-h] [--json] [--number] [--threads auto|N] [--device {auto,cpu,cuda,mps}] [--no-verify] "
                            "(RUN_DIR | --onnx FILE) IMAGE [IMAGE ...]")
     pr.add_argument("run_dir", help="a run directory written by mnistlab train (leave out with --onnx)")
     pr.add_argument("--onnx", metavar="FILE", help="classify with a file from `mnistlab export --format onnx` instead "
