@@ -31,7 +31,7 @@ LAYERS = ("base", "train", "insight", "figures", "tools", "commands")
 # module or package needs a line here: that is the decision of its layer.
 PLACES = {
     "data": "base", "models": "base", "fileio": "base", "errors": "base", "progress": "base", "threads": "base", "tables": "base",
-    "scratch": "base", "display": "base", "argtypes": "base", "calibration": "base", "registry": "base", "memory": "base",
+    "scratch": "base", "display": "base", "argtypes": "base", "calibration": "base", "registry": "base", "memory": "base", "lazy": "base",
     "scratch.recipes": "train", "scratch.compare": "train",
     "train": "train",
     "inspect": "insight", "evaluate": "insight", "robustness": "insight",

@@ -17,6 +17,7 @@ from ..data.sources import NAMES
 from ..errors import UserError
 from ..mpl import backend_kept
 from ..threads import AUTO, threads_arg
+from ..train.choices import CAPTURE, DEVICES
 
 
 class Parser(argparse.ArgumentParser):
@@ -119,9 +120,6 @@ DEVICE_REASONS = {"auto": "this command trains: the fastest device here",
 def device_option(parser: argparse.ArgumentParser, default: str = "auto", why: str | None = None) -> None:
     """--device: `auto` for commands that train (the fastest device here), `cpu` for those that load a run; the
     help says which and why (`why` for a command with its own reason)."""
-    # torch: `predict --onnx` builds its parser from these helpers without it
-    from ..train.device import DEVICES
-
     parser.add_argument("--device", default=default, choices=DEVICES,
                         help=f"{', '.join(DEVICES)}; auto picks cuda, then mps, then cpu "
                              f"(default: {default}: {why or DEVICE_REASONS[default]})")
@@ -136,9 +134,6 @@ def verify_option(parser: argparse.ArgumentParser) -> None:
 
 def capture_option(parser: argparse.ArgumentParser, what: str = "training") -> None:
     """--capture: CUDA graphs for the training step and evaluation (TrainConfig.capture)."""
-    # torch: `predict --onnx` builds its parser from these helpers without it
-    from ..train.config import CAPTURE
-
     parser.add_argument("--capture", default="auto", choices=CAPTURE,
                         help=f"CUDA graphs for {what}: auto captures each step and evaluation on CUDA where the "
                              "configuration allows and runs eagerly elsewhere; on refuses where it cannot; off never "

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluate import evaluate_run
 from ..tables import pct
-from ..train.job import warn_diverged
-from ..train.run import load_run
 from .common import add_command, data_options, device_option, read_options, say, verify_option
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
+    # torch loads when the command runs, not when the parser is built
+    from ..evaluate import evaluate_run
+    from ..train.job import warn_diverged
+    from ..train.run import load_run
+
     run = load_run(args.run_dir, args.device, verify=args.verify)
     result = {**evaluate_run(run, args.dataset, args.data_dir, read_options(args)), "diverged": run.diverged is not None}
     warn_diverged(run, args.run_dir)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..train import load_run
+from ..export import FORMATS
 from .common import add_command, say, verify_option
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    # torch.onnx: loaded when a model is exported, not when the parser is built
+    # torch and torch.onnx load when a model is exported, not when the parser is built
     from ..export.graph import export_run
+    from ..train.run import load_run
 
     result = export_run(load_run(args.run_dir, verify=args.verify), args.format, args.out)
     c, h, w = result["input_shape"]
@@ -21,9 +22,6 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    # torch.onnx: loaded when a model is exported, not when the parser is built
-    from ..export.graph import FORMATS
-
     ex = add_command(subparsers, "export", cmd_export, common, help="write a run as an ONNX or TorchScript file",
                      description="Write the run as one file that takes raw pixels (0..255, any batch size; (batch, H, W) for gray, "
                                  "(batch, C, H, W) for colour) and returns "

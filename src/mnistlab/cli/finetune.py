@@ -6,12 +6,15 @@ import argparse
 from ..argtypes import bounded
 from ..data import load_dataset
 from ..tables import pct
-from ..train.finetune import FineTune, finetune
-from ..train.run import default_run_dir, reserve_out_dir
+from ..train.choices import FineTune
 from .common import add_command, data_options, device_option, say
 
 
 def cmd_finetune(args: argparse.Namespace) -> dict:
+    # torch loads when the command runs, not when the parser is built
+    from ..train.finetune import finetune
+    from ..train.run import default_run_dir, reserve_out_dir
+
     out = reserve_out_dir(args.out or default_run_dir())
     base = load_dataset(args.dataset, args.data_dir)
     tuned, result = finetune(args.run_dir, args.digits, base, FineTune(args.mix, epochs=args.epochs, lr=args.lr,

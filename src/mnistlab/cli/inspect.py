@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure, write_json
-from ..inspect.numbers import WHAT
+from ..inspect.kinds import WHAT
 from ..progress import Progress
 from .common import add_command, figure_options, read_options, say
 

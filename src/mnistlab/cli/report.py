@@ -7,9 +7,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..fileio import FIGURE_BYTES, check_output, check_space
-from ..inspect.numbers import WHAT
+from ..inspect.kinds import WHAT
 from ..progress import Progress
-from ..sweep.record import SWEEP
 from .common import add_command, figure_options, read_options, say
 
 
@@ -18,6 +17,7 @@ def cmd_report(args: argparse.Namespace) -> dict:
     from ..inspect.predictions import predict_test_set
     from ..report.run import write_report
     from ..report.sweep import write_sweep_report
+    from ..sweep.record import SWEEP
     from ..train.run import load_run
 
     if (Path(args.run_dir) / SWEEP).is_file():  # a sweep folder: its own page

@@ -7,7 +7,6 @@ from pathlib import Path
 from ..argtypes import bounded
 from ..errors import UserError
 from ..serve.server import LOOPBACK, listen, make_server, url_of
-from ..train import load_run
 from .common import add_command, data_options, device_option, read_options, say, verify_option
 
 DIGITS_DEFAULT = "my-digits"
@@ -20,6 +19,8 @@ def cmd_serve(args: argparse.Namespace) -> dict:
     except ImportError as exc:
         raise UserError(f"mnistlab serve needs fastapi and uvicorn ({exc.name} is missing): "
                         f"pip install 'mnistlab[serve]'") from None
+    # torch loads when the command runs, not when the parser is built
+    from ..train.run import load_run
 
     run = load_run(args.run_dir, args.device, verify=args.verify)
     digits = args.digits

@@ -26,9 +26,9 @@ from ..evaluate import load_run_dataset
 from ..fileio import atomic_path, check_output, check_space
 from ..train.metrics import to_probs
 from ..train.run import Run, run_bytes
+from . import FORMATS
 from .onnxrun import OnnxModel, require
 
-FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 PARITY_IMAGES = 1000
 MAX_DIFF = 1e-4  # largest |probability difference| accepted; fp32 kernels of two runtimes differ by about 1e-7

@@ -16,9 +16,8 @@ from .attribution import attributions
 from .curves import learning_curves
 from .embedding import embedding
 from .histograms import weight_histograms
+from .kinds import WHAT
 from .predictions import Predictions, class_probabilities, confusion, mistakes, predict_test_set, sample_indices
-
-WHAT = ("curves", "filters", "featuremaps", "weights", "probs", "confusion", "errors", "summary", "attribution", "embedding")
 
 
 def numbers(run: Run, what: str, *, sample: list[int] | None = None, n: int | None = None,

@@ -1,7 +1,10 @@
-"""Models: the spec grammar, the builder and the layer summary."""
-from .build import ACTIVATIONS, HEADS, ModelConfig, Net, build_model, pool_before_activation
-from .grammar import format_spec, parse_spec
-from .summary import summary_rows, summary_text
+"""Models: the spec grammar, the builder and the layer summary.
 
-__all__ = ["ACTIVATIONS", "HEADS", "ModelConfig", "Net", "build_model", "format_spec", "parse_spec",
-           "pool_before_activation", "summary_rows", "summary_text"]
+The names load on first use (`mnistlab.lazy`), so a submodule can be read without the others (and torch).
+"""
+from ..lazy import lazy_names
+
+_PUBLIC = {**dict.fromkeys(("ACTIVATIONS", "HEADS", "ModelConfig", "Net", "build_model", "pool_before_activation"), ".build"),
+           "format_spec": ".grammar", "parse_spec": ".grammar", "summary_rows": ".summary", "summary_text": ".summary"}
+__all__ = sorted(_PUBLIC)
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

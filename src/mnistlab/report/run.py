@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from ..fileio import write_text
-from ..inspect.numbers import WHAT
+from ..inspect.kinds import WHAT
 from ..inspect.predictions import Predictions, confusion_cells, predict_test_set, sample_indices
 from ..plots import png_bytes, render
 from ..plots.robustness import examples

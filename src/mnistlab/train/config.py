@@ -5,11 +5,10 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError, named
 from .augment import ROBUST, parse_augment
-from .device import DEVICES
+from .choices import CAPTURE, DEVICES
 from .optim import LOSSES, SCHEDULES, check_names
 
 PRECISIONS = ("auto", "fp32", "bf16")
-CAPTURE = ("auto", "on", "off")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 # optimizer and scheduler arguments mnistlab passes itself: the options that set each, or () (derived)
 OWN_OPTIMIZER = {"params": (), "lr": ("lr",), "weight_decay": ("weight_decay",)}

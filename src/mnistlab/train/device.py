@@ -10,8 +10,7 @@ import torch
 
 from ..errors import UserError, named
 from ..threads import resolve_threads
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .choices import DEVICES
 
 
 def set_threads(threads: int | str | None = "auto") -> int:

@@ -3,7 +3,6 @@ web app (an image folder, `<dir>/<class>/*.png`) mixed with MNIST training image
 before and after."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +12,9 @@ from ..data.folder import class_names, read_folder_whole
 from ..data.splits import make_splits
 from ..errors import UserError
 from ..models import build_model
+from .choices import FineTune
 from .loop import fit
 from .run import Run, load_run, run_accuracy
-
-
-@dataclass(frozen=True)
-class FineTune:
-    """How to fine-tune: MNIST training images mixed in, the user's share of the mix, epochs, rate, seed, device."""
-
-    mix: int = 10_000
-    share: float = 0.1
-    epochs: float = 2.0
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
 
 
 def user_digits(folder: str | Path, classes: tuple[str, ...], size: tuple[int, int] = (28, 28)) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +34,11 @@ def user_digits(folder: str | Path, classes: tuple[str, ...], size: tuple[int, i
     return images, np.array([classes.index(names[k]) for k in labels], dtype=np.int64)
 
 
-def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: FineTune = FineTune()) -> tuple[Run, dict]:
+def finetune(run_dir: str | Path, folder: str | Path, base: Dataset, options: FineTune | None = None) -> tuple[Run, dict]:
     """The run fine-tuned on the folder's digits (repeated to `share` of the mix) and `mix` MNIST training
-    images; with the MNIST test accuracy and the accuracy on the user's digits, before and after."""
+    images; with the MNIST test accuracy and the accuracy on the user's digits, before and after (`options`:
+    FineTune's defaults when None)."""
+    options = options or FineTune()
     run = load_run(run_dir)
     images, labels = user_digits(folder, run.classes, tuple(base.train_images.shape[-2:]))
     rng = np.random.default_rng(options.seed)
