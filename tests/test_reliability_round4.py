@@ -124,3 +124,18 @@ def test_version_loads_no_torch_and_a_command_loads_only_its_own_module():
     out = [line.removeprefix("RESULT ") for line in out if line.startswith("RESULT ")]
     assert out[-2] == "--version False ['mnistlab.cli.common', 'mnistlab.cli.predict']"  # predict: the --onnx check
     assert out[-1] == "notebooks False ['mnistlab.cli.common', 'mnistlab.cli.notebooks', 'mnistlab.cli.predict']"
+
+
+TORCH_FREE_HELP = ("data", "eval", "export", "finetune", "inspect", "notebooks", "report", "scratch", "serve")
+
+
+def test_help_of_these_commands_loads_no_torch():
+    # `--help` that waited for torch took 7-10 s beside a busy process; each runs in a fresh interpreter
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mnistlab.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('TORCH', 'torch' in sys.modules)")
+    for name in TORCH_FREE_HELP:
+        out = subprocess.run([sys.executable, "-c", code, name, "--help"], capture_output=True, text=True, timeout=120).stdout
+        assert f"usage: mnistlab {name}" in out and out.rstrip().endswith("TORCH False"), (name, out[-300:])

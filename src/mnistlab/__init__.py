@@ -5,7 +5,8 @@ Library functions print nothing: notices are returned and logged on the `mnistla
 unless you configure logging); the command line prints them.
 """
 import logging
-from importlib import import_module
+
+from .lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -20,12 +21,4 @@ _PUBLIC = {
 __all__ = [*_PUBLIC, "__version__"]
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
