@@ -11,8 +11,9 @@ from torch import nn
 from ..display import heading, table
 from ..errors import UserError
 from ..memory import machine_memory
+from .assembly import ACTIVATIONS, Assembly
 from .grammar import format_spec, parse_spec
-from .layers import ACTIVATIONS, Assembly, Token
+from .layers import Token
 
 HEADS = ("logits", "log_softmax", "softmax")
 

@@ -9,22 +9,25 @@ new kind of layer is one class here.
     d<p>                                 dropout with probability p (d0.25, d.5)
     bn                                   batch norm (after the layer before it, ahead of its activation)
     o<units>                             explicit output layer; must equal the number of classes
+
+Parsing and checking a spec needs no torch (the NumPy engine and the command line's help read specs without it); each
+`build` imports torch.nn when a model is built.
 """
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import UserError
 from ..registry import add
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
-               "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
+if TYPE_CHECKING:
+    from .assembly import Assembly
+
+# the hidden-layer activations by name: torch.nn's class for each (models.ACTIVATIONS holds the classes)
+ACTIVATION_CLASSES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Identity",
+                      "gelu": "GELU", "elu": "ELU", "leaky_relu": "LeakyReLU", "silu": "SiLU"}
 TOKENS: dict[str, type[Token]] = {}  # by how the help writes each kind, in the order the parser tries them
 
 
@@ -55,80 +58,6 @@ class Token:
         raise NotImplementedError
 
 
-class CropBorder(nn.Module):
-    """Drop `pixels` rows and columns on every side: the model still takes full-size images."""
-
-    def __init__(self, pixels: int):
-        super().__init__()
-        self.pixels = pixels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.pixels
-        return x[..., p:-p, p:-p]
-
-    def extra_repr(self) -> str:
-        return f"pixels={self.pixels}"
-
-
-def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-class Assembly:
-    """The network while it is built: the shape so far, the modules and one summary row per module."""
-
-    def __init__(self, layers: list[Token], activation: str, input_shape: tuple[int, int, int], n_classes: int):
-        self.layers, self.activation, self.n_classes = layers, activation, n_classes
-        self.channels, self.height, self.width = input_shape
-        self.features: int | None = None  # set once flattened
-        self.modules: OrderedDict[str, nn.Module] = OrderedDict()
-        self.rows: list[dict] = []
-        self.counts: dict[str, int] = {}
-        self.trail = [f"{self.height}x{self.width}"]
-
-    def where(self, i: int) -> str:
-        return f"layer {i + 1} {str(self.layers[i])!r}"
-
-    def add(self, kind: str, module: nn.Module, token: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        name = f"{kind}{self.counts[kind]}" if kind not in ("crop", "flatten", "output", "head") else kind
-        self.modules[name] = module
-        shape = [self.features] if self.features is not None else [self.channels, self.height, self.width]
-        self.rows.append({"name": name, "token": token, "output_shape": shape,
-                          "params": sum(p.numel() for p in module.parameters())})
-
-    def flatten(self) -> None:
-        if self.features is None:
-            self.features = self.channels * self.height * self.width
-            self.add("flatten", nn.Flatten(), "")
-
-    def activate(self, i: int) -> None:
-        if i + 1 < len(self.layers) and isinstance(self.layers[i + 1], BatchNorm):
-            return  # the batch norm that follows takes the activation after it
-        self.add("act", ACTIVATIONS[self.activation](), self.activation)
-
-    def finish(self, head: str) -> None:
-        """The flatten (if no layer asked for it), the output layer and the head."""
-        self.flatten()
-        output = nn.Linear(self.features, self.n_classes)
-        self.features = self.n_classes
-        self.add("output", output, f"o{self.n_classes}")
-        if head != "logits":
-            self.add("head", nn.LogSoftmax(dim=1) if head == "log_softmax" else nn.Softmax(dim=1), head)
-
-    def window(self, i: int, kernel: int, stride: int, pad: int, what: str) -> None:
-        """A convolution or pooling window over the image: check it fits, then shrink the image."""
-        if self.features is not None:
-            raise UserError(f"{self.where(i)}: a {what} layer cannot follow a fully connected layer (the image is "
-                            f"already flattened to {self.features}); put it earlier")
-        if min(self.height, self.width) + 2 * pad < kernel:
-            raise UserError(f"{self.where(i)}: needs an input of at least {kernel}x{kernel} but gets "
-                            f"{self.height}x{self.width} ({' -> '.join(self.trail)}); use a smaller kernel or stride, "
-                            f"or fewer layers")
-        self.height, self.width = _out_size(self.height, kernel, stride, pad), _out_size(self.width, kernel, stride, pad)
-        self.trail.append(f"{self.layers[i]} {self.height}x{self.width}")
-
-
 @token(r"crop(\d+)", "crop<n>")
 @dataclass(frozen=True)
 class Crop(Token):
@@ -152,7 +81,7 @@ class Crop(Token):
                             f"image leaves nothing; crop fewer pixels")
         net.height, net.width = net.height - 2 * self.pixels, net.width - 2 * self.pixels
         net.trail.append(f"{self} {net.height}x{net.width}")
-        net.add("crop", CropBorder(self.pixels), str(self))
+        net.add("crop", net.crop(self.pixels), str(self))
 
 
 @token(r"c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?", "c<out>k<kernel>[s<stride>][p<pad>]")
@@ -175,6 +104,9 @@ class Conv(Token):
         return "channels, kernel and stride must be at least 1" if min(self.out, self.kernel, self.stride) < 1 else None
 
     def build(self, net: Assembly, i: int) -> None:
+        # torch: only building needs it, parsing and checking a spec do not
+        from torch import nn
+
         net.window(i, self.kernel, self.stride, self.pad, "convolution")
         module = nn.Conv2d(net.channels, self.out, self.kernel, self.stride, self.pad)
         net.channels = self.out
@@ -204,6 +136,9 @@ class Pool(Token):
         return "pool size and stride must be at least 1" if bad else None
 
     def build(self, net: Assembly, i: int) -> None:
+        # torch: only building needs it, parsing and checking a spec do not
+        from torch import nn
+
         stride = self.stride or self.kernel
         net.window(i, self.kernel, stride, 0, "pooling")
         pool = nn.MaxPool2d if self.kind == "max" else nn.AvgPool2d
@@ -227,6 +162,9 @@ class Dense(Token):
         return "needs at least 1 unit" if self.units < 1 else None
 
     def build(self, net: Assembly, i: int) -> None:
+        # torch: only building needs it, parsing and checking a spec do not
+        from torch import nn
+
         net.flatten()
         module = nn.Linear(net.features, self.units)
         net.features = self.units
@@ -250,6 +188,9 @@ class Dropout(Token):
         return None if 0 <= self.p < 1 else "dropout probability must be in [0, 1)"
 
     def build(self, net: Assembly, i: int) -> None:
+        # torch: only building needs it, parsing and checking a spec do not
+        from torch import nn
+
         net.add("drop", nn.Dropout(self.p), str(self))
 
 
@@ -264,10 +205,13 @@ class BatchNorm(Token):
         return cls()
 
     def build(self, net: Assembly, i: int) -> None:
+        # torch: only building needs it, parsing and checking a spec do not
+        from torch import nn
+
         if i == 0 or not net.layers[i - 1].normalizable:
             raise UserError(f"{net.where(i)}: batch norm must follow a convolution or fully connected layer")
         net.add("bn", nn.BatchNorm2d(net.channels) if net.features is None else nn.BatchNorm1d(net.features), "bn")
-        net.add("act", ACTIVATIONS[net.activation](), net.activation)
+        net.add("act", net.activation_module(), net.activation)
 
 
 @token(r"o(\d+)", "o<classes>")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
+from ..models.grammar import format_spec, parse_spec
 from .layers import Activation, Clock, Conv, Crop, Dense, Layer, Pool
 
 ACTIVATIONS = tuple(Activation.FORWARD)
@@ -40,9 +41,6 @@ class Net:
                  n_classes: int = 10, seed: int = 0, dtype=np.float32):
         if activation not in ACTIVATIONS:
             raise UserError(f"activation {activation!r}: the NumPy engine implements {', '.join(ACTIVATIONS)}")
-        # the shared grammar's package (models/) also builds torch layers: it loads with the first Net, so that
-        # `import mnistlab.scratch` stays light; no torch operation runs in this engine
-        from ..models.grammar import format_spec, parse_spec
 
         tokens = parse_spec(spec)
         self.spec, self.activation, self.dtype = format_spec(tokens), activation, dtype

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from ..errors import UserError
 from ..models import ACTIVATIONS, Net
-from ..models.layers import CropBorder
+from ..models.assembly import CropBorder
 
 HEADS = {nn.LogSoftmax: lambda z: torch.log_softmax(z, -1), nn.Softmax: lambda z: torch.softmax(z, -1)}
 POOLS = (nn.MaxPool2d, nn.AvgPool2d)
