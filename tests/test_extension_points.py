@@ -23,7 +23,8 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.data.formats import FORMATS, Format, register
 from mnistlab.errors import UserError
 from mnistlab.experiments.registry import EXPERIMENTS, experiment
-from mnistlab.models.layers import TOKENS, Assembly, Token, token
+from mnistlab.models.assembly import Assembly
+from mnistlab.models.layers import TOKENS, Token, token
 from mnistlab.sweep.executors import EXECUTORS, executor
 from mnistlab.sweep.runner import run_sweep
 from mnistlab.sweep.trial import Prepared, run_task

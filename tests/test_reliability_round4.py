@@ -139,3 +139,19 @@ def test_help_of_these_commands_loads_no_torch():
     for name in TORCH_FREE_HELP:
         out = subprocess.run([sys.executable, "-c", code, name, "--help"], capture_output=True, text=True, timeout=120).stdout
         assert f"usage: mnistlab {name}" in out and out.rstrip().endswith("TORCH False"), (name, out[-300:])
+
+
+def test_a_command_says_what_it_is_about_to_do_before_torch_loads(tiny_run):
+    # eval printed nothing for 15-20 s beside a busy process: torch and the data loaded first
+    import subprocess
+    import sys
+
+    code = ("import importlib.abc, sys\n"
+            "class Watch(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch':\n            print('TORCH LOADS', flush=True)\n            sys.meta_path.remove(self)\n"
+            "sys.meta_path.insert(0, Watch())\n"
+            "from mnistlab.cli import main\nsys.exit(main(sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", code, "eval", str(tiny_run.run_dir), "--dataset", "mnist-sample"],
+                         capture_output=True, text=True, timeout=300).stdout.splitlines()
+    assert out[0] == f"evaluating {tiny_run.run_dir} on mnist-sample's test images" and out[1] == "TORCH LOADS", out[:3]

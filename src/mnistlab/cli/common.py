@@ -74,9 +74,12 @@ def common_parser() -> argparse.ArgumentParser:
     return common
 
 
-def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], dict], common, **kwargs):
+def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], dict], common,
+                first: Callable[[argparse.Namespace], str] | None = None, **kwargs):
+    """A sub-command; `first(args)` is its first line, what it is about to do: main() prints it before torch and the
+    data load (seconds on a busy machine), so the command speaks at once."""
     parser = subparsers.add_parser(name, parents=[common], **kwargs)
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, first=first)
     return parser
 
 

@@ -34,7 +34,9 @@ def calibration_line(cal: dict) -> str:
 
 
 def register(subparsers, common) -> None:
-    ev = add_command(subparsers, "eval", cmd_eval, common, help="loss, accuracy, per-class accuracy, calibration and confusion of a run")
+    ev = add_command(subparsers, "eval", cmd_eval, common, first=lambda args: f"evaluating {args.run_dir} on "
+                     f"{args.data_dir or args.dataset or 'its data set'}'s test images",
+                     help="loss, accuracy, per-class accuracy, calibration and confusion of a run")
     ev.add_argument("run_dir", help="a run directory written by mnistlab train")
     ev.add_argument("--dataset", help="evaluate on another registered set (default: the run's)")
     data_options(ev, dataset=False)

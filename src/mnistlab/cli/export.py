@@ -22,7 +22,8 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    ex = add_command(subparsers, "export", cmd_export, common, help="write a run as an ONNX or TorchScript file",
+    ex = add_command(subparsers, "export", cmd_export, common, first=lambda args: f"exporting {args.run_dir} as "
+                     f"{args.format} and checking it against PyTorch on the test images", help="write a run as an ONNX or TorchScript file",
                      description="Write the run as one file that takes raw pixels (0..255, any batch size; (batch, H, W) for gray, "
                                  "(batch, C, H, W) for colour) and returns "
                                  "class probabilities, normalization inside. The file is kept only if it agrees with "

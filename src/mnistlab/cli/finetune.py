@@ -30,8 +30,9 @@ def cmd_finetune(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    tune = add_command(subparsers, "finetune", cmd_finetune, common, help="learn your own digits (saved by serve) without "
-                                                                          "forgetting MNIST",
+    tune = add_command(subparsers, "finetune", cmd_finetune, common, first=lambda args: f"fine-tuning {args.run_dir} on "
+                       f"the digits in {args.digits} mixed with {args.mix:,} {args.data_dir or args.dataset} training images",
+                       help="learn your own digits (saved by serve) without forgetting MNIST",
                        description="Fine-tune a run on a folder of your digits (DIGITS/<class>/*.png, as `mnistlab serve` "
                                    "saves them) mixed with MNIST training images; prints the accuracy on your digits and "
                                    "on the MNIST test set, before and after.")

@@ -55,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    parser = add_command(subparsers, "serve", cmd_serve, common, help="draw digits in the browser and watch the model",
+    parser = add_command(subparsers, "serve", cmd_serve, common, first=lambda args: f"loading {args.run_dir} for the web "
+                         "app", help="draw digits in the browser and watch the model",
                          description="Start a local web app: draw a digit and see the 28x28 input, the prediction, "
                                      "the probabilities and the feature maps of this run's model, live.")
     parser.add_argument("run_dir", help="a run directory written by mnistlab train")
