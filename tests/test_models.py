@@ -94,3 +94,17 @@ def test_unknown_activation_and_head():
 
 def test_dropout_probability_round_trips_exactly():
     assert format_spec(parse_spec("d0.1234567 f5")) == "d0.1234567 f5"
+
+
+def test_a_spec_parses_and_checks_without_torch():
+    # the NumPy engine and the command line's help read specs; only building a torch model needs torch
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mnistlab.models.grammar import format_spec, parse_spec\n"
+            "from mnistlab.errors import UserError\n"
+            "print(format_spec(parse_spec('crop2 c8k5s2 m2 f32 bn d0.25')))\n"
+            "try:\n    parse_spec('c0k5')\nexcept UserError as exc:\n    print('refused', exc)\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.splitlines()
+    assert out[0] == "crop2 c8k5s2 m2 f32 bn d0.25" and out[1].startswith("refused layer 1 'c0k5'") and out[2] == "False", out
