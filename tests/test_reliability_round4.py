@@ -126,7 +126,7 @@ def test_version_loads_no_torch_and_a_command_loads_only_its_own_module():
     assert out[-1] == "notebooks False ['mnistlab.cli.common', 'mnistlab.cli.notebooks', 'mnistlab.cli.predict']"
 
 
-TORCH_FREE_HELP = ("data", "eval", "export", "finetune", "inspect", "notebooks", "report", "scratch", "serve")
+TORCH_FREE_HELP = ("data", "eval", "export", "finetune", "inspect", "notebooks", "predict", "report", "scratch", "serve")
 
 
 def test_help_of_these_commands_loads_no_torch():
@@ -142,7 +142,10 @@ def test_help_of_these_commands_loads_no_torch():
 
 
 def test_a_command_says_what_it_is_about_to_do_before_torch_loads(tiny_run):
-    # eval printed nothing for 15-20 s beside a busy process: torch and the data loaded first
+    # eval printed nothing for 15-20 s beside a busy process: torch and the data loaded first. On a terminal (a pty
+    # here) its first line comes before torch's import; an import hook prints where torch loads
+    import os
+    import pty
     import subprocess
     import sys
 
@@ -152,6 +155,22 @@ def test_a_command_says_what_it_is_about_to_do_before_torch_loads(tiny_run):
             "        if name == 'torch':\n            print('TORCH LOADS', flush=True)\n            sys.meta_path.remove(self)\n"
             "sys.meta_path.insert(0, Watch())\n"
             "from mnistlab.cli import main\nsys.exit(main(sys.argv[1:]))")
-    out = subprocess.run([sys.executable, "-c", code, "eval", str(tiny_run.run_dir), "--dataset", "mnist-sample"],
-                         capture_output=True, text=True, timeout=300).stdout.splitlines()
+    argv = ["eval", str(tiny_run.run_dir), "--dataset", "mnist-sample"]
+    master, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=terminal, stderr=subprocess.DEVNULL)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the pty's other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert process.wait(timeout=300) == 0
+    out = seen.decode().splitlines()
     assert out[0] == f"evaluating {tiny_run.run_dir} on mnist-sample's test images" and out[1] == "TORCH LOADS", out[:3]
+    piped = subprocess.run([sys.executable, "-m", "mnistlab.cli", *argv], capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and not piped.stdout.startswith("evaluating")  # a script's stdout: results only

@@ -73,7 +73,7 @@ def _run(argv: list[str]) -> int:
     parser = parser_for(argv)
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
-    if getattr(args, "first", None):
+    if getattr(args, "first", None) and sys.stdout.isatty():  # for a person watching; a script's stdout holds only results
         say(args, args.first(args))
     try:
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come;

@@ -76,8 +76,9 @@ def common_parser() -> argparse.ArgumentParser:
 
 def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], dict], common,
                 first: Callable[[argparse.Namespace], str] | None = None, **kwargs):
-    """A sub-command; `first(args)` is its first line, what it is about to do: main() prints it before torch and the
-    data load (seconds on a busy machine), so the command speaks at once."""
+    """A sub-command; `first(args)` is its first line, what it is about to do: on a terminal main() prints it before
+    torch and the data load (seconds on a busy machine), so the command speaks at once. Piped, stdout keeps only the
+    results (and stays empty on a refusal)."""
     parser = subparsers.add_parser(name, parents=[common], **kwargs)
     parser.set_defaults(handler=handler, first=first)
     return parser
