@@ -43,7 +43,8 @@ def cmd_inspect(args: argparse.Namespace) -> dict:
 
 
 def register(subparsers, common) -> None:
-    ins = add_command(subparsers, "inspect", cmd_inspect, common,
+    ins = add_command(subparsers, "inspect", cmd_inspect, common, first=lambda args: f"drawing "
+                      f"{'every figure' if args.what == 'all' else 'the ' + args.what + ' figure'} of {args.run_dir}",
                       help="figures of a run: curves, filters, feature maps, attribution, embedding, ...",
                       description="Write one PNG per figure (and the numbers behind it as JSON) and print the paths.")
     figure_options(ins)

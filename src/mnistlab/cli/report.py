@@ -56,7 +56,8 @@ def robustness_of(path: str, run_dir: str) -> dict:
 
 
 def register(subparsers, common) -> None:
-    rep = add_command(subparsers, "report", cmd_report, common, help="one self-contained HTML page of a run or a sweep folder",
+    rep = add_command(subparsers, "report", cmd_report, common, first=lambda args: f"writing the HTML page of {args.run_dir}",
+                      help="one self-contained HTML page of a run or a sweep folder",
                       description="Write one HTML file (figures embedded, nothing fetched) and print its path.")
     figure_options(rep)
     rep.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
