@@ -174,3 +174,17 @@ def test_a_command_says_what_it_is_about_to_do_before_torch_loads(tiny_run):
     assert out[0] == f"evaluating {tiny_run.run_dir} on mnist-sample's test images" and out[1] == "TORCH LOADS", out[:3]
     piped = subprocess.run([sys.executable, "-m", "mnistlab.cli", *argv], capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0 and not piped.stdout.startswith("evaluating")  # a script's stdout: results only
+
+
+def test_a_lazy_package_name_stays_the_function_when_its_submodule_of_that_name_loads():
+    # robustness.score and inspect.numbers are each a function and the module that defines it
+    import importlib
+    import sys
+
+    importlib.import_module("mnistlab.robustness.score")
+    importlib.import_module("mnistlab.inspect.numbers")
+    from mnistlab.inspect import numbers
+    from mnistlab.robustness import score
+
+    assert score is sys.modules["mnistlab.robustness.score"].score
+    assert numbers is sys.modules["mnistlab.inspect.numbers"].numbers
