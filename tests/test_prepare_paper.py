@@ -170,3 +170,45 @@ def test_one_broken_digit_is_one_digit_not_a_number(digits):
         page = on_page(d)
         page[40 + 50: 40 + 53, :] = 0  # a 3-pixel gap across the digit
         assert len(find_digits(ink_gray(ruled(page)) / 255)) == 1
+
+
+def overlapped(digits, overlap: int = 3) -> np.ndarray:
+    """Digits 56 pixels tall side by side, each reaching `overlap` pixels into the one before: one piece of ink."""
+    parts = []
+    for d in digits:
+        big = np.asarray(Image.fromarray(d).resize((56, 56), Image.BILINEAR), float) / 255
+        cols = np.nonzero(big.max(axis=0) > 0.1)[0]
+        parts.append(big[:, cols.min(): cols.max() + 1])
+    page = np.zeros((56, sum(p.shape[1] for p in parts)))
+    x = 0
+    for p in parts:
+        page[:, x: x + p.shape[1]] = np.maximum(page[:, x: x + p.shape[1]], p)
+        x += p.shape[1] - overlap
+    return np.pad(page[:, :x + overlap], 30)
+
+
+def template_judge(templates: list[np.ndarray]):
+    """A judge that reads an image as surely as it matches one of `templates` (MNIST form): the model's role in
+    the number reader, played by the digits themselves, so the test does not hang on a tiny run's skill."""
+    def judge(images: np.ndarray) -> np.ndarray:
+        return np.log(np.clip([max(correlation(x, t) for t in templates) for x in images], 1e-6, 1.0))
+    return judge
+
+
+@pytest.mark.parametrize("pair", [(1, 0), (7, 1), (3, 1), (1, 4), (0, 0)])
+def test_touching_digits_are_cut_where_the_model_reads_them(sample, pair):
+    """Two digits overlapping by 3 pixels are one piece of ink, with a 1 under 1.3 times as wide as tall (cut
+    only by width, it stays one digit): the reader cuts it into the two digits, each close to its own MNIST form."""
+    chosen = [sample.test_images[np.nonzero(sample.test_labels == c)[0][0]] for c in pair]
+    templates = [to_mnist(d / 255.0) for d in chosen]
+    found = find_digits(1 - overlapped(chosen), judge=template_judge(templates))
+    assert len(found) == 2
+    for f, t in zip(found, templates):
+        assert correlation(f.image, t) > 0.7
+
+
+def test_a_judged_single_digit_stays_one_digit(digits):
+    """With the model judging the cuts, one digit is still one digit: its halves do not outscore it."""
+    for d in digits[:8]:
+        templates = [to_mnist(d / 255.0)]
+        assert len(find_digits(1 - on_page(d), judge=template_judge(templates))) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -122,9 +123,10 @@ def load_for_model(paths: list[str | os.PathLike]) -> np.ndarray:
     return np.stack([to_mnist(read_image(p), str(p)) for p in paths]) if paths else np.zeros((0, 28, 28), np.uint8)
 
 
-def digits_in_files(paths: list[str | os.PathLike]) -> list[list]:
-    """Every digit of every file, left to right (prepare.find_digits): a list of prepare.Digit per file."""
+def digits_in_files(paths: list[str | os.PathLike], judge: Callable | None = None) -> list[list]:
+    """Every digit of every file, left to right (prepare.find_digits, touching digits cut where `judge`, a run's
+    `confidence`, reads the parts most surely): a list of prepare.Digit per file."""
     # the preparation needs scipy: loaded when a user's file is prepared, not when images are only read
     from .prepare import find_digits
 
-    return [find_digits(read_image(p), str(p)) for p in paths]
+    return [find_digits(read_image(p), str(p), judge) for p in paths]

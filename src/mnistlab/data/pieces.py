@@ -7,6 +7,7 @@ one another (a stroke above a digit, a dot under it) are one digit.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,11 @@ FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digi
 WIDE = 1.3  # a group wider than this many times its height holds several digits
 ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
+LEAST, MOST = 0.3, 1.2  # with a model to judge the cuts: a digit of a number is this many times the number's
+# height wide at least and at most (a 1 is narrow, a 0 or a 2 with a long tail wide)
+SEARCH = 0.8  # a group narrower than this many times the number's height is one digit, not searched for cuts
+WHOLE = 2.0  # a group under this many times the number's height may still be one digit (a 2 with a long tail, a
+# digit with a rule's remnant): the model decides; a wider one is cut
 
 
 @dataclass
@@ -172,11 +178,11 @@ def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
     return 1.0 / (1.0 + spread / np.maximum(mass, 1e-12) / CENTRE ** 2)
 
 
-def digits_in(ink: np.ndarray, groups: Groups) -> list[np.ndarray]:
+def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) -> list[np.ndarray]:
     """Every digit of a number, left to right, each a bool mask of its pieces: groups that stand over one
     another joined; a group far smaller or shorter than the digits (under SMALL of the most ink, TALL of the
     tallest) is a fragment of the digit whose columns it shares or touches, else a mark left out; groups too
-    wide for one digit split."""
+    wide for one digit split (by `score`, where given: `searched`)."""
     found = [k for k, box in enumerate(groups.boxes) if box is not None]
     if not found:
         return []
@@ -200,7 +206,7 @@ def digits_in(ink: np.ndarray, groups: Groups) -> list[np.ndarray]:
     digits = [np.isin(groups.labels, np.array(m) + 1) for m in merged]
     heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for d in digits]
     line = float(np.median(heights)) if heights else 0.0  # the number's height: its digits are written alike
-    return [part for d in digits for part in split(ink, d, line)]
+    return [part for d in digits for part in (searched(ink, d, line, score) if score else split(ink, d, line))]
 
 
 def shared(boxes: list, ks: list[int], k: int) -> float:
@@ -229,9 +235,61 @@ def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
     keep = [0, *(i for i in range(1, len(mass)) if mass[i] >= SMALL * mass.max()), len(mass)]  # a sliver joins its left
     parts = []
     for a, b in zip(keep, keep[1:]):
-        part = digit.copy()
-        part[:, :edges[a]] = False
-        part[:, edges[b]:] = False
+        part = columns(digit, edges[a], edges[b])
         if part.any():
             parts.append(part)
     return parts
+
+
+def searched(ink: np.ndarray, digit: np.ndarray, line: float, score: Callable) -> list[np.ndarray]:
+    """A group read as the digits that the model reads most surely together: among the cuts at columns of least
+    ink (`cut_points`) giving digits LEAST to MOST times the number's height `line` wide (the whole group also
+    when under WHOLE times it), the cutting whose digits have the highest joint log-probability (`score`: a list
+    of masks -> the log of each one's calibrated top probability), found by dynamic programming. A cut must
+    earn its place: every digit's log-probability is at most 0, so two parts beat one only if both read surely
+    where the whole does not (a tail's slivers left with a digit, not read as digits of their own)."""
+    rows, cols = np.nonzero(digit)
+    h, c0, w = max(line, rows.max() - rows.min() + 1), cols.min(), cols.max() - cols.min() + 1
+    if w < SEARCH * h:
+        return [digit]
+    profile = (ink * digit).sum(axis=0)[c0: c0 + w]
+    bounds = [0, *cut_points(profile), w]
+    last = len(bounds) - 1
+    spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)
+             if LEAST * h <= bounds[j] - bounds[i] <= MOST * h or (i, j) == (0, last) and w <= WHOLE * h]
+    masks = [columns(digit, c0 + bounds[i], c0 + bounds[j]) for i, j in spans]
+    inked = [k for k, m in enumerate(masks) if m.any()]
+    logp = np.full(len(spans), -np.inf)
+    if inked:
+        logp[inked] = score([masks[k] for k in inked])
+    best, back = np.full(last + 1, -np.inf), np.zeros(last + 1, dtype=int)
+    best[0] = 0.0
+    for k in np.argsort([j for _, j in spans], kind="stable"):  # spans in order of their right end: DP over bounds
+        i, j = spans[k]
+        if best[i] + logp[k]  > best[j]:
+            best[j], back[j] = best[i] + logp[k] , k
+    if not np.isfinite(best[last]):
+        return split(ink, digit, line)
+    parts, j = [], last
+    while j > 0:
+        parts.append(masks[back[j]])
+        j = spans[back[j]][0]
+    return parts[::-1]
+
+
+def cut_points(profile: np.ndarray) -> list[int]:
+    """Where a group might be cut (column offsets): the columns of least ink around them (a profile smoothed over
+    three columns), one per run of equal minima (the middle of an empty gap)."""
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    x = np.arange(1, len(smooth) - 1)
+    low = np.zeros(len(smooth), dtype=bool)
+    low[x] = (smooth[x] <= smooth[x - 1]) & (smooth[x] <= smooth[x + 1])
+    runs, n = ndimage.label(low)
+    return [int(round(np.mean(np.nonzero(runs == k)[0]))) for k in range(1, n + 1)]
+
+
+def columns(digit: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The part of `digit` within columns start..stop - 1."""
+    part = np.zeros_like(digit)
+    part[:, start:stop] = digit[:, start:stop]
+    return part

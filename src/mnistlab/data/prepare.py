@@ -8,6 +8,7 @@ centred (`mnist_form`). `to_mnist` keeps the image's one digit; `find_digits` ev
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,12 +69,14 @@ def in_mnist_form(ink: np.ndarray) -> bool:
     return bool(np.hypot((ink * ys).sum() / ink.sum() - 14, (ink * xs).sum() / ink.sum() - 14) <= SETTLED)
 
 
-def find_digits(image: np.ndarray, where: str = "image") -> list[Digit]:
+def find_digits(image: np.ndarray, where: str = "image", judge: Callable | None = None) -> list[Digit]:
     """Every digit in an image, left to right (`pieces.digits_in`): digits that touch are split, the pieces of
-    a broken digit joined."""
+    a broken digit joined. `judge` (uint8 (N, 28, 28) -> the log of each one's calibrated top probability, a
+    run's `confidence`) picks where touching digits are cut: where the model reads the parts most surely."""
     ink, groups, factor = scene(image, where)
+    score = None if judge is None else lambda masks: judge(np.stack([mnist_form(ink, m, False) for m in masks]))
     found = []
-    for mask in digits_in(ink, groups):
+    for mask in digits_in(ink, groups, score):
         rows, cols = np.nonzero(mask)
         box = (cols.min() * factor, rows.min() * factor, (cols.max() + 1) * factor, (rows.max() + 1) * factor)
         found.append(Digit(mnist_form(ink, mask, False), tuple(int(round(v)) for v in box)))

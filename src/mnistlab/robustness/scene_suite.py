@@ -106,10 +106,11 @@ def read_as_predict(paths: list[Path], shape, classes) -> tuple[np.ndarray, np.n
     return out, read
 
 
-def numbers_as_predict(paths: list[Path]) -> list[list[np.ndarray] | None]:
-    """The digits `predict --number` finds in each file, left to right, in MNIST form; None where it refuses the
-    file. It calls the library's number reader, data.images.digits_in_files, where that exists; before it, `predict`
-    reads one digit per file, and that digit is all it finds."""
+def numbers_as_predict(paths: list[Path], judge: Callable | None = None) -> list[list[np.ndarray] | None]:
+    """The digits `predict --number` finds in each file, left to right, in MNIST form, cut where `judge` (a run's
+    `confidence`) reads them most surely; None where it refuses the file. It calls the library's number reader,
+    data.images.digits_in_files, where that exists; before it, `predict` reads one digit per file, and that digit
+    is all it finds."""
     reader = getattr(images, "digits_in_files", None)
     if reader is None:
         prepared, read = read_as_predict(paths, (1, 28, 28), DIGITS)
@@ -117,7 +118,7 @@ def numbers_as_predict(paths: list[Path]) -> list[list[np.ndarray] | None]:
     found = []
     for path in paths:
         try:
-            found.append([digit.image for digit in reader([path])[0]])
+            found.append([digit.image for digit in reader([path], judge)[0]])
         except UserError:
             found.append(None)
     return found
@@ -149,9 +150,9 @@ def score_scene(runs: list, items: list[tuple[object, str]], folder: Path) -> li
     if all(len(t) == 1 for t in labels):
         prepared, read = read_as_predict(paths, tuple(runs[0].model.config.input_shape), runs[0].classes)
         return [digit_scores(run, prepared, read, labels) for run in runs]
-    found = numbers_as_predict(paths)
     results = []
     for run in runs:
+        found = numbers_as_predict(paths, run.confidence)
         answers, counts = read_numbers(run, found)
         results.append({"n": len(labels), "exact": float(np.mean([a == t for a, t in zip(answers, labels)])),
                         "digits_found_gt1": float(np.mean(counts > 1)), "refused": sum(f is None for f in found)})

@@ -394,7 +394,7 @@ def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
 
 def read_number(run: Run, gray: np.ndarray) -> list[FoundDigit]:
     """Every digit of a drawing or picture, left to right, read by the run (`predict --number`)."""
-    found = find_digits(gray)
+    found = find_digits(gray, judge=run.confidence)
     if not found:
         return []
     classes, probs = run.predict(np.stack([d.image for d in found]))

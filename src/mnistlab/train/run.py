@@ -84,6 +84,11 @@ class Run:
         probs = to_probs(out, self.model.config.head, self.temperature)
         return probs.argmax(1).cpu().numpy(), probs.cpu().numpy()
 
+    def confidence(self, images) -> np.ndarray:
+        """The log of each image's calibrated top probability (N,): how surely it reads as one digit. The number
+        reader scores its candidate cuts with it (prepare.find_digits' `judge`)."""
+        return np.log(np.maximum(self.predict(images)[1].max(axis=1), 1e-12))
+
     def save(self, out_dir: str | Path) -> Path:
         self.run_dir = save_run(self, out_dir)
         return self.run_dir
