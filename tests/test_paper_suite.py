@@ -92,16 +92,19 @@ def test_a_number_is_read_by_predicts_number_reader_once_it_has_one(tmp_path, mo
 
     from mnistlab.data import images
 
-    def digits_in_files(paths):  # three digits in the first file, none readable in the second
+    judges = []
+
+    def digits_in_files(paths, judge=None):  # three digits in the first file, none readable in the second
+        judges.append(judge)
         if "00001" in str(paths[0]):
             raise UserError("no digit found")
         return [[SimpleNamespace(image=np.zeros((28, 28), np.uint8)) for _ in range(3)]]
 
     monkeypatch.setattr(images, "digits_in_files", digits_in_files, raising=False)
     paths = paper.write_files([(b"\x89PNG", "272"), (b"\x89PNG", "5")], tmp_path)
-    found = paper.numbers_as_predict(paths)
+    found = paper.numbers_as_predict(paths, len)  # the run's judge reaches the reader, which cuts with it
     answers, counts = paper.read_numbers(Reads2Then7(), found)
-    assert answers == ["272", ""] and list(counts) == [3, 0]
+    assert answers == ["272", ""] and list(counts) == [3, 0] and judges == [len, len]
 
 
 def test_robustness_paper_prints_the_table_and_saves_the_figure(cli, tiny_run, tmp_path):
