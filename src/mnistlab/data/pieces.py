@@ -32,7 +32,7 @@ FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digi
 WIDE = 1.3  # a group wider than this many times its height holds several digits
 ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
-LEAST, MOST = 0.3, 1.2  # with a model to judge the cuts: a digit of a number is this many times the number's
+LEAST, MOST = 0.3, 1.4  # with a model to judge the cuts: a digit of a number is this many times the number's
 # height wide at least and at most (a 1 is narrow, a 0 or a 2 with a long tail wide)
 SEARCH = 0.8  # a group narrower than this many times the number's height is one digit, not searched for cuts
 WHOLE = 2.0  # a group under this many times the number's height may still be one digit (a 2 with a long tail, a
