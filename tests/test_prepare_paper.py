@@ -212,3 +212,17 @@ def test_a_judged_single_digit_stays_one_digit(digits):
     for d in digits[:8]:
         templates = [to_mnist(d / 255.0)]
         assert len(find_digits(1 - on_page(d), judge=template_judge(templates))) == 1
+
+
+def test_a_number_whose_tallest_piece_is_faint_still_gives_its_digits():
+    # a held-out photo (818 on ruled paper) left a faint tall remnant beside short heavy digits: no group was
+    # both heavy and tall, and predict ended in a traceback
+    from mnistlab.data.pieces import Groups, digits_in
+
+    labels = np.zeros((80, 60), dtype=np.int32)
+    labels[40:60, 5:25] = 1  # a heavy, short digit: 400 pixels of ink, 20 tall
+    labels[2:78, 50] = 2  # a faint tall stroke: 76 pixels, 76 tall
+    ink = (labels > 0).astype(np.float64)
+    groups = Groups(labels, np.array([400.0, 76.0]), [np.s_[40:60, 5:25], np.s_[2:78, 50:51]], 3.0)
+    found = digits_in(ink, groups)
+    assert len(found) >= 1 and found[0][45, 10]

@@ -190,6 +190,7 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
     big = [k for k in found if groups.mass[k] >= SMALL * groups.mass[found].max()
            and height[k] >= TALL * max(height.values())]
+    big = big or [max(found, key=lambda k: groups.mass[k])]  # the tallest group a faint stroke: the most ink is the digit
     owner = {k: [k] for k in big}
     for k in found:
         if k not in owner:  # a fragment: to the digit whose columns it shares, or the nearest within a height
