@@ -1,12 +1,13 @@
 """Numbers read with their boxes: the held-out suite's first number scenes, read by the real `predict --number`.
 
-    python benchmarks/number_boxes.py RUN [--count 8] [--seed 0] [--out docs/img/robustness/numbers-heldout.png]
+    MNISTLAB_DATA=... python benchmarks/number_boxes.py RUN [--count 8] [--seed 0] [--out docs/img/robustness/numbers-heldout.png]
         [--json benchmarks/results/number-boxes.json]
 
 Each picture is the held-out generator's "number" scene (picture i is the one the paper suite scores), written to
 a file and given to `mnistlab predict RUN FILES --number --json` in a subprocess; the figure draws the boxes and
 answers that command printed, green where the whole number was read right, red where not, dashed where a digit
-was marked unsure. The command's JSON is saved with the labels (--json).
+was marked unsure. Without full MNIST (MNISTLAB_DATA) the generator draws the package's sample digits, so the
+pictures are not the ones the suite scores. The command's JSON is saved with the labels (--json).
 """
 from __future__ import annotations
 
