@@ -74,19 +74,6 @@ class Reads2Then7:
         return np.array([2, 7] * len(images))[: len(images)], None
 
 
-def test_a_number_is_read_as_one_digit_while_predict_has_no_number_reader(tmp_path, monkeypatch):
-    from mnistlab.data import images
-
-    monkeypatch.delattr(images, "digits_in_files", raising=False)
-    one = np.zeros((28, 28), np.uint8)
-    one[6:22, 13:15] = 255
-    paths = paper.write_files([(one, "12"), (np.zeros((28, 28), np.uint8), "7")], tmp_path)
-    found = paper.numbers_as_predict(paths)
-    assert len(found[0]) == 1 and found[1] is None  # one digit per file; the blank file is refused
-    answers, counts = paper.read_numbers(Reads2Then7(), found)
-    assert answers == ["2", ""] and list(counts) == [1, 0]
-
-
 def test_a_number_is_read_by_predicts_number_reader_once_it_has_one(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
@@ -100,7 +87,7 @@ def test_a_number_is_read_by_predicts_number_reader_once_it_has_one(tmp_path, mo
             raise UserError("no digit found")
         return [[SimpleNamespace(image=np.zeros((28, 28), np.uint8)) for _ in range(3)]]
 
-    monkeypatch.setattr(images, "digits_in_files", digits_in_files, raising=False)
+    monkeypatch.setattr(images, "digits_in_files", digits_in_files)
     paths = paper.write_files([(b"\x89PNG", "272"), (b"\x89PNG", "5")], tmp_path)
     found = paper.numbers_as_predict(paths, len)  # the run's judge reaches the reader, which cuts with it
     answers, counts = paper.read_numbers(Reads2Then7(), found)

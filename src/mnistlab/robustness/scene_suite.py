@@ -20,7 +20,6 @@ import numpy as np
 
 from ..calibration import unsure
 from ..data import images
-from ..data.dataset import DIGITS
 from ..data.rgb import images_for
 from ..errors import UserError
 from ..registry import add
@@ -107,18 +106,12 @@ def read_as_predict(paths: list[Path], shape, classes) -> tuple[np.ndarray, np.n
 
 
 def numbers_as_predict(paths: list[Path], judge: Callable | None = None) -> list[list[np.ndarray] | None]:
-    """The digits `predict --number` finds in each file, left to right, in MNIST form, cut where `judge` (a run's
-    `confidence`) reads them most surely; None where it refuses the file. It calls the library's number reader,
-    data.images.digits_in_files, where that exists; before it, `predict` reads one digit per file, and that digit
-    is all it finds."""
-    reader = getattr(images, "digits_in_files", None)
-    if reader is None:
-        prepared, read = read_as_predict(paths, (1, 28, 28), DIGITS)
-        return [[image] if ok else None for image, ok in zip(prepared, read)]
+    """The digits `predict --number` finds in each file (data.images.digits_in_files), left to right, in MNIST
+    form, cut where `judge` (a run's `confidence`) reads them most surely; None where it refuses the file."""
     found = []
     for path in paths:
         try:
-            found.append([digit.image for digit in reader([path], judge)[0]])
+            found.append([digit.image for digit in images.digits_in_files([path], judge)[0]])
         except UserError:
             found.append(None)
     return found
