@@ -81,6 +81,16 @@ def test_csv_without_test_set_is_split_stratified_and_recorded(sample, tmp_path)
     assert shaped.shape == (1, 28, 28)
 
 
+def test_a_readers_refusal_names_the_callers_own_option(cli, sample, tmp_path):
+    """Issue 29: the library's errors name what its caller wrote, a parameter in Python and a flag in a command."""
+    path = write_csv(tmp_path / "small.csv", sample.train_images[:300], sample.train_labels[:300])
+    missing = tmp_path / "missing.csv"
+    with pytest.raises(UserError, match=r"^test_data=.*missing\.csv: no such file"):
+        load_dataset("mnist", path, ReadOptions(test_data=str(missing)))
+    result = cli("data", "info", "--data", path, "--test-data", missing)
+    assert result.code == 2 and "--test-data " in result.err and "test_data=" not in result.err
+
+
 def test_csv_shape_option_for_colour_rows(tmp_path, sample):
     images = coloured(sample.train_images[:200])
     path = write_csv(tmp_path / "rgb.csv", images, sample.train_labels[:200])
@@ -111,8 +121,8 @@ def test_image_folder_split_colour_and_sizes(sample, tmp_path):
     assert ds.shape == (3, 32, 32) and ds.classes == tuple(sorted(NAMES)) and 8 <= ds.split["n_test"] <= 12
     odd = root / NAMES[0] / "big.png"
     Image.new("RGB", (40, 36), (200, 10, 10)).save(odd)
-    with pytest.raises(UserError, match=r"images of different sizes .*--image-size"):
-        load_dataset("mnist", root)
+    with pytest.raises(UserError, match=r"images of different sizes .*give image_size=\(H, W\) to resize"):
+        load_dataset("mnist", root)  # called from Python, the message names the parameter; the CLI says --image-size
     resized = load_dataset("mnist", root, ReadOptions(image_size=(24, 24)))
     assert resized.shape == (3, 24, 24) and len(resized.train_labels) + len(resized.test_labels) == 101
 

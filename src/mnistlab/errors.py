@@ -27,12 +27,13 @@ def os_error_line(exc: OSError) -> str | None:
     return None
 
 
-def named(name: str, value: object = None) -> str:
+def named(name: str, value: object = None, python: object = None) -> str:
     """An option as its caller wrote it: `--batch-size 0` in a command, `batch_size=0` from Python. The library
     names options through this, so `fit()` in a notebook is told about its own parameter, a terminal its flag."""
     if _FLAGS.get():
         flag = "--" + name.replace("_", "-")
         return flag if value is None else f"{flag} {value}"
+    value = value if python is None else python  # as Python writes it where the flag's text differs: (28, 28) for 28x28
     return name if value is None else f"{name}={value}"
 
 

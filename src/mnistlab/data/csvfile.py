@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..fileio import file_digest
 from ..memory import check_data_size, data_budget, size_text
 from .cache import cached
@@ -166,7 +166,7 @@ def split_or_test(name: str, source_path: Path, images: np.ndarray, labels: np.n
         return Dataset(name, kind, str(source_path), images, labels, test[0], test[1], classes)
     train_idx, test_idx = stratified_holdout(labels, TEST_FRACTION, options.split_seed)
     if not len(test_idx) or not len(train_idx):
-        raise UserError(f"{source_path}: {len(labels)} images are too few to hold out a test set; add images or give --test-data")
+        raise UserError(f"{source_path}: {len(labels)} images are too few to hold out a test set; add images or give {named('test_data')}")
     ds = Dataset(name, kind, str(source_path), images[train_idx], labels[train_idx], images[test_idx], labels[test_idx], classes)
     ds.split = {"method": "stratified", "test_fraction": TEST_FRACTION, "seed": options.split_seed,
                 "n_train": int(len(train_idx)), "n_test": int(len(test_idx))}
@@ -180,11 +180,11 @@ def read_csv_set(path: Path, options: ReadOptions) -> Dataset:
     if options.test_data:
         test_path = Path(options.test_data).expanduser()
         if not test_path.is_file():
-            raise UserError(f"--test-data {test_path}: no such file; give a CSV laid out as {path.name}")
+            raise UserError(f"{named('test_data', test_path)}: no such file; give a CSV laid out as {path.name}")
         test = read_table(test_path, options)
         check_labels(test[1], str(test_path), n_classes)
         if test[0].shape[1:] != images.shape[1:]:
-            raise UserError(f"--test-data {test_path}: images are {test[0].shape[1:]} but {path.name}'s are {images.shape[1:]}")
+            raise UserError(f"{named('test_data', test_path)}: images are {test[0].shape[1:]} but {path.name}'s are {images.shape[1:]}")
     name = path.name.removesuffix(".gz").removesuffix(".csv")
     return split_or_test(name, path, images, labels, tuple(str(c) for c in range(n_classes)), test, options, "data-dir")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..memory import check_data_size
 from ..progress import Progress
 from ..threads import allowed_cores
@@ -69,6 +69,7 @@ def _check_before_decoding(files: list[Path], size: tuple[int, int] | None, root
     """From the headers alone: one size for every image (unless --image-size), and the whole set within the
     memory budget as decoded (RGB, 3 bytes a pixel, held once as a list and once stacked). A folder of small PNGs
     of 7000x7000 blank pixels was refused only after 7 GB, on the file that ran out of memory."""
+    resize = named("image_size", "HxW", python="(H, W)")
     if size is not None:
         pixels = len(files) * size[0] * size[1]
     else:
@@ -80,9 +81,9 @@ def _check_before_decoding(files: list[Path], size: tuple[int, int] | None, root
         if len(shapes) > 1:
             (a, fa), (b, fb) = list(shapes.items())[:2]
             raise UserError(f"{root}: images of different sizes ({fa.relative_to(root)} is {a[0]}x{a[1]}, "
-                            f"{fb.relative_to(root)} is {b[0]}x{b[1]}); give --image-size HxW to resize them all")
+                            f"{fb.relative_to(root)} is {b[0]}x{b[1]}); give {resize} to resize them all")
         pixels = len(files) * max((h * w for h, w in shapes), default=0)
-    check_data_size(6 * pixels, root, f"its {len(files):,} images", "give --image-size HxW to shrink them, or fewer images")
+    check_data_size(6 * pixels, root, f"its {len(files):,} images", f"give {resize} to shrink them, or fewer images")
 
 
 def _key(path: Path, files: list[Path], size) -> str:

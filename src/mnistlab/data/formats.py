@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..registry import add
 from .dataset import Dataset
 from .images import MAX_PIXELS, MAX_SIDE
@@ -36,7 +36,8 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if self.image_size is not None and (max(self.image_size) > MAX_SIDE or self.image_size[0] * self.image_size[1] > MAX_PIXELS):
             h, w = self.image_size
-            raise UserError(f"--image-size {h}x{w}: at most {MAX_SIDE} a side and {MAX_PIXELS:,} pixels, as for one image "
+            raise UserError(f"{named('image_size', f'{h}x{w}', python=(h, w))}: at most {MAX_SIDE} a side and {MAX_PIXELS:,} "
+                            f"pixels, as for one image "
                             f"read; a model input is usually at most a few hundred a side (e.g. 64x64)")
 
     def to_dict(self) -> dict:

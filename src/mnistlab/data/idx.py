@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..fileio import write_bytes
 from .dataset import DIGITS, Dataset
 from .formats import Format, ReadOptions, register
@@ -38,10 +38,11 @@ def _header(head: bytes, where: str) -> tuple[np.dtype, tuple[int, ...], int]:
     """The type, dimensions and header length that the first bytes of an IDX file declare, checked."""
     if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise UserError(f"{where}: not an IDX file (bad magic number {head[:4].hex() or 'empty'}); "
-                        f"point --data-dir at the original IDX files")
+                        f"point {named('data_dir')} at the original IDX files")
     code, ndim = head[2], head[3]
     if code not in _CODES or not 1 <= ndim <= 4:
-        raise UserError(f"{where}: not an IDX file (type code 0x{code:02x}, {ndim} dimensions); point --data-dir at the original IDX files")
+        raise UserError(f"{where}: not an IDX file (type code 0x{code:02x}, {ndim} dimensions); "
+                        f"point {named('data_dir')} at the original IDX files")
     size = 4 + 4 * ndim
     if len(head) < size:
         raise UserError(f"{where}: truncated IDX header; the file is damaged, download it again")
@@ -139,10 +140,10 @@ def _read_folder(files: dict[str, Path], folder: Path) -> Dataset:
                             f"replace {files[f'{split}-labels'].name} or {files[f'{split}-images'].name}")
         if images.dtype != np.uint8 or len(images) == 0:
             raise UserError(f"{files[f'{split}-images']}: expected at least one uint8 image, got {len(images)} of "
-                            f"{images.dtype}; point --data-dir at the original IDX files")
+                            f"{images.dtype}; point {named('data_dir')} at the original IDX files")
         if labels.dtype.kind not in "iu":
             raise UserError(f"{files[f'{split}-labels']}: labels must be whole class numbers (uint8), got {labels.dtype}; "
-                            f"point --data-dir at the original IDX files")
+                            f"point {named('data_dir')} at the original IDX files")
         if labels.min() < 0 or labels.max() >= len(DIGITS):
             raise UserError(f"{files[f'{split}-labels']}: labels span {int(labels.min())}..{int(labels.max())}, "
                             f"outside 0..{len(DIGITS) - 1} for {len(DIGITS)} classes; is this the right file?")

