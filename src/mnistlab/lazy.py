@@ -1,7 +1,9 @@
-"""Package namespaces whose public names load on first use.
+"""Package namespaces whose public names load on first use, and modules (torch) that load on first use.
 
 A package that imported its modules eagerly would make `import mnistlab.train.names` cost torch: the command line
-builds its parser from such torch-free modules and must say something before torch has loaded.
+builds its parser from such torch-free modules and must say something before torch has loaded. A registry whose
+entries are torch functions (robust augmentations, corruptions) is declared where they are defined, so `--help`
+reads it: such a module binds `torch = lazy_module("torch")`, and torch loads when an entry first runs.
 """
 from __future__ import annotations
 
@@ -36,3 +38,24 @@ def lazy_names(package: str, where: dict[str, str]) -> tuple[Callable[[str], obj
     module.__lazy__ = where
     module.__class__ = LazyPackage
     return __getattr__, __dir__
+
+
+class LazyModule:
+    """Stands for a module until an attribute is first asked for, then for the imported module itself.
+
+    Only for modules that use it inside functions: a module-level `torch.float32` or `class X(nn.Module)` would
+    import it at once. Nothing is cached here, so a test's monkeypatch of `torch.cuda.is_available` is seen."""
+
+    def __init__(self, name: str) -> None:
+        self.__name = name
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(import_module(self.__name), attr)
+
+    def __repr__(self) -> str:
+        return f"<module {self.__name!r}, imported on first use>"
+
+
+def lazy_module(name: str) -> ModuleType:
+    """`name`, imported when one of its attributes is first used (see LazyModule)."""
+    return LazyModule(name)  # type: ignore[return-value]

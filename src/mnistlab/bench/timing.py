@@ -30,8 +30,7 @@ from ..train.metrics import evaluate
 from ..train.optim import make_optimizer, make_schedule
 from ..train.recipes import get_recipe, recipe_settings
 from ..train.reuse import reuse_captures
-
-REFERENCE = "fast-reference"
+from .lineup import BENCH, RECIPES, REFERENCE
 
 
 def steps_between_evals(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
@@ -110,12 +109,6 @@ def dataloader_run(name: str, data: Dataset, seed: int, device: str, evals_per_e
             break
     return {"evals": evals, "images": images, "final_accuracy": evals[-1]["test_accuracy"], "eval_seconds": eval_seconds,
             "capture": "off", "capture_s": 0.0}
-
-
-# Bench names → recipes (train/recipes.py); published ones first, then ours.
-BENCH: dict[str, str] = {"pytorch-examples": "pytorch-examples", REFERENCE: "fast-reference", "mnistlab-fast": "fast",
-                         "mnistlab-best-short": "best-short", "mnistlab-best": "best"}
-RECIPES = tuple(BENCH)
 
 
 def run_recipe(bench_name: str, **options) -> dict:

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from ..bench.timing import RECIPES, BenchSpec, bench
+from ..bench.lineup import RECIPES
 from ..errors import UserError
 from ..fileio import check_output, check_space, write_json
 from ..progress import Progress
@@ -18,6 +16,11 @@ def _seconds(x: float | None) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
+    # torch loads when the command runs, not when the parser is built
+    import torch
+
+    from ..bench.timing import BenchSpec, bench
+
     if not 0 < args.target <= 1:
         raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
     if args.out:  # checked before minutes of work, as every --out is

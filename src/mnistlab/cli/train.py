@@ -12,20 +12,21 @@ from dataclasses import fields
 from ..data.transforms import NORMALIZATIONS
 from ..errors import UserError
 from ..fileio import check_output, reserve
-from ..models import ACTIVATIONS, HEADS
 from ..models.grammar import GRAMMAR_HELP
+from ..models.layers import ACTIVATION_CLASSES, HEADS
 from ..progress import Progress
 from ..tables import pct
-from ..tensorboard import summary_writer, tensorboard_log
 from ..train.config import TrainConfig
-from ..train.cv import check_folds, check_out, cross_validate
-from ..train.job import TrainJob, train_to_dir
 from ..train.recipes import HELD_ASIDE, MIN_HELD_ASIDE, RECIPES, Choices, get_recipe, prepare, recipe_settings
-from ..train.run import default_run_dir, load_run
 from .common import add_command, data_options, load_data, read_options, say
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
+    # torch loads when the command runs, not when the parser is built
+    from ..tensorboard import summary_writer, tensorboard_log
+    from ..train.job import TrainJob, train_to_dir
+    from ..train.run import load_run
+
     recipe = args.recipe or "default"
     if args.init:  # the run's own model unless another is asked for (train/init.py names what differs)
         own = load_run(args.init).model.config
@@ -46,6 +47,10 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
     """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
+    # torch: as in cmd_train
+    from ..train.cv import check_folds, check_out, cross_validate
+    from ..train.run import default_run_dir
+
     check_folds(args.folds)
     for name in ("val", "tensorboard", "record_weights"):
         if getattr(args, name):
@@ -99,7 +104,7 @@ def train_options(parser: argparse.ArgumentParser) -> None:
                         help=("preset for every option below it: " + "; ".join(f"{k}: {r.description}" for k, r in RECIPES.items())
                               + " (default: default); options given explicitly override it").replace("%", "%%"))
     parser.add_argument("--model", help=f"layer spec (default: the recipe's, '{recipe.model}'); {GRAMMAR_HELP}")
-    parser.add_argument("--activation", choices=ACTIVATIONS, help=f"hidden-layer activation (default: {recipe.activation})")
+    parser.add_argument("--activation", choices=ACTIVATION_CLASSES, help=f"hidden-layer activation (default: {recipe.activation})")
     parser.add_argument("--head", choices=HEADS, help=f"output head (default: {recipe.head})")
     parser.add_argument("--normalize", choices=NORMALIZATIONS,
                         help=f"pixel scaling: unit [0,1], standard (train mean/std), binary (>0), raw 0..255 (default: {recipe.normalize})")

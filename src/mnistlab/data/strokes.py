@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
+from ..lazy import lazy_module
+
+torch = lazy_module("torch")  # the strokes run inside augmentations and corruptions, whose registries --help reads
+F = lazy_module("torch.nn.functional")
 
 
 def pixel_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

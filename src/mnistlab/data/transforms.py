@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 from ..errors import UserError
+from ..lazy import lazy_module
+
+torch = lazy_module("torch")  # NORMALIZATIONS is read by --help; torch loads when a Normalizer runs
 
 NORMALIZATIONS = ("unit", "standard", "binary", "raw")
 DEFAULT_NORMALIZE = "standard"  # the default recipe's: train mean 0, std 1

@@ -4,7 +4,7 @@ The names load on first use (`mnistlab.lazy`), so a submodule can be read withou
 """
 from ..lazy import lazy_names
 
-_PUBLIC = {**dict.fromkeys(("ACTIVATIONS", "HEADS", "ModelConfig", "Net", "build_model", "pool_before_activation"), ".build"),
-           "format_spec": ".grammar", "parse_spec": ".grammar", "summary_rows": ".summary", "summary_text": ".summary"}
+_PUBLIC = {**dict.fromkeys(("ACTIVATIONS", "ModelConfig", "Net", "build_model", "pool_before_activation"), ".build"),
+           "HEADS": ".layers", "format_spec": ".grammar", "parse_spec": ".grammar", "summary_rows": ".summary", "summary_text": ".summary"}
 __all__ = sorted(_PUBLIC)
 __getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

@@ -13,9 +13,7 @@ from ..errors import UserError
 from ..memory import machine_memory
 from .assembly import ACTIVATIONS, Assembly
 from .grammar import format_spec, parse_spec
-from .layers import Token
-
-HEADS = ("logits", "log_softmax", "softmax")
+from .layers import HEADS, Token
 
 
 @dataclass(frozen=True)

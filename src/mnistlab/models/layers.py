@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # the hidden-layer activations by name: torch.nn's class for each (models.ACTIVATIONS holds the classes)
 ACTIVATION_CLASSES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Identity",
                       "gelu": "GELU", "elu": "ELU", "leaky_relu": "LeakyReLU", "silu": "SiLU"}
+HEADS = ("logits", "log_softmax", "softmax")  # what the output layer gives: models.build makes each
 TOKENS: dict[str, type[Token]] = {}  # by how the help writes each kind, in the order the parser tries them
 
 

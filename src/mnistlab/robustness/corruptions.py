@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from ..data.prepare import to_mnist
 from ..data.strokes import (
     affine_theta,
     blur_kernels,
@@ -33,7 +31,10 @@ from ..data.strokes import (
     warp,
 )
 from ..errors import UserError
+from ..lazy import lazy_module
 from ..registry import add
+
+torch = lazy_module("torch")  # CORRUPTIONS is read by --help; torch loads when a corruption runs
 
 SEVERITIES = (1, 2, 3)
 QUICK = 1000  # test images in --quick
@@ -254,6 +255,8 @@ def corrupt(images, name: str, severity: int, seed: int = 0) -> np.ndarray:
 def prepared(images: np.ndarray) -> np.ndarray:
     """Each image through `predict`'s preparation, as a user's file would go; one it refuses (nothing left to
     find) becomes a blank image, which the model then gets wrong or right by chance."""
+    from ..data.prepare import to_mnist  # scipy's ndimage: `robustness --help` reads CORRUPTIONS without it
+
     out = np.zeros((len(images), 28, 28), np.uint8)  # any input size: a scan of 8x8 too
     for i, image in enumerate(images):
         try:

@@ -13,12 +13,14 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..data import strokes
 from ..data.transforms import Normalizer
 from ..errors import UserError, named
+from ..lazy import lazy_module
+
+torch = lazy_module("torch")  # ROBUST's names are read by --help; torch loads when an augmentation runs
+F = lazy_module("torch.nn.functional")
 
 AUGMENTATIONS = ("none", "affine")  # the single-word forms; a list such as "elastic,blur=0.5" names ROBUST's items
 

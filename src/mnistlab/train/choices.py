@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CAPTURE = ("auto", "on", "off")
+SCHEDULES = ("none", "onecycle", "step", "cosine")  # built by optim.make_schedule
+LOSSES = ("ce", "nll", "mse")  # built by optim.make_loss
 
 
 @dataclass(frozen=True)

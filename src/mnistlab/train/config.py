@@ -5,8 +5,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError, named
 from .augment import ROBUST, parse_augment
-from .choices import CAPTURE, DEVICES
-from .optim import LOSSES, SCHEDULES, check_names
+from .choices import CAPTURE, DEVICES, LOSSES, SCHEDULES
 
 PRECISIONS = ("auto", "fp32", "bf16")
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
@@ -84,6 +83,8 @@ class TrainConfig:
             raise UserError(f"{named('label_smoothing', self.label_smoothing)}: must be at least 0 and below 1 (e.g. 0.1)")
         if not 0 <= self.weight_decay <= MAX_LR:
             raise UserError(f"{named('weight_decay', self.weight_decay)}: must be from 0 to {MAX_LR:g} (e.g. 0.0001)")
+        from .optim import check_names  # torch.optim names the optimizers; `train --help` reads these fields without it
+
         check_names(self.optimizer, self.schedule, self.loss)
         if not 0 <= self.max_steps <= MAX_COUNT:
             raise UserError(f"{named('max_steps', self.max_steps)}: must be 0 (no cap) or a number of steps up to {MAX_COUNT:,}")

@@ -7,14 +7,13 @@ import torch
 from torch import nn
 
 from ..errors import UserError, named
+from .choices import LOSSES, SCHEDULES
 
 # Every torch.optim optimizer that steps without a closure on any parameter shape and takes weight decay
 # (LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D weights only).
 OPTIMIZERS = {name.lower(): cls for name, cls in vars(torch.optim).items()
               if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
               and "weight_decay" in inspect.signature(cls.__init__).parameters and name not in ("LBFGS", "Muon")}
-SCHEDULES = ("none", "onecycle", "step", "cosine")
-LOSSES = ("ce", "nll", "mse")
 
 
 def check_names(optimizer: str, schedule: str | None, loss: str | None) -> None:

@@ -7,14 +7,17 @@ The published recipes `mnistlab bench` measures ours against sit beside them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from ..data.dataset import Dataset
-from ..data.splits import Splits, make_splits
 from ..data.transforms import DEFAULT_NORMALIZE
 from ..errors import UserError
-from ..models import Net, build_model, format_spec, parse_spec, pool_before_activation
+from ..models.grammar import format_spec, parse_spec
 from .config import TrainConfig
-from .device import resolve_device
+
+if TYPE_CHECKING:  # torch's: `train --help` reads the recipes, `prepare` builds with them
+    from ..data.dataset import Dataset
+    from ..data.splits import Splits
+    from ..models import Net
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,11 @@ class Choices:
 
 def prepare(name: str, data: Dataset, choices: Choices = Choices(), seed: int = 0, device: str = "auto") -> tuple[Splits, Net]:
     """The recipe's splits and model (its own, or the `choices` given instead), ready for `fit`."""
+    # torch: the splits and the model are built here; `train --help` reads the recipes without it
+    from ..data.splits import make_splits
+    from ..models import build_model, pool_before_activation
+    from .device import resolve_device
+
     recipe, c = get_recipe(name), choices
     val = held_aside(recipe, len(data.train_labels)) if c.val is None else c.val
     splits = make_splits(data, c.normalize or recipe.normalize, val, c.train_size, resolve_device(device))
