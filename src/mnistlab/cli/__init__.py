@@ -17,7 +17,7 @@ import warnings
 from .. import __version__
 from ..errors import UserError, command_line, os_error_line
 from ..fileio import COMMITTED, release_all
-from .common import Parser, common_parser, notices_to_stderr, process_settings, say
+from .common import Parser, common_parser, notices_to_stderr, process_settings, say_first
 from .predict import onnx_predict_parser, wants_onnx_predict
 
 
@@ -73,8 +73,7 @@ def _run(argv: list[str]) -> int:
     parser = parser_for(argv)
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
-    if getattr(args, "first", None) and sys.stdout.isatty():  # for a person watching; a script's stdout holds only results
-        say(args, args.first(args))
+    say_first(args)
     try:
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come;
         # process-wide settings (torch's threads, matplotlib's backend) are the caller's again on return

@@ -8,7 +8,7 @@ from ..errors import UserError
 from ..fileio import check_output, check_space, write_json
 from ..progress import Progress
 from ..tables import pct
-from .common import add_command, capture_option, data_options, device_option, load_data, say
+from .common import add_command, capture_option, data_named, data_options, device_option, load_data, say
 
 
 def _seconds(x: float | None) -> str:
@@ -28,7 +28,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         check_space(args.out, 0)
     ds = load_data(args)
     say(args, f"data: {ds.name} from {ds.source}: {len(ds.train_labels)} train / {len(ds.test_labels)} test images; "
-              f"target {pct(args.target)}; {torch.get_num_threads()} thread(s)",
+              f"{torch.get_num_threads()} thread(s)",
         f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}"
         f"{'capture s':>11}")
     recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
@@ -67,8 +67,14 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     return report
 
 
+def first(args: argparse.Namespace) -> str:
+    """What `bench` is about to do, from the options alone (main() says it before torch loads)."""
+    return (f"timing {args.recipes or f'all {len(RECIPES)} recipes'}, {args.seeds} seed(s) each, to {pct(args.target)} "
+            f"test accuracy on {data_named(args)}")
+
+
 def register(subparsers, common) -> None:
-    p = add_command(subparsers, "bench", cmd_bench, common, help="time to accuracy against reference recipes",
+    p = add_command(subparsers, "bench", cmd_bench, common, first=first, help="time to accuracy against reference recipes",
                     description="Train reference recipes and ours in one process on the same data and device, "
                                 "interleaving seeds, and report the training seconds until the test accuracy "
                                 "first reaches --target.")

@@ -34,6 +34,26 @@ def say(args: argparse.Namespace, *lines: str) -> None:
         print(*lines, sep="\n", flush=True)
 
 
+def say_first(args: argparse.Namespace) -> None:
+    """The command's first line (`first(args)`, what it is about to do), said before torch and the data load, which
+    take seconds on a busy machine. Without --json it opens the human account on stdout, on a terminal and in a
+    log alike. With --json stdout is the JSON object alone, so the line goes to stderr, and only where stderr is a
+    terminal: a program reading --json takes stderr for warnings and errors (a clean run leaves it empty), while a
+    person running --json at a terminal still sees the command start."""
+    first = getattr(args, "first", None)
+    if first is None:
+        return
+    if not getattr(args, "json", False):
+        say(args, first(args))
+    elif sys.stderr.isatty():
+        print(first(args), file=sys.stderr, flush=True)
+
+
+def data_named(args: argparse.Namespace, default: str = "the run's data set") -> str:
+    """The data a command line names, for a first line: --data's path, --dataset's name, or `default`."""
+    return str(getattr(args, "data_dir", None) or getattr(args, "dataset", None) or default)
+
+
 @contextlib.contextmanager
 def notices_to_stderr() -> Iterator[None]:
     """While a command runs, the library's logged warnings (e.g. the fallback to mnist-sample) go to stderr as
@@ -76,9 +96,8 @@ def common_parser() -> argparse.ArgumentParser:
 
 def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace], dict], common,
                 first: Callable[[argparse.Namespace], str] | None = None, **kwargs):
-    """A sub-command; `first(args)` is its first line, what it is about to do: on a terminal main() prints it before
-    torch and the data load (seconds on a busy machine), so the command speaks at once. Piped, stdout keeps only the
-    results (and stays empty on a refusal)."""
+    """A sub-command; `first(args)` is its first line, what it is about to do, from the options alone: main() says
+    it (`say_first`) before torch and the data load, so the command speaks at once."""
     parser = subparsers.add_parser(name, parents=[common], **kwargs)
     parser.set_defaults(handler=handler, first=first)
     return parser

@@ -7,7 +7,7 @@ from ..argtypes import SEED, bounded
 from ..data.info import data_info
 from ..fileio import FIGURE_BYTES, all_or_nothing, check_output, check_space, save_figure
 from ..progress import Progress
-from .common import MAX_N, Parser, add_command, data_options, load_data, say
+from .common import MAX_N, Parser, add_command, data_named, data_options, load_data, say
 
 
 def cmd_data_info(args: argparse.Namespace) -> dict:
@@ -57,9 +57,11 @@ def explore_options(parser: argparse.ArgumentParser) -> None:
 def register(subparsers, common) -> None:
     data = subparsers.add_parser("data", help="inspect data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, metavar="ACTION")
-    info = add_command(data_sub, "info", cmd_data_info, common, help="source, sizes, class counts, pixel range")
+    info = add_command(data_sub, "info", cmd_data_info, common, first=lambda args: f"reading {data_named(args)}",
+                       help="source, sizes, class counts, pixel range")
     data_options(info)
     explore = add_command(data_sub, "explore", cmd_data_explore, common,
+                          first=lambda args: f"drawing {data_named(args)}'s digits, class means and correlations into {args.out}",
                           help="random digits, a digit as a vector, class means, correlations of one digit")
     data_options(explore)
     explore_options(explore)

@@ -16,6 +16,7 @@ def cmd_notebooks(args: argparse.Namespace) -> dict:
 
 def register(subparsers, common) -> None:
     cmd = add_command(subparsers, "notebooks", cmd_notebooks, common,
+                      first=lambda args: f"copying the five lecture notebooks into {args.dir}",
                       help="copy the five lecture notebooks (L1-L5) into a folder")
     cmd.add_argument("dir", nargs="?", default="mnistlab-notebooks",
                      help="where to put them (default: ./mnistlab-notebooks; created if missing)")

@@ -81,6 +81,13 @@ def cmd_predict_onnx(args: argparse.Namespace) -> dict:
     return report_predictions(args, images, classes, probs)
 
 
+def first(args: argparse.Namespace) -> str:
+    """What `predict` is about to do, from the options alone (main() says it before torch or onnxruntime loads)."""
+    n = len(args.images) + (1 if args.onnx and args.run_dir else 0)  # with --onnx, the full parser's RUN_DIR is an image
+    what = f"reading the digits of {n} image(s) as numbers" if getattr(args, "number", False) else f"classifying {n} image(s)"
+    return f"{what} with {args.onnx or args.run_dir}"
+
+
 def wants_onnx_predict(argv: list[str]) -> bool:
     """`mnistlab predict --onnx ...` (not its --help, which the full parser gives)."""
     return bool(argv) and argv[0] == "predict" and any(a == "--onnx" or a.startswith("--onnx=") for a in argv) \
@@ -91,7 +98,7 @@ def onnx_predict_parser() -> argparse.ArgumentParser:
     """The command line for `mnistlab predict --onnx FILE IMAGE...` alone, built without torch."""
     parser = Parser(prog="mnistlab")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    pr = add_command(sub, "predict", cmd_predict_onnx, common_parser())
+    pr = add_command(sub, "predict", cmd_predict_onnx, common_parser(), first=first)
     pr.add_argument("--onnx", required=True, metavar="FILE")
     pr.add_argument("images", nargs="+")
     pr.set_defaults(run_dir=None)
@@ -100,7 +107,8 @@ def onnx_predict_parser() -> argparse.ArgumentParser:
 
 def register(subparsers, common) -> None:
     # the usage is written out: argparse cannot show "a run or --onnx"; the docs test checks every option is in it
-    pr = add_command(subparsers, "predict", cmd_predict, common, help=f"classify images of any size ({', '.join(FORMATS)} or NPY)",
+    pr = add_command(subparsers, "predict", cmd_predict, common, first=first,
+                     help=f"classify images of any size ({', '.join(FORMATS)} or NPY)",
                      description="Classify image files with a run (or an exported ONNX file). Each answer's "
                                  "probabilities are calibrated by the run's temperature; an answer below "
                                  f"{UNSURE_BELOW:.0%} is marked unsure (\"unsure\": true with --json): it may be "

@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..robustness.corruptions import CORRUPTIONS
 from ..robustness.scene_suite import PAPER_COUNT
 from ..tables import pct
-from .common import add_command, data_options, device_option, read_options, say
+from .common import add_command, data_named, data_options, device_option, read_options, say
 
 
 def table(results: list[dict], names: list[str]) -> list[str]:
@@ -126,8 +126,18 @@ def run_labels(paths: list[str]) -> list[str]:
     return [f"{label}-{i + 1}" for i, label in enumerate(labels)]  # the same run twice
 
 
+def first(args: argparse.Namespace) -> str:
+    """What `robustness` is about to do, from the options alone (main() says it before torch loads)."""
+    runs = ", ".join(map(str, args.runs))
+    if args.paper is not None:
+        return (f"scoring {runs} on the paper suite ({'every generator' if args.paper == 'all' else args.paper}, "
+                f"{args.paper_count} pictures a scene)")
+    return (f"scoring {runs} on the corruption suite ({args.corruptions or 'every corruption'} at severities 1-3) with "
+            f"{'the first 1,000 of ' if args.quick else ''}{data_named(args)}'s test images")
+
+
 def register(subparsers, common) -> None:
-    parser = add_command(subparsers, "robustness", cmd_robustness, common,
+    parser = add_command(subparsers, "robustness", cmd_robustness, common, first=first,
                          help="accuracy on corrupted digits (noise, blur, rotation, gray paper, stray marks, ...)",
                          description="Score runs on mnistlab's corruption suite: every test digit corrupted at "
                                      "three severities, scored raw and through predict's preparation. Corruptions: "

@@ -9,7 +9,7 @@ from ..progress import Progress
 from ..scratch.autograd import lecture_example, trace
 from ..scratch.gradcheck import gradcheck
 from ..tables import pct
-from .common import Parser, add_command, data_options, say
+from .common import Parser, add_command, data_named, data_options, say
 
 
 def cmd_demo(args: argparse.Namespace) -> dict:
@@ -48,8 +48,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     dataset = load_dataset(args.dataset, args.data_dir)
     plan = _plan(args, len(dataset.train_labels))
     net = new_net(plan, dataset)  # a spec the engine cannot run is refused before anything is said
-    say(args, f"training {plan.spec!r} in NumPy on {dataset.name} ({len(dataset.train_labels)} train / "
-              f"{len(dataset.test_labels)} test images), recipe {args.recipe}, {plan.total_steps} steps")
+    say(args, f"model {plan.spec!r}, {len(dataset.train_labels)} train / {len(dataset.test_labels)} test images of "
+              f"{dataset.name}, {plan.total_steps} steps")
     progress = Progress.for_command(args)
     try:
         progress.begin("scratch train")
@@ -105,14 +105,19 @@ def register(subparsers, common) -> None:
                                                     "hand-written backprop, autograd; trains the default recipe")
     sub = scratch.add_subparsers(dest="scratch_command", required=True, parser_class=Parser, metavar="ACTION")
 
-    demo = add_command(sub, "demo", cmd_demo, common, help="write the walk-through's figures (PNG) into a folder")
+    demo = add_command(sub, "demo", cmd_demo, common,
+                       first=lambda args: f"writing the walk-through's figures of {data_named(args)} into {args.out}",
+                       help="write the walk-through's figures (PNG) into a folder")
     demo.add_argument("--out", required=True, help="folder for the figures (created if missing)")
     data_options(demo, formats=False)
 
-    recipe_options(add_command(sub, "train", cmd_train, common,
+    recipe_options(add_command(sub, "train", cmd_train, common, first=lambda args: f"training the '{args.recipe}' "
+                               f"recipe's network in NumPy on {data_named(args)}",
                                help="train a recipe's network in NumPy (default: the default recipe, 99%% in 2 epochs)"))
-    recipe_options(add_command(sub, "compare", cmd_compare, common,
+    recipe_options(add_command(sub, "compare", cmd_compare, common, first=lambda args: f"training the '{args.recipe}' "
+                               f"recipe's network in NumPy and in PyTorch on {data_named(args)}, step by step",
                                help="the same spec, initial weights, batches and schedule in NumPy and in PyTorch: "
                                     "loss difference per step, accuracies, seconds per epoch"))
     add_command(sub, "gradcheck", cmd_gradcheck, common,
+                first=lambda args: "checking every hand-written gradient against finite differences",
                 help="every hand-written gradient vs finite differences, and L4's autograd example")

@@ -18,7 +18,7 @@ from ..progress import Progress
 from ..tables import pct
 from ..train.config import TrainConfig
 from ..train.recipes import HELD_ASIDE, MIN_HELD_ASIDE, RECIPES, Choices, get_recipe, prepare, recipe_settings
-from .common import add_command, data_options, load_data, read_options, say
+from .common import add_command, data_named, data_options, load_data, read_options, say
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -64,9 +64,7 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
     seed = given.get("seed", 0)
     splits, model = prepare(recipe, ds, Choices(args.model, args.activation, args.head, args.normalize, val=0,
                                                 train_size=args.train_size), seed, given.get("device", "auto"))
-    say(args, f"{args.folds}-fold stratified cross-validation of '{model.config.spec}' on {splits.info['n_train']} "
-              f"{ds.name} training images (the test set is not used): {args.folds} models, about {args.folds - 1}x the "
-              f"work of one training")
+    say(args, f"model '{model.config.spec}', {splits.info['n_train']} {ds.name} training images in {args.folds} folds")
     progress = Progress.for_command(args)
     progress.begin(f"{args.folds} folds")
     try:
@@ -83,6 +81,16 @@ def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> di
         f"folds trained together: {together}" + (f" ({cv.note})" if cv.note else ""),
         f"saved to {out} (fold-1..fold-{args.folds}, cv.json)")
     return result
+
+
+def first(args: argparse.Namespace) -> str:
+    """What `train` is about to do, from the options alone (main() says it before torch loads)."""
+    recipe, data = args.recipe or "default", data_named(args)
+    if args.folds is not None:
+        return (f"{args.folds}-fold stratified cross-validation of the '{recipe}' recipe on {data}'s training images "
+                f"(the test set is not used): {args.folds} models, about {args.folds - 1}x the work of one training")
+    return (f"training the '{recipe}' recipe" + (f" with model '{args.model}'" if args.model else "") + f" on {data}"
+            + (f", starting from {args.init}" if args.init else "") + (f", into {args.out}" if args.out else ""))
 
 
 def json_object(text: str) -> dict:
@@ -134,7 +142,7 @@ def train_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers, common) -> None:
     sub = subparsers
-    train = add_command(sub, "train", cmd_train, common, help="train a model and save the run",
+    train = add_command(sub, "train", cmd_train, common, first=first, help="train a model and save the run",
                         description="Train a model and save it as a run directory (model.safetensors + run.json).")
     data_options(train)
     train_options(train)
