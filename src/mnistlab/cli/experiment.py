@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 
 from ..argtypes import COUNT
-from ..experiments.registry import EXPERIMENTS, Setup, describe, run_experiment, run_suite
-from ..experiments.replay import run_experiment_on
+from ..experiments.registry import EXPERIMENTS, Setup, describe, opening, run_experiment, run_suite
 from ..progress import Progress
 from ..sweep.executors import add_executor_options, executor_spec
-from .common import Parser, add_command, capture_option, data_options, device_option, say
+from .common import Parser, add_command, capture_option, data_named, data_options, device_option, say
 
 
 def cmd_list(args: argparse.Namespace) -> dict:
@@ -41,20 +40,31 @@ def cmd_run(args: argparse.Namespace) -> dict:
             f"({suite['threads_per_job']} thread(s) each)")
         return {**suite, "experiments": [brief(r) for r in suite["experiments"]]}
     options = {key: getattr(args, key) for key in EXPERIMENTS[args.name].options}
-    say_line = lambda line: say(args, line)  # noqa: E731
+    said = first(args)  # main() said the experiment's opening line before torch loaded: not twice
+    say_line = lambda line: None if line == said else say(args, line)  # noqa: E731
     executor = executor_spec(args)
     if executor:
+        from ..experiments.replay import run_experiment_on  # torch: only with --executor, when the command runs
+
         result = run_experiment_on(args.name, setup, executor, say=say_line, **options)
         return {"executor": result.get("executor"), **brief(result)}
     result = run_experiment(args.name, setup, say=say_line, progress=Progress.for_command(args), **options)
     return brief(result)
 
 
+def first(args: argparse.Namespace) -> str:
+    """What `experiment run` is about to do, from the options alone (main() says it before torch loads)."""
+    if args.name == "all":
+        return (f"running all {len(EXPERIMENTS)} experiments{' (quick)' if args.quick else ''}, {args.jobs or 1} at a time, "
+                f"on {data_named(args)}")
+    return opening(args.name, args.quick)
+
+
 def register(subparsers, common) -> None:
     exp = subparsers.add_parser("experiment", help="reproduce the lectures' findings")
     sub = exp.add_subparsers(dest="experiment_command", required=True, parser_class=Parser, metavar="ACTION")
     add_command(sub, "list", cmd_list, common, help="the experiments and what each reproduces")
-    run = add_command(sub, "run", cmd_run, common, help="run one experiment: results.json, figures, a table",
+    run = add_command(sub, "run", cmd_run, common, first=first, help="run one experiment: results.json, figures, a table",
                       description="Run one experiment at the lecture's settings (or --quick) and write "
                                   "results.json and PNG figures to --out.")
     run.add_argument("name", choices=(*EXPERIMENTS, "all"), metavar="NAME",

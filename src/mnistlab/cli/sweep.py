@@ -10,8 +10,7 @@ from ..sweep.runner import METRICS, SweepSpec, run_sweep
 from ..sweep.search import SEARCHES
 from ..sweep.space import OPTIONS, flag, load_toml
 from ..train.recipes import RECIPES
-from ..train.run import default_run_dir
-from .common import add_command, data_options, device_option, read_options, say
+from .common import add_command, data_named, data_options, device_option, read_options, say
 
 EXAMPLES = """examples:
   mnistlab sweep --model "c{8,16,32}k{3,5} m2 f{64,128}" --lr 1e-4..1e-1:log --search random --trials 24 --stop-early
@@ -22,6 +21,8 @@ expands {a,b} braces, and specs that cannot work on the data are reported and le
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict:
+    from ..train.run import default_run_dir  # torch: loads when the command runs, not when the parser is built
+
     values = load_toml(args.space) if args.space else {}
     values.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
     spec = SweepSpec(out=args.out or default_run_dir("sweeps"), search=args.search or ("random" if args.trials else "grid"),
@@ -35,8 +36,16 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
         return run_sweep(values, spec, executor_spec(args), say=progress.printer(lambda line: say(args, line)))
 
 
+def first(args: argparse.Namespace) -> str:
+    """What `sweep` is about to do, from the options alone (main() says it before torch loads)."""
+    given = [flag(name) for name in OPTIONS if getattr(args, name) is not None]
+    over = " and ".join(filter(None, [", ".join(given), args.space and f"the space in {args.space}"])) or "nothing"
+    return (f"{'resuming the sweep' if args.resume else 'sweeping'} over {over} with the '{args.recipe}' recipe on "
+            f"{data_named(args)}, trials on the {args.executor} executor" + (f", into {args.out}" if args.out else ""))
+
+
 def register(subparsers, common) -> None:
-    sw = add_command(subparsers, "sweep", cmd_sweep, common, help="search training options and model specs",
+    sw = add_command(subparsers, "sweep", cmd_sweep, common, first=first, help="search training options and model specs",
                      description="Train many configurations, judge them on a validation split, keep the best as a run "
                                  "directory and write sweep.json, a table and figures.",
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
 from ..errors import UserError, named
+from ..lazy import lazy_module
 from .dataset import Dataset
 from .transforms import DEFAULT_NORMALIZE, Normalizer
+
+torch = lazy_module("torch")  # splits are made where trials and experiments run; their modules are read by --help
 
 
 @dataclass

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-from ..models import build_model
 from ..mpl import pyplot
 from .context import Context
 from .registry import experiment
@@ -15,6 +14,8 @@ TITLE = "L5: 1-3 hidden layers x 50-250 units step 50"
 
 @experiment("breadth-depth", TITLE, cpu_seconds=530, batched=True)
 def run(ctx: Context) -> None:
+    from ..models import build_model  # torch: `experiment run --help` reads this module, the experiment trains with it
+
     splits = l5_splits(l5_dataset(ctx))
     train = l5_train(ctx)
     depths, widths = (1, 2, 3), ctx.pick((50, 100, 150, 200, 250), (50, 150, 250))

@@ -11,21 +11,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from ..data.dataset import Dataset
 from ..data.sources import load_dataset
-from ..data.splits import Splits
 from ..fileio import save_figure
-from ..models import Net, build_model
 from ..mpl import pyplot
 from ..progress import Progress
-from ..train.loop import fit
-from ..train.many import fit_many
-from ..train.memo import remembered
-from ..train.run import Run
 from .settings import LECTURE_TRAIN
+
+if TYPE_CHECKING:  # torch's: an experiment module is read by `experiment run --help`, which lists it without torch
+    import torch
+
+    from ..data.dataset import Dataset
+    from ..data.splits import Splits
+    from ..models import Net
+    from ..train.run import Run
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Context:
     dataset: str = "mnist"
     data_dir: str | None = None
     capture: str = "auto"  # CUDA graphs for every training run (TrainConfig.capture)
-    trainer: Callable[..., Run] = fit  # what `fit` trains with: `mnistlab.fit`, or an executor's (mnistlab.experiments.replay)
+    trainer: Callable[..., Run] | None = None  # what `fit` trains with: None for `mnistlab.fit`, or an executor's (replay.py)
     progress: Progress = field(default_factory=lambda: Progress(False))
     planned: int | None = None  # trainings the experiment will start (for "configuration 2/4" on the status line)
     started: int = 0
@@ -73,6 +73,11 @@ class Context:
     def fit(self, condition: str, model: Net | dict, splits: Splits, record: dict | None = None,
             on_epoch: Callable[[dict, Net], None] | None = None, **options) -> Run:
         """Train one configuration with `mnistlab.fit` and record it under `condition`."""
+        # torch's models and training loop, loaded when an experiment trains (see TYPE_CHECKING above)
+        from ..models import build_model
+        from ..train.loop import fit
+        from ..train.memo import remembered
+
         if isinstance(model, dict):
             model = build_model(**model, input_shape=tuple(splits.x_train.shape[1:]), n_classes=len(splits.classes),
                                 seed=self.seed)
@@ -87,9 +92,9 @@ class Context:
                 on_epoch(row, net)
 
         start = time.perf_counter()
-        train = lambda: [self.trainer(model, splits, on_epoch=epoch_done, **options)]  # noqa: E731
+        train = lambda: [(self.trainer or fit)(model, splits, on_epoch=epoch_done, **options)]  # noqa: E731
         # An experiment's own callback must see every epoch, and an executor's trainer keeps its own record.
-        [run], reused = (remembered("fit", [model], splits, options, train) if on_epoch is None and self.trainer is fit
+        [run], reused = (remembered("fit", [model], splits, options, train) if on_epoch is None and self.trainer is None
                          else (train(), False))
         seconds = time.perf_counter() - start
         self.record(condition, {"model": model.config.to_dict(), "train": run.train}, run, seconds,
@@ -102,6 +107,10 @@ class Context:
     def fit_many(self, models: list[Net], splits: Splits, optimizers: list[tuple[str, float]], **options) -> list[Run]:
         """Train `models` together with `mnistlab.train.fit_many` (model k with optimizers[k]), on this run's device,
         seed and capture setting; an identical earlier call's runs are reused."""
+        # torch's batched trainer (see fit)
+        from ..train.many import fit_many
+        from ..train.memo import remembered
+
         options = {"device": str(self.device), "seed": self.seed, "capture": self.capture, **options}
         runs, _ = remembered("fit_many", models, splits, {**options, "optimizers": optimizers},
                              lambda: fit_many(models, splits, optimizers, on_epoch=self.epoch, **options))

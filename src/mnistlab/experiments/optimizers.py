@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import build_model
 from ..mpl import pyplot
 from .context import Context
 from .registry import experiment
@@ -18,6 +17,8 @@ LAST = 10
 
 @experiment("optimizers", TITLE, cpu_seconds=302, batched=True)
 def run(ctx: Context) -> None:
+    from ..models import build_model  # torch: `experiment run --help` reads this module, the experiment trains with it
+
     splits = l5_splits(l5_dataset(ctx))
     train = l5_train(ctx)
     settings = [(name, lr) for name in OPTIMIZERS for lr in RATES]

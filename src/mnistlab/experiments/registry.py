@@ -17,18 +17,18 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..display import Record
 from ..errors import UserError
 from ..fileio import check_output, write_json
+from ..lazy import lazy_module
 from ..progress import Progress
 from ..registry import add
 from ..tables import format_table
 from ..threads import allowed_cores
-from ..train import memo
 from ..train.device import resolve_device, set_threads, worker_process
 from .context import Context
+
+torch = lazy_module("torch")  # every experiment registers here: `experiment run --help` lists them without torch
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,11 @@ def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise UserError(f"unknown experiment {name!r}; `mnistlab experiment list` shows: {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[name]
+
+
+def opening(name: str, quick: bool) -> str:
+    """An experiment's first line: which one, and what it reproduces."""
+    return f"experiment {name}{' (quick)' if quick else ''}: {get(name).title}"
 
 
 def describe() -> list[dict]:
@@ -123,7 +128,7 @@ def run_experiment(name: str, setup: Setup | None = None, *, say: Callable[[str]
                   dataset=setup.dataset, data_dir=setup.data_dir, capture=setup.capture, progress=progress)
     if trainer is not None:
         ctx.trainer = trainer
-    ctx.say(f"experiment {name}{' (quick)' if setup.quick else ''}: {exp.title}")
+    ctx.say(opening(name, setup.quick))
     start, cpu = time.perf_counter(), time.process_time()
     try:
         exp.run(ctx)
@@ -156,6 +161,8 @@ def _suite_job(runs: list[tuple[str, Setup, dict]], threads: int, quiet: bool, t
     """Experiments (name, setup, own options) one after the other in a worker process, their lines prefixed with
     their names (jobs print side by side); trainings identical to another experiment's are kept in and taken
     from the suite's folder `trained` (train/memo.py)."""
+    from ..train import memo  # torch's models: in the suite's worker process, not for `experiment --help`
+
     set_threads(threads)
     worker_process()  # the experiments' trainings keep the job's count
     results = []

@@ -1,14 +1,18 @@
 """L5: train on normal images, test on images rolled horizontally by -10..+10 pixels; FFN and CNN."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..data.transforms import roll_horizontal
 from ..mpl import pyplot
-from ..train.run import Run
 from .context import Context
 from .plots import bars
 from .registry import experiment
 from .settings import L5_CNN, L5_MODEL
 from .setups import l5_cnn_train, l5_dataset, l5_splits, l5_train
+
+if TYPE_CHECKING:  # torch's: `experiment run --help` reads this module
+    from ..train.run import Run
 
 TITLE = "L5: test images rolled horizontally by random -10..+10 px; FFN and CNN"
 MAX_SHIFT, SHIFT_SEED = 10, 0

@@ -1,7 +1,10 @@
 """Table rows from runs: the columns experiments share (the printed table is `mnistlab.tables`)."""
 from __future__ import annotations
 
-from ..train.run import Run
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch's: experiment modules import this one, and `experiment run --help` reads them
+    from ..train.run import Run
 
 
 def final_columns(run: Run) -> dict:

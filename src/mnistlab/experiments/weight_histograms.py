@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..models import build_model
+from ..lazy import lazy_module
 from ..mpl import pyplot
 from ..train.weights import BINS, RANGE
 from .context import Context
 from .registry import experiment
 from .settings import L5_MODEL
 from .setups import l5_dataset, l5_splits, l5_train
+
+torch = lazy_module("torch")  # `experiment run --help` reads this module; the experiment loads torch when it runs
 
 TITLE = "L5: all weights, 100 bins on [-0.8, 0.8], every epoch; line plot and epochs x bins image"
 EPOCHS = 100  # L5 records 100 epochs here (60 elsewhere)
@@ -24,6 +25,8 @@ def histogram(model: torch.nn.Module) -> np.ndarray:
 
 @experiment("weight-histograms", TITLE, cpu_seconds=37)
 def run(ctx: Context) -> None:
+    from ..models import build_model  # torch: see `torch` above
+
     splits = l5_splits(l5_dataset(ctx))
     model = build_model(**L5_MODEL, seed=ctx.seed)
     counts, stds = [histogram(model)], [float(torch.cat([p.detach().flatten() for p in model.parameters()]).std())]

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 from pathlib import Path
 
-import torch
-
 from ..argtypes import COUNT
 from ..errors import UserError
+from ..lazy import lazy_module
 from ..threads import allowed_cores
 from ..train.device import worker_process
-from ..train.reuse import reuse_captures
 from .executors import executor
 from .search import ASHA
 from .trial import Batch, FitJob, Prepared, Task, Trial, batch_key, run_task, task_ids, trial_record
+
+torch = lazy_module("torch")  # loads where tasks run: `sweep --help` lists this executor without it
 
 
 def group_tasks(tasks: list[Task], batch: bool) -> list[Task]:
@@ -51,6 +51,8 @@ def group_tasks(tasks: list[Task], batch: bool) -> list[Task]:
 
 
 def _worker(conn, data: dict, out: str | None, device: str, threads: int, ask: bool) -> None:
+    from ..train.reuse import reuse_captures  # torch's step capture: loaded in the worker, not for `sweep --help`
+
     torch.set_num_threads(threads)
     worker_process()  # the trials keep the executor's count
     prepared = Prepared(data, shared=lambda path: torch.load(path, weights_only=False))  # an experiment's: our own temp file

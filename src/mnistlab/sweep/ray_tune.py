@@ -23,16 +23,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from ..argtypes import bounded
 from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
 from ..errors import UserError
+from ..lazy import lazy_module
 from ..train.device import worker_process
 from .executors import executor
 from .search import ASHA, maximize
 from .trial import Task, trial_options, trial_record
+
+torch = lazy_module("torch")  # loads where trials run: `sweep --help` lists this executor without it
 
 INSTALL = "pip install 'mnistlab[ray]'"
 CONNECT_TIMEOUT = 30.0  # seconds to reach a cluster's --address; Ray itself retries a closed port for ever

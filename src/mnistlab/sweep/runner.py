@@ -16,11 +16,9 @@ from ..data.transforms import NORMALIZATIONS
 from ..display import Record
 from ..errors import UserError
 from ..fileio import atomic_dir
-from ..models import ACTIVATIONS, HEADS
+from ..models.layers import ACTIVATION_CLASSES, HEADS
 from ..tables import format_table
 from ..train.config import TrainConfig
-from ..train.cv import check_folds
-from ..train.run import load_run
 from .executors import Executor, ExecutorSpec, check_executor, make_executor
 from .figures import draw_figures
 from .record import SweepRecord
@@ -40,7 +38,7 @@ def check_options(space: Space, recipe: str) -> None:
         try:
             model, train, normalize = trial_options({"recipe": recipe, **space.fixed, **({name: value} if name else {})})
             TrainConfig(**train).check()
-            for key, chosen, allowed in (("normalize", normalize, NORMALIZATIONS), ("activation", model["activation"], ACTIVATIONS),
+            for key, chosen, allowed in (("normalize", normalize, NORMALIZATIONS), ("activation", model["activation"], ACTIVATION_CLASSES),
                                          ("head", model["head"], HEADS)):
                 if chosen not in allowed:
                     raise UserError(f"--{key} {chosen!r}: choose from {', '.join(allowed)}")
@@ -129,6 +127,8 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
 
 def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
     """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
+    from ..train.cv import check_folds  # torch's cross-validation module: `sweep --help` reads this module without it
+
     if spec.folds is not None:
         check_folds(spec.folds)  # before the data load: cheap
     ds = load_dataset(spec.dataset, spec.data_dir, ReadOptions.from_dict(spec.read))
@@ -199,6 +199,8 @@ def best_trial(trials, metric: str) -> dict | None:
 
 def finish(record: SweepRecord, metric: str, out: Path, executor: dict, seconds: float) -> dict:
     """Copy the best trial's run to out/best, draw the figures, write the final sweep.json; the --json payload."""
+    from ..train.run import load_run  # torch: the trials are done by now (see prepare)
+
     trials = sorted(record.trials.values(), key=lambda t: t["id"])
     top = best_trial(trials, metric)
     best = None

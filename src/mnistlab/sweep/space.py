@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..models import build_model
 
 # Every option a sweep can vary or fix, with its type; everything else is refused by name.
 OPTIONS: dict[str, type] = {
@@ -196,6 +195,8 @@ class Space:
 
 def check_models(specs: tuple, activation: str, head: str, input_shape: tuple, n_classes: int) -> tuple[list, dict]:
     """Build every spec once on the data's input shape: the ones that work, and the reason for each that does not."""
+    from ..models import build_model  # torch: a sweep's data is loaded by now; `sweep --help` reads OPTIONS without it
+
     good, bad = [], {}
     for spec in specs:
         try:

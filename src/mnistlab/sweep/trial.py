@@ -17,22 +17,23 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from ..data.dataset import Dataset
 from ..data.formats import ReadOptions
 from ..data.sources import load_dataset
-from ..data.splits import Splits, make_splits
+from ..data.splits import make_splits
 from ..errors import UserError
-from ..models import ModelConfig, build_model, parse_spec
-from ..models.grammar import Dense
-from ..train.cv import cross_validate
-from ..train.loop import fit
-from ..train.many import fit_many
+from ..lazy import lazy_module
+from ..models.grammar import Dense, parse_spec
 from ..train.recipes import get_recipe, settle
-from ..train.stackopt import OPTIONS as STACKED_OPTIMIZERS
+
+if TYPE_CHECKING:
+    from ..data.dataset import Dataset
+    from ..data.splits import Splits
+
+torch = lazy_module("torch")  # the executors register from modules that import this one: `--help` lists them without torch
 
 # What a trial needs beyond TrainConfig: how to build the model and prepare the data.
 MODEL_KEYS = ("model", "activation", "head")
@@ -144,6 +145,10 @@ def run_trial(trial: Trial, prepared: Prepared, out: Path | None, device: str,
               report: Callable[[dict], bool] | None = None) -> dict:
     """Train one trial; `report(row)` after each epoch returns False to stop it early. Never raises for a
     trial's own failure (a diverging rate, a bad option): that becomes a failed record."""
+    # torch's models and training loop: loaded where trials run (see `torch` above)
+    from ..models import build_model
+    from ..train.loop import fit
+
     start = time.perf_counter()
     trial_id, options = trial.id, trial.options
     history: list[dict] = []
@@ -180,6 +185,8 @@ def run_trial(trial: Trial, prepared: Prepared, out: Path | None, device: str,
 def cross_validated(model, splits: Splits, options: dict, train: dict):
     """A trial scored by K-fold cross-validation: fold 1's run, its history the folds' mean epoch by epoch
     (what the sweep compares), every fold's score in extras["cv"]."""
+    from ..train.cv import cross_validate  # torch: loaded where trials run (see `torch` above)
+
     cv = cross_validate(model, splits, options["folds"], recipe=options.get("recipe", "default"), **train)
     run, scores = cv.runs[0], cv.to_dict()
     mean = lambda key, rows: None if any(r[key] is None for r in rows) else float(np.mean([r[key] for r in rows]))  # noqa: E731
@@ -192,6 +199,8 @@ def cross_validated(model, splits: Splits, options: dict, train: dict):
 def batch_key(options: dict) -> tuple | None:
     """Trials with the same key can train together in `fit_many` (FFNs of one depth, activation and head,
     trained with plain options); None for a trial that must train alone."""
+    from ..train.stackopt import OPTIONS as STACKED_OPTIMIZERS  # torch: asked only when trials are about to run
+
     try:
         model_args, train, normalize = trial_options(options)
         layers = parse_spec(model_args["model"])
@@ -210,6 +219,10 @@ def batch_key(options: dict) -> tuple | None:
 
 def run_batched(batch: Batch, prepared: Prepared, out: Path | None, device: str) -> list[dict]:
     """Train trials that share a `batch_key` as one program; each gets its own record and run directory."""
+    # torch's models and fit_many: loaded where trials run (see `torch` above)
+    from ..models import build_model
+    from ..train.many import fit_many
+
     start = time.perf_counter()
     trials = [(t.id, t.options) for t in batch.trials]
     try:
@@ -242,6 +255,10 @@ def run_batched(batch: Batch, prepared: Prepared, out: Path | None, device: str)
 def run_fit_job(job: FitJob, splits: Splits, out: Path) -> dict:
     """One `fit` call planned by an experiment: the model rebuilt from its config and initial weights, trained on the
     experiment's own splits with its options, saved to out/<job.id> for the driver to load."""
+    # torch's models and training loop: loaded where trials run (see `torch` above)
+    from ..models import ModelConfig, build_model
+    from ..train.loop import fit
+
     start = time.perf_counter()
     try:
         config = ModelConfig.from_dict(job.model)

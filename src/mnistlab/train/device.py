@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial, wraps
 
-import torch
-
 from ..errors import UserError, named
+from ..lazy import lazy_module
 from ..threads import resolve_threads
 from .choices import DEVICES
+
+torch = lazy_module("torch")  # worker_process and the device names are read by modules --help loads
 
 
 def set_threads(threads: int | str | None = "auto") -> int:

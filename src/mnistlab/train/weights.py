@@ -8,8 +8,12 @@ distribution. Values outside the range are counted in `below` / `above`, so
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from torch import nn
+
+if TYPE_CHECKING:  # torch's: BINS and RANGE are read by modules `--help` loads
+    from torch import nn
 
 BINS, RANGE = 100, (-0.8, 0.8)
 
