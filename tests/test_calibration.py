@@ -183,7 +183,8 @@ def test_predict_marks_unsure_answers_in_its_text_and_json(cli, calibrated, draw
     paths, expected = drawings
     payload = json.loads(cli("predict", run.run_dir, *paths, "--json").out)
     assert [p["unsure"] for p in payload["predictions"]] == expected.tolist()
-    lines = cli("predict", run.run_dir, *paths).out.splitlines()
+    first, *lines = cli("predict", run.run_dir, *paths).out.splitlines()
+    assert first.startswith(f"classifying {len(paths)} image(s)")  # what it is about to do, then a line an image
     assert [f"unsure (below {UNSURE_BELOW:.0%})" in line for line in lines] == expected.tolist()
 
 

@@ -126,54 +126,62 @@ def test_version_loads_no_torch_and_a_command_loads_only_its_own_module():
     assert out[-1] == "notebooks False ['mnistlab.cli.common', 'mnistlab.cli.notebooks', 'mnistlab.cli.predict']"
 
 
-TORCH_FREE_HELP = ("data", "eval", "export", "finetune", "inspect", "notebooks", "predict", "report", "scratch", "serve")
+COMMANDS = ("bench", "data", "eval", "experiment", "export", "finetune", "inspect", "notebooks", "predict", "report",
+            "robustness", "scratch", "serve", "sweep", "train")
+# an import hook that prints where torch loads, then the command line; on one pipe the order of the lines is the
+# order they were said in
+WATCH_TORCH = ("import importlib.abc, sys\n"
+               "class Watch(importlib.abc.MetaPathFinder):\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'torch':\n            print('TORCH LOADS', flush=True)\n"
+               "            sys.meta_path.remove(self)\n"
+               "sys.meta_path.insert(0, Watch())\n"
+               "from mnistlab.cli import main\n")
 
 
-def test_help_of_these_commands_loads_no_torch():
+def test_the_help_of_every_command_and_the_top_level_loads_no_torch():
     # `--help` that waited for torch took 7-10 s beside a busy process; each runs in a fresh interpreter
     import subprocess
     import sys
 
-    code = ("import sys\nfrom mnistlab.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "print('TORCH', 'torch' in sys.modules)")
-    for name in TORCH_FREE_HELP:
-        out = subprocess.run([sys.executable, "-c", code, name, "--help"], capture_output=True, text=True, timeout=120).stdout
-        assert f"usage: mnistlab {name}" in out and out.rstrip().endswith("TORCH False"), (name, out[-300:])
+    code = WATCH_TORCH + "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    for argv in (["--help"], ["--version"], *([name, "--help"] for name in COMMANDS)):
+        out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120).stdout
+        assert "TORCH LOADS" not in out and ("usage: mnistlab" in out or argv == ["--version"]), (argv, out[-300:])
+    from mnistlab.cli import command_modules
+
+    assert {m.rsplit(".", 1)[1] for m in command_modules()} == set(COMMANDS)  # every command is here
 
 
-def test_a_command_says_what_it_is_about_to_do_before_torch_loads(tiny_run):
-    # eval printed nothing for 15-20 s beside a busy process: torch and the data loaded first. On a terminal (a pty
-    # here) its first line comes before torch's import; an import hook prints where torch loads
-    import os
-    import pty
+@pytest.mark.parametrize("argv", [
+    ["eval", "{run}", "--dataset", "mnist-sample"],
+    ["train", "--recipe", "fast", "--epochs", "1", "--dataset", "mnist-sample", "--out", "{tmp}/t"],
+    ["predict", "{run}", "{digit}", "--number"],
+    ["robustness", "{run}", "--quick", "--dataset", "mnist-sample", "--no-other-writers", "--out", "{tmp}/r"],
+    ["sweep", "--lr", "0.01,0.02", "--epochs", "1", "--dataset", "mnist-sample", "--out", "{tmp}/s"],
+], ids=lambda argv: argv[0])
+def test_a_command_says_what_it_is_about_to_do_before_torch_loads_also_in_a_log(argv, tiny_run, sample, tmp_path):
+    # eval printed nothing for 15-20 s beside a busy process: torch and the data loaded first. Piped into a log, its
+    # first line comes before torch's import (the command is stopped there: what follows is its work)
     import subprocess
     import sys
 
-    code = ("import importlib.abc, sys\n"
-            "class Watch(importlib.abc.MetaPathFinder):\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name == 'torch':\n            print('TORCH LOADS', flush=True)\n            sys.meta_path.remove(self)\n"
-            "sys.meta_path.insert(0, Watch())\n"
-            "from mnistlab.cli import main\nsys.exit(main(sys.argv[1:]))")
-    argv = ["eval", str(tiny_run.run_dir), "--dataset", "mnist-sample"]
-    master, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=terminal, stderr=subprocess.DEVNULL)
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the pty's other end closed
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert process.wait(timeout=300) == 0
-    out = seen.decode().splitlines()
-    assert out[0] == f"evaluating {tiny_run.run_dir} on mnist-sample's test images" and out[1] == "TORCH LOADS", out[:3]
-    piped = subprocess.run([sys.executable, "-m", "mnistlab.cli", *argv], capture_output=True, text=True, timeout=300)
-    assert piped.returncode == 0 and not piped.stdout.startswith("evaluating")  # a script's stdout: results only
+    Image.fromarray(sample.test_images[0]).save(tmp_path / "digit.png")
+    argv = [a.format(run=tiny_run.run_dir, tmp=tmp_path, digit=tmp_path / "digit.png") for a in argv]
+    process = subprocess.Popen([sys.executable, "-c", WATCH_TORCH + "sys.exit(main(sys.argv[1:]))", *argv],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        said = [process.stdout.readline().rstrip("\n") for _ in range(2)]
+    finally:
+        process.kill()
+        process.wait()
+    assert said[1] == "TORCH LOADS" and said[0] and not said[0][0].isupper(), said
+
+
+def test_with_json_stdout_is_the_json_alone(cli, tiny_run):
+    # a program reading --json gets one object; the first line goes to stderr only where that is a terminal
+    done = cli("eval", tiny_run.run_dir, "--dataset", "mnist-sample", "--json")
+    assert json.loads(done.out)["test_accuracy"] and "evaluating" not in done.out + done.err
 
 
 def test_a_lazy_package_name_stays_the_function_when_its_submodule_of_that_name_loads():
