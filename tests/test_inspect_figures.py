@@ -66,7 +66,8 @@ def test_inspect_all_writes_every_figure_and_its_numbers(cli, ffn_dir, tmp_path)
 
 def test_inspect_prints_paths_and_refuses_bad_input(cli, tiny_run, tmp_path):
     result = cli("inspect", tiny_run.run_dir, "--what", "filters", "--out", tmp_path)
-    assert result.code == 0 and result.out.strip() == str(tmp_path / "filters.png")
+    said, path = result.out.splitlines()  # what it is about to do, then the figure's path
+    assert result.code == 0 and said.startswith("drawing the filters figure") and path == str(tmp_path / "filters.png")
     assert_user_error(cli("inspect", tiny_run.run_dir, "--what", "probs", "--sample", "99999", "--out", tmp_path),
                       "--sample 99999", "out of range")
     assert_user_error(cli("inspect", tmp_path / "missing", "--out", tmp_path), "does not exist")

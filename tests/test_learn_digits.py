@@ -183,13 +183,13 @@ def test_train_init_and_finetune_agree_on_a_partial_class_folder(cli, tiny_run, 
     tuned = load_run(tmp_path / "tuned")
     assert tuned.classes == tuple("0123456789") and tuned.model.config.n_classes == 10  # the run's classes, by name
     # the cheap refusals come before the data load
-    import mnistlab.cli.train as train_cli
+    import mnistlab.tensorboard as tensorboard
     import mnistlab.train.job as job
 
     monkeypatch.setattr(job, "load_dataset", lambda *a, **k: pytest.fail("the data was loaded first"))
     assert_user_error(cli("train", "--init", tiny_run.run_dir, "--model", "f8", "--data", tmp_path / "two",
                           "--out", tmp_path / "t2"), "layer 1 differs", "train with --model 'c8k5s2 f32'")
-    monkeypatch.setattr(train_cli, "summary_writer", lambda: (_ for _ in ()).throw(
+    monkeypatch.setattr(tensorboard, "summary_writer", lambda: (_ for _ in ()).throw(
         __import__("mnistlab.errors").errors.UserError("--tensorboard needs the tensorboard package")))
     assert_user_error(cli("train", "--data", tmp_path / "two", "--tensorboard", tmp_path / "tb", "--out", tmp_path / "t3"),
                       "--tensorboard needs the tensorboard package")

@@ -25,9 +25,10 @@ def mnistlab(*args: str, **kwargs) -> subprocess.Popen:
 def test_serve_prints_the_url_answers_there_and_stops_on_ctrl_c():
     proc = mnistlab("serve", str(trained_run_dir("cnn")), "--port", "0")
     try:
-        first = proc.stdout.readline()
-        assert first.startswith("serving ") and " at http://127.0.0.1:" in first, first + proc.stderr.read()
-        url = first.split(" at ")[1].strip()
+        first, serving = proc.stdout.readline(), proc.stdout.readline()  # what it is about to do, then where
+        assert first.startswith("loading ") and serving.startswith("serving "), first + serving
+        assert " at http://127.0.0.1:" in serving, serving
+        url = serving.split(" at ")[1].strip()
         with urllib.request.urlopen(url + "api/run", timeout=30) as r:
             assert json.loads(r.read())["model"]["spec"] == "c8k5 m2 c16k3 m2 f64"
         with urllib.request.urlopen(url, timeout=30) as r:

@@ -36,17 +36,10 @@ def say(args: argparse.Namespace, *lines: str) -> None:
 
 def say_first(args: argparse.Namespace) -> None:
     """The command's first line (`first(args)`, what it is about to do), said before torch and the data load, which
-    take seconds on a busy machine. Without --json it opens the human account on stdout, on a terminal and in a
-    log alike. With --json stdout is the JSON object alone, so the line goes to stderr, and only where stderr is a
-    terminal: a program reading --json takes stderr for warnings and errors (a clean run leaves it empty), while a
-    person running --json at a terminal still sees the command start."""
-    first = getattr(args, "first", None)
-    if first is None:
-        return
-    if not getattr(args, "json", False):
-        say(args, first(args))
-    elif sys.stderr.isatty():
-        print(first(args), file=sys.stderr, flush=True)
+    take seconds on a busy machine: on a terminal and in a log alike. With --json, stdout is the JSON object alone
+    and stderr only warnings and errors, so nothing is said."""
+    if getattr(args, "first", None) is not None:
+        say(args, args.first(args))
 
 
 def data_named(args: argparse.Namespace, default: str = "the run's data set") -> str:
