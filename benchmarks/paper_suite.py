@@ -1,12 +1,12 @@
 """The issue's Targets table (issue 28) on the held-out checks, for a default and a robust run, through predict.
 
     MNISTLAB_DATA=... python benchmarks/paper_suite.py runs/default runs/robust [--count 100] [--digits 2000]
-        [--parts paper,gap,mnistc,writers,clean] [--out benchmarks/results/paper-suite.json] [--figure PNG]
+        [--parts paper,gap,mnistc,writers,clean] [--scenes number] [--out benchmarks/results/paper-suite.json] [--figure PNG]
 
 Every image goes through `predict`'s own path: written to a file, read back by the function predict uses
 (robustness/scene_suite.read_as_predict). The held-out paper generator (robustness/paper_heldout.py) and the held-out
 corrupted-MNIST suite (robustness/heldout_corruptions.py) are never tuned on. Parts already in --out are kept
-unless rerun, so one part can be measured again alone.
+unless rerun, so one part can be measured again alone (and, with --scenes, one paper scene: the others are kept).
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def measure(runs, parts: list[str], args) -> dict:
     for part in parts:
         start = time.perf_counter()
         if part == "paper":
-            found[part] = score_paper(runs, generators()["heldout"], args.seed, args.count,
+            found[part] = score_paper(runs, generators()["heldout"], args.seed, args.count, args.scenes,
                                       on_step=lambda i, n, what: print(f"  {what}", flush=True))
         elif part == "gap":
             found[part] = part_gap(runs, test, args.digits)
@@ -91,6 +91,14 @@ def measure(runs, parts: list[str], args) -> dict:
         else:
             found[part] = part_clean(runs, test)
         print(f"{part}: {time.perf_counter() - start:.0f} s", flush=True)
+    return found
+
+
+def with_kept_scenes(found: dict, kept: dict) -> dict:
+    """`found`, its paper part (measured on some scenes, --scenes) completed by the scenes kept from before."""
+    if "paper" in found and "paper" in kept:
+        for result, before in zip(found["paper"], kept["paper"]):
+            result["scenes"] = {**before["scenes"], **result["scenes"]}
     return found
 
 
@@ -146,6 +154,8 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=2000, help="test digits per corrupted-MNIST check (default: 2000)")
     parser.add_argument("--seed", type=int, default=0, help="the paper generator's seed (default: 0)")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {','.join(PARTS)} (default: all)")
+    parser.add_argument("--scenes", type=lambda s: [x for x in s.split(",") if x], metavar="S1,S2",
+                        help="the paper part on these held-out scenes only (e.g. number; default: all)")
     parser.add_argument("--out", default="benchmarks/results/paper-suite.json")
     parser.add_argument("--figure", metavar="PNG", help="also save a picture of the held-out scenes (4 a scene) here")
     args = parser.parse_args()
@@ -159,7 +169,9 @@ def main() -> None:
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
     kept = old.get("parts", {}) if old.get("runs") == args.runs else {}
-    found = {**kept, **measure(runs, parts, args)}
+    if old.get("count") != args.count or old.get("seed") != args.seed:
+        kept.pop("paper", None)  # scenes of another size or seed are not merged with these
+    found = {**kept, **with_kept_scenes(measure(runs, parts, args), kept)}
     found = {p: found[p] for p in PARTS if p in found}
     names = [Path(r).name for r in args.runs]
     print("\n".join(table(found, names)))
