@@ -34,6 +34,7 @@ ASPECT = 0.8  # a digit of a number is about this many times as wide as it is ta
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
 LEAST, MOST = 0.3, 1.4  # with a model to judge the cuts: a digit of a number is this many times the number's
 # height wide at least and at most (a 1 is narrow, a 0 or a 2 with a long tail wide)
+SMOOTH = 0.04  # the ink profile searched for cuts is smoothed over this share of the number's height (odd)
 SEARCH = 0.8  # a group narrower than this many times the number's height is one digit, not searched for cuts
 WHOLE = 2.0  # a group under this many times the number's height may still be one digit (a 2 with a long tail, a
 # digit with a rule's remnant): the model decides; a wider one is cut
@@ -254,7 +255,7 @@ def searched(ink: np.ndarray, digit: np.ndarray, line: float, score: Callable) -
     if w < SEARCH * h:
         return [digit]
     profile = (ink * digit).sum(axis=0)[c0: c0 + w]
-    bounds = [0, *cut_points(profile), w]
+    bounds = [0, *cut_points(profile, h), w]
     last = len(bounds) - 1
     spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)
              if LEAST * h <= bounds[j] - bounds[i] <= MOST * h or (i, j) == (0, last) and w <= WHOLE * h]
@@ -278,10 +279,13 @@ def searched(ink: np.ndarray, digit: np.ndarray, line: float, score: Callable) -
     return parts[::-1]
 
 
-def cut_points(profile: np.ndarray) -> list[int]:
-    """Where a group might be cut (column offsets): the columns of least ink around them (a profile smoothed over
-    three columns), one per run of equal minima (the middle of an empty gap)."""
-    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+def cut_points(profile: np.ndarray, height: float) -> list[int]:
+    """Where a group might be cut (column offsets): the columns of least ink around them, one per run of equal
+    minima (the middle of an empty gap). The profile is smoothed over SMOOTH of the number's `height` (3 columns
+    at least): at a fixed number of columns a digit drawn large has a minimum at every wobble of its strokes, and
+    the cuttings to judge grow as their square (a 420-pixel number in a photo: 3,569 candidates, minutes)."""
+    size = max(3, 2 * int(SMOOTH * height / 2) + 1)
+    smooth = np.convolve(profile, np.ones(size) / size, mode="same")
     x = np.arange(1, len(smooth) - 1)
     low = np.zeros(len(smooth), dtype=bool)
     low[x] = (smooth[x] <= smooth[x - 1]) & (smooth[x] <= smooth[x + 1])
