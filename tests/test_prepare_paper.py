@@ -105,6 +105,32 @@ def test_predict_reports_digits_found_and_reads_numbers(cli, tiny_run, tmp_path,
     assert all(len(d["box"]) == 4 and 0 <= d["probability"] <= 1 for d in number["digits"])
 
 
+
+def lines_page(rows: list, gap: int = 30) -> np.ndarray:
+    """Numbers (`number_page`) one under another, `gap` pixels of paper between the lines, left aligned."""
+    pages = [number_page(row) for row in rows]
+    width = max(p.shape[1] for p in pages)
+    return np.concatenate([np.pad(p, ((0, gap), (0, width - p.shape[1]))) for p in pages])
+
+
+def test_a_page_of_digits_is_read_line_by_line(digits):
+    """Three lines of four digits: each line left to right, top line first, no digit taken for part of the one
+    above it (read by columns alone, a page of 40 digits was read as 8 columns of stacked ink, surely wrong)."""
+    rows = [digits[0:4], digits[4:8], digits[8:12]]
+    found = find_digits(1 - lines_page(rows))
+    assert [f.line for f in found] == [0] * 4 + [1] * 4 + [2] * 4
+    for f, d in zip(found, [d for row in rows for d in row]):
+        assert correlation(f.image, to_mnist(d / 255.0)) > 0.8
+
+
+def test_predict_reads_a_page_of_numbers_line_by_line_and_says_when_unsure(cli, tiny_run, tmp_path, digits):
+    Image.fromarray(np.round((1 - lines_page([digits[:3], digits[3:6]])) * 255).astype(np.uint8)).save(tmp_path / "p.png")
+    number = cli("predict", tiny_run.run_dir, tmp_path / "p.png", "--number", "--json").json()["predictions"][0]
+    assert [len(line) for line in number["number"].split(" ")] == [3, 3]
+    assert [d["line"] for d in number["digits"]] == [0, 0, 0, 1, 1, 1]
+    assert number["unsure"] == any(d["unsure"] for d in number["digits"])
+
+
 def encode(rgb: np.ndarray, fmt: str = "PNG", **options) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.round(rgb).astype(np.uint8)).save(buf, format=fmt, **options)
@@ -225,4 +251,4 @@ def test_a_number_whose_tallest_piece_is_faint_still_gives_its_digits():
     ink = (labels > 0).astype(np.float64)
     groups = Groups(labels, np.array([400.0, 76.0]), [np.s_[40:60, 5:25], np.s_[2:78, 50:51]], 3.0)
     found = digits_in(ink, groups)
-    assert len(found) >= 1 and found[0][45, 10]
+    assert len(found) >= 1 and found[0][0][45, 10]  # the first line's first digit

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from ..calibration import UNSURE_BELOW, unsure
-from ..data.images import FORMATS, digits_in_files
+from ..data.images import FORMATS, as_text, digits_in_files
 from ..data.rgb import images_for, is_digit_input
 from ..errors import UserError
 from ..export.onnxrun import OnnxModel
@@ -57,18 +57,20 @@ def cmd_predict(args: argparse.Namespace) -> dict:
 
 
 def report_numbers(args: argparse.Namespace, run, found: list[list]) -> dict:
-    """What `predict --number` prints and returns: each file's digits read left to right, with their boxes."""
+    """What `predict --number` prints and returns: each file's digits read line by line, left to right, with their
+    boxes; the number is unsure when any of its digits is (a page of digits read wrong must not look sure)."""
     images = [d.image for digits in found for d in digits]
     classes, probs = run.predict(np.stack(images)) if images else ([], [])
     answers = iter(zip(classes, probs, unsure(probs) if len(probs) else []))
     predictions = []
     for f, digits in zip(args.images, found):
         read = [{"class": run.classes[int(c)], "probability": round(float(p[int(c)]), 6), "box": list(d.box),
-                 "unsure": bool(doubt)} for d, (c, p, doubt) in zip(digits, answers)]
-        number = "".join(r["class"] for r in read)
-        predictions.append({"file": str(f), "number": number, "digits": read})
+                 "line": d.line, "unsure": bool(doubt)} for d, (c, p, doubt) in zip(digits, answers)]
+        number, doubt = as_text(digits, [r["class"] for r in read]), any(r["unsure"] for r in read)
+        predictions.append({"file": str(f), "number": number, "unsure": doubt, "digits": read})
         say(args, f"{f}: {number}  (" + ", ".join(f"{r['class']}: {pct(r['probability'])}{' unsure' if r['unsure'] else ''} "
-                                                   f"at {r['box']}" for r in read) + ")")
+                                                   f"at {r['box']}" for r in read) + ")"
+            + (f"  unsure ({sum(r['unsure'] for r in read)} of {len(read)} digits below {UNSURE_BELOW:.0%})" if doubt else ""))
     return {"predictions": predictions}
 
 
@@ -122,7 +124,8 @@ def register(subparsers, common) -> None:
                                               "black, 20x20 box, centred), for any other run resized to its input")
     pr.add_argument("--number", action="store_true",
                     help="read every digit of each image, left to right (a number: digits that touch are split, a "
-                         "broken digit's pieces joined); --json adds each digit's class, probability and box "
-                         "[x0, y0, x1, y1] in the image's pixels")
+                         "broken digit's pieces joined), a page of them line by line (lines apart by a space); "
+                         "unsure when any digit is; --json adds each digit's class, probability, box "
+                         "[x0, y0, x1, y1] in the image's pixels and line")
     device_option(pr, "cpu")
     verify_option(pr)

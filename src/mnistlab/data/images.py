@@ -130,3 +130,10 @@ def digits_in_files(paths: list[str | os.PathLike], judge: Callable | None = Non
     from .prepare import find_digits
 
     return [find_digits(read_image(p), str(p), judge) for p in paths]
+
+
+def as_text(digits: list, labels: list[str]) -> str:
+    """Digits found (prepare.Digit) read as one reads them: each line of writing left to right, the lines apart
+    by a space."""
+    return "".join((" " if k and d.line != digits[k - 1].line else "") + label
+                   for k, (d, label) in enumerate(zip(digits, labels)))

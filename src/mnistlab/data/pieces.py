@@ -3,7 +3,8 @@
 Pieces are the connected parts of the ink. Pieces a short gap apart (a pen that skipped, a broken scan, a dotted
 pen, a 5's flag, a 4 open at the top) are one group: the gap allowed grows with the pen's stroke width. A
 group too wide for one digit is split where its ink is thinnest (digits that touch); groups that stand over
-one another (a stroke above a digit, a dot under it) are one digit.
+one another (a stroke above a digit, a dot under it) are one digit, unless they stand in separate lines of
+writing: a page of numbers is read line by line.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from 
 SMALL, TALL = 0.2, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
 # of the tallest, is no digit of its own: a fragment of the digit beside it, or a mark
 FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
+IN_LINE = 0.5  # a digit whose rows overlap a line of digits' rows by this share of the shorter is in that line
+ROW_GAP = 0.3  # lines of digits closer than this share of the shorter one's height are one line (a digit cut across)
 WIDE = 1.3  # a group wider than this many times its height holds several digits
 ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
@@ -179,11 +182,12 @@ def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
     return 1.0 / (1.0 + spread / np.maximum(mass, 1e-12) / CENTRE ** 2)
 
 
-def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) -> list[np.ndarray]:
-    """Every digit of a number, left to right, each a bool mask of its pieces: groups that stand over one
-    another joined; a group far smaller or shorter than the digits (under SMALL of the most ink, TALL of the
-    tallest) is a fragment of the digit whose columns it shares or touches, else a mark left out; groups too
-    wide for one digit split (by `score`, where given: `searched`)."""
+def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) -> list[list[np.ndarray]]:
+    """Every digit of a number or a page of them, each a bool mask of its pieces: its lines of digits top to
+    bottom (`lines_of`), each left to right. In a line, groups that stand over one another are joined; a group
+    far smaller or shorter than the digits (under SMALL of the most ink, TALL of the tallest) is a fragment of
+    the digit whose columns it shares or touches, else a mark left out; groups too wide for one digit are split
+    (by `score`, where given: `searched`)."""
     found = [k for k, box in enumerate(groups.boxes) if box is not None]
     if not found:
         return []
@@ -192,23 +196,67 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     big = [k for k in found if groups.mass[k] >= SMALL * groups.mass[found].max()
            and height[k] >= TALL * max(height.values())]
     big = big or [max(found, key=lambda k: groups.mass[k])]  # the tallest group a faint stroke: the most ink is the digit
+    lines = lines_of(boxes, big)
     owner = {k: [k] for k in big}
     for k in found:
-        if k not in owner:  # a fragment: to the digit whose columns it shares, or the nearest within a height
-            gaps = [(max(boxes[j][1].start - boxes[k][1].stop, boxes[k][1].start - boxes[j][1].stop), j) for j in big]
+        if k not in owner:  # a fragment: in its line, to the digit whose columns it shares, or the nearest within a height
+            mine = min(lines, key=lambda line: row_gap(boxes, line, [k]))
+            gaps = [(max(boxes[j][1].start - boxes[k][1].stop, boxes[k][1].start - boxes[j][1].stop), j) for j in mine]
             gap, j = min(gaps)
             if gap <= height[j] * FRAGMENT:
                 owner[j].append(k)
+    digits = [[np.isin(groups.labels, np.array(m) + 1) for m in stacked(boxes, line, owner)] for line in lines]
+    heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for line in digits for d in line]
+    tall = float(np.median(heights))  # the number's height: its digits are written alike
+    return [[part for d in line for part in (searched(ink, d, tall, score) if score else split(ink, d, tall))]
+            for line in digits]
+
+
+def lines_of(boxes: list, big: list[int]) -> list[list[int]]:
+    """The digit-sized groups in lines of writing, top to bottom: a group whose rows overlap a line's by
+    IN_LINE of the shorter is in that line (a number's digits go up and down a little). Lines less than ROW_GAP
+    of the shorter one's height apart are one line: the halves of a digit cut across, not two lines."""
+    lines: list[list[int]] = []
+    for k in sorted(big, key=lambda k: (boxes[k][0].start, boxes[k][1].start)):
+        rows = boxes[k][0]
+        for line in lines:
+            top, bottom = min(boxes[j][0].start for j in line), max(boxes[j][0].stop for j in line)
+            if min(rows.stop, bottom) - max(rows.start, top) >= IN_LINE * min(rows.stop - rows.start, bottom - top):
+                line.append(k)
+                break
+        else:
+            lines.append([k])
+    lines.sort(key=lambda line: min(boxes[j][0].start for j in line))
+    joined_lines = [lines[0]]
+    for line in lines[1:]:
+        tall = min(line_height(boxes, joined_lines[-1]), line_height(boxes, line))
+        if row_gap(boxes, joined_lines[-1], line) < ROW_GAP * tall:
+            joined_lines[-1] = joined_lines[-1] + line
+        else:
+            joined_lines.append(line)
+    return joined_lines
+
+
+def line_height(boxes: list, line: list[int]) -> float:
+    return float(np.median([boxes[j][0].stop - boxes[j][0].start for j in line]))
+
+
+def row_gap(boxes: list, upper: list[int], lower: list[int]) -> int:
+    """Rows of paper between two sets of groups (negative where their rows overlap)."""
+    return max(min(boxes[j][0].start for j in lower) - max(boxes[j][0].stop for j in upper),
+               min(boxes[j][0].start for j in upper) - max(boxes[j][0].stop for j in lower))
+
+
+def stacked(boxes: list, line: list[int], owner: dict) -> list[list[int]]:
+    """A line's digits left to right, each the groups (with their fragments, `owner`) of a digit-sized group and
+    of those after it sharing OVERLAP of their columns with it (a stroke above a digit, a digit cut across)."""
     merged: list[list[int]] = []
-    for k in sorted(big, key=lambda k: boxes[k][1].start):  # a digit sharing most of its columns with the last
+    for k in sorted(line, key=lambda k: boxes[k][1].start):
         if merged and shared(boxes, merged[-1], k) >= OVERLAP:
             merged[-1] += owner[k]
         else:
             merged.append(list(owner[k]))
-    digits = [np.isin(groups.labels, np.array(m) + 1) for m in merged]
-    heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for d in digits]
-    line = float(np.median(heights)) if heights else 0.0  # the number's height: its digits are written alike
-    return [part for d in digits for part in (searched(ink, d, line, score) if score else split(ink, d, line))]
+    return merged
 
 
 def shared(boxes: list, ks: list[int], k: int) -> float:

@@ -34,11 +34,12 @@ LINE = 4.0  # a lone piece this many times longer than wide is a stroke (a 1), e
 
 @dataclass(frozen=True)
 class Digit:
-    """One digit found in an image: its MNIST form (uint8 (28, 28)) and its box in the image's own pixels,
-    (x0, y0, x1, y1) with x1 and y1 one past its last column and row."""
+    """One digit found in an image: its MNIST form (uint8 (28, 28)), its box in the image's own pixels,
+    (x0, y0, x1, y1) with x1 and y1 one past its last column and row, and its line of writing (0: the top one)."""
 
     image: np.ndarray
     box: tuple[int, int, int, int]
+    line: int = 0
 
 
 def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
@@ -70,17 +71,19 @@ def in_mnist_form(ink: np.ndarray) -> bool:
 
 
 def find_digits(image: np.ndarray, where: str = "image", judge: Callable | None = None) -> list[Digit]:
-    """Every digit in an image, left to right (`pieces.digits_in`): digits that touch are split, the pieces of
-    a broken digit joined. `judge` (uint8 (N, 28, 28) -> the log of each one's calibrated top probability, a
+    """Every digit in an image, line by line, each left to right (`pieces.digits_in`): digits that touch are
+    split, the pieces of a broken digit joined. `judge` (uint8 (N, 28, 28) -> the log of each one's calibrated top probability, a
     run's `confidence`) picks where touching digits are cut: where the model reads the parts most surely."""
     ink, groups, factor = scene(image, where)
     score = None if judge is None else lambda masks: judge(np.stack([mnist_form(ink, m, False) for m in masks]))
     found = []
-    for mask in digits_in(ink, groups, score):
-        rows, cols = np.nonzero(mask)
-        box = (cols.min() * factor, rows.min() * factor, (cols.max() + 1) * factor, (rows.max() + 1) * factor)
-        found.append(Digit(mnist_form(ink, mask, False), tuple(int(round(v)) for v in box)))
+    for line, masks in enumerate(digits_in(ink, groups, score)):
+        for mask in masks:
+            rows, cols = np.nonzero(mask)
+            box = (cols.min() * factor, rows.min() * factor, (cols.max() + 1) * factor, (rows.max() + 1) * factor)
+            found.append(Digit(mnist_form(ink, mask, False), tuple(int(round(v)) for v in box), line))
     return found
+
 
 
 def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:

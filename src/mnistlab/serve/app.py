@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..calibration import UNSURE_BELOW, unsure
-from ..data.images import as_gray, open_image
+from ..data.images import as_gray, as_text, open_image
 from ..data.prepare import find_digits, to_mnist
 from ..data.rgb import decode, is_digit_input
 from ..errors import UserError
@@ -120,7 +120,8 @@ class Prediction(BaseModel):
     units: list[Unit] = Field(description="first-layer units most responsible for the prediction (FFN; else empty)")
     attribution: list[ClassAttribution] = Field(description="with attribution=true: maps for the predicted class, then the runner-up")
     milliseconds: float = Field(description="server time for preprocessing and the model")
-    number: str = Field("", description="a digit run: every digit found, read left to right (as `predict --number`)")
+    number: str = Field("", description="a digit run: every digit found, read left to right, line by line (lines apart by "
+                                        "a space; as `predict --number`)")
     digits: list[FoundDigit] = Field([], description="a digit run: each digit found, left to right, with its box")
 
 
@@ -128,6 +129,7 @@ class FoundDigit(BaseModel):
     label: str = Field(description="the class read for this digit of the number")
     probability: float = Field(description="its probability")
     box: list[int] = Field(description="[x0, y0, x1, y1]: where it was found, in the sent image's pixels")
+    line: int = Field(0, description="its line of writing, 0 the top one (a page of numbers is read line by line)")
 
 
 class Error(BaseModel):
@@ -389,16 +391,16 @@ def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
         return Prediction(class_=k, label=run.classes[k], probabilities=[float(p) for p in probs[0]], unsure=bool(unsure(probs)[0]),
                           input28=image28.tolist() if digits else [], input_image=shown, feature_maps=maps, units=units,
                           attribution=attribution, milliseconds=round(1000 * (time.perf_counter() - start), 2),
-                          number="".join(d.label for d in found), digits=found)
+                          number=as_text(found, [d.label for d in found]), digits=found)
 
 
 def read_number(run: Run, gray: np.ndarray) -> list[FoundDigit]:
-    """Every digit of a drawing or picture, left to right, read by the run (`predict --number`)."""
+    """Every digit of a drawing or picture, line by line, each left to right, read by the run (`predict --number`)."""
     found = find_digits(gray, judge=run.confidence)
     if not found:
         return []
     classes, probs = run.predict(np.stack([d.image for d in found]))
-    return [FoundDigit(label=run.classes[int(c)], probability=float(p[int(c)]), box=list(d.box))
+    return [FoundDigit(label=run.classes[int(c)], probability=float(p[int(c)]), box=list(d.box), line=d.line)
             for d, c, p in zip(found, classes, probs)]
 
 
