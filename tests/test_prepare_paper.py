@@ -252,3 +252,17 @@ def test_a_number_whose_tallest_piece_is_faint_still_gives_its_digits():
     groups = Groups(labels, np.array([400.0, 76.0]), [np.s_[40:60, 5:25], np.s_[2:78, 50:51]], 3.0)
     found = digits_in(ink, groups)
     assert len(found) >= 1 and found[0][0][45, 10]  # the first line's first digit
+
+
+def test_a_light_1_between_heavy_digits_is_a_digit_not_a_mark():
+    # a 1 carries little ink: with 15% of the heaviest digit's ink it was taken for a mark of its neighbour
+    from mnistlab.data.pieces import Groups, digits_in
+
+    labels = np.zeros((60, 120), dtype=np.int32)
+    labels[20:40, 10:30] = 1  # a heavy digit: 400 pixels of ink, 20 tall
+    labels[20:40, 40:43] = 2  # a 1: 60 pixels, 20 tall
+    labels[20:40, 53:73] = 3  # another heavy digit
+    ink = (labels > 0).astype(np.float64)
+    boxes = [np.s_[20:40, 10:30], np.s_[20:40, 40:43], np.s_[20:40, 53:73]]
+    found = digits_in(ink, Groups(labels, np.array([400.0, 60.0, 400.0]), boxes, 3.0))
+    assert [[int(labels[d][0]) for d in line] for line in found] == [[1, 2, 3]]

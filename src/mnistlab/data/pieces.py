@@ -27,16 +27,21 @@ PART = 0.15  # a group's core: its pieces with this share of its largest piece's
 KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the main one's box
 # if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
-SMALL, TALL = 0.2, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
-# of the tallest, is no digit of its own: a fragment of the digit beside it, or a mark
+LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
+# of the tallest group with SMALL of the most ink (or taller than it over this share), is no digit of its own: a
+# fragment of the digit beside it, or a mark (a 1 carries little ink: at 0.2, 1s in the tuning suite's numbers
+# were taken for marks; a faint remnant of a rule is far taller than the digits)
+SMALL = 0.2  # the digits' height is that of the tallest group with this share of the most ink; cutting a group by
+# width alone (no model to judge), a part with less ink than this share of the largest part's stays with its left
 FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
 IN_LINE = 0.5  # a digit whose rows overlap a line of digits' rows by this share of the shorter is in that line
 ROW_GAP = 0.3  # lines of digits closer than this share of the shorter one's height are one line (a digit cut across)
 WIDE = 1.3  # a group wider than this many times its height holds several digits
 ASPECT = 0.8  # a digit of a number is about this many times as wide as it is tall (where to look for the cuts)
 OVERLAP = 0.6  # groups sharing this share of the narrower one's columns are one digit
-LEAST, MOST = 0.3, 1.4  # with a model to judge the cuts: a digit of a number is this many times the number's
-# height wide at least and at most (a 1 is narrow, a 0 or a 2 with a long tail wide)
+LEAST, MOST = 0.15, 1.4  # with a model to judge the cuts: a digit of a number is this many times the number's
+# height wide at least and at most (a 1 is narrow: at 0.3 a 1 touching its neighbour could not be cut off; a 0
+# or a 2 with a long tail is wide)
 SMOOTH = 0.04  # the ink profile searched for cuts is smoothed over this share of the number's height (odd)
 SEARCH = 0.8  # a group narrower than this many times the number's height is one digit, not searched for cuts
 WHOLE = 2.0  # a group under this many times the number's height may still be one digit (a 2 with a long tail, a
@@ -185,7 +190,7 @@ def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
 def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) -> list[list[np.ndarray]]:
     """Every digit of a number or a page of them, each a bool mask of its pieces: its lines of digits top to
     bottom (`lines_of`), each left to right. In a line, groups that stand over one another are joined; a group
-    far smaller or shorter than the digits (under SMALL of the most ink, TALL of the tallest) is a fragment of
+    far smaller or shorter than the digits (under LIGHT of the most ink, TALL of their height) is a fragment of
     the digit whose columns it shares or touches, else a mark left out; groups too wide for one digit are split
     (by `score`, where given: `searched`)."""
     found = [k for k, box in enumerate(groups.boxes) if box is not None]
@@ -193,9 +198,9 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
         return []
     boxes = groups.boxes
     height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
-    big = [k for k in found if groups.mass[k] >= SMALL * groups.mass[found].max()
-           and height[k] >= TALL * max(height.values())]
-    big = big or [max(found, key=lambda k: groups.mass[k])]  # the tallest group a faint stroke: the most ink is the digit
+    most = groups.mass[found].max()
+    size = max(height[k] for k in found if groups.mass[k] >= SMALL * most)  # a digit's height: a faint remnant's is not
+    big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL]
     lines = lines_of(boxes, big)
     owner = {k: [k] for k in big}
     for k in found:
