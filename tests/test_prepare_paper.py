@@ -266,3 +266,18 @@ def test_a_light_1_between_heavy_digits_is_a_digit_not_a_mark():
     boxes = [np.s_[20:40, 10:30], np.s_[20:40, 40:43], np.s_[20:40, 53:73]]
     found = digits_in(ink, Groups(labels, np.array([400.0, 60.0, 400.0]), boxes, 3.0))
     assert [[int(labels[d][0]) for d in line] for line in found] == [[1, 2, 3]]
+
+
+
+def test_rules_left_on_a_page_are_no_digits_and_cutting_one_does_not_fail():
+    # a held-out ruled page kept four rules 1 pixel tall and 495 long: read line by line, each was cut by width
+    # into hundreds of "digits" (1,980 found), and a window narrower than a column ended in a traceback
+    from mnistlab.data.pieces import Groups, digits_in, split
+
+    labels = np.zeros((60, 240), dtype=np.int32)
+    labels[10, 20:220], labels[40, 20:220] = 1, 2
+    ink = (labels > 0).astype(np.float64)
+    groups = Groups(labels, np.array([200.0, 200.0]), [np.s_[10:11, 20:220], np.s_[40:41, 20:220]], 1.0)
+    assert digits_in(ink, groups) == []
+    parts = split(ink, labels == 1, 1.0)
+    assert sum(p.sum() for p in parts) == 200  # every pixel of the rule in some part

@@ -58,7 +58,8 @@ def cmd_predict(args: argparse.Namespace) -> dict:
 
 def report_numbers(args: argparse.Namespace, run, found: list[list]) -> dict:
     """What `predict --number` prints and returns: each file's digits read line by line, left to right, with their
-    boxes; the number is unsure when any of its digits is (a page of digits read wrong must not look sure)."""
+    boxes; the number is unsure when any of its digits is (a page of digits read wrong must not look sure), or
+    when none was found."""
     images = [d.image for digits in found for d in digits]
     classes, probs = run.predict(np.stack(images)) if images else ([], [])
     answers = iter(zip(classes, probs, unsure(probs) if len(probs) else []))
@@ -66,8 +67,11 @@ def report_numbers(args: argparse.Namespace, run, found: list[list]) -> dict:
     for f, digits in zip(args.images, found):
         read = [{"class": run.classes[int(c)], "probability": round(float(p[int(c)]), 6), "box": list(d.box),
                  "line": d.line, "unsure": bool(doubt)} for d, (c, p, doubt) in zip(digits, answers)]
-        number, doubt = as_text(digits, [r["class"] for r in read]), any(r["unsure"] for r in read)
+        number, doubt = as_text(digits, [r["class"] for r in read]), any(r["unsure"] for r in read) or not read
         predictions.append({"file": str(f), "number": number, "unsure": doubt, "digits": read})
+        if not read:
+            say(args, f"{f}: no digit found (only flat lines or marks), unsure")
+            continue
         say(args, f"{f}: {number}  (" + ", ".join(f"{r['class']}: {pct(r['probability'])}{' unsure' if r['unsure'] else ''} "
                                                    f"at {r['box']}" for r in read) + ")"
             + (f"  unsure ({sum(r['unsure'] for r in read)} of {len(read)} digits below {UNSURE_BELOW:.0%})" if doubt else ""))

@@ -28,12 +28,14 @@ KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another gr
 # if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
 LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
-# of the tallest group with SMALL of the most ink (or taller than it over this share), is no digit of its own: a
-# fragment of the digit beside it, or a mark (a 1 carries little ink: at 0.2, 1s in the tuning suite's numbers
-# were taken for marks; a faint remnant of a rule is far taller than the digits)
-SMALL = 0.2  # the digits' height is that of the tallest group with this share of the most ink; cutting a group by
-# width alone (no model to judge), a part with less ink than this share of the largest part's stays with its left
+# of the digits' height (or taller than it over this share), is no digit of its own: a fragment of the digit beside
+# it, or a mark (a 1 carries little ink: at 0.2, 1s in the tuning suite's numbers were taken for marks). The
+# digits' height is the tallest of the groups with SMALL of the most ink and TALL of the tallest group's height
+# (or, where none is both, of the group with the most ink: a faint remnant of a rule beside short digits)
+SMALL = 0.2  # (the digits' height, above) cutting a group by width alone (no model to judge), a part with less ink
+# than this share of the largest part's stays with its left neighbour
 FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
+FLAT = 10  # a group at most two pen widths tall and this many times as long is a line (a rule), no digit
 IN_LINE = 0.5  # a digit whose rows overlap a line of digits' rows by this share of the shorter is in that line
 ROW_GAP = 0.3  # lines of digits closer than this share of the shorter one's height are one line (a digit cut across)
 WIDE = 1.3  # a group wider than this many times its height holds several digits
@@ -189,17 +191,18 @@ def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
 
 def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) -> list[list[np.ndarray]]:
     """Every digit of a number or a page of them, each a bool mask of its pieces: its lines of digits top to
-    bottom (`lines_of`), each left to right. In a line, groups that stand over one another are joined; a group
+    bottom (`lines_of`), each left to right; a flat line (`flat`) is none. In a line, groups that stand over one another are joined; a group
     far smaller or shorter than the digits (under LIGHT of the most ink, TALL of their height) is a fragment of
     the digit whose columns it shares or touches, else a mark left out; groups too wide for one digit are split
     (by `score`, where given: `searched`)."""
-    found = [k for k, box in enumerate(groups.boxes) if box is not None]
+    boxes = groups.boxes
+    found = [k for k, box in enumerate(boxes) if box is not None and not flat(box, groups.width)]
     if not found:
         return []
-    boxes = groups.boxes
     height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
-    most = groups.mass[found].max()
-    size = max(height[k] for k in found if groups.mass[k] >= SMALL * most)  # a digit's height: a faint remnant's is not
+    most, tallest = groups.mass[found].max(), max(height.values())
+    heavy = [k for k in found if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
+    size = max(height[k] for k in heavy) if heavy else height[max(found, key=lambda k: groups.mass[k])]
     big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL]
     lines = lines_of(boxes, big)
     owner = {k: [k] for k in big}
@@ -215,6 +218,14 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     tall = float(np.median(heights))  # the number's height: its digits are written alike
     return [[part for d in line for part in (searched(ink, d, tall, score) if score else split(ink, d, tall))]
             for line in digits]
+
+
+def flat(box: tuple, pen: float) -> bool:
+    """Whether a group is a flat line, no digit: a stroke at most two pen widths tall, FLAT times as long as that
+    (a rule left on the page; read as a number, it was cut into hundreds of "digits")."""
+    rows, cols = box
+    tall = rows.stop - rows.start
+    return tall <= 2 * pen and cols.stop - cols.start >= FLAT * tall
 
 
 def lines_of(boxes: list, big: list[int]) -> list[list[int]]:
@@ -283,7 +294,8 @@ def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
     profile = (ink * digit).sum(axis=0)[cols.min(): cols.max() + 1]
     cuts = []
     for i in range(1, n):
-        lo, hi = round((i - 0.35) * w / n), round((i + 0.35) * w / n)
+        lo = round((i - 0.35) * w / n)
+        hi = max(lo + 1, round((i + 0.35) * w / n))  # a column at least: a stroke a pixel tall gives n near w
         cuts.append(cols.min() + lo + int(np.argmin(profile[lo:hi])))
     edges = [cols.min(), *cuts, cols.max() + 1]
     mass = np.array([(ink * digit)[:, a:b].sum() for a, b in zip(edges, edges[1:])])
