@@ -85,7 +85,6 @@ def find_digits(image: np.ndarray, where: str = "image", judge: Callable | None 
     return found
 
 
-
 def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:
     """The ink of an image at working size, printed lines taken out, its pieces grouped; and the factor from
     working pixels to the image's own."""
