@@ -13,7 +13,7 @@ FAMILIES = {"noise", "blur", "geometry", "contrast", "occlusion", "stray marks",
 
 
 def test_every_family_of_the_issue_is_there():
-    assert set(families()) == FAMILIES and len(CORRUPTIONS) == 20
+    assert set(families()) == FAMILIES and len(CORRUPTIONS) == 22
 
 
 @pytest.mark.parametrize("name", list(CORRUPTIONS))

@@ -157,6 +157,33 @@ def _cut(x, s, g):
     return x * (across.abs() >= s / 2).to(x.dtype)
 
 
+@corruption("negative_band", "occlusion", "a strip of the scan in negative: 2, 3, 4 rows or columns across the "
+            "frame inverted, through the digit")
+def _negative_band(x, s, g):
+    width, side = (2, 3, 4)[s - 1], x.shape[-1]
+    ys, xs = pixel_grid(*x.shape[-2:], x.device)
+    along = torch.where((_rand(x, g) < 0.5).view(-1, 1, 1, 1), xs, ys)  # columns or rows
+    start = (side / 2 - width / 2 + (_rand(x, g) - 0.5) * side * 0.4).round().view(-1, 1, 1, 1)
+    band = (along >= start) & (along < start + width)
+    return torch.where(band, 1 - x, x)
+
+
+@corruption("crossing", "stray marks", "a pen line across the whole frame through the digit: straight 1 pixel "
+            "wide, a zigzag of 3 strokes 1.5 wide, of 5 strokes 2 wide")
+def _crossing(x, s, g):
+    k, side = (1, 3, 5)[s - 1], x.shape[-1]
+    angle = _rand(x, g) * math.pi
+    direction = torch.stack([torch.sin(angle), torch.cos(angle)], 1)  # (row, col)
+    centre = side / 2 - 0.5 + (_rand(x, g, 2) - 0.5) * 8  # through the digit, near the middle
+    t = torch.linspace(-0.75, 0.75, k + 1, device=x.device).view(1, -1, 1) * side  # past the frame's edges
+    points = centre[:, None] + t * direction[:, None]
+    normal = torch.stack([-direction[:, 1], direction[:, 0]], 1)
+    wiggle = torch.tensor([(-1) ** i for i in range(k + 1)], device=x.device, dtype=x.dtype).view(1, -1, 1)
+    points = points + (k > 1) * wiggle * (2 + 2 * _rand(x, g))[:, None, None] * normal[:, None]
+    width = torch.full((len(x), k), (1.0, 1.5, 2.0)[s - 1], device=x.device)
+    return torch.maximum(x, segments(points[:, :-1], points[:, 1:], width, *x.shape[-2:]))
+
+
 def _beside(x: torch.Tensor, g: torch.Generator, length: float, gap: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Two end points (N, 2) of a line `length` pixels long beside each digit, on the side of it with the most
     room (vertical left or right of it, horizontal above or below), `gap` pixels from its ink where the frame
