@@ -114,7 +114,11 @@ def _plain(digits, rng):
 
 @scene("photo", "a phone photo: uneven light, a shadow, mild perspective, noise, JPEG at quality 55-85")
 def _photo(digits, rng):
-    page = written(digits, rng, int(rng.integers(50, 110)))
+    return photographed(written(digits, rng, int(rng.integers(50, 110))), rng)
+
+
+def photographed(page: np.ndarray, rng: np.random.Generator) -> bytes:
+    """The page photographed: light falling off, the phone's shadow along a side, mild perspective, JPEG."""
     h, w = page.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
     light = 1 - rng.uniform(0.1, 0.35) * ((ys - rng.uniform(0, 1)) ** 2 + (xs - rng.uniform(0, 1)) ** 2)
@@ -143,6 +147,27 @@ def _ruled(digits, rng):
     return encode(written(digits, rng, height, page, ink=str(rng.choice(["black", "blue", "pencil"]))))
 
 
+@scene("ruled_photo", "a notebook photographed: rules every 0.5-0.9 digit heights, the digit's foot on a rule, so "
+       "two or three rules cross it; a red margin on half the pages")
+def _ruled_photo(digits, rng):
+    height = int(rng.integers(50, 100))
+    page = sheet(height * 2 + 30, max(240, len(digits) * height + 100), rng)
+    spacing = height * rng.uniform(0.5, 0.9)
+    phase = rng.uniform(0, spacing)
+    foot = int(phase + spacing * round(((page.shape[0] + height) / 2 - phase) / spacing))  # the rule nearest the foot
+    ys = np.arange(page.shape[0])[:, None]
+    d = np.abs((ys - phase + spacing / 2) % spacing - spacing / 2)
+    colour = RULE_COLOURS[int(rng.integers(2))]
+    put(page, np.broadcast_to(np.clip(rng.uniform(1, 2.5) / 2 + 0.5 - d, 0, 1), page.shape[:2]).copy(), 0, 0, colour)
+    if rng.random() < 0.5:
+        margin = int(rng.integers(10, 40))
+        page[:, margin: margin + 2] = page[:, margin: margin + 2] * 0.35 + 0.65 * np.asarray((0.9, 0.4, 0.4))
+    top = min(page.shape[0] - height, max(0, foot - height))
+    page = written(digits, rng, height, page, ink=str(rng.choice(["black", "blue", "pencil"])),
+                   at=(top, (page.shape[1] - len(digits) * height) // 2))
+    return photographed(page, rng)
+
+
 @scene("squared", "squared paper: light blue or gray lines every 0.3-0.5 digit heights")
 def _squared(digits, rng):
     height = int(rng.integers(50, 90))
@@ -168,6 +193,30 @@ def _form_box(digits, rng):
         alpha[r0: r1 + t, c: c + t] = 1
     put(page, alpha, 0, 0, (0.2, 0.2, 0.2) if rng.random() < 0.5 else (0.55, 0.55, 0.55))
     return encode(page)
+
+
+@scene("form_lines", "a comb of printed boxes, an underline or a frame close enough to touch the pen (0-12% of the "
+       "digit's height clear), black or gray, half of them photographed")
+def _form_lines(digits, rng):
+    height = int(rng.integers(45, 85))
+    page = written(digits, rng, height)
+    alpha = np.zeros(page.shape[:2])
+    ink = np.nonzero(np.any(page < 0.7, axis=2))
+    margin, t = int(height * rng.uniform(0.0, 0.12)), int(rng.integers(1, 4))
+    r0, r1 = max(0, ink[0].min() - margin), min(page.shape[0] - t, ink[0].max() + margin)
+    c0, c1 = max(0, ink[1].min() - margin), min(page.shape[1] - t, ink[1].max() + margin)
+    kind = rng.choice(["comb", "underline", "frame"])
+    alpha[r1: r1 + t, 4 if kind == "underline" else c0: -4 if kind == "underline" else c1 + t] = 1
+    if kind != "underline":
+        alpha[r0: r0 + t, c0: c1 + t] = kind == "frame"
+        teeth = [c0, c1] if kind == "frame" else range(c0 - (c1 - c0), c1 + (c1 - c0) + 1, c1 - c0)
+        for c in teeth:
+            if 0 <= c < page.shape[1] - t:
+                alpha[r0 if kind == "frame" else r1 - (r1 - r0) // 3: r1 + t, c: c + t] = 1
+        if kind == "comb":
+            alpha[r1: r1 + t, :] = 1
+    put(page, alpha, 0, 0, (0.2, 0.2, 0.2) if rng.random() < 0.5 else (0.55, 0.55, 0.55))
+    return photographed(page, rng) if rng.random() < 0.5 else encode(page)
 
 
 def cut(strokes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
