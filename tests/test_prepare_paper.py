@@ -75,6 +75,20 @@ def test_a_dark_rule_and_a_form_box_are_not_ink(digits):
         assert correlation(to_mnist(1 - boxed), clean) > 0.9
 
 
+def test_a_form_box_close_round_the_pen_takes_none_of_the_digit(sample):
+    """A box drawn 3 pixels round the digit (under a pixel at MNIST's scale), one of each class: the frame goes,
+    and the digit's straight strokes near it stay (a 2's foot, a 5's flag and a 6's back went with it)."""
+    labels = np.asarray(sample.test_labels)
+    for k in range(10):
+        page = on_page(sample.test_images[np.nonzero(labels == k)[0][0]])
+        rows, cols = np.nonzero(page > 0.5)
+        r0, r1, c0, c1 = rows.min() - 3, rows.max() + 3, cols.min() - 3, cols.max() + 3
+        boxed = page.copy()
+        boxed[r0: r0 + 2, c0: c1 + 1] = boxed[r1 - 1: r1 + 1, c0: c1 + 1] = 1.0
+        boxed[r0: r1 + 1, c0: c0 + 2] = boxed[r0: r1 + 1, c1 - 1: c1 + 1] = 1.0
+        assert correlation(to_mnist(1 - boxed), to_mnist(1 - page)) > 0.7, k
+
+
 def number_page(digits, gap: int = 12) -> np.ndarray:
     """Digits side by side, `gap` pixels apart, 56 pixels tall, as ink on a page."""
     parts = []

@@ -143,12 +143,10 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     both = runs[0] | runs[1]
     if not both.any():
         return ink
-    labels, n = ndimage.label(both, structure=np.ones((3, 3)))
-    framed = np.zeros(n + 1, dtype=bool)
-    framed[1:] = [closes_frame(both, rows, cols) for rows, cols in ndimage.find_objects(labels)]
+    labels, _ = ndimage.label(both, structure=np.ones((3, 3)))
     strokes = pen & ~both  # the pen's ink, not on any straight line
     pen_width = stroke_width(strokes)
-    lines = (framed[labels] | paper_lines(ink, strokes, bands[1], faint, pen_width, peak)
+    lines = (frames(both, labels, pen_width) | paper_lines(ink, strokes, bands[1], faint, pen_width, peak)
              | paper_lines(ink.T, strokes.T, bands[0].T, faint.T, pen_width, peak).T)
     if not lines.any():
         return ink
@@ -160,6 +158,20 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     erase = lines & ~crossing
     erase |= ndimage.binary_dilation(erase) & (ink <= level)  # the lines' faint edges
     return np.where(erase, 0.0, ink)
+
+
+def frames(both: np.ndarray, labels: np.ndarray, pen_width: float) -> np.ndarray:
+    """The straight lines of `both` (pieces `labels`) that close a frame round a box (`closes_frame`): the part of
+    each such piece along its box's sides, up to a pen's width in (at least 3 pixels). A digit touching the frame
+    joins its piece, and its own straight strokes inside stay."""
+    out = np.zeros_like(both)
+    edge = max(3, round(pen_width))
+    for k, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        if closes_frame(both, rows, cols):
+            side = np.ones((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
+            side[edge:-edge, edge:-edge] = False
+            out[rows, cols] |= (labels[rows, cols] == k) & side
+    return out
 
 
 def straight(mask: np.ndarray) -> np.ndarray:
