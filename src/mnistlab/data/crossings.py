@@ -1,8 +1,9 @@
-"""Lines across a small crop: a band or a pen line that runs from one edge of the frame to another, through the
+"""Lines across a 28x28 image: a band or a pen line that runs from one edge of the frame to another, through the
 digit. Neither is the digit, and neither may decide its size: scaled with it into MNIST's box, the digit
 shrinks. On a large image the printed lines go by their length (paper.without_rules); a crop of a digit or two
-is too small for that, but a digit seldom reaches two opposite edges of its frame: MNIST keeps its digits
-EDGE pixels in from every side of 28. When one does (sheared, written wide, cropped to its box) its own strokes
+is too small for that, but a digit seldom reaches two opposite edges of MNIST's frame: MNIST keeps its digits
+EDGE pixels in from every side of 28 (other small crops, an 8x8 scan, a digit cut to its box, are left alone:
+there the digit's own strokes run edge to edge). When one does (sheared, written wide, cropped to its box) its own strokes
 reach the edges, and they stay: a line's end is finer than the digit's pen or goes on through the digit, and
 a line crosses each edge once.
 
