@@ -180,31 +180,37 @@ def _squared(digits, rng):
 
 @scene("form_box", "a printed form box (black or gray, 1-3 pixels) around the digit, 3-25% of its height clear")
 def _form_box(digits, rng):
-    height = int(rng.integers(40, 80))
-    page = written(digits, rng, height)
-    alpha = np.zeros(page.shape[:2])
-    ink = np.nonzero(np.any(page < 0.7, axis=2))
-    margin, t = int(height * rng.uniform(0.03, 0.25)), int(rng.integers(1, 4))
-    r0, r1 = max(0, ink[0].min() - margin), min(page.shape[0] - t, ink[0].max() + margin)
-    c0, c1 = max(0, ink[1].min() - margin), min(page.shape[1] - t, ink[1].max() + margin)
+    page, alpha, t, (r0, r1, c0, c1) = form(digits, rng, (40, 80), (0.03, 0.25))
     for r in (r0, r1):
         alpha[r: r + t, c0: c1 + t] = 1
     for c in (c0, c1):
         alpha[r0: r1 + t, c: c + t] = 1
-    put(page, alpha, 0, 0, (0.2, 0.2, 0.2) if rng.random() < 0.5 else (0.55, 0.55, 0.55))
+    put(page, alpha, 0, 0, printed(rng))
     return encode(page)
+
+
+def form(digits, rng: np.random.Generator, heights: tuple[int, int], clear: tuple[float, float]) -> tuple:
+    """The digits written at a height drawn from `heights`, for a form to be printed round them: the page, an
+    empty alpha for the printing, a line width `t` of 1-3 pixels, and the rows and columns (r0, r1, c0, c1) of a
+    box round the ink with a share of the height drawn from `clear` between them, its lines inside the page."""
+    height = int(rng.integers(*heights))
+    page = written(digits, rng, height)
+    margin, t = int(height * rng.uniform(*clear)), int(rng.integers(1, 4))
+    ink = np.nonzero(np.any(page < 0.7, axis=2))
+    r0, r1 = max(0, ink[0].min() - margin), min(page.shape[0] - t, ink[0].max() + margin)
+    c0, c1 = max(0, ink[1].min() - margin), min(page.shape[1] - t, ink[1].max() + margin)
+    return page, np.zeros(page.shape[:2]), t, (r0, r1, c0, c1)
+
+
+def printed(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A form's printing: black or gray."""
+    return (0.2, 0.2, 0.2) if rng.random() < 0.5 else (0.55, 0.55, 0.55)
 
 
 @scene("form_lines", "a comb of printed boxes, an underline or a frame close enough to touch the pen (0-12% of the "
        "digit's height clear), black or gray, half of them photographed")
 def _form_lines(digits, rng):
-    height = int(rng.integers(45, 85))
-    page = written(digits, rng, height)
-    alpha = np.zeros(page.shape[:2])
-    ink = np.nonzero(np.any(page < 0.7, axis=2))
-    margin, t = int(height * rng.uniform(0.0, 0.12)), int(rng.integers(1, 4))
-    r0, r1 = max(0, ink[0].min() - margin), min(page.shape[0] - t, ink[0].max() + margin)
-    c0, c1 = max(0, ink[1].min() - margin), min(page.shape[1] - t, ink[1].max() + margin)
+    page, alpha, t, (r0, r1, c0, c1) = form(digits, rng, (45, 85), (0.0, 0.12))
     kind = rng.choice(["comb", "underline", "frame"])
     alpha[r1: r1 + t, 4 if kind == "underline" else c0: -4 if kind == "underline" else c1 + t] = 1
     if kind != "underline":
@@ -215,7 +221,7 @@ def _form_lines(digits, rng):
                 alpha[r0 if kind == "frame" else r1 - (r1 - r0) // 3: r1 + t, c: c + t] = 1
         if kind == "comb":
             alpha[r1: r1 + t, :] = 1
-    put(page, alpha, 0, 0, (0.2, 0.2, 0.2) if rng.random() < 0.5 else (0.55, 0.55, 0.55))
+    put(page, alpha, 0, 0, printed(rng))
     return photographed(page, rng) if rng.random() < 0.5 else encode(page)
 
 
