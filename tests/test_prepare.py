@@ -202,3 +202,30 @@ def test_the_fast_disc_dilation_equals_scipys_grey_dilation():
         box = np.pad((rng.random((50, 37)) < 0.05) * rng.integers(1, 256, (50, 37)).astype(np.float64), grow)
         disc = np.hypot(*np.mgrid[-grow:grow + 1, -grow:grow + 1]) <= grow + 0.5
         assert np.array_equal(disc_dilation(box, disc), grey_dilation(box, footprint=disc)), grow
+
+
+def test_a_small_scan_whose_digit_fills_its_frame_keeps_its_strokes():
+    # other writers' 8x8 scans fill their frame edge to edge: a rule that took lines from edge to edge for pen
+    # lines across the digit read them at 45.4% instead of 95.5%. Prepared, each reads as the same scan with a
+    # margin round it, where no stroke reaches an edge
+    from sklearn.datasets import load_digits
+
+    scans = load_digits().images[:100] / 16
+    assert min(correlation(to_mnist(s), to_mnist(np.pad(s, 2))) for s in scans) > 0.95
+
+
+def test_a_28x28_digit_drawn_as_tall_as_its_frame_keeps_its_strokes(sample):
+    # cropped to its box and scaled to fill the frame's height, a digit's strokes reach the top and bottom; the
+    # same rule cut them off (60% of these lost strokes). Prepared, each reads as the same digit with a margin
+    # round it (36x36)
+    def tall(image):
+        rows, cols = np.nonzero(image.any(1))[0], np.nonzero(image.any(0))[0]
+        crop = image[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+        width = max(1, min(26, round(crop.shape[1] * 28 / crop.shape[0])))
+        out = np.zeros((28, 28), np.uint8)
+        out[:, (28 - width) // 2: (28 - width) // 2 + width] = Image.fromarray(crop).resize((width, 28), Image.BILINEAR)
+        return out / 255.0
+
+    digits = [tall(image) for image in sample.test_images[:60]]
+    same = [correlation(to_mnist(d), to_mnist(np.pad(d, 4))) > 0.9 for d in digits]
+    assert np.mean(same) >= 0.95

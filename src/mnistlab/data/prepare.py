@@ -18,7 +18,6 @@ from PIL import Image
 from scipy import ndimage
 
 from ..errors import UserError
-from .crossings import without_crossings
 from .paper import BLANK, box2, ink_of, without_rules
 from .pieces import Groups, digits_in, group, main_digit, pieces, stroke_width
 
@@ -49,7 +48,7 @@ def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
     form (`in_mnist_form`) is left as it is, its ink at full strength: nothing in it is beside the digit."""
     native = np.shape(image) == (28, 28)
     if native:
-        ink = without_crossings(ink_of(image, where))
+        ink = ink_of(image, where)
         if in_mnist_form(ink):
             return np.round(ink / ink.max() * 255).astype(np.uint8)
     ink, groups, _ = scene(image, where)
@@ -99,9 +98,7 @@ def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:
     if peak < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
     solid = pieces(ink, peak)
-    # a line from edge to edge is not the digit only in MNIST's own frame, where digits keep 4 pixels clear of every
-    # side; in another small crop (an 8x8 scan, a digit cropped to its box) the digit's strokes reach the edges
-    cleaned = without_rules(ink) if max(ink.shape) >= RULED else without_crossings(ink) if ink.shape == (28, 28) else ink
+    cleaned = without_rules(ink) if max(ink.shape) >= RULED else ink
     if float(box2(cleaned).max()) < EMPTY * peak:
         if not lone_stroke(solid):
             raise UserError(f"{where}: no digit found (only printed lines: ruled paper, a grid or an empty box)")
