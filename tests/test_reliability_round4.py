@@ -196,3 +196,20 @@ def test_a_lazy_package_name_stays_the_function_when_its_submodule_of_that_name_
 
     assert score is sys.modules["mnistlab.robustness.score"].score
     assert numbers is sys.modules["mnistlab.inspect.numbers"].numbers
+
+
+def test_a_command_whose_reader_stops_ends_quietly():
+    # `mnistlab eval RUN | head -3` ended in a BrokenPipeError traceback; here the pipe's reading end is closed
+    # before the command starts, so its first line already finds no reader
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "mnistlab.cli", "data", "info", "--dataset", "mnist-sample"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == "", done.stderr[-500:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import sys
 import warnings
@@ -66,7 +67,13 @@ def interrupted_message(saved_before: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`mnistlab ARGS`: the exit status; while it runs, the library's errors name options as flags (errors.named)."""
     with command_line():
-        return _run(sys.argv[1:] if argv is None else list(argv))
+        try:
+            return _run(sys.argv[1:] if argv is None else list(argv))
+        except BrokenPipeError:
+            # whoever read stdout stopped (`| head`): stop too, quietly, as other commands do; stdout goes to
+            # /dev/null so that the interpreter's last flush does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a closed pipe
 
 
 def _run(argv: list[str]) -> int:
