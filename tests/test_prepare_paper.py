@@ -295,3 +295,31 @@ def test_rules_left_on_a_page_are_no_digits_and_cutting_one_does_not_fail():
     assert digits_in(ink, groups) == []
     parts = split(ink, labels == 1, 1.0)
     assert sum(p.sum() for p in parts) == 200  # every pixel of the rule in some part
+
+
+def test_a_printed_rule_with_a_dark_core_goes_whole(digits):
+    """Rules printed as a dark core between two paler rows (a photo blurs every printed line so): their core is no
+    darker than their own line, so no 1-pixel rule stays on the page as pen (grey rules, a little lighter than the
+    pen)."""
+    scores = []
+    for d in digits[:6]:
+        page = on_page(d)
+        paper = np.full((*page.shape, 3), 250.0)
+        paper[13::28], paper[15::28], paper[14::28] = (210, 210, 215), (210, 210, 215), (160, 160, 165)
+        rgb = paper * (1 - page[..., None]) + np.array([20, 30, 120]) * page[..., None]
+        scores.append(correlation(to_mnist(ink_gray(rgb) / 255), to_mnist(1 - page)))
+    assert min(scores) > 0.6 and np.mean(scores) > 0.85, scores  # rule cores kept as pen: three of six under 0.1
+
+
+def test_a_shadow_over_most_of_a_photo_is_paper_and_the_lit_corner_is_not_ink(digits):
+    """A photo whose border lies mostly in a shadow, with a lit corner: the lit paper reaches further from the
+    border's level than the pen does, yet it is a broad patch, not a stroke; the digit in the shadow is the ink."""
+    h, w = 480, 640
+    ys, xs = np.mgrid[0:h, 0:w]
+    light = 0.5 + 0.45 / (1 + np.exp((xs + 1.5 * ys - 420) / 12))  # the top left corner lit, the rest in shade
+    for d in digits[:4]:
+        sheet = np.zeros((h, w))
+        page = on_page(d, factor=3, margin=0)
+        sheet[260: 260 + page.shape[0], 380: 380 + page.shape[1]] = page
+        image = light * (1 - 0.7 * sheet)
+        assert correlation(to_mnist(image), to_mnist(1 - page)) > 0.85

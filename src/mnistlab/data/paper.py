@@ -26,6 +26,8 @@ WORK_SIDE = 64  # the paper's first estimate is measured on at most about this m
 LEVEL_SIDE = 160  # and its refinement on at most this many: a Gaussian a tenth of a 4,000-pixel side is slow
 STEP_SIDE, OPENING = 64, 5  # an image this large (a photo, not a 28x28 crop) also gets the paper's level as an opening
 # of a fifth of its side (wider than a pen's stroke): the level a sharp shadow's edge leaves
+DARKEST = 0.2  # paper in a shadow is taken as at least this bright when ink is measured as a share of it (noise)
+NARROW = 11  # pixels: strokes narrower than this stand out of a top-hat; a lit patch or a shadow's edge does not
 
 RULE_INK = 0.08  # a printed line is ink above this share of the peak (rules are often fainter than the pen)
 PEN_INK = 0.25  # the pen's strokes: ink above this share of the peak (a paper line is on its own, away from them)
@@ -69,7 +71,10 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     if high - low < UNEVEN:  # even paper: its level everywhere
         return np.clip(a - paper, 0.0, 1.0) if up >= down else np.clip(paper - a, 0.0, 1.0)
     clear = abs(up - down) >= CLEAR * max(up, down)  # the image reaches clearly further one way from the paper
-    return uneven_ink(a if (up >= down if clear else bright_ink(a)) else 1.0 - a)
+    bright = up >= down if clear else bright_ink(a)
+    if bright and min(a.shape) >= STEP_SIDE:  # in a photo, a lit patch beside a shadow reaches further than the pen
+        bright = narrow_bright(smooth)
+    return uneven_ink(a) if bright else uneven_ink(1.0 - a, shaded=True)
 
 
 def bright_ink(a: np.ndarray) -> bool:
@@ -81,12 +86,25 @@ def bright_ink(a: np.ndarray) -> bool:
     return bool(np.percentile(sub - local, 99) >= np.percentile(local - sub, 99))
 
 
-def uneven_ink(o: np.ndarray) -> np.ndarray:
+def narrow_bright(a: np.ndarray) -> bool:
+    """Whether the narrow features of `a` (under NARROW pixels wide: strokes, rules) stand out brighter than their
+    surroundings more than darker ones do (the top-hats' 99.9th percentiles): a broad lit patch and a shadow's edge
+    stand out from neither."""
+    white = a - ndimage.grey_opening(a, size=NARROW)
+    black = ndimage.grey_closing(a, size=NARROW) - a
+    return bool(np.percentile(white, 99.9) > np.percentile(black, 99.9))
+
+
+def uneven_ink(o: np.ndarray, shaded: bool = False) -> np.ndarray:
     """Ink of `o` (ink high) on paper whose level varies (fog, a shadow, a vignette): the paper is first the
     tiles' estimate (`paper_field`), then, ROUNDS times, a smooth average of the pixels that are not ink (the
     strokes and a pixel around them left out), which follows a haze closely where the tiles' grid cannot; in a
     photo at least its grey opening (a shadow's sharp edge). A large image's paper is measured on every few
-    pixels and spread back: it varies slowly."""
+    pixels and spread back: it varies slowly.
+
+    `shaded`: `o` is dark ink on lit paper (o = 1 - brightness), where a shadow scales ink and paper alike, so
+    the ink is measured as a share of the paper's brightness there: a pen or a printed rule is as dark in the
+    shadow as in the light (a fog or a haze adds light instead, and keeps the difference)."""
     step = -(-max(o.shape) // LEVEL_SIDE)
     sub = o[::step, ::step]
     paper = paper_field(sub)
@@ -101,7 +119,8 @@ def uneven_ink(o: np.ndarray) -> np.ndarray:
         paper = np.maximum(paper, ndimage.grey_opening(sub, size=max(5, max(sub.shape) // OPENING)))
     if step > 1:
         paper = interpolation(o.shape[0], sub.shape[0], step) @ paper @ interpolation(o.shape[1], sub.shape[1], step).T
-    return np.clip(o - paper, 0.0, 1.0)
+    ink = o - paper
+    return np.clip(ink / np.maximum(1.0 - paper, DARKEST) if shaded else ink, 0.0, 1.0)
 
 
 def paper_field(o: np.ndarray) -> np.ndarray:
@@ -146,18 +165,34 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     labels, _ = ndimage.label(both, structure=np.ones((3, 3)))
     strokes = pen & ~both  # the pen's ink, not on any straight line
     pen_width = stroke_width(strokes)
-    lines = (frames(both, labels, pen_width) | paper_lines(ink, strokes, bands[1], faint, pen_width, peak)
-             | paper_lines(ink.T, strokes.T, bands[0].T, faint.T, pen_width, peak).T)
+    across = frames(both, labels, pen_width) | paper_lines(ink, strokes, bands[1], faint, pen_width, peak)
+    down = paper_lines(ink.T, strokes.T, bands[0].T, faint.T, pen_width, peak).T
+    lines = across | down
     if not lines.any():
         return ink
     level = float(np.median(ink[lines]))
-    crossing = lines & (ink > OVER * level)
+    core = np.maximum(core_levels(ink, across), core_levels(ink.T, down.T).T)
+    crossing = lines & (ink > OVER * core)
+    # the pen's own fainter rim round those: above the lines' usual level, within two pixels of them
+    crossing |= lines & ndimage.binary_dilation(crossing, iterations=2) & (ink > OVER * level)
     rest = pen & ~lines
     for bar in (np.ones((9, 1), dtype=bool), np.ones((1, 9), dtype=bool)):  # strokes going on at both sides
         crossing |= lines & ndimage.binary_closing(rest, structure=bar)
     erase = lines & ~crossing
     erase |= ndimage.binary_dilation(erase) & (ink <= level)  # the lines' faint edges
     return np.where(erase, 0.0, ink)
+
+
+def core_levels(ink: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Each horizontal printed line's own level at its pixels: the median, along the line, of its darkest pixel
+    across it (its core; the median of all its pixels would be its faint edges', which its core passes as if it
+    were pen). Lines that touch count as one."""
+    labels, n = ndimage.label(lines, structure=np.ones((3, 3)))
+    ys, xs = np.nonzero(lines)
+    across = np.zeros((n + 1) * ink.shape[1])
+    np.maximum.at(across, labels[ys, xs] * ink.shape[1] + xs, ink[ys, xs])
+    level = np.array([np.median(col[col > 0]) if (col > 0).any() else 0.0 for col in across.reshape(n + 1, -1)])
+    return level[labels]
 
 
 def frames(both: np.ndarray, labels: np.ndarray, pen_width: float) -> np.ndarray:
@@ -194,8 +229,9 @@ def paper_lines(ink: np.ndarray, strokes: np.ndarray, band: np.ndarray, faint: n
     runs = labels > 0
     side = runs.shape[1]
     alone = runs & ~ndimage.binary_dilation(strokes, structure=np.ones((5, 1), dtype=bool))
-    free = ndimage.mean(alone, labels, np.arange(1, n + 1))
-    level = ndimage.mean(ink, labels, np.arange(1, n + 1))
+    with np.errstate(invalid="ignore"):  # a piece of the band with no faint ink in it: nan, skipped below
+        free = ndimage.mean(alone, labels, np.arange(1, n + 1))
+        level = ndimage.mean(ink, labels, np.arange(1, n + 1))
     across = np.bincount((labels * side + np.arange(side)).ravel(), minlength=(n + 1) * side).reshape(n + 1, side)[1:]
     keep = np.zeros(n + 1, dtype=bool)
     for k, found in enumerate(ndimage.find_objects(labels, max_label=n)):
