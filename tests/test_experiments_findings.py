@@ -3,10 +3,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from mnistlab.experiments import run_experiment
 from mnistlab.train import memo
+from mnistlab.train.device import call_threads
 
 pytestmark = pytest.mark.slow  # trains every quick experiment
 
@@ -15,10 +15,10 @@ pytestmark = pytest.mark.slow  # trains every quick experiment
 def quick(tmp_path_factory):
     """Run a quick experiment once per module on mnist-sample; return its results.
 
-    One torch thread: these are tiny steps, and on a shared 2-core machine two threads spin and crawl.
+    One torch thread, held for the module (`call_threads`: the training inside keeps it rather than choosing by
+    the machine's load, so two runs of one seed sum in one order): these are tiny steps, and on a shared 2-core
+    machine two threads spin and crawl.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     done = {}
 
     def run(name, **options):
@@ -28,8 +28,8 @@ def quick(tmp_path_factory):
                                         dataset="mnist-sample", **options)
         return done[name]
 
-    yield run
-    torch.set_num_threads(threads)
+    with call_threads(1):
+        yield run
 
 
 def test_shifted_ffn_falls_far_below_unshifted_and_cnn_holds_up_better(quick):

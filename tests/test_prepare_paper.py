@@ -323,3 +323,29 @@ def test_a_shadow_over_most_of_a_photo_is_paper_and_the_lit_corner_is_not_ink(di
         sheet[260: 260 + page.shape[0], 380: 380 + page.shape[1]] = page
         image = light * (1 - 0.7 * sheet)
         assert correlation(to_mnist(image), to_mnist(1 - page)) > 0.85
+
+
+def test_a_printed_underline_darker_than_the_pen_is_not_the_digit(sample):
+    """A form's line under the writing, printed darker than the blue pen and reaching past the digit at both ends:
+    it is paper (it was the heaviest ink, so it was taken for the digit), and every class of digit stays whole."""
+    labels = np.asarray(sample.test_labels)
+    for k in range(10):
+        page = on_page(sample.test_images[np.nonzero(labels == k)[0][0]], margin=60)
+        rows, cols = np.nonzero(page > 0.5)
+        rgb = np.full((*page.shape, 3), 248.0) * (1 - page[..., None]) + np.array([40, 60, 160]) * page[..., None]
+        rgb[rows.max() + 8: rows.max() + 11, cols.min() - 40: cols.max() + 40] = 40  # the printed line
+        assert correlation(to_mnist(ink_gray(rgb) / 255), to_mnist(1 - page)) > 0.9, k
+
+
+def test_a_comb_field_under_a_digit_is_not_the_digit(digits):
+    """A form's comb: a line under the writing with ticks rising from it, the digit between two ticks (the ticks
+    are the line's own, so the line still reaches past the digit at both ends)."""
+    for d in digits[:6]:
+        page = on_page(d, margin=60)
+        rows, cols = np.nonzero(page > 0.5)
+        combed = page.copy()
+        base, left, right = rows.max() + 8, cols.min() - 50, cols.max() + 50
+        combed[base: base + 3, left: right] = 1.0
+        for x in (left, cols.min() - 10, cols.max() + 10, right - 3):
+            combed[base - 30: base, x: x + 3] = 1.0
+        assert correlation(to_mnist(1 - combed), to_mnist(1 - page)) > 0.8

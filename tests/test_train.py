@@ -26,7 +26,7 @@ def test_short_real_training_beats_85_percent(sample):
 
 def test_same_seed_same_history_on_cpu(sample):
     splits = make_splits(sample, train_size=1000)
-    options = dict(epochs=2, batch_size=50, device="cpu", precision="fp32")
+    options = dict(epochs=2, batch_size=50, device="cpu", precision="fp32", threads=1)  # `auto` may pick 1 or 2 by load
     a, b = fit("c4k5s2 d0.2 f16", splits, seed=3, **options), fit("c4k5s2 d0.2 f16", splits, seed=3, **options)
     assert metrics(a.history) == metrics(b.history)
     c = fit("c4k5s2 d0.2 f16", splits, seed=4, **options)

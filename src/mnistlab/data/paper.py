@@ -37,6 +37,7 @@ THINNER, LIGHTER = 0.6, 0.6  # lighter than the pen (this share of the pen's str
 MIN_LINE = 16  # pixels: no paper line is shorter (a 28x28 digit's strokes are not rules)
 SLIM = 1 / 20  # a paper line's thickness is at most this share of its length (a pen's 1 or 7 is stouter)
 TILTS = np.tan(np.radians(np.arange(-4.0, 4.01, 0.5)))  # slopes tried: a photo is seldom square to the page
+PAST = 0.1  # an underline reaches past the other ink at both ends by this share of its width
 FRAME_SIDES = 0.7  # a frame: straight lines cover this share of each of the four sides of their box
 FREE = 0.5  # a paper line has paper beside it along this share of its length at least
 OVER = 1.4  # on a rule, ink this many times the rule's own level is the pen crossing it, and stays
@@ -165,7 +166,7 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     labels, _ = ndimage.label(both, structure=np.ones((3, 3)))
     strokes = pen & ~both  # the pen's ink, not on any straight line
     pen_width = stroke_width(strokes)
-    across = frames(both, labels, pen_width) | paper_lines(ink, strokes, bands[1], faint, pen_width, peak)
+    across = frames(both, labels, pen_width) | paper_lines(ink, strokes, bands[1], faint, pen_width, peak, True)
     down = paper_lines(ink.T, strokes.T, bands[0].T, faint.T, pen_width, peak).T
     lines = across | down
     if not lines.any():
@@ -218,10 +219,12 @@ def straight(mask: np.ndarray) -> np.ndarray:
 
 
 def paper_lines(ink: np.ndarray, strokes: np.ndarray, band: np.ndarray, faint: np.ndarray, pen_width: float,
-                peak: float) -> np.ndarray:
+                peak: float, underlines: bool = False) -> np.ndarray:
     """Which ink of the horizontal straight lines (each a connected part of `band`) is paper: lines on their own
     (no pen `strokes` just above or below them over most of their length: not the straight edge of a thick
-    stroke) that are long and slim, or slim and thinner or lighter than the pen."""
+    stroke) that are long and slim, or slim and thinner or lighter than the pen; with `underlines`, also slim
+    lines that reach past all other ink at both ends (an underline or a form's line under the writing: a 7's
+    bar, a 2's foot or a 4's cross ends where the digit's other strokes do, at one end at least)."""
     labels, n = ndimage.label(band, structure=np.ones((3, 3)))
     if n == 0:
         return band
@@ -233,6 +236,10 @@ def paper_lines(ink: np.ndarray, strokes: np.ndarray, band: np.ndarray, faint: n
         free = ndimage.mean(alone, labels, np.arange(1, n + 1))
         level = ndimage.mean(ink, labels, np.arange(1, n + 1))
     across = np.bincount((labels * side + np.arange(side)).ravel(), minlength=(n + 1) * side).reshape(n + 1, side)[1:]
+    if underlines:  # the pen's pieces and the columns each spans: a line's own pieces (its ticks, a digit touching
+        # it) are not ink it could reach past
+        parts, count = ndimage.label(ink > PEN_INK * peak, structure=np.ones((3, 3)))
+        spans = np.array([(c.start, c.stop - 1) for _, c in ndimage.find_objects(parts)]).reshape(-1, 2)
     keep = np.zeros(n + 1, dtype=bool)
     for k, found in enumerate(ndimage.find_objects(labels, max_label=n)):
         if found is None:
@@ -242,8 +249,22 @@ def paper_lines(ink: np.ndarray, strokes: np.ndarray, band: np.ndarray, faint: n
         thick = float(np.median(across[k, cols]))  # the median: a stroke touching the line does not count
         slim = thick <= max(1.5, SLIM * length) and free[k] >= FREE
         frail = thick <= THINNER * pen_width or level[k] <= LIGHTER * peak
-        keep[k + 1] = slim and (length >= LONG * side or frail)
+        under = False
+        if underlines:
+            own = np.unique(parts[found][labels[found] == k + 1])
+            under = reaches_past(cols, np.delete(spans, own[own > 0] - 1, axis=0))
+        keep[k + 1] = slim and (length >= LONG * side or frail or under)
     return keep[labels]
+
+
+def reaches_past(cols: slice, spans: np.ndarray) -> bool:
+    """Whether a line over `cols` reaches past the ink not joined to it (`spans`: the first and last column of each
+    of its pieces) at both ends, by PAST of that ink's width (and 2 pixels); False when there is none."""
+    if not len(spans):
+        return False
+    first, last = spans[:, 0].min(), spans[:, 1].max()
+    reach = max(2.0, PAST * (last - first))
+    return cols.start <= first - reach and cols.stop - 1 >= last + reach
 
 
 def best_slope(m: np.ndarray) -> float:
