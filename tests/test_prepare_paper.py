@@ -349,3 +349,12 @@ def test_a_comb_field_under_a_digit_is_not_the_digit(digits):
         for x in (left, cols.min() - 10, cols.max() + 10, right - 3):
             combed[base - 30: base, x: x + 3] = 1.0
         assert correlation(to_mnist(1 - combed), to_mnist(1 - page)) > 0.8
+
+
+def test_a_thin_upright_line_far_taller_than_the_digits_is_no_digit(digits):
+    """A pen-thick upright line beside a number, twice its height (a margin's remnant, a fold): the number's digits
+    are found, and the line is not one of them (it set the digits' height, and the digits were taken for marks)."""
+    page = np.pad(number_page(digits[:3]), ((60, 60), (0, 0)))
+    page[50:170, 12:18] = 1.0
+    found = find_digits(1 - page)
+    assert len(found) == 3 and all(d.box[0] > 20 for d in found)

@@ -200,6 +200,11 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     if not found:
         return []
     height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
+    area = np.bincount(groups.labels.ravel(), minlength=groups.count + 1)[1:]
+    thin = {k for k in found if area[k] <= 2 * groups.width * height[k] and height[k] ** 2 >= FLAT * area[k]}
+    shaped = [height[k] for k in found if k not in thin]
+    if shaped:  # a thin upright line far taller than every other group: a margin's remnant, not a 1
+        found = [k for k in found if not (k in thin and height[k] > max(shaped) / TALL)]
     most, tallest = groups.mass[found].max(), max(height.values())
     heavy = [k for k in found if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
     size = max(height[k] for k in heavy) if heavy else height[max(found, key=lambda k: groups.mass[k])]
