@@ -80,8 +80,8 @@ def _run(argv: list[str]) -> int:
     parser = parser_for(argv)
     args = parser.parse_args(argv)
     saved_before = len(COMMITTED)
-    say_first(args)
     try:
+        say_first(args)  # a check a command's first line makes (cheap, from the options alone) refuses before it is said
         # torch's and PIL's warnings wait (never extra lines on a refusal); the library's logged notices print as they come;
         # process-wide settings (torch's threads, matplotlib's backend) are the caller's again on return
         with warnings.catch_warnings(record=True) as caught, notices_to_stderr(), process_settings(args):

@@ -16,6 +16,7 @@ from ..models.grammar import GRAMMAR_HELP
 from ..models.layers import ACTIVATION_CLASSES, HEADS
 from ..progress import Progress
 from ..tables import pct
+from ..train.choices import check_folds
 from ..train.config import TrainConfig
 from ..train.recipes import HELD_ASIDE, MIN_HELD_ASIDE, RECIPES, Choices, get_recipe, prepare, recipe_settings
 from .common import add_command, data_named, data_options, load_data, read_options, say
@@ -48,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 def cmd_cross_validate(args: argparse.Namespace, recipe: str, given: dict) -> dict:
     """`train --folds K`: stratified K-fold cross-validation on the training set; the K runs and cv.json."""
     # torch: as in cmd_train
-    from ..train.cv import check_folds, check_out, cross_validate
+    from ..train.cv import check_out, cross_validate
     from ..train.run import default_run_dir
 
     check_folds(args.folds)
@@ -87,6 +88,7 @@ def first(args: argparse.Namespace) -> str:
     """What `train` is about to do, from the options alone (main() says it before torch loads)."""
     recipe, data = args.recipe or "default", data_named(args)
     if args.folds is not None:
+        check_folds(args.folds)  # a count that is no cross-validation is refused before it is announced
         return (f"{args.folds}-fold stratified cross-validation of the '{recipe}' recipe on {data}'s training images "
                 f"(the test set is not used): {args.folds} models, about {args.folds - 1}x the work of one training")
     return (f"training the '{recipe}' recipe" + (f" with model '{args.model}'" if args.model else "") + f" on {data}"

@@ -127,7 +127,7 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
 
 def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
     """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
-    from ..train.cv import check_folds  # torch's cross-validation module: `sweep --help` reads this module without it
+    from ..train.choices import check_folds
 
     if spec.folds is not None:
         check_folds(spec.folds)  # before the data load: cheap

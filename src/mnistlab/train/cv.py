@@ -21,6 +21,7 @@ from ..display import heading, table
 from ..errors import UserError, named
 from ..fileio import check_output, write_json
 from ..models import Net, build_model
+from .choices import check_folds
 from .config import TrainConfig
 from .device import entry_point
 from .engine import StepPlan
@@ -94,21 +95,6 @@ def check_out(out: str | Path) -> Path:
         raise UserError(f"{named('out', out)}: is not empty; cross-validation writes fold-<i> runs and cv.json into a new "
                         f"or empty folder")
     return out
-
-
-MAX_FOLDS = 100  # K folds train K models on (K-1)/K of the data: K-1 times the work of one training
-
-
-def check_folds(folds, n_train: int | None = None) -> None:
-    """Refuse, before any data is loaded, a fold count that cannot be cross-validation or would run for days:
-    `train --folds 30000` on MNIST was still running after 10 minutes with 4 GB resident, with no word of why."""
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise UserError(f"{named('folds', folds)}: cross-validation needs at least 2 folds (e.g. {named('folds', 5)})")
-    if folds > MAX_FOLDS:
-        raise UserError(f"{named('folds', folds)}: {folds} folds train {folds} models, {folds - 1} times the work of one "
-                        f"training; use at most {MAX_FOLDS} (5 or 10 is usual)")
-    if n_train is not None and folds > n_train // 2:
-        raise UserError(f"{named('folds', folds)}: the training set has only {n_train} images; use fewer folds")
 
 
 @entry_point
