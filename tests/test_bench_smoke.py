@@ -52,3 +52,11 @@ def test_cli_bench_json(capsys):
 def test_cli_bench_refuses_bad_options(capsys, option, message):
     assert main(["bench", "--dataset", "mnist-sample", *option, "--json"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_unknown_recipe_is_refused_before_anything_is_printed(capsys):
+    """Not its first line, not the table's header: one line on stderr, exit 2."""
+    assert main(["bench", "--dataset", "mnist-sample", "--recipes", "mnistlab-fast,nosuch"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == [
+        "mnistlab: error: unknown recipe(s) nosuch; choose from: " + ", ".join(RECIPES)]

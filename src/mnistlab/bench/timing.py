@@ -30,7 +30,7 @@ from ..train.metrics import evaluate
 from ..train.optim import make_optimizer, make_schedule
 from ..train.recipes import get_recipe, recipe_settings
 from ..train.reuse import reuse_captures
-from .lineup import BENCH, RECIPES, REFERENCE
+from .lineup import BENCH, REFERENCE, chosen
 
 
 def steps_between_evals(data: Dataset, batch_size: int, evals_per_epoch: int) -> int:
@@ -179,10 +179,7 @@ def bench(data: Dataset, spec: BenchSpec | None = None, on_result: Callable[[dic
     spec = replace(spec or BenchSpec(), **given)
     seeds, target, device, max_epochs, evals_per_epoch = spec.seeds, spec.target, spec.device, spec.max_epochs, spec.evals_per_epoch
     recipes, warmup, capture = spec.recipes, spec.warmup, spec.capture
-    recipes = list(recipes or RECIPES)
-    unknown = [r for r in recipes if r not in RECIPES]
-    if unknown:
-        raise UserError(f"unknown recipe(s) {', '.join(unknown)}; choose from: {', '.join(RECIPES)}")
+    recipes = chosen(recipes)
     if seeds < 1 or evals_per_epoch < 1 or max_epochs < 1:
         raise UserError("--seeds, --evals-per-epoch and --max-epochs must be at least 1")
     dev = resolve_device(device)

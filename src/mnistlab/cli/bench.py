@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..bench.lineup import RECIPES
+from ..bench.lineup import RECIPES, chosen
 from ..errors import UserError
 from ..fileio import check_output, check_space, write_json
 from ..progress import Progress
@@ -21,8 +21,6 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
     from ..bench.timing import BenchSpec, bench
 
-    if not 0 < args.target <= 1:
-        raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
     if args.out:  # checked before minutes of work, as every --out is
         check_output(args.out, folder=False)
         check_space(args.out, 0)
@@ -31,8 +29,8 @@ def cmd_bench(args: argparse.Namespace) -> dict:
               f"{torch.get_num_threads()} thread(s)",
         f"{'recipe':<18}{'seed':>5}{'to target s':>13}{'final acc':>11}{'train s':>9}{'eval s':>8}{'img/s':>9}{'peak MB':>9}"
         f"{'capture s':>11}")
-    recipes = [r.strip() for r in args.recipes.split(",")] if args.recipes else None
-    order = [(r, s) for s in range(args.seeds) for r in recipes or RECIPES]  # bench's order: seeds outer, recipes inner
+    recipes = checked(args)
+    order = [(r, s) for s in range(args.seeds) for r in recipes]  # bench's order: seeds outer, recipes inner
     progress, done = Progress.for_command(args), []
 
     def running(k: int, note: str = "") -> None:
@@ -67,8 +65,16 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     return report
 
 
+def checked(args: argparse.Namespace) -> list[str]:
+    """The recipes to time, once the options are checked (cheap: before the first line, the data and torch)."""
+    if not 0 < args.target <= 1:
+        raise UserError(f"--target {args.target}: a test accuracy as a fraction, e.g. 0.99")
+    return chosen([r.strip() for r in args.recipes.split(",")] if args.recipes else None)
+
+
 def first(args: argparse.Namespace) -> str:
     """What `bench` is about to do, from the options alone (main() says it before torch loads)."""
+    checked(args)
     return (f"timing {args.recipes or f'all {len(RECIPES)} recipes'}, {args.seeds} seed(s) each, to {pct(args.target)} "
             f"test accuracy on {data_named(args)}")
 
