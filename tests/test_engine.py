@@ -278,7 +278,8 @@ def test_a_refused_capture_goes_on_eagerly_and_says_why(splits, cpu_graphs, monk
         raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
 
     monkeypatch.setattr(engine, "capture_graph", refuse)
-    common = dict(epochs=1, batch_size=64, device="cpu", precision="fp32", seed=1, optimizer="sgd", schedule="none")
+    common = dict(epochs=1, batch_size=64, device="cpu", precision="fp32", seed=1, optimizer="sgd", schedule="none",
+                  threads=1)  # compared at 1e-5: one thread, whatever the machine's load makes `auto` pick
     eager = fit("f16", splits, capture="off", **common)
     with pytest.warns(UserWarning, match="capture failed"):
         fell_back = fit("f16", splits, capture="auto", **common)

@@ -13,7 +13,8 @@ from mnistlab.train import memo
 from mnistlab.train.many import fit_many
 
 OPTIONS = dict(epochs=1, batch_size=32, optimizer="sgd", lr=0.05, seed=0, device="cpu", schedule="none",
-               optimizer_options={}, schedule_options={}, label_smoothing=0.0)
+               optimizer_options={}, schedule_options={}, label_smoothing=0.0,
+               threads=1)  # trainings compared to the bit sum in one order: `auto` may pick 1 or 2 threads by load
 TIMES = ("seconds", "eval_seconds")
 
 
