@@ -31,11 +31,12 @@ PARTS = ("paper", "gap", "mnistc", "writers", "clean")
 PHOTO = ("photo", "photo_rotated")
 
 
-def prepared(runs, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """28x28 digits (ink high) as PNG files, read back as predict reads them."""
+def prepared(runs, images: np.ndarray) -> list[np.ndarray]:
+    """28x28 digits (ink high) as PNG files, read back as predict with each run reads them (the run picks between
+    a file's two readings)."""
     with tempfile.TemporaryDirectory(prefix="mnistlab-heldout-") as folder:
         paths = write_files([(image, "") for image in images], Path(folder))
-        return read_as_predict(paths, tuple(runs[0].model.config.input_shape), runs[0].classes)
+        return [read_as_predict(paths, tuple(run.model.config.input_shape), run.classes, run.confidence)[0] for run in runs]
 
 
 def sample(test, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +47,8 @@ def sample(test, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def part_gap(runs, test, n: int) -> list[dict]:
     images, labels = sample(test, n, 1)
     cut = gap_cut(images)
-    ready, _ = prepared(runs, cut)
     return [{"n": len(labels), "raw": run_accuracy(r, cut, labels)[0], "prepared": run_accuracy(r, ready, labels)[0]}
-            for r in runs]
+            for r, ready in zip(runs, prepared(runs, cut))]
 
 
 def part_mnistc(runs, test, n: int) -> list[dict]:
@@ -56,8 +56,7 @@ def part_mnistc(runs, test, n: int) -> list[dict]:
     out = [{"n": len(labels), "corruptions": {}} for _ in runs]
     for name in HELDOUT_CORRUPTIONS:
         bad = corrupt_heldout(images, name)
-        ready, _ = prepared(runs, bad)
-        for run, result in zip(runs, out):
+        for run, result, ready in zip(runs, out, prepared(runs, bad)):
             result["corruptions"][name] = {"raw": run_accuracy(run, bad, labels)[0], "prepared": run_accuracy(run, ready, labels)[0]}
     for result in out:
         scores = {k: v["prepared"] for k, v in result["corruptions"].items()}
@@ -67,9 +66,8 @@ def part_mnistc(runs, test, n: int) -> list[dict]:
 
 
 def part_clean(runs, test) -> list[dict]:
-    ready, _ = prepared(runs, test[0])
     return [{"n": len(test[1]), "raw": run_accuracy(r, test[0], test[1])[0], "prepared": run_accuracy(r, ready, test[1])[0]}
-            for r in runs]
+            for r, ready in zip(runs, prepared(runs, test[0]))]
 
 
 def measure(runs, parts: list[str], args) -> dict:

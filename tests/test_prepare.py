@@ -229,3 +229,56 @@ def test_a_28x28_digit_drawn_as_tall_as_its_frame_keeps_its_strokes(sample):
     digits = [tall(image) for image in sample.test_images[:60]]
     same = [correlation(to_mnist(d), to_mnist(np.pad(d, 4))) > 0.9 for d in digits]
     assert np.mean(same) >= 0.95
+
+
+def crossed(digit: np.ndarray, row: int = 12) -> np.ndarray:
+    """A 28x28 MNIST digit (0..1) with a pen line across the whole frame at `row`: no longer in MNIST's form."""
+    out = digit.copy()
+    out[row: row + 2, :] = 1.0
+    return out
+
+
+def test_a_crossed_28x28_digit_reads_as_drawn_where_the_model_reads_that_more_surely(digits):
+    """The preparation takes a line across the frame into the digit's box and shrinks the digit; the model is the
+    judge of which reading it reads more surely (here a judge that knows the digit: nearer to it is surer)."""
+    from mnistlab.data.prepare import readings
+
+    for d in digits[:10]:
+        image = crossed(d / 255.0)
+        prepared, drawn = readings(image)
+        assert drawn is not None and np.array_equal(drawn, np.round(image / image.max() * 255).astype(np.uint8))
+        nearer = -np.abs(np.stack([drawn, prepared]).astype(float) - image * 255).sum(axis=(1, 2))  # surer of the nearer
+        assert np.array_equal(to_mnist(image, judge=lambda x, sure=nearer: sure), drawn)
+        assert np.array_equal(to_mnist(image), prepared) and not np.array_equal(prepared, drawn)
+        assert np.array_equal(to_mnist(image, judge=lambda x, sure=nearer: -sure), prepared)
+
+
+def test_only_a_28x28_image_placed_as_mnist_places_a_digit_reads_as_drawn(digits):
+    """An off-centre or small digit has one reading, the prepared one: read as drawn, the model can be sure of a
+    wrong answer (a shifted 7 read as a 1), and no judge is asked. Nor is one for a page larger than 28x28."""
+    from mnistlab.data.prepare import readings
+
+    asked = []
+    judge = lambda x: asked.append(len(x)) or np.zeros(len(x))  # noqa: E731
+    for d in digits[:10]:
+        shifted = np.zeros((28, 28))
+        shifted[:, 7:] = d[:, :-7] / 255.0  # pushed 7 columns right (its right edge may be cut)
+        small = np.zeros((28, 28))
+        small[9:19, 9:19] = np.asarray(Image.fromarray(d).resize((10, 10), Image.BILINEAR)) / 255.0
+        for image in (shifted, small):
+            assert readings(image)[1] is None
+            to_mnist(image, judge=judge)
+        page = np.pad(crossed(d / 255.0), 10)  # not 28x28: a page, one reading
+        assert readings(page)[1] is None
+    assert asked == []
+
+
+def test_predict_asks_the_run_to_judge_a_crossed_28x28_file(tmp_path, digits):
+    from mnistlab.data.rgb import images_for
+
+    path = tmp_path / "crossed.png"
+    Image.fromarray(np.round(crossed(digits[0] / 255.0) * 255).astype(np.uint8)).save(path)
+    asked = []
+    judge = lambda x: asked.append(x.shape) or np.array([1.0, 0.0])  # noqa: E731
+    out = images_for([path], (1, 28, 28), tuple("0123456789"), judge)
+    assert asked == [(2, 28, 28)] and np.array_equal(out[0], np.round(crossed(digits[0] / 255.0) * 255).astype(np.uint8))

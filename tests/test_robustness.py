@@ -59,8 +59,8 @@ def test_several_runs_share_one_corrupted_and_prepared_set(sample, tiny_run, mon
     suite = Suite(np.asarray(sample.test_images[:40]), np.asarray(sample.test_labels[:40]), ("fog", "thick"), seed=1)
     alone = score(tiny_run, suite)
     calls = []
-    real = score_module.prepared
-    monkeypatch.setattr(score_module, "prepared", lambda images: calls.append(len(images)) or real(images))
+    real = score_module.readings
+    monkeypatch.setattr(score_module, "readings", lambda images: calls.append(len(images)) or real(images))
     both = score_runs([tiny_run, tiny_run], suite)
     assert len(calls) == 1 + 2 * 3  # the clean set, then each corruption's three severities, once for both runs
     for result in both:

@@ -45,7 +45,7 @@ def cmd_predict(args: argparse.Namespace) -> dict:
         if not digits:
             raise UserError(f"{args.run_dir}: --number reads digits; this run is not a 28x28 model of the ten digits")
         return report_numbers(args, run, digits_in_files(args.images, run.confidence))
-    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes))
+    _, probs = run.predict(images_for(args.images, run.model.config.input_shape, run.classes, run.confidence))
     result = report_predictions(args, args.images, run.classes, probs)
     if digits:  # how many digits each file holds: a number is not one digit, however sure the model is of one
         for prediction, found in zip(result["predictions"], digits_in_files(args.images, run.confidence)):

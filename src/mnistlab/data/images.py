@@ -115,12 +115,13 @@ def as_gray(array, where: str = "array") -> np.ndarray:
     return a / 255.0 if a.max() > 1.0 else a
 
 
-def load_for_model(paths: list[str | os.PathLike]) -> np.ndarray:
-    """Read and bring every file to MNIST form: uint8 (N, 28, 28)."""
+def load_for_model(paths: list[str | os.PathLike], judge: Callable | None = None) -> np.ndarray:
+    """Read and bring every file to MNIST form: uint8 (N, 28, 28); a 28x28 file with two readings, the one
+    `judge` (a run's `confidence`) reads more surely (prepare.to_mnist)."""
     # the preparation needs scipy: loaded when a user's file is prepared, not when images are only read
     from .prepare import to_mnist
 
-    return np.stack([to_mnist(read_image(p), str(p)) for p in paths]) if paths else np.zeros((0, 28, 28), np.uint8)
+    return np.stack([to_mnist(read_image(p), str(p), judge) for p in paths]) if paths else np.zeros((0, 28, 28), np.uint8)
 
 
 def digits_in_files(paths: list[str | os.PathLike], judge: Callable | None = None) -> list[list]:

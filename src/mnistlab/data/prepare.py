@@ -26,6 +26,7 @@ BOX = 0.1  # the digit's box holds its ink above this share of its peak (its fai
 EMPTY = 0.25  # printed lines taken out, ink under this share of the peak left: there was no digit
 KEEP_SCALE = (0.8, 1.25)  # a digit whose box would be scaled by this little to fit 20x20 is left at its size
 SETTLED = 2.5  # pixels: a 28x28 digit at MNIST's scale whose centre of mass is this near the centre is not moved
+PLACED = 4.0  # pixels: a 28x28 image whose ink's centre of mass is this near the centre may also read as drawn
 PEN = 1.2  # pixels at MNIST's 20-pixel scale: a finer pen is thickened to this (thicker reads hairlines no better
 # and makes letters, doodles and faces look like digits: fewer come back unsure)
 RULED = 64  # pixels a side: a smaller image is a crop of one digit, too small to show printed lines beside it
@@ -42,18 +43,35 @@ class Digit:
     line: int = 0
 
 
-def to_mnist(image: np.ndarray, where: str = "image") -> np.ndarray:
+def to_mnist(image: np.ndarray, where: str = "image", judge: Callable | None = None) -> np.ndarray:
     """Any grayscale image in [0, 1] → uint8 (28, 28), white digit on black, centred by mass: the image's one
     digit (`pieces.main_digit`), marks beside it and printed lines left out. A 28x28 image already in MNIST's
-    form (`in_mnist_form`) is left as it is, its ink at full strength: nothing in it is beside the digit."""
+    form (`in_mnist_form`) is left as it is, its ink at full strength: nothing in it is beside the digit.
+
+    `judge` (uint8 (N, 28, 28) -> the log of each one's calibrated top probability, a run's `confidence`): where a
+    28x28 image also has a reading as drawn (`readings`), the one the model reads more surely."""
+    prepared, drawn = readings(image, where)
+    if drawn is None or judge is None:
+        return prepared
+    sure = judge(np.stack([drawn, prepared]))
+    return drawn if sure[0] > sure[1] else prepared
+
+
+def readings(image: np.ndarray, where: str = "image") -> tuple[np.ndarray, np.ndarray | None]:
+    """The image's digit in MNIST form (`to_mnist` without a judge), and a second reading or None: a 28x28 image
+    whose ink sits where MNIST's digits do (`as_drawn`) but is not in MNIST's form (lines or bands across it,
+    which the preparation takes into the digit's box and shrinks it with) also reads as drawn, its ink at full
+    strength."""
     native = np.shape(image) == (28, 28)
     if native:
         ink = ink_of(image, where)
+        drawn = np.round(ink / ink.max() * 255).astype(np.uint8)
         if in_mnist_form(ink):
-            return np.round(ink / ink.max() * 255).astype(np.uint8)
-    ink, groups, _ = scene(image, where)
-    keep = main_digit(ink, groups)
-    return mnist_form(ink, keep[groups.labels], native)
+            return drawn, None
+    cleaned, groups, _ = scene(image, where)
+    keep = main_digit(cleaned, groups)
+    prepared = mnist_form(cleaned, keep[groups.labels], native)
+    return prepared, (drawn if native and as_drawn(ink) else None)
 
 
 def in_mnist_form(ink: np.ndarray) -> bool:
@@ -68,6 +86,17 @@ def in_mnist_form(ink: np.ndarray) -> bool:
         return False
     ys, xs = np.mgrid[0:28, 0:28]
     return bool(np.hypot((ink * ys).sum() / ink.sum() - 14, (ink * xs).sum() / ink.sum() - 14) <= SETTLED)
+
+
+def as_drawn(ink: np.ndarray) -> bool:
+    """Whether a 28x28 image's ink spans at least 16 pixels (MNIST's digits span 16 to 20) with its centre of mass
+    within PLACED pixels of (14, 14): placed as MNIST places a digit, so it may read as it is."""
+    peak = float(box2(ink).max())
+    rows, cols = np.nonzero(ink > BOX * peak)
+    if max(np.ptp(rows), np.ptp(cols)) + 1 < 20 / KEEP_SCALE[1]:
+        return False
+    ys, xs = np.mgrid[0:28, 0:28]
+    return bool(np.hypot((ink * ys).sum() / ink.sum() - 14, (ink * xs).sum() / ink.sum() - 14) <= PLACED)
 
 
 def find_digits(image: np.ndarray, where: str = "image", judge: Callable | None = None) -> list[Digit]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,9 @@ def is_digit_input(shape: tuple[int, int, int], classes: tuple[str, ...]) -> boo
     return tuple(shape) == (1, 28, 28) and tuple(classes) == tuple(str(d) for d in range(10))
 
 
-def images_for(paths: list[str | os.PathLike], shape: tuple[int, int, int], classes: tuple[str, ...]) -> np.ndarray:
-    """Image files as a model of input `shape` and these `classes` takes them: digits brought to MNIST form, any
-    other run's images resized to its input, colour kept for a colour run."""
-    return load_for_model(paths) if is_digit_input(shape, classes) else load_for_shape(paths, shape)
+def images_for(paths: list[str | os.PathLike], shape: tuple[int, int, int], classes: tuple[str, ...],
+               judge: Callable | None = None) -> np.ndarray:
+    """Image files as a model of input `shape` and these `classes` takes them: digits brought to MNIST form (with
+    `judge`, a run's `confidence`, choosing between a 28x28 file's two readings), any other run's images resized
+    to its input, colour kept for a colour run."""
+    return load_for_model(paths, judge) if is_digit_input(shape, classes) else load_for_shape(paths, shape)

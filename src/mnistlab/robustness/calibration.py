@@ -26,10 +26,10 @@ def unsure_rates(run, digits: np.ndarray, labels: np.ndarray, n_nondigits: int =
     """How often `run` answers below UNSURE_BELOW: on `digits` (uint8 (N, 28, 28), right and wrong answers apart)
     and on `n_nondigits` drawings of letters, doodles and faces (each kind apart), all through the preparation;
     with each one's top probability, for the figure."""
-    classes, probs = run.predict(prepared(digits))
+    classes, probs = run.predict(prepared(digits, run))
     top, marked, right = probs.max(1), unsure(probs), classes == np.asarray(labels)
     drawings, kinds = nondigits(n_nondigits, seed)
-    other = run.predict(prepared(drawings))[1]
+    other = run.predict(prepared(drawings, run))[1]
     other_marked, kinds = unsure(other), np.asarray(kinds)
     rate = lambda m: float(m.mean()) if m.size else None  # noqa: E731
     return {"unsure_below": UNSURE_BELOW, "seed": seed,
@@ -47,6 +47,6 @@ def calibration_numbers(run, images: np.ndarray, labels: np.ndarray, n_nondigits
 def answers_on_drawings(run, n: int = 16, seed: int = 0) -> dict:
     """The first `n` drawings of `nondigits(seed)` and `run`'s answer to each through the preparation: the figure's."""
     images, kinds = nondigits(n, seed)
-    classes, probs = run.predict(prepared(images))
+    classes, probs = run.predict(prepared(images, run))
     return {"images": images, "kinds": kinds, "answers": [run.classes[c] for c in classes],
             "probability": probs.max(1).tolist(), "unsure": unsure(probs).tolist()}

@@ -279,15 +279,40 @@ def corrupt(images, name: str, severity: int, seed: int = 0) -> np.ndarray:
     return (out[:, 0] * 255).round().to(torch.uint8).numpy()
 
 
-def prepared(images: np.ndarray) -> np.ndarray:
-    """Each image through `predict`'s preparation, as a user's file would go; one it refuses (nothing left to
-    find) becomes a blank image, which the model then gets wrong or right by chance."""
-    from ..data.prepare import to_mnist  # scipy's ndimage: `robustness --help` reads CORRUPTIONS without it
+def prepared(images: np.ndarray, run=None) -> np.ndarray:
+    """Each image through `predict`'s preparation, as a user's file would go (`readings(images).read_by(run)`;
+    without a run, the preparation's own reading)."""
+    ready = readings(images)
+    return ready.prepared if run is None else ready.read_by(run)
 
-    out = np.zeros((len(images), 28, 28), np.uint8)  # any input size: a scan of 8x8 too
+
+@dataclass(frozen=True)
+class Readings:
+    """Images prepared once for every run that reads them: the preparation's reading, and a 28x28 image's reading
+    as drawn where it has one (prepare.readings; elsewhere the same image)."""
+
+    prepared: np.ndarray
+    drawn: np.ndarray
+
+    def read_by(self, run) -> np.ndarray:
+        """What `predict` with `run` feeds its model: of two readings, the one `run` reads more surely."""
+        out, two = self.prepared.copy(), np.nonzero(np.any(self.drawn != self.prepared, axis=(1, 2)))[0]
+        if len(two):
+            surer = run.confidence(self.drawn[two]) > run.confidence(self.prepared[two])
+            out[two[surer]] = self.drawn[two[surer]]
+        return out
+
+
+def readings(images: np.ndarray) -> Readings:
+    """Both readings of each image (uint8, any size: a scan of 8x8 too); one the preparation refuses (nothing
+    left to find) becomes a blank image, which the model then gets wrong or right by chance."""
+    from ..data.prepare import readings as read  # scipy's ndimage: `robustness --help` reads CORRUPTIONS without it
+
+    out, drawn = np.zeros((len(images), 28, 28), np.uint8), np.zeros((len(images), 28, 28), np.uint8)
     for i, image in enumerate(images):
         try:
-            out[i] = to_mnist(image / 255.0)
+            out[i], other = read(image / 255.0)
         except UserError:
-            pass
-    return out
+            continue
+        drawn[i] = out[i] if other is None else other
+    return Readings(out, drawn)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..train.run import run_accuracy
-from .corruptions import CORRUPTIONS, QUICK, SEVERITIES, check_names, corrupt, families, prepared
+from .corruptions import CORRUPTIONS, QUICK, SEVERITIES, check_names, corrupt, families, readings
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,9 @@ def score_runs(runs: list, suite: Suite, on_step: Callable[[int, int, str], None
     def accuracy(run, images: np.ndarray) -> tuple[float, np.ndarray]:
         return run_accuracy(run, images, labels)
 
-    ready = prepared(suite.images)
+    ready = readings(suite.images)
     cleans = [accuracy(run, suite.images) for run in runs]
-    results = [{"clean_accuracy": clean, "clean_prepared": accuracy(run, ready)[0], "severities": {}, "examples": {},
+    results = [{"clean_accuracy": clean, "clean_prepared": accuracy(run, ready.read_by(run))[0], "severities": {}, "examples": {},
                 "n_images": len(labels), "source": suite.source, "seed": suite.seed} for run, (clean, _) in zip(runs, cleans)]
     total, step = len(suite.names) * len(SEVERITIES), 0
     for name in suite.names:
@@ -69,12 +69,13 @@ def score_runs(runs: list, suite: Suite, on_step: Callable[[int, int, str], None
                 on_step(step, total, f"{name} {s}")
             step += 1
             images = corrupt(suite.images, name, s, suite.seed)
-            ready = prepared(images)
+            ready = readings(images)
             for run, result in zip(runs, results):
-                (raw, raw_pred), (prep, prep_pred) = accuracy(run, images), accuracy(run, ready)
+                read = ready.read_by(run)
+                (raw, raw_pred), (prep, prep_pred) = accuracy(run, images), accuracy(run, read)
                 result["severities"][name]["raw"].append(raw)
                 result["severities"][name]["prepared"].append(prep)
-                result["examples"][name]["severities"].append({"image": images[k].tolist(), "prepared_image": ready[k].tolist(),
+                result["examples"][name]["severities"].append({"image": images[k].tolist(), "prepared_image": read[k].tolist(),
                                                                "raw": int(raw_pred[k]), "prepared": int(prep_pred[k])})
     return [summarize(result) for result in results]
 

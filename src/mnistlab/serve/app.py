@@ -363,13 +363,17 @@ def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
     lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
 
+    def judged(images: np.ndarray) -> np.ndarray:  # a 28x28 drawing's two readings: the surer one (prepare.to_mnist)
+        with lock:
+            return run.confidence(images)
+
     @app.post("/api/predict", response_model=Prediction, responses=errors, summary="Classify a drawing")
     def predict(body: PredictRequest) -> Prediction:
         """Bring the drawing to MNIST form (as `mnistlab predict` does) and run the model on it."""
         start = time.perf_counter()
         if digits:
             gray = decode_data_url(body.image) if body.image is not None else to_pixels(body.pixels)
-            image28 = to_mnist(gray, "image" if body.image is not None else "pixels")
+            image28 = to_mnist(gray, "image" if body.image is not None else "pixels", judged)
             shown = None
         else:
             image28 = as_model_input(body, shape)
