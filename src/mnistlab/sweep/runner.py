@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..fileio import atomic_dir
 from ..models.layers import ACTIVATION_CLASSES, HEADS
 from ..tables import format_table
+from ..train.choices import check_folds
 from ..train.config import TrainConfig
 from .executors import Executor, ExecutorSpec, check_executor, make_executor
 from .figures import draw_figures
@@ -127,8 +128,6 @@ def run_sweep(values: dict, spec: SweepSpec | None = None, executor: ExecutorSpe
 
 def prepare(values: dict, spec: SweepSpec, say: Callable[[str], None]) -> tuple[Space, SweepRecord, dict]:
     """Load the data, parse and check the space, open sweep.json: the space, the record and the data settings."""
-    from ..train.choices import check_folds
-
     if spec.folds is not None:
         check_folds(spec.folds)  # before the data load: cheap
     ds = load_dataset(spec.dataset, spec.data_dir, ReadOptions.from_dict(spec.read))
