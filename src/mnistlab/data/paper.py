@@ -249,12 +249,14 @@ def paper_lines(ink: np.ndarray, strokes: np.ndarray, band: np.ndarray, faint: n
         thick = float(np.median(across[k, cols]))  # the median: a stroke touching the line does not count
         slim = thick <= max(1.5, SLIM * length) and free[k] >= FREE
         frail = thick <= THINNER * pen_width or level[k] <= LIGHTER * peak
-        under = False
-        if underlines:
-            own = np.unique(parts[found][labels[found] == k + 1])
-            under = reaches_past(cols, np.delete(spans, own[own > 0] - 1, axis=0))
-        keep[k + 1] = slim and (length >= LONG * side or frail or under)
+        keep[k + 1] = slim and (length >= LONG * side or frail or underlines and reaches_past(  # asked last: costlier
+            cols, apart(spans, np.unique(parts[found][labels[found] == k + 1]))))
     return keep[labels]
+
+
+def apart(spans: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """The spans of the pen's pieces but those `joined` to a line (their labels; 0, no piece, is left aside)."""
+    return np.delete(spans, joined[joined > 0] - 1, axis=0)
 
 
 def reaches_past(cols: slice, spans: np.ndarray) -> bool:

@@ -296,10 +296,12 @@ class Readings:
 
     def read_by(self, run) -> np.ndarray:
         """What `predict` with `run` feeds its model: of two readings, the one `run` reads more surely."""
+        from ..data.prepare import surer_drawn  # scipy's ndimage, as in `readings`
+
         out, two = self.prepared.copy(), np.nonzero(np.any(self.drawn != self.prepared, axis=(1, 2)))[0]
         if len(two):
-            surer = run.confidence(self.drawn[two]) > run.confidence(self.prepared[two])
-            out[two[surer]] = self.drawn[two[surer]]
+            surer = two[surer_drawn(run.confidence, self.drawn[two], self.prepared[two])]
+            out[surer] = self.drawn[surer]
         return out
 
 
