@@ -205,7 +205,7 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     shaped = [height[k] for k in found if k not in thin]
     if shaped:  # a thin upright line far taller than every other group: a margin's remnant, not a 1
         found = [k for k in found if not (k in thin and height[k] > max(shaped) / TALL)]
-    most, tallest = groups.mass[found].max(), max(height.values())
+    most, tallest = groups.mass[found].max(), max(height[k] for k in found)
     heavy = [k for k in found if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
     size = max(height[k] for k in heavy) if heavy else height[max(found, key=lambda k: groups.mass[k])]
     big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL]
