@@ -245,12 +245,12 @@ def test_a_crossed_28x28_digit_reads_as_drawn_where_the_model_reads_that_more_su
 
     for d in digits[:10]:
         image = crossed(d / 255.0)
-        prepared, drawn = readings(image)
-        assert drawn is not None and np.array_equal(drawn, np.round(image / image.max() * 255).astype(np.uint8))
-        nearer = -np.abs(np.stack([drawn, prepared]).astype(float) - image * 255).sum(axis=(1, 2))  # surer of the nearer
+        prepared, drawn, *_ = options = readings(image)
+        assert np.array_equal(drawn, np.round(image / image.max() * 255).astype(np.uint8))
+        nearer = -np.abs(np.stack(options).astype(float) - image * 255).sum(axis=(1, 2))  # surer of the nearer
         assert np.array_equal(to_mnist(image, judge=lambda x, sure=nearer: sure), drawn)
         assert np.array_equal(to_mnist(image), prepared) and not np.array_equal(prepared, drawn)
-        assert np.array_equal(to_mnist(image, judge=lambda x, sure=nearer: -sure), prepared)
+        assert np.array_equal(to_mnist(image, judge=lambda x, sure=nearer: -sure), options[np.argmin(nearer)])
 
 
 def test_only_a_28x28_image_placed_as_mnist_places_a_digit_reads_as_drawn(digits):
@@ -266,10 +266,10 @@ def test_only_a_28x28_image_placed_as_mnist_places_a_digit_reads_as_drawn(digits
         small = np.zeros((28, 28))
         small[9:19, 9:19] = np.asarray(Image.fromarray(d).resize((10, 10), Image.BILINEAR)) / 255.0
         for image in (shifted, small):
-            assert readings(image)[1] is None
+            assert len(readings(image)) == 1
             to_mnist(image, judge=judge)
         page = np.pad(crossed(d / 255.0), 10)  # not 28x28: a page, one reading
-        assert readings(page)[1] is None
+        assert len(readings(page)) == 1
     assert asked == []
 
 
@@ -279,6 +279,17 @@ def test_predict_asks_the_run_to_judge_a_crossed_28x28_file(tmp_path, digits):
     path = tmp_path / "crossed.png"
     Image.fromarray(np.round(crossed(digits[0] / 255.0) * 255).astype(np.uint8)).save(path)
     asked = []
-    judge = lambda x: asked.append(x.shape) or np.array([1.0, 0.0])  # noqa: E731
+    judge = lambda x: asked.append(x.shape) or np.arange(len(x)) == 1  # noqa: E731  (surest of the second reading)
     out = images_for([path], (1, 28, 28), tuple("0123456789"), judge)
-    assert asked == [(2, 28, 28)] and np.array_equal(out[0], np.round(crossed(digits[0] / 255.0) * 255).astype(np.uint8))
+    assert asked == [(3, 28, 28)] and np.array_equal(out[0], np.round(crossed(digits[0] / 255.0) * 255).astype(np.uint8))
+
+
+def test_a_scan_whose_digit_covers_half_its_border_is_read_not_refused():
+    # an 8x8 scan of a 0 (UCI optdigits' kind) filling its frame: half its border is ink, the border's median was
+    # taken for the paper, and the image refused as "almost all ink"; the paper is the border's commonest level
+    zero = np.array([[0, 1, 6, 7, 5, 1, 0, 0], [0, 6, 5, 0, 0, 5, 2, 0], [3, 8, 0, 0, 0, 0, 7, 1], [4, 3, 0, 0, 0, 0, 3, 4],
+                     [7, 2, 0, 0, 0, 0, 2, 9], [6, 2, 0, 0, 0, 0, 6, 6], [3, 4, 1, 1, 3, 7, 7, 2], [0, 3, 8, 8, 8, 3, 1, 0]]) / 9
+    for image in (zero, 1 - zero):  # bright ink on dark, and dark ink on white paper
+        out = to_mnist(image)
+        assert out[14, 14] < 64 and out.max() == 255  # a ring: ink round an empty middle
+        assert np.count_nonzero(out > 127) > 40

@@ -17,6 +17,7 @@ from .pieces import stroke_width
 
 BLANK = 0.05  # ink this far from the background at most (on a 0..1 scale): nothing drawn, or no contrast
 ALL_INK = 0.6  # more of the image than this differs from the paper at its border: no background to find a digit on
+LEVELS = 16  # the border's levels in this many bins when its median is ink (`ink_of`)
 TILES, PAPER_PERCENTILE = 4, 10  # the paper's first estimate: a low percentile of each of 4x4 tiles, interpolated
 CLEAR = 0.1  # under uneven light, ink is the side the image reaches this much further (a share), else see bright_ink
 UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
@@ -62,10 +63,13 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     smooth = box2(a)  # lone specks (salt and pepper) count a quarter
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     paper = float(np.median(border))
+    if all_ink(a, smooth, paper):  # a tight crop whose digit covers half its border: the paper is its commonest level
+        counts, edges = np.histogram(border, bins=LEVELS, range=(0.0, 1.0))
+        paper = float(np.median(border[(border >= edges[counts.argmax()]) & (border <= edges[counts.argmax() + 1])]))
     up, down = smooth.max() - paper, paper - smooth.min()
     if max(up, down) < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
-    if min(a.shape) >= 8 and np.mean(np.abs(a - paper) > 0.5 * max(up, down)) > ALL_INK:  # a tiny image has no border
+    if all_ink(a, smooth, paper):
         raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
                         f"border); crop it so the digit has paper around it")
     low, high = np.percentile(border, [10, 90])
@@ -76,6 +80,13 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     if bright and min(a.shape) >= STEP_SIDE:  # in a photo, a lit patch beside a shadow reaches further than the pen
         bright = narrow_bright(smooth)
     return uneven_ink(a) if bright else uneven_ink(1.0 - a, shaded=True)
+
+
+def all_ink(a: np.ndarray, smooth: np.ndarray, paper: float) -> bool:
+    """Whether over ALL_INK of an image (8 pixels a side or more: a tinier one has no border) differs from `paper`
+    by more than half its reach from it."""
+    reach = max(smooth.max() - paper, paper - smooth.min())
+    return min(a.shape) >= 8 and float(np.mean(np.abs(a - paper) > 0.5 * reach)) > ALL_INK
 
 
 def bright_ink(a: np.ndarray) -> bool:

@@ -32,6 +32,8 @@ LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of 
 # it, or a mark (a 1 carries little ink: at 0.2, 1s in the tuning suite's numbers were taken for marks). The
 # digits' height is the tallest of the groups with SMALL of the most ink and TALL of the tallest group's height
 # (or, where none is both, of the group with the most ink: a faint remnant of a rule beside short digits)
+FAINTER = 0.7  # a group whose ink is under this share of the digits' pen strength is a printed line's remnant
+ONE = 1.3  # a thin upright line over this many times the digits' height is no 1 among them (a margin's remnant)
 SMALL = 0.2  # (the digits' height, above) cutting a group by width alone (no model to judge), a part with less ink
 # than this share of the largest part's stays with its left neighbour
 FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
@@ -205,10 +207,15 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     shaped = [height[k] for k in found if k not in thin]
     if shaped:  # a thin upright line far taller than every other group: a margin's remnant, not a 1
         found = [k for k in found if not (k in thin and height[k] > max(shaped) / TALL)]
-    most, tallest = groups.mass[found].max(), max(height[k] for k in found)
-    heavy = [k for k in found if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
-    size = max(height[k] for k in heavy) if heavy else height[max(found, key=lambda k: groups.mass[k])]
-    big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL]
+    inside = [k for k in found if not at_edge(boxes[k], groups.labels.shape)] or found  # a photo's edge: the table
+    shapes = [k for k in inside if k not in thin] or inside  # a rule's remnant is no measure of the digits (nor a 1)
+    most, tallest = groups.mass[shapes].max(), max(height[k] for k in shapes)
+    heavy = [k for k in shapes if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
+    size = max(height[k] for k in heavy) if heavy else height[max(shapes, key=lambda k: groups.mass[k])]
+    level = groups.mass / np.maximum(area, 1)  # a pen's strength: a 1 has little ink, but as dark as the rest
+    pen = float(np.median(level[heavy or shapes]))
+    big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL
+           and level[k] >= FAINTER * pen and not (k in thin and height[k] > ONE * size)]
     lines = lines_of(boxes, big)
     owner = {k: [k] for k in big}
     for k in found:
@@ -223,6 +230,12 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     tall = float(np.median(heights))  # the number's height: its digits are written alike
     return [[part for d in line for part in (searched(ink, d, tall, score) if score else split(ink, d, tall))]
             for line in digits]
+
+
+def at_edge(box: tuple, shape: tuple[int, int]) -> bool:
+    """Whether a group reaches the image's edge."""
+    rows, cols = box
+    return rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
 
 
 def flat(box: tuple, pen: float) -> bool:
@@ -330,7 +343,7 @@ def searched(ink: np.ndarray, digit: np.ndarray, line: float, score: Callable) -
     spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)
              if LEAST * h <= bounds[j] - bounds[i] <= MOST * h or (i, j) == (0, last) and w <= WHOLE * h]
     masks = [columns(digit, c0 + bounds[i], c0 + bounds[j]) for i, j in spans]
-    inked = [k for k, m in enumerate(masks) if m.any()]
+    inked = [k for k, m in enumerate(masks) if m.any() and (spans[k] == (0, last) or ink_rows(m) >= TALL * line)]
     logp = np.full(len(spans), -np.inf)
     if inked:
         logp[inked] = score([masks[k] for k in inked])
@@ -361,6 +374,12 @@ def cut_points(profile: np.ndarray, height: float) -> list[int]:
     low[x] = (smooth[x] <= smooth[x - 1]) & (smooth[x] <= smooth[x + 1])
     runs, n = ndimage.label(low)
     return [int(round(np.mean(np.nonzero(runs == k)[0]))) for k in range(1, n + 1)]
+
+
+def ink_rows(mask: np.ndarray) -> int:
+    """How many rows a mask's pixels span, top to bottom."""
+    rows = np.nonzero(mask.any(axis=1))[0]
+    return int(rows[-1] - rows[0] + 1)
 
 
 def columns(digit: np.ndarray, start: int, stop: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..errors import UserError
+from .crossings import without_crossings
 from .paper import BLANK, box2, ink_of, without_rules
 from .pieces import Groups, digits_in, group, main_digit, pieces, stroke_width
 
@@ -30,6 +31,7 @@ PLACED = 4.0  # pixels: a 28x28 image whose ink's centre of mass is this near th
 PEN = 1.2  # pixels at MNIST's 20-pixel scale: a finer pen is thickened to this (thicker reads hairlines no better
 # and makes letters, doodles and faces look like digits: fewer come back unsure)
 RULED = 64  # pixels a side: a smaller image is a crop of one digit, too small to show printed lines beside it
+MOST_READINGS = 3  # prepared, as drawn, prepared with the lines across its frame taken out (`readings`)
 LINE = 4.0  # a lone piece this many times longer than wide is a stroke (a 1), even when straight like a rule
 
 
@@ -49,35 +51,45 @@ def to_mnist(image: np.ndarray, where: str = "image", judge: Callable | None = N
     form (`in_mnist_form`) is left as it is, its ink at full strength: nothing in it is beside the digit.
 
     `judge` (uint8 (N, 28, 28) -> the log of each one's calibrated top probability, a run's `confidence`): where a
-    28x28 image also has a reading as drawn (`readings`), the one the model reads more surely."""
-    prepared, drawn = readings(image, where)
-    if drawn is None or judge is None:
-        return prepared
-    return drawn if surer_drawn(judge, drawn[None], prepared[None])[0] else prepared
+    28x28 image has other readings too (`readings`), the one the model reads most surely."""
+    options = readings(image, where)
+    if len(options) == 1 or judge is None:
+        return options[0]
+    return options[surest(judge, np.stack(options)[:, None])[0]]
 
 
-def surer_drawn(judge: Callable, drawn: np.ndarray, prepared: np.ndarray) -> np.ndarray:
-    """Which images `judge` reads more surely as drawn than prepared (uint8 (N, 28, 28) each; a tie keeps the
-    prepared reading), both judged in one call."""
-    sure = judge(np.concatenate([drawn, prepared]))
-    return sure[: len(drawn)] > sure[len(drawn):]
+def surest(judge: Callable, options: np.ndarray) -> np.ndarray:
+    """For each image, the index of the reading `judge` reads most surely (options: uint8 (K, N, 28, 28), all
+    judged in one call; a tie keeps the earlier reading, the prepared one first)."""
+    k, n = options.shape[:2]
+    return np.argmax(judge(options.reshape(k * n, 28, 28)).reshape(k, n), axis=0)
 
 
-def readings(image: np.ndarray, where: str = "image") -> tuple[np.ndarray, np.ndarray | None]:
-    """The image's digit in MNIST form (`to_mnist` without a judge), and a second reading or None: a 28x28 image
-    whose ink sits where MNIST's digits do (`as_drawn`) but is not in MNIST's form (lines or bands across it,
-    which the preparation takes into the digit's box and shrinks it with) also reads as drawn, its ink at full
-    strength."""
-    native = np.shape(image) == (28, 28)
-    if native:
-        ink = ink_of(image, where)
-        drawn = np.round(ink / ink.max() * 255).astype(np.uint8)
-        if in_mnist_form(ink):
-            return drawn, None
-    cleaned, groups, _ = scene(image, where)
-    keep = main_digit(cleaned, groups)
-    prepared = mnist_form(cleaned, keep[groups.labels], native)
-    return prepared, (drawn if native and as_drawn(ink) else None)
+def readings(image: np.ndarray, where: str = "image") -> list[np.ndarray]:
+    """The image's digit in MNIST form (`to_mnist` without a judge) first, then other readings of a 28x28 image
+    not in MNIST's form (lines or bands across it, which the preparation takes into the digit's box and shrinks
+    it with): as drawn, its ink at full strength, where its ink sits where MNIST's digits do (`as_drawn`); and
+    prepared with the lines and bands that cross its frame taken out (`crossings`), where there are any."""
+    if np.shape(image) != (28, 28):
+        return [main_form(*scene(image, where)[:2], False)]
+    ink = ink_of(image, where)
+    drawn = np.round(ink / ink.max() * 255).astype(np.uint8)
+    if in_mnist_form(ink):
+        return [drawn]
+    uncrossed = without_crossings(ink)
+    crossed = not np.array_equal(uncrossed, ink)
+    options = [main_form(*grouped(ink, where), True)] + ([drawn] if as_drawn(uncrossed) else [])
+    if crossed:
+        try:
+            options.append(main_form(*grouped(uncrossed, where), True))
+        except UserError:  # nothing left but marks: no such reading
+            pass
+    return options
+
+
+def main_form(ink: np.ndarray, groups: Groups, native: bool) -> np.ndarray:
+    """The image's one digit (`pieces.main_digit`) in MNIST's form."""
+    return mnist_form(ink, main_digit(ink, groups)[groups.labels], native)
 
 
 def in_mnist_form(ink: np.ndarray) -> bool:
@@ -129,7 +141,11 @@ def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:
     if factor > 1:  # area-averaged: a thin stroke fades a little but is not lost between samples
         size = (max(1, round(a.shape[1] / factor)), max(1, round(a.shape[0] / factor)))
         a = np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(size, Image.BOX), dtype=np.float64)
-    ink = ink_of(a, where)
+    return *grouped(ink_of(a, where), where), factor
+
+
+def grouped(ink: np.ndarray, where: str) -> tuple[np.ndarray, Groups]:
+    """`ink` with printed lines taken out, and its pieces grouped (`scene` at working size)."""
     peak = float(box2(ink).max())
     if peak < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
@@ -139,7 +155,7 @@ def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:
         if not lone_stroke(solid):
             raise UserError(f"{where}: no digit found (only printed lines: ruled paper, a grid or an empty box)")
         cleaned = ink  # one straight stroke and nothing else: a 1, not a rule
-    return cleaned, group(cleaned, pieces(cleaned, float(box2(cleaned).max()))), factor
+    return cleaned, group(cleaned, pieces(cleaned, float(box2(cleaned).max())))
 
 
 def lone_stroke(solid: np.ndarray) -> bool:

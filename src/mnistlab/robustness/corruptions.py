@@ -288,33 +288,38 @@ def prepared(images: np.ndarray, run=None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Readings:
-    """Images prepared once for every run that reads them: the preparation's reading, and a 28x28 image's reading
-    as drawn where it has one (prepare.readings; elsewhere the same image)."""
+    """Images prepared once for every run that reads them: uint8 (K, N, 28, 28), the preparation's reading first,
+    then an image's other readings where it has them (prepare.readings; elsewhere the prepared one again)."""
 
-    prepared: np.ndarray
-    drawn: np.ndarray
+    options: np.ndarray
+
+    @property
+    def prepared(self) -> np.ndarray:
+        return self.options[0]
 
     def read_by(self, run) -> np.ndarray:
-        """What `predict` with `run` feeds its model: of two readings, the one `run` reads more surely."""
-        from ..data.prepare import surer_drawn  # scipy's ndimage, as in `readings`
+        """What `predict` with `run` feeds its model: of an image's readings, the one `run` reads most surely."""
+        from ..data.prepare import surest  # scipy's ndimage, as in `readings`
 
-        out, two = self.prepared.copy(), np.nonzero(np.any(self.drawn != self.prepared, axis=(1, 2)))[0]
-        if len(two):
-            surer = two[surer_drawn(run.confidence, self.drawn[two], self.prepared[two])]
-            out[surer] = self.drawn[surer]
+        out = self.prepared.copy()
+        several = np.nonzero(np.any(self.options != self.prepared, axis=(0, 2, 3)))[0]
+        if len(several):
+            pick = surest(run.confidence, self.options[:, several])
+            out[several] = self.options[pick, several]
         return out
 
 
 def readings(images: np.ndarray) -> Readings:
-    """Both readings of each image (uint8, any size: a scan of 8x8 too); one the preparation refuses (nothing
+    """Every reading of each image (uint8, any size: a scan of 8x8 too); one the preparation refuses (nothing
     left to find) becomes a blank image, which the model then gets wrong or right by chance."""
-    from ..data.prepare import readings as read  # scipy's ndimage: `robustness --help` reads CORRUPTIONS without it
+    from ..data.prepare import MOST_READINGS  # scipy's ndimage: `robustness --help` reads CORRUPTIONS without it
+    from ..data.prepare import readings as read
 
-    out, drawn = np.zeros((len(images), 28, 28), np.uint8), np.zeros((len(images), 28, 28), np.uint8)
+    options = np.zeros((MOST_READINGS, len(images), 28, 28), np.uint8)
     for i, image in enumerate(images):
         try:
-            out[i], other = read(image / 255.0)
+            found = read(image / 255.0)
         except UserError:
             continue
-        drawn[i] = out[i] if other is None else other
-    return Readings(out, drawn)
+        options[:, i] = found + found[:1] * (MOST_READINGS - len(found))
+    return Readings(options)
