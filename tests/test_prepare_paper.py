@@ -411,6 +411,16 @@ def test_a_faint_printed_remnant_of_digit_height_is_no_1():
     assert digits_of(labels, ink) == [[[1], [2], [3]]]
 
 
+def test_a_mark_far_above_a_digit_is_not_joined_to_it_but_a_flag_near_it_is():
+    # a remnant of a rule high above a digit was taken into it: its box grew tall and the digit shrank to a dot
+    # in MNIST's form (621 read as 423); a 5's flag just above its body is still part of it
+    labels, ink = three_digits()
+    labels[30:36, 212:220] = 4  # far above the second digit (54 rows up)
+    labels[84:88, 242:252] = 5  # a flag 2 rows above the third
+    ink = (labels > 0) * 1.0
+    assert digits_of(labels, ink) == [[[1], [2], [3, 5]]]
+
+
 def test_a_digit_pressed_lighter_than_the_rest_is_still_a_digit():
     # a pencil presses each digit its own way: a 4 at 0.34 beside digits at 0.52 (held-out 7478) stays a digit
     labels, ink = three_digits(level=0.52, wide=4)

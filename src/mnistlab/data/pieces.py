@@ -221,11 +221,11 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     lines = lines_of(boxes, big)
     owner = {k: [k] for k in big}
     for k in found:
-        if k not in owner:  # a fragment: in its line, to the digit whose columns it shares, or the nearest within a height
+        if k not in owner:  # a fragment: in its line, to the digit whose columns it shares, or the nearest; near it
             mine = min(lines, key=lambda line: row_gap(boxes, line, [k]))
             gaps = [(max(boxes[j][1].start - boxes[k][1].stop, boxes[k][1].start - boxes[j][1].stop), j) for j in mine]
             gap, j = min(gaps)
-            if gap <= height[j] * FRAGMENT:
+            if max(gap, row_gap(boxes, [j], [k])) <= height[j] * FRAGMENT:  # near it across and up or down
                 owner[j].append(k)
     digits = [[np.isin(groups.labels, np.array(m) + 1) for m in stacked(boxes, line, owner)] for line in lines]
     heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for line in digits for d in line]
