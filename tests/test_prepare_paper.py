@@ -421,6 +421,19 @@ def test_a_mark_far_above_a_digit_is_not_joined_to_it_but_a_flag_near_it_is():
     assert digits_of(labels, ink) == [[[1], [2], [3, 5]]]
 
 
+def test_digits_of_a_fine_pen_are_not_taken_for_lines_beside_specks():
+    # a 19 written with a fine pen: both digits have the little ink of thin upright lines, and next to the specks
+    # of a photo's noise they were "far taller than every other group" and dropped (held-out 19 read as 1)
+    labels = np.zeros((300, 400), dtype=np.int32)
+    labels[200:243, 316:319] = 1  # a 1: 3 wide, 43 tall
+    labels[200:247, 374:376] = 2  # a 9 with a fine pen: its stem,
+    labels[200:216, 361:376] = 2  # and its loop, 15 wide: 150 pixels of ink in all
+    labels[201:215, 362:374] = 0
+    labels[40:43, 60:62], labels[64:70, 61], labels[266:268, 66] = 3, 4, 5  # specks
+    ink = (labels > 0) * 1.0
+    assert digits_of(labels, ink, pen=2.7) == [[[1], [2]]]
+
+
 def test_a_digit_pressed_lighter_than_the_rest_is_still_a_digit():
     # a pencil presses each digit its own way: a 4 at 0.34 beside digits at 0.52 (held-out 7478) stays a digit
     labels, ink = three_digits(level=0.52, wide=4)

@@ -206,11 +206,13 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
     area = np.bincount(groups.labels.ravel(), minlength=groups.count + 1)[1:]
     thin = {k for k in found if area[k] <= 2 * groups.width * height[k] and height[k] ** 2 >= FLAT * area[k]}
-    shaped = [height[k] for k in found if k not in thin]
+    weighty = {k for k in found if groups.mass[k] >= LIGHT * groups.mass[found].max()}  # specks measure nothing
+    shaped = [height[k] for k in weighty if k not in thin]
     if shaped:  # a thin upright line far taller than every other group: a margin's remnant, not a 1
         found = [k for k in found if not (k in thin and height[k] > max(shaped) / TALL)]
     inside = [k for k in found if not at_edge(boxes[k], groups.labels.shape)] or found  # a photo's edge: the table
-    shapes = [k for k in inside if k not in thin] or inside  # a rule's remnant is no measure of the digits (nor a 1)
+    shapes = [k for k in inside if k in weighty and k not in thin] or inside  # a rule's remnant is no measure of
+    # the digits (nor a 1)
     most, tallest = groups.mass[shapes].max(), max(height[k] for k in shapes)
     heavy = [k for k in shapes if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
     size = max(height[k] for k in heavy) if heavy else height[max(shapes, key=lambda k: groups.mass[k])]
