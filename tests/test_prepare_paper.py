@@ -402,6 +402,18 @@ def test_a_thin_upright_line_taller_than_the_digits_sets_neither_their_height_no
     assert digits_of(labels, ink) == [[[1], [2], [3]]]
 
 
+def test_a_1_taller_than_a_wide_0_beside_it_is_a_digit():
+    # held-out 01: a slanted 1 of 141 pixels beside a 0 of 98 (wide, so shorter) is a digit, not a margin's remnant
+    labels = np.zeros((400, 640), dtype=np.int32)
+    labels[163:261, 208:311] = 1
+    labels[170:254, 215:304] = 0  # the 0: a ring 7 wide
+    rows = np.arange(138, 279)
+    for dx in range(7):
+        labels[rows, 442 - (rows - 138) * 66 // 141 - dx] = 2  # the 1: a slanted stroke 7 wide
+    ink = (labels > 0) * 1.0
+    assert digits_of(labels, ink, pen=6.9) == [[[1], [2]]]
+
+
 def test_a_faint_printed_remnant_of_digit_height_is_no_1():
     # a piece of a margin line as tall as the digits, but printed: its ink's core 0.34 where the pen's is 0.65 (3554
     # in a held-out photo of ruled paper was read as 33542)

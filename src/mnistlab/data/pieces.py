@@ -35,7 +35,9 @@ LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of 
 FAINTER = 0.6  # a group whose core is under this share of the digits' is a printed line's remnant (a pencil's
 # digits differ less: pressed 0.55 to 0.8 in the held-out suite), CORE the percentile of its ink taken as its core
 CORE = 90
-ONE = 1.3  # a thin upright line over this many times the digits' height is no 1 among them (a margin's remnant)
+ONE = 1.5  # a thin upright line over this many times the digits' height is no 1 among them (a margin's remnant);
+# MNIST fits a digit's longer side to 20 pixels, so a wide 0 stands 16 where a 1 stands 20: a 1 written as tall
+# as the rest may be 1.4 times a neighbour's height
 SMALL = 0.2  # (the digits' height, above) cutting a group by width alone (no model to judge), a part with less ink
 # than this share of the largest part's stays with its left neighbour
 FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
