@@ -43,6 +43,25 @@ def test_a_pen_line_across_the_frame_through_the_digit_is_not_ink(digits, degree
     assert np.median(scores) > 0.9 and min(scores) > 0.6
 
 
+def zigzag(digit: np.ndarray, points: list[tuple[float, float]]) -> np.ndarray:
+    """`digit` with a pen zigzag through `points` (x, y in 28-pixel units), drawn at 4x and brought back."""
+    canvas = Image.new("L", (112, 112), 0)
+    ImageDraw.Draw(canvas).line([(4 * x, 4 * y) for x, y in points], fill=255, width=6)
+    return np.maximum(digit, np.asarray(canvas.resize((28, 28), Image.BOX), float) / 255)
+
+
+def test_a_zigzag_across_the_frame_is_followed_round_its_corners_and_taken_out(digits):
+    """Only its ends touch the frame's edges: the line is followed in from them, straight and round each corner;
+    what is left of it otherwise stays with the digit and shrinks it."""
+    points = [(0, 4), (9, 12), (18, 3), (28, 11)]  # above the middle, through the digit's top half
+    taken = []
+    for d in digits:
+        crossed_ = zigzag(d, points)
+        line = (crossed_ > 0.5) & (d < 0.1)  # the zigzag's own pixels, off the digit
+        taken.append(float(np.mean(without_crossings(crossed_)[line] < 0.25)))
+    assert np.median(taken) > 0.6  # its ends alone (no more than the frame's outer 4 pixels) are about a third
+
+
 def test_a_band_of_the_scan_in_negative_gets_its_digit_back(digits):
     for d in digits:
         banded = d.copy()

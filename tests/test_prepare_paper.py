@@ -400,6 +400,10 @@ def test_a_thin_upright_line_taller_than_the_digits_sets_neither_their_height_no
     labels[80:114, 100:102] = 4
     ink = np.where(labels == 4, 1.0, ink)
     assert digits_of(labels, ink) == [[[1], [2], [3]]]
+    labels[labels == 4] = 0
+    labels[84:119, 175:177] = 4  # beside the first digit, 3 columns from it: no part of it either
+    ink = (labels > 0) * 1.0
+    assert digits_of(labels, ink) == [[[1], [2], [3]]]
 
 
 def test_a_1_taller_than_a_wide_0_beside_it_is_a_digit():
@@ -450,6 +454,15 @@ def test_a_digit_pressed_lighter_than_the_rest_is_still_a_digit():
     # a pencil presses each digit its own way: a 4 at 0.34 beside digits at 0.52 (held-out 7478) stays a digit
     labels, ink = three_digits(level=0.52, wide=4)
     ink = np.where(labels == 2, 0.34, ink)
+    assert digits_of(labels, ink) == [[[1], [2], [3]]]
+
+
+def test_a_fine_pen_whose_faint_rim_is_most_of_its_ink_is_still_a_digit():
+    # a digit's strength is its core's, not its mean: a 1-pixel stroke with a faint antialiased rim two pixels
+    # wide on each side has a mean of 0.2 where its neighbours, drawn bold, have 0.52
+    labels, ink = three_digits(level=0.52, wide=5)
+    ink[labels == 2] = 0.12
+    ink[90:112, 212] = 0.52  # the second digit's core
     assert digits_of(labels, ink) == [[[1], [2], [3]]]
 
 

@@ -63,13 +63,15 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     smooth = box2(a)  # lone specks (salt and pepper) count a quarter
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     paper = float(np.median(border))
-    if all_ink(a, smooth, paper):  # a tight crop whose digit covers half its border: the paper is its commonest level
+    inky = all_ink(a, smooth, paper)
+    if inky:  # a tight crop whose digit covers half its border: the paper is the border's commonest level
         counts, edges = np.histogram(border, bins=LEVELS, range=(0.0, 1.0))
         paper = float(np.median(border[(border >= edges[counts.argmax()]) & (border <= edges[counts.argmax() + 1])]))
+        inky = all_ink(a, smooth, paper)
     up, down = smooth.max() - paper, paper - smooth.min()
     if max(up, down) < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
-    if all_ink(a, smooth, paper):
+    if inky:
         raise UserError(f"{where}: the image is almost all ink (over {ALL_INK:.0%} of it differs from the paper at its "
                         f"border); crop it so the digit has paper around it")
     low, high = np.percentile(border, [10, 90])

@@ -40,7 +40,8 @@ ONE = 1.5  # a thin upright line over this many times the digits' height is no 1
 # as the rest may be 1.4 times a neighbour's height
 SMALL = 0.2  # (the digits' height, above) cutting a group by width alone (no model to judge), a part with less ink
 # than this share of the largest part's stays with its left neighbour
-FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, in columns
+FRAGMENT = 0.25  # a fragment joins a digit it is at most this share of the digit's height away from, across and
+# up or down
 FLAT = 10  # a group at most two pen widths tall and this many times as long is a line (a rule), no digit
 IN_LINE = 0.5  # a digit whose rows overlap a line of digits' rows by this share of the shorter is in that line
 ROW_GAP = 0.3  # lines of digits closer than this share of the shorter one's height are one line (a digit cut across)
@@ -197,9 +198,12 @@ def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
 
 def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) -> list[list[np.ndarray]]:
     """Every digit of a number or a page of them, each a bool mask of its pieces: its lines of digits top to
-    bottom (`lines_of`), each left to right; a flat line (`flat`) is none. In a line, groups that stand over one another are joined; a group
-    far smaller or shorter than the digits (under LIGHT of the most ink, TALL of their height) is a fragment of
-    the digit whose columns it shares or touches, else a mark left out; groups too wide for one digit are split
+    bottom (`lines_of`), each left to right; a flat line (`flat`) is none. The digits' height is measured on
+    groups of some weight (LIGHT of the most ink) off the image's edge, thin upright lines apart; a group whose
+    core is far fainter than the digits' (FAINTER) or a thin line far taller (ONE) is a printed line's remnant and
+    left out. In a line, groups that stand over one another are joined; a group far smaller or shorter than the
+    digits (under LIGHT of the most ink, TALL of their height) is a fragment of the digit it lies near (within
+    FRAGMENT of its height across and up or down), else a mark left out; groups too wide for one digit are split
     (by `score`, where given: `searched`)."""
     boxes = groups.boxes
     found = [k for k, box in enumerate(boxes) if box is not None and not flat(box, groups.width)]
@@ -208,20 +212,19 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
     height = {k: boxes[k][0].stop - boxes[k][0].start for k in found}
     area = np.bincount(groups.labels.ravel(), minlength=groups.count + 1)[1:]
     thin = {k for k in found if area[k] <= 2 * groups.width * height[k] and height[k] ** 2 >= FLAT * area[k]}
-    weighty = {k for k in found if groups.mass[k] >= LIGHT * groups.mass[found].max()}  # specks measure nothing
-    shaped = [height[k] for k in weighty if k not in thin]
-    if shaped:  # a thin upright line far taller than every other group: a margin's remnant, not a 1
-        found = [k for k in found if not (k in thin and height[k] > max(shaped) / TALL)]
-    inside = [k for k in found if not at_edge(boxes[k], groups.labels.shape)] or found  # a photo's edge: the table
-    shapes = [k for k in inside if k in weighty and k not in thin] or inside  # a rule's remnant is no measure of
-    # the digits (nor a 1)
+    inside = [k for k in found if not at_edge(boxes[k], groups.labels.shape) and height[k] > 2 * groups.width] \
+        or found  # beyond a photographed page's edge lies the table; a speck measures nothing
+    weighty = [k for k in inside if groups.mass[k] >= LIGHT * groups.mass[inside].max()]
+    shapes = [k for k in weighty if k not in thin] or weighty  # a rule's remnant is no measure of the digits (nor a 1)
     most, tallest = groups.mass[shapes].max(), max(height[k] for k in shapes)
     heavy = [k for k in shapes if groups.mass[k] >= SMALL * most and height[k] >= TALL * tallest]
     size = max(height[k] for k in heavy) if heavy else height[max(shapes, key=lambda k: groups.mass[k])]
     level = {k: core(ink, groups, k) for k in found}  # a pen's strength: a 1 has little ink, but as dark as the rest
     pen = float(np.median([level[k] for k in heavy or shapes]))
-    big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL
-           and level[k] >= FAINTER * pen and not (k in thin and height[k] > ONE * size)]
+    printed = [k for k in found if level[k] < FAINTER * pen or (k in thin and height[k] > ONE * size)]
+    found = [k for k in found if k not in printed] or found  # remnants of printed lines: no digit, nor part of one
+    big = [k for k in found if groups.mass[k] >= LIGHT * most and TALL * size <= height[k] <= size / TALL] \
+        or [max(found, key=lambda k: groups.mass[k])]
     lines = lines_of(boxes, big)
     owner = {k: [k] for k in big}
     for k in found:
@@ -316,7 +319,8 @@ def shared(boxes: list, ks: list[int], k: int) -> float:
 def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
     """A group too wide for one digit (WIDE times the number's height `line`, or its own) cut into about
     width / (ASPECT x height) digits, each cut at the column of least ink near where it is expected; a part
-    with under SMALL of the largest part's ink is no digit and stays with the part on its left."""
+    with under SMALL of the largest part's ink, or under TALL of `line` tall, is no digit and stays with the part
+    on its left."""
     rows, cols = np.nonzero(digit)
     h, w = max(line, rows.max() - rows.min() + 1), cols.max() - cols.min() + 1
     n = round(w / (ASPECT * h))
@@ -330,7 +334,9 @@ def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
         cuts.append(cols.min() + lo + int(np.argmin(profile[lo:hi])))
     edges = [cols.min(), *cuts, cols.max() + 1]
     mass = np.array([(ink * digit)[:, a:b].sum() for a, b in zip(edges, edges[1:])])
-    keep = [0, *(i for i in range(1, len(mass)) if mass[i] >= SMALL * mass.max()), len(mass)]  # a sliver joins its left
+    tall = [ink_rows(columns(digit, a, b)) >= TALL * line if digit[:, a:b].any() else False for a, b in zip(edges, edges[1:])]
+    keep = [0, *(i for i in range(1, len(mass)) if mass[i] >= SMALL * mass.max() and tall[i]), len(mass)]  # a sliver
+    # or a flat tail joins its left neighbour
     parts = []
     for a, b in zip(keep, keep[1:]):
         part = columns(digit, edges[a], edges[b])

@@ -68,8 +68,9 @@ def surest(judge: Callable, options: np.ndarray) -> np.ndarray:
 def readings(image: np.ndarray, where: str = "image") -> list[np.ndarray]:
     """The image's digit in MNIST form (`to_mnist` without a judge) first, then other readings of a 28x28 image
     not in MNIST's form (lines or bands across it, which the preparation takes into the digit's box and shrinks
-    it with): as drawn, its ink at full strength, where its ink sits where MNIST's digits do (`as_drawn`); and
-    prepared with the lines and bands that cross its frame taken out (`crossings`), where there are any."""
+    it with): as drawn, its ink at full strength, where the digit sits where MNIST's digits do (`as_drawn`, judged
+    without the lines across it); and prepared with the lines and bands that cross its frame taken out
+    (`crossings`), where there are any and something is left."""
     if np.shape(image) != (28, 28):
         return [main_form(*scene(image, where)[:2], False)]
     ink = ink_of(image, where)
@@ -77,8 +78,8 @@ def readings(image: np.ndarray, where: str = "image") -> list[np.ndarray]:
     if in_mnist_form(ink):
         return [drawn]
     uncrossed = without_crossings(ink)
-    crossed = not np.array_equal(uncrossed, ink)
-    options = [main_form(*grouped(ink, where), True)] + ([drawn] if as_drawn(uncrossed) else [])
+    crossed = not np.array_equal(uncrossed, ink) and float(box2(uncrossed).max()) >= BLANK  # something left
+    options = [main_form(*grouped(ink, where), True)] + ([drawn] if as_drawn(uncrossed if crossed else ink) else [])
     if crossed:
         try:
             options.append(main_form(*grouped(uncrossed, where), True))
