@@ -116,8 +116,8 @@ def as_gray(array, where: str = "array") -> np.ndarray:
 
 
 def load_for_model(paths: list[str | os.PathLike], judge: Callable | None = None) -> np.ndarray:
-    """Read and bring every file to MNIST form: uint8 (N, 28, 28); a 28x28 file with two readings, the one
-    `judge` (a run's `confidence`) reads more surely (prepare.to_mnist)."""
+    """Read and bring every file to MNIST form: uint8 (N, 28, 28); a 28x28 file with several readings, the one
+    `judge` (a run's `confidence`) reads most surely (prepare.to_mnist)."""
     # the preparation needs scipy: loaded when a user's file is prepared, not when images are only read
     from .prepare import to_mnist
 

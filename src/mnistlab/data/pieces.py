@@ -235,7 +235,7 @@ def digits_in(ink: np.ndarray, groups: Groups, score: Callable | None = None) ->
             if max(gap, row_gap(boxes, [j], [k])) <= height[j] * FRAGMENT:  # near it across and up or down
                 owner[j].append(k)
     digits = [[np.isin(groups.labels, np.array(m) + 1) for m in stacked(boxes, line, owner)] for line in lines]
-    heights = [np.ptp(np.nonzero(d.any(axis=1))[0]) + 1 for line in digits for d in line]
+    heights = [ink_rows(d) for line in digits for d in line]
     tall = float(np.median(heights))  # the number's height: its digits are written alike
     return [[part for d in line for part in (searched(ink, d, tall, score) if score else split(ink, d, tall))]
             for line in digits]
@@ -334,7 +334,7 @@ def split(ink: np.ndarray, digit: np.ndarray, line: float) -> list[np.ndarray]:
         cuts.append(cols.min() + lo + int(np.argmin(profile[lo:hi])))
     edges = [cols.min(), *cuts, cols.max() + 1]
     mass = np.array([(ink * digit)[:, a:b].sum() for a, b in zip(edges, edges[1:])])
-    tall = [ink_rows(columns(digit, a, b)) >= TALL * line if digit[:, a:b].any() else False for a, b in zip(edges, edges[1:])]
+    tall = [digit[:, a:b].any() and ink_rows(digit[:, a:b]) >= TALL * line for a, b in zip(edges, edges[1:])]
     keep = [0, *(i for i in range(1, len(mass)) if mass[i] >= SMALL * mass.max() and tall[i]), len(mass)]  # a sliver
     # or a flat tail joins its left neighbour
     parts = []

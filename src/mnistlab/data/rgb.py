@@ -89,6 +89,6 @@ def is_digit_input(shape: tuple[int, int, int], classes: tuple[str, ...]) -> boo
 def images_for(paths: list[str | os.PathLike], shape: tuple[int, int, int], classes: tuple[str, ...],
                judge: Callable | None = None) -> np.ndarray:
     """Image files as a model of input `shape` and these `classes` takes them: digits brought to MNIST form (with
-    `judge`, a run's `confidence`, choosing between a 28x28 file's two readings), any other run's images resized
+    `judge`, a run's `confidence`, choosing among a 28x28 file's readings), any other run's images resized
     to its input, colour kept for a colour run."""
     return load_for_model(paths, judge) if is_digit_input(shape, classes) else load_for_shape(paths, shape)

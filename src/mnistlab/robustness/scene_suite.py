@@ -95,7 +95,7 @@ def write_files(items: list[tuple[object, str]], folder: Path) -> list[Path]:
 def read_as_predict(paths: list[Path], shape, classes, judge: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What `predict` feeds the model for each file (uint8 (N, 28, 28)), read one file at a time so a file it
     refuses costs only itself, and a mask of the files it read. `judge`: the run's `confidence`, which picks
-    between a 28x28 file's two readings as predict's does (none: the preparation's own; a picture of a page
+    among a 28x28 file's readings as predict's does (none: the preparation's own; a picture of a page
     has one reading)."""
     out, read = np.zeros((len(paths), *shape[1:]), np.uint8), np.zeros(len(paths), bool)
     for i, path in enumerate(paths):

@@ -363,7 +363,7 @@ def _predict_route(app: FastAPI, run: Run, shape: tuple, digits: bool) -> None:
     lock = threading.Lock()  # one forward pass at a time: predictable memory, no thread oversubscription
     errors = {400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}}
 
-    def judged(images: np.ndarray) -> np.ndarray:  # a 28x28 drawing's two readings: the surer one (prepare.to_mnist)
+    def judged(images: np.ndarray) -> np.ndarray:  # a 28x28 drawing's readings: the surest one (prepare.to_mnist)
         with lock:
             return run.confidence(images)
 
