@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from ..errors import UserError
 from .crossings import without_crossings
+from .outlines import filled
 from .paper import BLANK, box2, ink_of, without_rules
 from .pieces import Groups, digits_in, group, main_digit, pieces, stroke_width
 
@@ -31,7 +32,7 @@ PLACED = 4.0  # pixels: a 28x28 image whose ink's centre of mass is this near th
 PEN = 1.2  # pixels at MNIST's 20-pixel scale: a finer pen is thickened to this (thicker reads hairlines no better
 # and makes letters, doodles and faces look like digits: fewer come back unsure)
 RULED = 64  # pixels a side: a smaller image is a crop of one digit, too small to show printed lines beside it
-MOST_READINGS = 3  # prepared, as drawn, prepared with the lines across its frame taken out (`readings`)
+MOST_READINGS = 4  # prepared, as drawn, without the lines across its frame, the outline filled (`readings`)
 LINE = 4.0  # a lone piece this many times longer than wide is a stroke (a 1), even when straight like a rule
 
 
@@ -66,17 +67,25 @@ def surest(judge: Callable, options: np.ndarray) -> np.ndarray:
 
 
 def readings(image: np.ndarray, where: str = "image") -> list[np.ndarray]:
-    """The image's digit in MNIST form (`to_mnist` without a judge) first, then other readings of a 28x28 image
-    not in MNIST's form (lines or bands across it, which the preparation takes into the digit's box and shrinks
-    it with): as drawn, its ink at full strength, where the digit sits where MNIST's digits do (`as_drawn`, judged
-    without the lines across it); and prepared with the lines and bands that cross its frame taken out
-    (`crossings`), where there are any and something is left."""
+    """The image's digit in MNIST form (`to_mnist` without a judge) first, then its other readings: of a 28x28
+    image not in MNIST's form (lines or bands across it, which the preparation takes into the digit's box and
+    shrinks it with), as drawn, its ink at full strength, where the digit sits where MNIST's digits do (`as_drawn`,
+    judged without the lines across it), and prepared with the lines and bands that cross its frame taken out
+    (`crossings`), where there are any and something is left; of any image not crossed by lines (a line across
+    the digit closes thin holes), the strokes its digit outlines where it is drawn as an outline (`outlines.filled`)."""
+    options, crossed = first_readings(image, where)
+    strokes = None if crossed else filled(options[-1])
+    return options + ([centred(strokes)] if strokes is not None else [])
+
+
+def first_readings(image: np.ndarray, where: str) -> tuple[list[np.ndarray], bool]:
+    """`readings` but the outline filled; and whether lines cross a 28x28 image."""
     if np.shape(image) != (28, 28):
-        return [main_form(*scene(image, where)[:2], False)]
+        return [main_form(*scene(image, where)[:2], False)], False
     ink = ink_of(image, where)
     drawn = np.round(ink / ink.max() * 255).astype(np.uint8)
     if in_mnist_form(ink):
-        return [drawn]
+        return [drawn], False
     uncrossed = without_crossings(ink)
     crossed = not np.array_equal(uncrossed, ink) and float(box2(uncrossed).max()) >= BLANK  # something left
     options = [main_form(*grouped(ink, where), True)] + ([drawn] if as_drawn(uncrossed if crossed else ink) else [])
@@ -85,7 +94,7 @@ def readings(image: np.ndarray, where: str = "image") -> list[np.ndarray]:
             options.append(main_form(*grouped(uncrossed, where), True))
         except UserError:  # nothing left but marks: no such reading
             pass
-    return options
+    return options, crossed
 
 
 def main_form(ink: np.ndarray, groups: Groups, native: bool) -> np.ndarray:
