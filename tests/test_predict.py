@@ -48,6 +48,13 @@ def test_model_agrees_on_transformed_digits(tiny_run, sample):
     assert (via_canvas == labels).mean() >= (direct == labels).mean() - 0.1
 
 
+def test_a_run_reads_no_images_as_no_answers(tiny_run):
+    """An empty batch (a folder filtered to nothing, a number with no digit) gives empty answers, not an error."""
+    classes, probs = tiny_run.predict(np.zeros((0, 28, 28), np.uint8))
+    assert classes.shape == (0,) and probs.shape == (0, 10)
+    assert tiny_run.confidence(np.zeros((0, 28, 28), np.uint8)).shape == (0,)
+
+
 def test_file_formats(tmp_path, sample):
     digit = sample.test_images[3]
     big = canvas_with(digit, invert=True).astype(np.uint8)

@@ -27,18 +27,19 @@ def to_probs(outputs: torch.Tensor, head: str, temperature: float = 1.0) -> torc
 
 @torch.inference_mode()
 def outputs_of(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10_000, autocast=None) -> torch.Tensor:
-    """Model outputs for all of `x`, in eval mode, in large batches."""
+    """Model outputs for all of `x`, in eval mode, in large batches (none: the model's (0, classes), not a 1-D
+    empty tensor that the probabilities' argmax along classes fails on)."""
     was_training = model.training
     model.eval()
     try:
         chunks = []
-        for i in range(0, len(x), batch_size):
+        for i in range(0, len(x) or 1, batch_size):
             if autocast is not None:
                 with autocast():
                     chunks.append(model(x[i:i + batch_size]).float())
             else:
                 chunks.append(model(x[i:i + batch_size]).float())
-        return torch.cat(chunks) if chunks else torch.empty(0)
+        return torch.cat(chunks)
     finally:
         model.train(was_training)
 
