@@ -25,7 +25,7 @@ def figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], labels: n
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(1.1 * len(labels), 2.6))
-    axes = fig.subplots(len(rows), len(labels))
+    axes = fig.subplots(len(rows), len(labels), squeeze=False)
     for r, (title, images, answers, probs) in enumerate(rows):
         for c, ax in enumerate(axes[r]):
             ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)

@@ -255,7 +255,7 @@ def test_a_crossed_28x28_digit_reads_as_drawn_where_the_model_reads_that_more_su
 
 def test_only_a_28x28_image_placed_as_mnist_places_a_digit_reads_as_drawn(digits):
     """An off-centre or small digit is not read as drawn: the model can be sure of a wrong answer there (a shifted
-    7 read as a 1), so even a judge that prefers the image as it is gets a prepared reading."""
+    7 read as a 1), so none of its readings, which the run judges, is the image as it is."""
     from mnistlab.data.prepare import readings
 
     for d in digits[:10]:
@@ -266,8 +266,6 @@ def test_only_a_28x28_image_placed_as_mnist_places_a_digit_reads_as_drawn(digits
         for image in (shifted, small):
             drawn = np.round(image / image.max() * 255).astype(np.uint8)
             assert not any(np.array_equal(option, drawn) for option in readings(image))
-            prefers_drawn = lambda x, drawn=drawn: -np.abs(x.astype(float) - drawn).sum(axis=(1, 2))  # noqa: E731
-            assert not np.array_equal(to_mnist(image, judge=prefers_drawn), drawn)
 
 
 def test_predict_asks_the_run_to_judge_a_crossed_28x28_file(tmp_path, digits):

@@ -21,8 +21,9 @@ SOFT = 0.5  # pixels: the filled strokes' edge blurred by this much, as MNIST's 
 
 
 def filled(digit: np.ndarray) -> np.ndarray | None:
-    """A digit in MNIST form (uint8 (28, 28)) → its outlined strokes filled (floats 0..255, not yet centred), or
-    None where its ink does not outline strokes."""
+    """A reading of a digit (uint8 (28, 28), ink high) → the strokes its ink outlines, filled (floats 0..255, in
+    place: to be centred), or None where its ink does not outline strokes. Solid strokes beside the outlined ones
+    are not kept: the image's other readings have them."""
     ink = digit > INK * float(digit.max())
     holes = ndimage.binary_fill_holes(ink) & ~ink
     labels, n = ndimage.label(holes)

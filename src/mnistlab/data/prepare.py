@@ -32,7 +32,7 @@ PLACED = 4.0  # pixels: a 28x28 image whose ink's centre of mass is this near th
 PEN = 1.2  # pixels at MNIST's 20-pixel scale: a finer pen is thickened to this (thicker reads hairlines no better
 # and makes letters, doodles and faces look like digits: fewer come back unsure)
 RULED = 64  # pixels a side: a smaller image is a crop of one digit, too small to show printed lines beside it
-MOST_READINGS = 4  # prepared, as drawn, without the lines across its frame, the outline filled (`readings`)
+MOST_READINGS = 3  # prepared, as drawn, and without the lines across its frame or else the outline filled (`readings`)
 LINE = 4.0  # a lone piece this many times longer than wide is a stroke (a 1), even when straight like a rule
 
 
@@ -71,11 +71,15 @@ def readings(image: np.ndarray, where: str = "image") -> list[np.ndarray]:
     image not in MNIST's form (lines or bands across it, which the preparation takes into the digit's box and
     shrinks it with), as drawn, its ink at full strength, where the digit sits where MNIST's digits do (`as_drawn`,
     judged without the lines across it), and prepared with the lines and bands that cross its frame taken out
-    (`crossings`), where there are any and something is left; of any image not crossed by lines (a line across
-    the digit closes thin holes), the strokes its digit outlines where it is drawn as an outline (`outlines.filled`)."""
+    (`crossings`), where there are any and something is left; where there are none, or the image is not 28x28,
+    the strokes its digit outlines if it is drawn as an outline (`outlines.filled`; not with lines across a 28x28
+    image: a line across the digit closes thin holes of its own)."""
     options, crossed = first_readings(image, where)
     strokes = None if crossed else filled(options[-1])
-    return options + ([centred(strokes)] if strokes is not None else [])
+    if strokes is None:
+        return options
+    rows, cols = np.nonzero(strokes)
+    return options + [centred(strokes[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1])]  # centred by mass
 
 
 def first_readings(image: np.ndarray, where: str) -> tuple[list[np.ndarray], bool]:
