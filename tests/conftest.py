@@ -125,6 +125,11 @@ def rounding_tolerance(n_terms: int, steps: int = 1) -> float:
     return steps * 2 * n_terms ** 0.5 * UNIT_ROUNDOFF
 
 
+def correlation(a, b) -> float:
+    """Pearson correlation of two images' pixels: how alike a prepared digit is to another preparation of it."""
+    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
+
+
 def assert_user_error(result: CliResult, *fragments: str) -> None:
     """Exit 2, exactly one line on stderr naming the problem, no traceback, nothing on stdout."""
     assert result.code == 2, (result.code, result.err)

@@ -7,12 +7,9 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from conftest import correlation
 from mnistlab.data.crossings import without_crossings
 from mnistlab.data.prepare import readings, to_mnist
-
-
-def correlation(a, b) -> float:
-    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
 
 
 @pytest.fixture(scope="module")

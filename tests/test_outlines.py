@@ -4,12 +4,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from conftest import correlation
 from mnistlab.data.outlines import filled
 from mnistlab.data.prepare import readings, to_mnist
-
-
-def correlation(a, b) -> float:
-    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
 
 
 @pytest.fixture(scope="module")

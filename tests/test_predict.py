@@ -2,14 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_user_error
+from conftest import assert_user_error, correlation
 from mnistlab.data.images import as_gray, load_for_model, read_image
 from mnistlab.data.prepare import to_mnist
 from mnistlab.errors import UserError
-
-
-def correlation(a, b) -> float:
-    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
 
 
 def canvas_with(digit: np.ndarray, size=(300, 400), place=(40, 70, 6), invert=False) -> np.ndarray:

@@ -5,12 +5,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import maximum_filter
 
+from conftest import correlation
 from mnistlab.data.prepare import to_mnist
 from mnistlab.errors import UserError
-
-
-def correlation(a, b) -> float:
-    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
 
 
 def bounding_box_preparation(ink: np.ndarray) -> np.ndarray:

@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import correlation
 from mnistlab.data.images import ink_gray, open_image
 from mnistlab.data.prepare import find_digits, to_mnist
 from mnistlab.errors import UserError
-
-
-def correlation(a, b) -> float:
-    return float(np.corrcoef(np.asarray(a, float).ravel(), np.asarray(b, float).ravel())[0, 1])
 
 
 def on_page(digit: np.ndarray, factor: int = 4, margin: int = 40) -> np.ndarray:
