@@ -483,3 +483,43 @@ def test_a_cut_part_far_shorter_than_the_number_is_no_digit_of_its_own():
     rows = [np.ptp(np.nonzero(p.any(axis=1))[0]) + 1 for p in parts]
     assert len(parts) >= 2 and min(rows) >= TALL * 40
     assert sum(int(p.sum()) for p in parts) == int(digit.sum())
+
+
+def test_a_page_cropped_along_two_rules_is_read_not_refused(digits):
+    """Its top and bottom rows on rules, over half its border is rule: the border's median is the rule's level,
+    from which the paper itself differs. The paper is the border's commonest level the image is not all ink from."""
+    for d in digits[:4]:
+        page = on_page(d)
+        rgb = np.full((*page.shape, 3), 250.0)
+        rgb[14::28] = (160, 160, 168)  # grey rules every 28 rows from row 14
+        rgb = rgb * (1 - page[..., None]) + np.array([25, 25, 30]) * page[..., None]  # a black pen
+        crop = rgb[14: 14 + 6 * 28 + 1]  # cut along two rules: its first and last rows
+        assert correlation(to_mnist(ink_gray(crop) / 255), to_mnist(1 - page)) > 0.9
+
+
+def test_a_heavy_blot_far_from_the_digit_is_not_part_of_it(digits):
+    """A shadow's remnant in a corner of a photo, with twice the digit's ink: the digit is chosen for lying in the
+    middle, and a group far from it is no part of it, however heavy."""
+    rows, cols = np.mgrid[0:352, 0:352]
+    blot = np.hypot(rows - 305, cols - 45) < 42
+    for d in digits[:4]:
+        page = on_page(d, margin=120)
+        assert blot.sum() > 2 * page.sum()
+        assert correlation(to_mnist(1 - np.maximum(page, blot)), to_mnist(1 - page)) > 0.95
+
+
+def test_pieces_either_side_of_a_printed_line_taken_out_are_one_digit(digits):
+    """A rule taken out along a stroke's foot or across it at a slant leaves a gap as wide as the rule: the pen's
+    pieces on either side of it are one digit, where without the rule's place they would be two."""
+    from mnistlab.data.pieces import group, main_digit, pieces
+
+    for d in digits[:6]:
+        ink = on_page(d, factor=1)
+        rule = np.zeros(ink.shape, bool)
+        rule[51:57] = True  # 6 rows through the middle of the digit, drawn 28 pixels tall (a pen 2-4 pixels wide)
+        cut = np.where(rule, 0.0, ink)
+        solid = pieces(cut, cut.max())
+        apart, together = group(cut, solid), group(cut, solid, taken=rule & (ink > 0))
+        assert together.count < apart.count
+        kept = main_digit(cut, together)[together.labels]
+        assert cut[kept].sum() > 0.9 * cut.sum()  # a half left out: about half

@@ -18,6 +18,7 @@ from .pieces import stroke_width
 BLANK = 0.05  # ink this far from the background at most (on a 0..1 scale): nothing drawn, or no contrast
 ALL_INK = 0.6  # more of the image than this differs from the paper at its border: no background to find a digit on
 LEVELS = 16  # the border's levels in this many bins when its median is ink (`ink_of`)
+PAPER_SHARE = 0.25  # ... and a level may be the paper's where it holds this share of the border at least
 TILES, PAPER_PERCENTILE = 4, 10  # the paper's first estimate: a low percentile of each of 4x4 tiles, interpolated
 CLEAR = 0.1  # under uneven light, ink is the side the image reaches this much further (a share), else see bright_ink
 UNEVEN = 0.1  # the border's 10th and 90th percentiles this far apart: the light is uneven, measure paper locally
@@ -64,10 +65,14 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     paper = float(np.median(border))
     inky = all_ink(a, smooth, paper)
-    if inky:  # a tight crop whose digit covers half its border: the paper is the border's commonest level
+    if inky:  # a tight crop whose digit covers half its border, or a page cropped along two rules: the paper is the
+        # border's commonest level that most of the image does not differ from
         counts, edges = np.histogram(border, bins=LEVELS, range=(0.0, 1.0))
-        paper = float(np.median(border[(border >= edges[counts.argmax()]) & (border <= edges[counts.argmax() + 1])]))
-        inky = all_ink(a, smooth, paper)
+        for k in np.argsort(-counts, kind="stable")[: np.count_nonzero(counts >= PAPER_SHARE * len(border))]:
+            paper = float(np.median(border[(border >= edges[k]) & (border <= edges[k + 1])]))
+            inky = all_ink(a, smooth, paper)
+            if not inky:
+                break
     up, down = smooth.max() - paper, paper - smooth.min()
     if max(up, down) < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")

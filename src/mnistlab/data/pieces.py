@@ -88,12 +88,14 @@ def pieces(ink: np.ndarray, peak: float) -> np.ndarray:
     return solid if solid.any() else strokes
 
 
-def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
-    """Pieces of `solid` grouped: any pieces a pixel apart (more with a broad pen, NEAR_REACH), and stroke ends
+def group(ink: np.ndarray, solid: np.ndarray, taken: np.ndarray | None = None) -> Groups:
+    """Pieces of `solid` grouped: any pieces a pixel apart (more with a broad pen, NEAR_REACH), stroke ends
     facing each other up to 2 x reach + 1 apart (reach: REACH pen widths, at least 1; a pen that skipped
-    leaves two ends, while a mark beside a digit faces its side), their ink counted. A group's extent is that
-    of its core, the pieces with PART of its largest one's ink: a smaller piece joins only inside the core's box
-    (a dot of a dotted pen, a 7's bar), not beside it (a blot, a remnant of haze)."""
+    leaves two ends, while a mark beside a digit faces its side), and pieces on either side of a printed line
+    taken out through the pen (`taken`, a bool mask of the line's pixels: within a pen's width of the pieces,
+    the line's pixels join them), their ink counted. A group's extent is that of its core, the pieces with PART
+    of its largest one's ink: a smaller piece joins only inside the core's box (a dot of a dotted pen, a 7's
+    bar), not beside it (a blot, a remnant of haze)."""
     width = stroke_width(solid)
     reach = max(1, round(REACH * width))
     square = np.ones((3, 3))
@@ -105,7 +107,11 @@ def group(ink: np.ndarray, solid: np.ndarray) -> Groups:
     ends = stroke_ends(solid, width)
     facing, _ = ndimage.label(ndimage.binary_dilation(ndimage.binary_dilation(ends, structure=square, iterations=reach),
                                                       structure=bridge), structure=square)
-    owner = joined(parts, n, [near, facing])
+    linkings = [near, facing]
+    if taken is not None:
+        across = taken & ndimage.binary_dilation(solid, structure=square, iterations=max(1, round(stroke_width(taken))))
+        linkings.append(ndimage.label(solid | across, structure=square)[0])
+    owner = joined(parts, n, linkings)
     mass = np.bincount(parts.ravel(), weights=ink.ravel(), minlength=n + 1)
     largest = np.zeros(owner.max() + 1)
     np.maximum.at(largest, owner[1:], mass[1:])
@@ -178,7 +184,7 @@ def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
     def kept(k: int, rows: slice, cols: slice) -> bool:
         gap = max(r0 - rows.stop, rows.start - r1, c0 - cols.stop, cols.start - c1)  # negative: overlapping
         inside = rows.start >= r0 and rows.stop <= r1 and cols.start >= c0 and cols.stop <= c1
-        return k == main or masses[k] >= (KEEP_INSIDE if inside else KEEP_NEAR if gap <= near else 2) * masses[main]
+        return k == main or inside and masses[k] >= KEEP_INSIDE * masses[main] or gap <= near and masses[k] >= KEEP_NEAR * masses[main]
 
     keep = np.zeros(groups.count + 1, dtype=bool)
     keep[1:] = [box is not None and kept(k, *box) for k, box in enumerate(groups.boxes)]

@@ -169,7 +169,8 @@ def grouped(ink: np.ndarray, where: str) -> tuple[np.ndarray, Groups]:
         if not lone_stroke(solid):
             raise UserError(f"{where}: no digit found (only printed lines: ruled paper, a grid or an empty box)")
         cleaned = ink  # one straight stroke and nothing else: a 1, not a rule
-    return cleaned, group(cleaned, pieces(cleaned, float(box2(cleaned).max())))
+    taken = (ink > cleaned) if cleaned is not ink else None  # printed lines taken out: a stroke cut by one is one
+    return cleaned, group(cleaned, pieces(cleaned, float(box2(cleaned).max())), taken)
 
 
 def lone_stroke(solid: np.ndarray) -> bool:
