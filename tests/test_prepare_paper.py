@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from conftest import correlation
 from mnistlab.data.images import ink_gray, open_image
@@ -523,3 +523,31 @@ def test_pieces_either_side_of_a_printed_line_taken_out_are_one_digit(digits):
         assert together.count < apart.count
         kept = main_digit(cut, together)[together.labels]
         assert cut[kept].sum() > 0.9 * cut.sum()  # a half left out: about half
+
+
+
+def dashed(points: list[tuple[float, float]], dash: tuple[int, int] | None = None, width: int = 3) -> np.ndarray:
+    """A digit drawn as a polyline through `points` (x, y) on white paper 240 pixels a side, `width` pixels wide;
+    with `dash` (on, off), a dashed pen: pixels of stroke, then of gap, along its length."""
+    canvas = Image.new("L", (240, 240), 255)
+    pen = ImageDraw.Draw(canvas)
+    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:]):
+        n = int(np.hypot(x1 - x0, y1 - y0))
+        for t in range(n):
+            if dash is None or t % sum(dash) < dash[0]:
+                x, y = x0 + (x1 - x0) * t / n, y0 + (y1 - y0) * t / n
+                pen.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=0)
+    return np.asarray(canvas, float) / 255
+
+
+@pytest.mark.parametrize("dash", [(7, 6), (9, 7)])
+def test_a_digit_drawn_with_a_dashed_pen_is_all_its_dashes(dash):
+    """Dashes twice a fine pen's width apart, further than stroke ends join: each dash (a corner, where two meet,
+    the heaviest) is too small to be a digit, so the digit is the dashes reached from it, dash to dash. Kept alone,
+    one dash was scaled up into a blob."""
+    from scipy import ndimage
+
+    for points in ([(80, 60), (160, 60), (110, 180)], [(125, 60), (115, 180)], [(140, 180), (140, 60), (80, 140), (165, 140)],
+                   [(85, 80), (120, 60), (155, 85), (85, 175), (160, 175)]):  # a 7, a 1, a 4 and a 2
+        solid, broken = (ndimage.gaussian_filter(to_mnist(dashed(points, d)).astype(float), 1) for d in (None, dash))
+        assert correlation(broken, solid) > 0.85  # blurred: a fine pen's strokes a pixel apart would not correlate

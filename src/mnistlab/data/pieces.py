@@ -26,6 +26,8 @@ END = 0.6  # a stroke's end: ink around it under this share of what surrounds a 
 PART = 0.15  # a group's core: its pieces with this share of its largest piece's ink (smaller ones join inside it)
 KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the main one's box
 # if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
+DASH, CHAIN = 4, 2  # a group under this many pen widths each way is a dash or a dot of a pen; dashes this many pen
+# widths apart, one from the next, are one digit
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
 LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
 # of the digits' height (or taller than it over this share), is no digit of its own: a fragment of the digit beside
@@ -174,21 +176,42 @@ def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
 def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
     """Which groups (a bool per label 0..count) make the one digit of an image: the group with the most ink,
     counted more the nearer it lies to the image's centre (a long stroke at the edge does not beat a 1), with
-    the groups inside its box that carry some of its ink and those close beside it that carry a fair share;
-    not specks, a line or zigzag beside it, or blots around it."""
+    the rest of its digit where it is too small to be one (`chained`), the groups inside their box that carry
+    some of their ink and those close beside it that carry a fair share; not specks, a line or zigzag beside
+    it, or blots around it."""
     masses = groups.mass
-    main = int(np.argmax(masses * centrality(groups.labels, ink, groups.count)))
-    (r0, r1), (c0, c1) = ((s.start, s.stop) for s in groups.boxes[main])
-    near = NEAR * max(r1 - r0, c1 - c0)
+    core = chained(groups, int(np.argmax(masses * centrality(groups.labels, ink, groups.count))))
+    r0, c0 = (min(groups.boxes[k][i].start for k in core) for i in (0, 1))
+    r1, c1 = (max(groups.boxes[k][i].stop for k in core) for i in (0, 1))
+    near, mass = NEAR * max(r1 - r0, c1 - c0), masses[core].sum()
 
     def kept(k: int, rows: slice, cols: slice) -> bool:
         gap = max(r0 - rows.stop, rows.start - r1, c0 - cols.stop, cols.start - c1)  # negative: overlapping
         inside = rows.start >= r0 and rows.stop <= r1 and cols.start >= c0 and cols.stop <= c1
-        return k == main or inside and masses[k] >= KEEP_INSIDE * masses[main] or gap <= near and masses[k] >= KEEP_NEAR * masses[main]
+        return k in core or inside and masses[k] >= KEEP_INSIDE * mass or gap <= near and masses[k] >= KEEP_NEAR * mass
 
     keep = np.zeros(groups.count + 1, dtype=bool)
     keep[1:] = [box is not None and kept(k, *box) for k, box in enumerate(groups.boxes)]
     return keep
+
+
+def chained(groups: Groups, main: int) -> list[int]:
+    """`main`, or the groups reached from it in steps of at most CHAIN of its pen widths from box to box, where
+    most of them are under DASH pen widths tall and wide and `main` holds under half of their ink: the dashes or
+    dots of a dashed or dotted pen, too far apart for their ends to join (a corner, where two dashes meet, may be
+    the heaviest), and not a mark or two beside a whole digit."""
+    width = stroke_width(groups.labels == main + 1)  # its own pen: a blot or a shadow's remnant widens the image's
+    boxes, step = groups.boxes, CHAIN * width
+    found, todo = {main}, [main]
+    while todo:
+        a = boxes[todo.pop()]
+        for k, b in enumerate(boxes):
+            if b is not None and k not in found and max(max(p.start - q.stop, q.start - p.stop) for p, q in zip(a, b)) <= step:
+                found.add(k)
+                todo.append(k)
+    chain = sorted(found)
+    small = np.median([max(s.stop - s.start for s in boxes[k]) for k in chain]) < DASH * width
+    return chain if small and groups.mass[main] < 0.5 * groups.mass[chain].sum() else [main]
 
 
 def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
