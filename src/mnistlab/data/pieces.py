@@ -94,8 +94,8 @@ def group(ink: np.ndarray, solid: np.ndarray, taken: np.ndarray | None = None) -
     """Pieces of `solid` grouped: any pieces a pixel apart (more with a broad pen, NEAR_REACH), stroke ends
     facing each other up to 2 x reach + 1 apart (reach: REACH pen widths, at least 1; a pen that skipped
     leaves two ends, while a mark beside a digit faces its side), and pieces on either side of a printed line
-    taken out through the pen (`taken`, a bool mask of the line's pixels: within a pen's width of the pieces,
-    the line's pixels join them), their ink counted. A group's extent is that of its core, the pieces with PART
+    taken out through the pen (`taken`, a bool mask of the line's pixels: within the line's width of the
+    pieces, its pixels join them), their ink counted. A group's extent is that of its core, the pieces with PART
     of its largest one's ink: a smaller piece joins only inside the core's box (a dot of a dotted pen, a 7's
     bar), not beside it (a blot, a remnant of haze)."""
     width = stroke_width(solid)
@@ -179,39 +179,44 @@ def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
     the rest of its digit where it is too small to be one (`chained`), the groups inside their box that carry
     some of their ink and those close beside it that carry a fair share; not specks, a line or zigzag beside
     it, or blots around it."""
-    masses = groups.mass
-    core = chained(groups, int(np.argmax(masses * centrality(groups.labels, ink, groups.count))))
-    r0, c0 = (min(groups.boxes[k][i].start for k in core) for i in (0, 1))
-    r1, c1 = (max(groups.boxes[k][i].stop for k in core) for i in (0, 1))
-    near, mass = NEAR * max(r1 - r0, c1 - c0), masses[core].sum()
-
-    def kept(k: int, rows: slice, cols: slice) -> bool:
-        gap = max(r0 - rows.stop, rows.start - r1, c0 - cols.stop, cols.start - c1)  # negative: overlapping
-        inside = rows.start >= r0 and rows.stop <= r1 and cols.start >= c0 and cols.stop <= c1
-        return k in core or inside and masses[k] >= KEEP_INSIDE * mass or gap <= near and masses[k] >= KEEP_NEAR * mass
-
-    keep = np.zeros(groups.count + 1, dtype=bool)
-    keep[1:] = [box is not None and kept(k, *box) for k, box in enumerate(groups.boxes)]
-    return keep
+    masses, edges = groups.mass, box_edges(groups.boxes)
+    core = chained(groups, edges, int(np.argmax(masses * centrality(groups.labels, ink, groups.count))))
+    union = np.concatenate([edges[core, :2].min(axis=0), edges[core, 2:].max(axis=0)])  # r0, c0, r1, c1
+    gap, mass = gaps(edges, union), masses[core].sum()
+    inside = np.all(edges[:, :2] >= union[:2], axis=1) & np.all(edges[:, 2:] <= union[2:], axis=1)
+    keep = np.isin(np.arange(groups.count), core) | inside & (masses >= KEEP_INSIDE * mass)
+    keep |= (gap <= NEAR * max(union[2:] - union[:2])) & (masses >= KEEP_NEAR * mass)
+    return np.concatenate([[False], keep & (edges[:, 2] > 0)])
 
 
-def chained(groups: Groups, main: int) -> list[int]:
+def chained(groups: Groups, edges: np.ndarray, main: int) -> list[int]:
     """`main`, or the groups reached from it in steps of at most CHAIN of its pen widths from box to box, where
     most of them are under DASH pen widths tall and wide and `main` holds under half of their ink: the dashes or
     dots of a dashed or dotted pen, too far apart for their ends to join (a corner, where two dashes meet, may be
     the heaviest), and not a mark or two beside a whole digit."""
     width = stroke_width(groups.labels == main + 1)  # its own pen: a blot or a shadow's remnant widens the image's
-    boxes, step = groups.boxes, CHAIN * width
-    found, todo = {main}, [main]
+    found, todo = np.zeros(groups.count, dtype=bool), [main]
+    found[main] = True
     while todo:
-        a = boxes[todo.pop()]
-        for k, b in enumerate(boxes):
-            if b is not None and k not in found and max(max(p.start - q.stop, q.start - p.stop) for p, q in zip(a, b)) <= step:
-                found.add(k)
-                todo.append(k)
-    chain = sorted(found)
-    small = np.median([max(s.stop - s.start for s in boxes[k]) for k in chain]) < DASH * width
+        reached = (gaps(edges, edges[todo.pop()]) <= CHAIN * width) & ~found
+        found |= reached
+        todo += list(np.nonzero(reached)[0])
+    chain = list(np.nonzero(found)[0])
+    small = np.median((edges[chain, 2:] - edges[chain, :2]).max(axis=1)) < DASH * width
     return chain if small and groups.mass[main] < 0.5 * groups.mass[chain].sum() else [main]
+
+
+def box_edges(boxes: list) -> np.ndarray:
+    """Each group's box as (r0, c0, r1, c1) (count, 4), r1 and c1 one past its last row and column; a group with
+    no pixels (None) is all zeros."""
+    return np.array([(b[0].start, b[1].start, b[0].stop, b[1].stop) if b is not None else (0, 0, 0, 0) for b in boxes],
+                    dtype=np.int64).reshape(-1, 4)
+
+
+def gaps(edges: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The gap in pixels between each box of `edges` (count, 4) and `box` (4,), the larger of the row and the
+    column gap; negative where they overlap."""
+    return np.maximum(box[:2] - edges[:, 2:], edges[:, :2] - box[2:]).max(axis=1)
 
 
 def centrality(labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
