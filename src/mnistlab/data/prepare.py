@@ -136,7 +136,7 @@ def find_digits(image: np.ndarray, where: str = "image", judge: Callable | None 
     """Every digit in an image, line by line, each left to right (`pieces.digits_in`): digits that touch are
     split, the pieces of a broken digit joined. `judge` (uint8 (N, 28, 28) -> the log of each one's calibrated top probability, a
     run's `confidence`) picks where touching digits are cut: where the model reads the parts most surely."""
-    ink, groups, factor = scene(image, where)
+    ink, groups, factor = scene(image, where, one=False)
     score = None if judge is None else lambda masks: judge(np.stack([mnist_form(ink, m, False) for m in masks]))
     found = []
     for line, masks in enumerate(digits_in(ink, groups, score)):
@@ -147,19 +147,21 @@ def find_digits(image: np.ndarray, where: str = "image", judge: Callable | None 
     return found
 
 
-def scene(image: np.ndarray, where: str) -> tuple[np.ndarray, Groups, float]:
-    """The ink of an image at working size, printed lines taken out, its pieces grouped; and the factor from
-    working pixels to the image's own."""
+def scene(image: np.ndarray, where: str, one: bool = True) -> tuple[np.ndarray, Groups, float]:
+    """The ink of an image at working size, printed lines taken out, its pieces grouped (`grouped`: `one`); and
+    the factor from working pixels to the image's own."""
     a = np.asarray(image, dtype=np.float64)
     factor = max(1.0, max(a.shape) / WORK)
     if factor > 1:  # area-averaged: a thin stroke fades a little but is not lost between samples
         size = (max(1, round(a.shape[1] / factor)), max(1, round(a.shape[0] / factor)))
         a = np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(size, Image.BOX), dtype=np.float64)
-    return *grouped(ink_of(a, where), where), factor
+    return *grouped(ink_of(a, where), where, one), factor
 
 
-def grouped(ink: np.ndarray, where: str) -> tuple[np.ndarray, Groups]:
-    """`ink` with printed lines taken out, and its pieces grouped (`scene` at working size)."""
+def grouped(ink: np.ndarray, where: str, one: bool = True) -> tuple[np.ndarray, Groups]:
+    """`ink` with printed lines taken out, and its pieces grouped (`scene` at working size). With `one` (the image
+    holds one digit), the pen's pieces either side of a printed line taken out through them are one group; in a
+    number they are not: digits written side by side on a rule would join along it."""
     peak = float(box2(ink).max())
     if peak < BLANK:
         raise UserError(f"{where}: no digit found (the image is blank or has no contrast)")
@@ -169,7 +171,7 @@ def grouped(ink: np.ndarray, where: str) -> tuple[np.ndarray, Groups]:
         if not lone_stroke(solid):
             raise UserError(f"{where}: no digit found (only printed lines: ruled paper, a grid or an empty box)")
         cleaned = ink  # one straight stroke and nothing else: a 1, not a rule
-    taken = (ink > cleaned) if cleaned is not ink else None  # printed lines taken out: a stroke cut by one is one
+    taken = (ink > cleaned) if one and cleaned is not ink else None  # the printed lines taken out
     return cleaned, group(cleaned, pieces(cleaned, float(box2(cleaned).max())), taken)
 
 
