@@ -525,7 +525,6 @@ def test_pieces_either_side_of_a_printed_line_taken_out_are_one_digit(digits):
         assert cut[kept].sum() > 0.9 * cut.sum()  # a half left out: about half
 
 
-
 def dashed(points: list[tuple[float, float]], dash: tuple[int, int] | None = None, width: int = 3) -> np.ndarray:
     """A digit drawn as a polyline through `points` (x, y) on white paper 240 pixels a side, `width` pixels wide;
     with `dash` (on, off), a dashed pen: pixels of stroke, then of gap, along its length."""
@@ -551,3 +550,15 @@ def test_a_digit_drawn_with_a_dashed_pen_is_all_its_dashes(dash):
                    [(85, 80), (120, 60), (155, 85), (85, 175), (160, 175)]):  # a 7, a 1, a 4 and a 2
         solid, broken = (ndimage.gaussian_filter(to_mnist(dashed(points, d)).astype(float), 1) for d in (None, dash))
         assert correlation(broken, solid) > 0.85  # blurred: a fine pen's strokes a pixel apart would not correlate
+
+
+def test_a_digit_on_dot_grid_paper_is_the_digit_not_the_dots(digits):
+    """The dots of dot-grid paper are small and a step apart, like a dotted pen's; but a whole digit among them
+    holds far more ink than any dot, and stays the digit (joined to the dots, it shrank to a speck of the page)."""
+    grid = np.zeros((192, 192))
+    for r in range(3, 189, 14):
+        for c in range(3, 189, 14):
+            grid[r: r + 4, c: c + 4] = 0.8
+    for d in digits[:6]:
+        page = on_page(d)
+        assert correlation(to_mnist(1 - np.maximum(page, grid)), to_mnist(1 - page)) > 0.75

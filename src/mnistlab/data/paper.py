@@ -66,9 +66,9 @@ def ink_of(image: np.ndarray, where: str = "image") -> np.ndarray:
     paper = float(np.median(border))
     inky = all_ink(a, smooth, paper)
     if inky:  # a tight crop whose digit covers half its border, or a page cropped along two rules: the paper is the
-        # border's commonest level that most of the image does not differ from
+        # border's commonest level, or the next commonest holding PAPER_SHARE of it, that the image is not all ink from
         counts, edges = np.histogram(border, bins=LEVELS, range=(0.0, 1.0))
-        for k in np.argsort(-counts, kind="stable")[: np.count_nonzero(counts >= PAPER_SHARE * len(border))]:
+        for k in np.argsort(-counts, kind="stable")[: max(1, np.count_nonzero(counts >= PAPER_SHARE * len(border)))]:
             paper = float(np.median(border[(border >= edges[k]) & (border <= edges[k + 1])]))
             inky = all_ink(a, smooth, paper)
             if not inky:

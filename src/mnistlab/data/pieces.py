@@ -24,10 +24,11 @@ NEAR_REACH = 0.25  # any pieces up to 2 x this many pen widths (rounded down) + 
 # scale 1 pixel, so a mark 2 pixels beside a digit's side stays a mark
 END = 0.6  # a stroke's end: ink around it under this share of what surrounds a typical stroke pixel
 PART = 0.15  # a group's core: its pieces with this share of its largest piece's ink (smaller ones join inside it)
-KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the main one's box
-# if it holds this share of its ink, or one this close to the box (a share of its larger side) holding this share
-DASH, CHAIN = 4, 2  # a group under this many pen widths each way is a dash or a dot of a pen; dashes this many pen
-# widths apart, one from the next, are one digit
+KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another group lying within the digit's box (its
+# main group's, or a dashed pen's dashes') if it holds this share of its ink, or one this close to the box (a share
+# of its larger side) holding this share
+DASH, CHAIN, DASH_INK = 4, 2, 0.1  # a dashed or dotted pen (`chained`): dashes under this many pen widths each way,
+# this many pen widths apart from one to the next, the median one holding this share of the heaviest's ink
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
 LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
 # of the digits' height (or taller than it over this share), is no digit of its own: a fragment of the digit beside
@@ -93,9 +94,9 @@ def pieces(ink: np.ndarray, peak: float) -> np.ndarray:
 def group(ink: np.ndarray, solid: np.ndarray, taken: np.ndarray | None = None) -> Groups:
     """Pieces of `solid` grouped: any pieces a pixel apart (more with a broad pen, NEAR_REACH), stroke ends
     facing each other up to 2 x reach + 1 apart (reach: REACH pen widths, at least 1; a pen that skipped
-    leaves two ends, while a mark beside a digit faces its side), and pieces on either side of a printed line
-    taken out through the pen (`taken`, a bool mask of the line's pixels: within the line's width of the
-    pieces, its pixels join them), their ink counted. A group's extent is that of its core, the pieces with PART
+    leaves two ends, while a mark beside a digit faces its side), and pieces within a printed line's width of
+    the same stretch of it, where it was taken out through the pen (`taken`, a bool mask of the lines' pixels:
+    a stroke it cut), their ink counted. A group's extent is that of its core, the pieces with PART
     of its largest one's ink: a smaller piece joins only inside the core's box (a dot of a dotted pen, a 7's
     bar), not beside it (a blot, a remnant of haze)."""
     width = stroke_width(solid)
@@ -176,44 +177,43 @@ def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
 def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
     """Which groups (a bool per label 0..count) make the one digit of an image: the group with the most ink,
     counted more the nearer it lies to the image's centre (a long stroke at the edge does not beat a 1), with
-    the rest of its digit where it is too small to be one (`chained`), the groups inside their box that carry
+    the rest of its digit where it is a dash of a dashed pen (`chained`), the groups inside their box that carry
     some of their ink and those close beside it that carry a fair share; not specks, a line or zigzag beside
     it, or blots around it."""
     masses, edges = groups.mass, box_edges(groups.boxes)
-    core = chained(groups, edges, int(np.argmax(masses * centrality(groups.labels, ink, groups.count))))
+    core = chained(groups, int(np.argmax(masses * centrality(groups.labels, ink, groups.count))))
     union = np.concatenate([edges[core, :2].min(axis=0), edges[core, 2:].max(axis=0)])  # r0, c0, r1, c1
-    gap, mass = gaps(edges, union), masses[core].sum()
-    inside = np.all(edges[:, :2] >= union[:2], axis=1) & np.all(edges[:, 2:] <= union[2:], axis=1)
-    keep = np.isin(np.arange(groups.count), core) | inside & (masses >= KEEP_INSIDE * mass)
+    gap, mass = box_gaps(edges, union), masses[core].sum()
+    within = np.all(edges[:, :2] >= union[:2], axis=1) & np.all(edges[:, 2:] <= union[2:], axis=1)
+    keep = np.isin(np.arange(groups.count), core) | within & (masses >= KEEP_INSIDE * mass)
     keep |= (gap <= NEAR * max(union[2:] - union[:2])) & (masses >= KEEP_NEAR * mass)
-    return np.concatenate([[False], keep & (edges[:, 2] > 0)])
+    return np.concatenate([[False], keep])
 
 
-def chained(groups: Groups, edges: np.ndarray, main: int) -> list[int]:
-    """`main`, or the groups reached from it in steps of at most CHAIN of its pen widths from box to box, where
-    most of them are under DASH pen widths tall and wide and `main` holds under half of their ink: the dashes or
-    dots of a dashed or dotted pen, too far apart for their ends to join (a corner, where two dashes meet, may be
-    the heaviest), and not a mark or two beside a whole digit."""
-    width = stroke_width(groups.labels == main + 1)  # its own pen: a blot or a shadow's remnant widens the image's
-    found, todo = np.zeros(groups.count, dtype=bool), [main]
-    found[main] = True
-    while todo:
-        reached = (gaps(edges, edges[todo.pop()]) <= CHAIN * width) & ~found
-        found |= reached
-        todo += list(np.nonzero(reached)[0])
-    chain = list(np.nonzero(found)[0])
-    small = np.median((edges[chain, 2:] - edges[chain, :2]).max(axis=1)) < DASH * width
-    return chain if small and groups.mass[main] < 0.5 * groups.mass[chain].sum() else [main]
+def chained(groups: Groups, main: int) -> np.ndarray:
+    """The groups of `main`'s digit (indices): where `main` is a dash or a dot of a dashed or dotted pen, the
+    groups reached from it in steps of at most CHAIN of its pen widths, else `main` alone. A dashed pen's
+    digit is such a chain of dashes alike (the heaviest, where two meet at a corner, holds under half the
+    chain's ink, its median dash at least DASH_INK of the heaviest's) and each small (the median under DASH pen
+    widths each way); a whole digit holds most of the ink near it, and a background of dots beside it (dot-grid
+    paper, specks) is far lighter than it."""
+    labels, masses = groups.labels, groups.mass
+    width = stroke_width(labels == main + 1)  # its own pen: a blot or a shadow's remnant widens the image's
+    near = ndimage.distance_transform_edt(labels == 0) <= CHAIN * width / 2  # within a step of another group
+    reach, _ = ndimage.label(near, structure=np.ones((3, 3)))
+    chain = np.unique(labels[np.isin(reach, reach[labels == main + 1]) & (labels > 0)]) - 1
+    sides = (box_edges(groups.boxes)[chain, 2:] - box_edges(groups.boxes)[chain, :2]).max(axis=1)
+    dashes = np.median(sides) < DASH * width and np.median(masses[chain]) >= DASH_INK * masses[main]
+    return chain if dashes and masses[main] < 0.5 * masses[chain].sum() else np.array([main])
 
 
 def box_edges(boxes: list) -> np.ndarray:
-    """Each group's box as (r0, c0, r1, c1) (count, 4), r1 and c1 one past its last row and column; a group with
-    no pixels (None) is all zeros."""
-    return np.array([(b[0].start, b[1].start, b[0].stop, b[1].stop) if b is not None else (0, 0, 0, 0) for b in boxes],
-                    dtype=np.int64).reshape(-1, 4)
+    """Each group's box (rows, cols slices) as (r0, c0, r1, c1) (count, 4), r1 and c1 one past its last row and
+    column."""
+    return np.array([(b[0].start, b[1].start, b[0].stop, b[1].stop) for b in boxes], dtype=np.int64).reshape(-1, 4)
 
 
-def gaps(edges: np.ndarray, box: np.ndarray) -> np.ndarray:
+def box_gaps(edges: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The gap in pixels between each box of `edges` (count, 4) and `box` (4,), the larger of the row and the
     column gap; negative where they overlap."""
     return np.maximum(box[:2] - edges[:, 2:], edges[:, :2] - box[2:]).max(axis=1)
