@@ -202,7 +202,8 @@ def chained(groups: Groups, main: int) -> np.ndarray:
     near = ndimage.distance_transform_edt(labels == 0) <= CHAIN * width / 2  # within a step of another group
     reach, _ = ndimage.label(near, structure=np.ones((3, 3)))
     chain = np.unique(labels[np.isin(reach, reach[labels == main + 1]) & (labels > 0)]) - 1
-    sides = (box_edges(groups.boxes)[chain, 2:] - box_edges(groups.boxes)[chain, :2]).max(axis=1)
+    edges = box_edges([groups.boxes[k] for k in chain])
+    sides = (edges[:, 2:] - edges[:, :2]).max(axis=1)
     dashes = np.median(sides) < DASH * width and np.median(masses[chain]) >= DASH_INK * masses[main]
     return chain if dashes and masses[main] < 0.5 * masses[chain].sum() else np.array([main])
 
