@@ -562,3 +562,17 @@ def test_a_digit_on_dot_grid_paper_is_the_digit_not_the_dots(digits):
     for d in digits[:6]:
         page = on_page(d)
         assert correlation(to_mnist(1 - np.maximum(page, grid)), to_mnist(1 - page)) > 0.75
+
+
+
+def test_a_band_across_a_pages_bottom_is_not_the_digit(digits):
+    """A shadow's edge joined to the rules it darkens, from a page's left edge to its right and heavier than the
+    digit: never the digit while the digit is there (it was taken for it, and the digit left out)."""
+    from mnistlab.data.pieces import group, main_digit, pieces
+
+    for d in digits[:4]:
+        ink = on_page(d, margin=60) / 2  # a pencil, half the band's darkness
+        ink[-30:] = 1.0  # across the whole width, 30 rows tall
+        groups = group(ink, pieces(ink, ink.max()))
+        kept = main_digit(ink, groups)[groups.labels]
+        assert kept[:180].sum() > 0.9 * (ink[:180] > 0.25).sum() and not kept[-30:].any()

@@ -29,6 +29,9 @@ KEEP_INSIDE, KEEP_NEAR, NEAR = 0.1, 0.15, 0.08  # for one digit: keep another gr
 # of its larger side) holding this share
 DASH, CHAIN, DASH_INK = 4, 2, 0.1  # a dashed or dotted pen (`chained`): dashes under this many pen widths each way,
 # this many pen widths apart from one to the next, the median one holding this share of the heaviest's ink
+PAGE, SPAN = 64, 3  # pixels: on an image this large (a page, not a crop of a digit), a group from its left edge to
+# its right, this many times as long as tall, is a rule's remnant or a shadow's edge: never the digit while there is
+# another group
 CENTRE = 0.25  # in choosing the digit, a group's ink counts half this far from the image's centre (share of a side)
 LIGHT, TALL = 0.1, 0.6  # in a number, a group with less ink than this share of the most, or shorter than this share
 # of the digits' height (or taller than it over this share), is no digit of its own: a fragment of the digit beside
@@ -176,12 +179,14 @@ def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
 
 def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
     """Which groups (a bool per label 0..count) make the one digit of an image: the group with the most ink,
-    counted more the nearer it lies to the image's centre (a long stroke at the edge does not beat a 1), with
-    the rest of its digit where it is a dash of a dashed pen (`chained`), the groups inside their box that carry
-    some of their ink and those close beside it that carry a fair share; not specks, a line or zigzag beside
-    it, or blots around it."""
+    counted more the nearer it lies to the image's centre (a long stroke at the edge does not beat a 1; a band
+    across a page, SPAN, is none while there is another group), with the rest of its digit where it is a dash
+    of a dashed pen (`chained`), the groups inside their box that carry some of their ink and those close
+    beside it that carry a fair share; not specks, a line or zigzag beside it, or blots around it."""
     masses, edges = groups.mass, box_edges(groups.boxes)
-    core = chained(groups, int(np.argmax(masses * centrality(groups.labels, ink, groups.count))))
+    across = (edges[:, 1] == 0) & (edges[:, 3] == ink.shape[1]) & (edges[:, 3] - edges[:, 1] >= SPAN * (edges[:, 2] - edges[:, 0]))
+    score = np.where(across & (max(ink.shape) >= PAGE), 0.0, masses * centrality(groups.labels, ink, groups.count))
+    core = chained(groups, int(np.argmax(score if score.any() else masses)))
     union = np.concatenate([edges[core, :2].min(axis=0), edges[core, 2:].max(axis=0)])  # r0, c0, r1, c1
     gap, mass = box_gaps(edges, union), masses[core].sum()
     within = np.all(edges[:, :2] >= union[:2], axis=1) & np.all(edges[:, 2:] <= union[2:], axis=1)
