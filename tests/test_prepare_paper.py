@@ -564,7 +564,6 @@ def test_a_digit_on_dot_grid_paper_is_the_digit_not_the_dots(digits):
         assert correlation(to_mnist(1 - np.maximum(page, grid)), to_mnist(1 - page)) > 0.75
 
 
-
 def test_a_band_across_a_pages_bottom_is_not_the_digit(digits):
     """A shadow's edge joined to the rules it darkens, from a page's left edge to its right and heavier than the
     digit: never the digit while the digit is there (it was taken for it, and the digit left out)."""

@@ -186,29 +186,28 @@ def main_digit(ink: np.ndarray, groups: Groups) -> np.ndarray:
     masses, edges = groups.mass, box_edges(groups.boxes)
     across = (edges[:, 1] == 0) & (edges[:, 3] == ink.shape[1]) & (edges[:, 3] - edges[:, 1] >= SPAN * (edges[:, 2] - edges[:, 0]))
     score = np.where(across & (max(ink.shape) >= PAGE), 0.0, masses * centrality(groups.labels, ink, groups.count))
-    core = chained(groups, int(np.argmax(score if score.any() else masses)))
+    core = chained(groups, edges, int(np.argmax(score if score.any() else masses)))
     union = np.concatenate([edges[core, :2].min(axis=0), edges[core, 2:].max(axis=0)])  # r0, c0, r1, c1
     gap, mass = box_gaps(edges, union), masses[core].sum()
-    within = np.all(edges[:, :2] >= union[:2], axis=1) & np.all(edges[:, 2:] <= union[2:], axis=1)
+    within = np.array([inside(box, (slice(union[0], union[2]), slice(union[1], union[3])), 0) for box in groups.boxes])
     keep = np.isin(np.arange(groups.count), core) | within & (masses >= KEEP_INSIDE * mass)
     keep |= (gap <= NEAR * max(union[2:] - union[:2])) & (masses >= KEEP_NEAR * mass)
     return np.concatenate([[False], keep])
 
 
-def chained(groups: Groups, main: int) -> np.ndarray:
-    """The groups of `main`'s digit (indices): where `main` is a dash or a dot of a dashed or dotted pen, the
-    groups reached from it in steps of at most CHAIN of its pen widths, else `main` alone. A dashed pen's
-    digit is such a chain of dashes alike (the heaviest, where two meet at a corner, holds under half the
-    chain's ink, its median dash at least DASH_INK of the heaviest's) and each small (the median under DASH pen
-    widths each way); a whole digit holds most of the ink near it, and a background of dots beside it (dot-grid
-    paper, specks) is far lighter than it."""
+def chained(groups: Groups, edges: np.ndarray, main: int) -> np.ndarray:
+    """The groups of `main`'s digit (indices; `edges`: the groups' boxes, `box_edges`): where `main` is a dash or a
+    dot of a dashed or dotted pen, the groups reached from it in steps of at most CHAIN of its pen widths, else
+    `main` alone. A dashed pen's digit is such a chain of dashes alike (the heaviest, where two meet at a corner,
+    holds under half the chain's ink, its median dash at least DASH_INK of the heaviest's) and each small (the
+    median under DASH pen widths each way); a whole digit holds most of the ink near it, and a background of dots
+    beside it (dot-grid paper, specks) is far lighter than it."""
     labels, masses = groups.labels, groups.mass
     width = stroke_width(labels == main + 1)  # its own pen: a blot or a shadow's remnant widens the image's
     near = ndimage.distance_transform_edt(labels == 0) <= CHAIN * width / 2  # within a step of another group
     reach, _ = ndimage.label(near, structure=np.ones((3, 3)))
     chain = np.unique(labels[np.isin(reach, reach[labels == main + 1]) & (labels > 0)]) - 1
-    edges = box_edges([groups.boxes[k] for k in chain])
-    sides = (edges[:, 2:] - edges[:, :2]).max(axis=1)
+    sides = (edges[chain, 2:] - edges[chain, :2]).max(axis=1)
     dashes = np.median(sides) < DASH * width and np.median(masses[chain]) >= DASH_INK * masses[main]
     return chain if dashes and masses[main] < 0.5 * masses[chain].sum() else np.array([main])
 
